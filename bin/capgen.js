@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// Thin launcher: the CLI is compiled TypeScript in dist/ (built by `npm ci` through the `prepare` script).
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const mainUrl = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(fileURLToPath(mainUrl))) {
+  process.stderr.write('capgen: dist/ is missing; run `npm ci` (or `npm run build`) in the capgen folder first.\n');
+  process.exit(2);
+}
+const { main } = await import(mainUrl.href);
+process.exitCode = await main(process.argv);

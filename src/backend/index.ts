@@ -1,0 +1,114 @@
+// The one backend boundary: the only module that loads a native or WASM TensorFlow.js backend.
+// Library code imports '@tensorflow/tfjs' and computes on whatever backend this module set up.
+import os from 'node:os';
+import { createRequire } from 'node:module';
+import * as tf from '@tensorflow/tfjs';
+import { CapgenError } from '../errors.js';
+import { registerKernelFixes } from './kernel-fixes.js';
+
+export type BackendChoice = 'auto' | 'gpu' | 'node' | 'wasm' | 'cpu';
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'gpu', 'node', 'wasm', 'cpu'];
+
+export interface BackendInfo {
+  /** What the user asked for. */
+  requested: BackendChoice;
+  /** What runs: gpu (tfjs-node-gpu), node (tfjs-node), wasm or cpu. */
+  name: Exclude<BackendChoice, 'auto'>;
+  /** tf.getBackend(): 'tensorflow', 'wasm' or 'cpu'. */
+  tfBackend: string;
+  threads: number;
+  /** Why `auto` passed over faster backends (empty when none were skipped). */
+  skipped: string[];
+}
+
+const require = createRequire(import.meta.url);
+let current: BackendInfo | undefined;
+
+const NATIVE_PACKAGES = { gpu: '@tensorflow/tfjs-node-gpu', node: '@tensorflow/tfjs-node' } as const;
+
+function installHint(name: BackendChoice): string {
+  switch (name) {
+    case 'gpu':
+      return 'install it with `npm install @tensorflow/tfjs-node-gpu@4.22.0` (needs CUDA 11.2 + cuDNN 8.1 and internet access for libtensorflow)';
+    case 'node':
+      return 'install it with `npm install @tensorflow/tfjs-node@4.22.0` (its install step downloads libtensorflow)';
+    default:
+      return 'run `npm ci` in the capgen folder';
+  }
+}
+
+/** Loading a native binding registers the 'tensorflow' backend as a side effect. */
+function tryNative(name: 'gpu' | 'node'): string | undefined {
+  try {
+    require(NATIVE_PACKAGES[name]);
+    return undefined;
+  } catch (e) {
+    const first = String((e as Error).message ?? e).split('\n')[0];
+    return `${NATIVE_PACKAGES[name]}: ${first}`;
+  }
+}
+
+async function setWasm(): Promise<void> {
+  await import('@tensorflow/tfjs-backend-wasm');
+  // tfjs disables WASM threads under Node (its worker bootstrap needs a browser Blob URL);
+  // capgen uses worker_threads pools for parallel work instead (see src/backend/pool.ts).
+  if (!(await tf.setBackend('wasm'))) throw new Error('the WASM backend failed to initialise');
+}
+
+/**
+ * Choose, load and initialise the backend. `auto` takes tfjs-node-gpu, then tfjs-node, then WASM,
+ * then the pure-JS cpu backend. Asking explicitly for one that cannot load is an error.
+ */
+export async function initBackend(requested: BackendChoice = 'auto'): Promise<BackendInfo> {
+  if (current && current.requested === requested) return current;
+  if (!BACKEND_CHOICES.includes(requested)) {
+    throw new CapgenError('USAGE', `unknown backend '${requested}'`, { hint: `choose one of ${BACKEND_CHOICES.join(', ')}` });
+  }
+  const skipped: string[] = [];
+  let name: BackendInfo['name'] | undefined;
+  const order: Exclude<BackendChoice, 'auto'>[] = requested === 'auto' ? ['gpu', 'node', 'wasm', 'cpu'] : [requested];
+  for (const candidate of order) {
+    if (candidate === 'gpu' || candidate === 'node') {
+      const failure = tryNative(candidate);
+      if (failure === undefined && (await tf.setBackend('tensorflow'))) {
+        name = candidate;
+        break;
+      }
+      const why = failure ?? `${NATIVE_PACKAGES[candidate]} loaded but its backend did not initialise`;
+      if (requested !== 'auto') throw new CapgenError('BACKEND', `backend '${candidate}' is not available: ${why}`, { hint: installHint(candidate) });
+      skipped.push(why);
+    } else if (candidate === 'wasm') {
+      try {
+        await setWasm();
+        name = 'wasm';
+        break;
+      } catch (e) {
+        const why = `wasm: ${(e as Error).message}`;
+        if (requested !== 'auto') throw new CapgenError('BACKEND', `backend 'wasm' is not available: ${why}`, { hint: installHint('wasm') });
+        skipped.push(why);
+      }
+    } else {
+      await import('@tensorflow/tfjs-backend-cpu');
+      if (!(await tf.setBackend('cpu'))) throw new CapgenError('BACKEND', 'the cpu backend failed to initialise');
+      name = 'cpu';
+    }
+  }
+  if (!name) throw new CapgenError('BACKEND', 'no TensorFlow.js backend could be loaded', { hint: installHint('wasm') });
+  await tf.ready();
+  registerKernelFixes(tf.getBackend());
+  // Native TensorFlow uses every core itself; WASM and cpu run on this one thread.
+  const threads = name === 'gpu' || name === 'node' ? os.cpus().length : 1;
+  current = { requested, name, tfBackend: tf.getBackend(), threads, skipped };
+  return current;
+}
+
+export function backendInfo(): BackendInfo | undefined {
+  return current;
+}
+
+/** The line every computing command prints on stderr. */
+export function describeBackend(info: BackendInfo): string {
+  const label = { gpu: 'tfjs-node-gpu (CUDA)', node: 'tfjs-node (native CPU)', wasm: 'WASM (XNNPACK, SIMD)', cpu: 'pure-JS cpu' }[info.name];
+  const plural = info.threads === 1 ? 'thread' : 'threads';
+  return `backend: ${label}, ${info.threads} ${plural}${info.requested === 'auto' ? ' (auto)' : ''}`;
+}

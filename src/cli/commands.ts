@@ -1,0 +1,7 @@
+// Every capgen command, registered in one place so that `capgen --help` lists them in order.
+import type { Command } from 'commander';
+import { prepareCommand } from './prepare.js';
+
+export function registerCommands(program: Command): void {
+  program.addCommand(prepareCommand());
+}

@@ -1,0 +1,43 @@
+// The capgen program: commander maps flags to typed configs and calls each stage's run().
+// Only this module decides the exit code: 0 ok, 1 a bug (stack trace), 2 bad input or usage.
+import { Command, CommanderError } from 'commander';
+import { isCapgenError } from '../errors.js';
+import { isVerbose, setLogLevel } from '../log.js';
+import { registerCommands } from './commands.js';
+
+export function buildProgram(): Command {
+  const program = new Command('capgen')
+    .description('Train and evaluate image-captioning models: CNN image features + LSTM decoder, on TensorFlow.js.')
+    .option('--verbose', 'more logs, and stack traces on errors')
+    .option('--quiet', 'only results and errors')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) })
+    .hook('preAction', (cmd) => {
+      const opts = cmd.opts<{ verbose?: boolean; quiet?: boolean }>();
+      setLogLevel({ verbose: opts.verbose, quiet: opts.quiet });
+    });
+  registerCommands(program);
+  return program;
+}
+
+/** Runs the CLI and returns the exit code (the bin sets process.exitCode). */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version end here with code 0; usage errors were already printed.
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    if (isCapgenError(e)) {
+      process.stderr.write(`capgen: error: ${e.oneLine()}\n`);
+      if (isVerbose() && e.stack) process.stderr.write(`${e.stack}\n`);
+      return 2;
+    }
+    process.stderr.write(`capgen: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+    return 1;
+  }
+}
