@@ -1,0 +1,48 @@
+// Shared test helpers: temp folders, the ../shared data (optional), and running the built CLI.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const BIN = path.join(REPO_ROOT, 'bin', 'capgen.js');
+/** Real data beside the checkout (developers and CI have it; a user's fresh clone does not). */
+export const SHARED_DIR = path.resolve(REPO_ROOT, '..', 'shared');
+export const HAS_SHARED = existsSync(path.join(SHARED_DIR, 'data', 'flickr8k'));
+if (!HAS_SHARED) process.stderr.write(`note: ${SHARED_DIR} is absent: tests that need real Flickr8k data are skipped\n`);
+
+/** A temp folder removed after the test file finishes. */
+export function tempDir(prefix = 'capgen-test-'): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node bin/capgen.js ...args` (the built CLI) as a child process. */
+export function runCli(args: string[], opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: opts.cwd ?? REPO_ROOT,
+      env: { ...process.env, CAPGEN_BACKEND: 'wasm', ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 300_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+  });
+}
