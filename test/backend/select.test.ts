@@ -1,0 +1,42 @@
+// Backend selection: auto falls back to WASM here (no native binding can install), and an explicit
+// request for a missing native backend is an error that says what to install.
+import { describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { createRequire } from 'node:module';
+import { describeBackend, initBackend } from '../../src/backend/index.js';
+import { isCapgenError } from '../../src/errors.js';
+
+function nativeInstalled(): boolean {
+  try {
+    createRequire(import.meta.url).resolve('@tensorflow/tfjs-node');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe.skipIf(nativeInstalled())('initBackend without native bindings', () => {
+  it('auto skips the native backends, says why, and runs on WASM', async () => {
+    const info = await initBackend('auto');
+    expect(info.name).toBe('wasm');
+    expect(tf.getBackend()).toBe('wasm');
+    expect(info.skipped.join('\n')).toMatch(/tfjs-node-gpu/);
+    expect(info.skipped.join('\n')).toMatch(/tfjs-node\b/);
+    expect(describeBackend(info)).toMatch(/^backend: WASM .*1 thread \(auto\)$/);
+  });
+
+  it('an explicit native backend that is not installed is a BACKEND error naming the package', async () => {
+    for (const name of ['gpu', 'node'] as const) {
+      const err = await initBackend(name).catch((e: unknown) => e);
+      expect(isCapgenError(err) && err.code).toBe('BACKEND');
+      expect((err as Error).message).toMatch(name === 'gpu' ? /tfjs-node-gpu/ : /tfjs-node/);
+      expect((err as { hint?: string }).hint).toMatch(/npm install @tensorflow\/tfjs-node/);
+    }
+  });
+
+  it('cpu is available on request', async () => {
+    const info = await initBackend('cpu');
+    expect(info.name).toBe('cpu');
+    expect(tf.getBackend()).toBe('cpu');
+  });
+});
