@@ -1,0 +1,86 @@
+// The one web page `capgen serve` shows at GET /: self-contained HTML with inline CSS and JS (no build
+// step, no CDN), protected by a Content-Security-Policy that allows exactly its own script and style.
+import { createHash } from 'node:crypto';
+import { PAGE_SCRIPT, PAGE_STYLE } from './page-assets.js';
+import type { CaptionerInfo } from './types.js';
+
+export interface PageOptions {
+  maxUploadBytes: number;
+  maxBeamSize: number;
+  info: CaptionerInfo;
+}
+
+export interface RenderedPage {
+  html: string;
+  contentSecurityPolicy: string;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+}
+
+const sha256 = (text: string) => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
+
+export function renderPage(options: PageOptions): RenderedPage {
+  const { info, maxUploadBytes, maxBeamSize } = options;
+  const limitMb = Math.round((maxUploadBytes / 2 ** 20) * 10) / 10;
+  // A JSON data block is never executed, so it needs no CSP entry; '<' is escaped so it cannot end the tag.
+  const config = JSON.stringify({ maxUploadBytes, maxBeamSize }).replace(/</g, '\\u003c');
+  const beamChoices = [3, 5, 10].filter((k) => k <= maxBeamSize);
+  const html = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>capgen: caption an image</title>
+<style>${PAGE_STYLE}</style>
+</head>
+<body>
+<main>
+  <header>
+    <h1>capgen</h1>
+    <p class="model" id="model">${escapeHtml(info.model)} &middot; ${escapeHtml(info.encoder)} &middot; ${escapeHtml(info.backend)}</p>
+  </header>
+  <label id="drop" class="drop" for="file">
+    <input id="file" type="file" accept="image/*">
+    <span class="drop-title">Drop an image here or <u>choose a file</u></span>
+    <span class="drop-note">JPEG, PNG, WebP, GIF or TIFF, up to ${limitMb} MB. The image stays in memory on the server; nothing is saved.</span>
+  </label>
+  <div class="options">
+    <label for="beam">Decoding</label>
+    <select id="beam">
+      <option value="1">greedy</option>
+      ${beamChoices.map((k) => `<option value="${k}">beam search, ${k} beams</option>`).join('\n      ')}
+    </select>
+  </div>
+  <section id="result" class="card" hidden>
+    <img id="preview" alt="the uploaded image">
+    <div class="text">
+      <p id="status" class="status" role="status" aria-live="polite"></p>
+      <p id="caption" class="caption"></p>
+      <ol id="beams" class="beams"></ol>
+      <p id="meta" class="meta"></p>
+    </div>
+  </section>
+  <section id="recent-box" hidden>
+    <h2>Recent in this session</h2>
+    <ul id="recent" class="recent"></ul>
+  </section>
+</main>
+<script type="application/json" id="config">${config}</script>
+<script>${PAGE_SCRIPT}</script>
+</body>
+</html>
+`;
+  const contentSecurityPolicy = [
+    "default-src 'none'",
+    `script-src ${sha256(PAGE_SCRIPT)}`,
+    `style-src ${sha256(PAGE_STYLE)}`,
+    "img-src 'self' blob: data:",
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+  return { html, contentSecurityPolicy };
+}
