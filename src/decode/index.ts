@@ -1,0 +1,63 @@
+// Caption decoding for many images: splits feature vectors into batches, runs greedy (beam size 1)
+// or beam search on each, and reports progress between batches. Used by eval, caption and serve.
+import * as tf from '@tensorflow/tfjs';
+import type { StepDecoder } from '../model/step-decoder.js';
+import { beamSearch } from './beam-search.js';
+import { greedySearch } from './greedy.js';
+import { normalisedScore, type DecodeOptions, type DecodedCaption } from './types.js';
+
+export { beamSearch } from './beam-search.js';
+export { greedySearch } from './greedy.js';
+export * from './types.js';
+
+/** Images decoded per model batch: big enough to amortise per-call overhead, small enough for memory. */
+export const DEFAULT_DECODE_BATCH_SIZE = 256;
+
+export interface DecodeBatchOptions extends DecodeOptions {
+  /** Images per batch (beam search runs batchSize x beamSize rows per model call). */
+  batchSize?: number;
+  /** Shape of one feature (default: the length of the vector, i.e. [D]). */
+  featureShape?: number[];
+  /** Called after every batch with the number of images decoded so far. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * Decodes one tensor of features [B, ...featureShape] (greedy when beamSize is 1, else beam search).
+ * Synchronous; the caller keeps ownership of `features`.
+ */
+export function decodeBatch(model: StepDecoder, features: tf.Tensor, opts: DecodeOptions): DecodedCaption[] {
+  if (!Number.isInteger(opts.beamSize) || opts.beamSize < 1) throw new RangeError(`beamSize must be a whole number >= 1, got ${opts.beamSize}`);
+  if (opts.beamSize === 1) {
+    return greedySearch(model, features, opts.maxLength).map((h) => {
+      const best = { ...h, score: normalisedScore(h.logProb, h.length, opts.lengthPenalty) };
+      return { ...best, beams: [best] };
+    });
+  }
+  return beamSearch(model, features, opts);
+}
+
+/** Decodes many feature vectors, batch by batch, yielding to the event loop between batches. */
+export async function decodeFeatures(model: StepDecoder, features: Float32Array[], opts: DecodeBatchOptions): Promise<DecodedCaption[]> {
+  const batchSize = opts.batchSize ?? DEFAULT_DECODE_BATCH_SIZE;
+  const results: DecodedCaption[] = [];
+  for (let start = 0; start < features.length; start += batchSize) {
+    const rows = features.slice(start, start + batchSize);
+    const featureShape = opts.featureShape ?? [rows[0].length];
+    const size = featureShape.reduce((a, b) => a * b, 1);
+    const flat = new Float32Array(rows.length * size);
+    rows.forEach((row, i) => {
+      if (row.length !== size) throw new RangeError(`feature ${start + i} has ${row.length} values, expected ${size}`);
+      flat.set(row, i * size);
+    });
+    const batch = tf.tensor(flat, [rows.length, ...featureShape], 'float32');
+    try {
+      results.push(...decodeBatch(model, batch, opts));
+    } finally {
+      batch.dispose();
+    }
+    opts.onProgress?.(results.length, features.length);
+    await new Promise((resolve) => setImmediate(resolve)); // lets the progress bar redraw
+  }
+  return results;
+}

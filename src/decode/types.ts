@@ -1,0 +1,39 @@
+// Settings and results of caption decoding (greedy and beam search), shared by eval, caption and serve.
+
+export interface DecodeOptions {
+  /** Most words in a caption (without start/end): the checkpoint's maxCaptionLength. */
+  maxLength: number;
+  /** Beams kept per image; 1 is greedy search. */
+  beamSize: number;
+  /**
+   * alpha in the length normalisation score = logProb / length^alpha, where length counts the
+   * generated tokens including the end token. 0 ranks by plain total log-probability.
+   */
+  lengthPenalty: number;
+}
+
+export const DEFAULT_DECODE_OPTIONS: Omit<DecodeOptions, 'maxLength'> = {
+  beamSize: 1, // greedy: what the Keras tutorial's generate_desc does, and the fastest
+  lengthPenalty: 0, // rank by total log-probability, as the usual Keras beam-search recipes do
+};
+
+/** One hypothesis: word ids (no start/end/pad/unk) and how the model scored it. */
+export interface Hypothesis {
+  tokens: number[];
+  /** Sum of the log-probabilities of the chosen tokens, the end token included when it was emitted. */
+  logProb: number;
+  /** logProb / length^alpha (equals logProb when alpha is 0). */
+  score: number;
+  /** Tokens generated, end token included. */
+  length: number;
+}
+
+/** The decoding of one image: the best hypothesis, and with beam search all final beams, best first. */
+export interface DecodedCaption extends Hypothesis {
+  beams: Hypothesis[];
+}
+
+/** score = logProb / length^alpha. */
+export function normalisedScore(logProb: number, length: number, lengthPenalty: number): number {
+  return lengthPenalty === 0 ? logProb : logProb / Math.pow(Math.max(length, 1), lengthPenalty);
+}
