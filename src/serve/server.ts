@@ -44,7 +44,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   app.setErrorHandler((error: FastifyError, _request, reply) => {
     const { status, body } = toErrorBody(error, maxUploadBytes);
-    if (status >= 500) warn(`serve: ${error.stack ?? error.message}`);
+    if (status >= 500 && !(error instanceof HttpError)) warn(`serve: ${error.stack ?? error.message}`);
     // After an early 413 the client may still be sending; closing stops us reading the rest of a huge body.
     if (status === 413) reply.header('connection', 'close');
     return reply.status(status).send(body);
