@@ -1,9 +1,109 @@
-// `capgen prepare`: placeholder until the prepare stage lands (issue 2).
-import { Command } from 'commander';
-import { CapgenError } from '../errors.js';
+// `capgen prepare`: flags -> PrepareConfig -> prepare's run(); the summary goes to stderr, and to
+// stdout as JSON with --json.
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import type { BackendChoice } from '../backend/index.js';
+import { DEFAULT_FEATURES_CONFIG, type FeaturesConfig } from '../features/config.js';
+import { info, result } from '../log.js';
+import { DEFAULT_PREPARE_CONFIG, SYNTHETIC_DATA_SUBDIR, type PrepareConfig } from '../prepare/config.js';
+import { DATASET_FORMATS, type DatasetFormat } from '../prepare/readers/types.js';
+import { run } from '../prepare/run.js';
+import { parseSplitRatios } from '../prepare/splits.js';
+import { formatSummary } from '../prepare/summary.js';
+import { backendOption, intArg } from './options.js';
+
+interface PrepareFlags {
+  data?: string;
+  out: string;
+  format?: DatasetFormat;
+  images?: string;
+  dataset?: 'synthetic';
+  count: number;
+  seed: number;
+  minCount: number;
+  maxLength?: number;
+  split: string;
+  encoder: string;
+  encoderLayer?: string;
+  preprocess?: FeaturesConfig['preprocess'];
+  weights?: string;
+  pooling: FeaturesConfig['pooling'];
+  resize: FeaturesConfig['resize'];
+  batchSize: number;
+  dtype: FeaturesConfig['dtype'];
+  workers?: number;
+  backend: BackendChoice;
+  json?: boolean;
+}
+
+/** The demo's offline encoder: chosen only for the synthetic dataset, and said so. */
+const SYNTHETIC_DEFAULT_ENCODER = 'seeded-cnn';
+
+function toConfig(flags: PrepareFlags, cmd: Command): PrepareConfig {
+  const synthetic = flags.dataset === 'synthetic';
+  let encoder = flags.encoder;
+  if (synthetic && cmd.getOptionValueSource('encoder') === 'default') {
+    encoder = SYNTHETIC_DEFAULT_ENCODER;
+    info(`encoder: ${encoder} (the default for --dataset synthetic: seeded weights, no download)`);
+  }
+  const splitGiven = cmd.getOptionValueSource('split') === 'cli';
+  return {
+    dataDir: flags.data ?? (synthetic ? path.join(flags.out, SYNTHETIC_DATA_SUBDIR) : DEFAULT_PREPARE_CONFIG.dataDir),
+    outDir: flags.out,
+    format: flags.format,
+    imagesDir: flags.images,
+    dataset: flags.dataset,
+    count: flags.count,
+    seed: flags.seed,
+    minCount: flags.minCount,
+    maxLength: flags.maxLength,
+    splitRatios: parseSplitRatios(flags.split),
+    forceRandomSplit: splitGiven,
+    features: {
+      encoder,
+      encoderLayer: flags.encoderLayer,
+      preprocess: flags.preprocess,
+      weights: flags.weights,
+      seed: flags.seed,
+      pooling: flags.pooling,
+      resize: flags.resize,
+      batchSize: flags.batchSize,
+      dtype: flags.dtype,
+      workers: flags.workers,
+    },
+    backend: flags.backend,
+  };
+}
 
 export function prepareCommand(): Command {
-  return new Command('prepare').description('clean and tokenize captions, build vocabulary and splits, cache image features').action(() => {
-    throw new CapgenError('USAGE', 'prepare is not implemented yet');
-  });
+  const d = DEFAULT_PREPARE_CONFIG;
+  const f = DEFAULT_FEATURES_CONFIG;
+  return new Command('prepare')
+    .description('clean and tokenize captions, build vocabulary and splits, cache image features')
+    .option('--data <dir>', `dataset folder (default: ${d.dataDir}; with --dataset synthetic: <out>/${SYNTHETIC_DATA_SUBDIR})`)
+    .option('--out <dir>', 'run folder to write', d.outDir)
+    .addOption(new Option('--format <name>', 'caption file format (default: detected)').choices([...DATASET_FORMATS]))
+    .option('--images <dir>', 'images folder (default: Images/, Flicker8k_Dataset/ or flickr30k_images/ in --data)')
+    .addOption(new Option('--dataset <name>', 'generate a built-in dataset into --data first').choices(['synthetic']))
+    .option('--count <n>', 'synthetic images to generate', intArg(3), d.count)
+    .option('--seed <n>', 'seed of the random split, the synthetic dataset and generated weights', intArg(0), d.seed)
+    .option('--min-count <n>', 'keep words seen at least this often in training captions', intArg(1), d.minCount)
+    .option('--max-length <n>', 'cut captions to at most this many tokens', intArg(1))
+    .option('--split <shares>', 'train,dev,test shares of a random split (given, it overrides official lists)', d.splitRatios.join(','))
+    .option('--encoder <name>', 'image encoder: resnet50, seeded-cnn, path/to/model.json, or none', f.encoder)
+    .option('--encoder-layer <name>', 'tfjs layers model: the layer whose output is the feature')
+    .addOption(new Option('--preprocess <mode>', 'tfjs layers model: pixel preprocessing').choices(['caffe', 'tf', 'torch', 'unit']))
+    .option('--weights <path>', "resnet50: Keras .h5 weights file, or 'random'")
+    .addOption(new Option('--pooling <mode>', 'feature pooling').choices(['avg', 'none']).default(f.pooling))
+    .addOption(new Option('--resize <mode>', 'image resizing').choices(['squash', 'crop']).default(f.resize))
+    .option('--batch-size <n>', 'images per encoder call', intArg(1), f.batchSize)
+    .addOption(new Option('--dtype <type>', 'feature storage type').choices(['float32', 'float16']).default(f.dtype))
+    .option('--workers <n>', 'worker threads running the encoder', intArg(1, 64))
+    .addOption(backendOption())
+    .option('--json', 'print the summary as JSON on stdout')
+    .action(async (flags: PrepareFlags, cmd: Command) => {
+      const summary = await run(toConfig(flags, cmd));
+      info(formatSummary(summary));
+      if (flags.json) result(JSON.stringify(summary, null, 2));
+    });
 }
