@@ -1,7 +1,9 @@
 // Every capgen command, registered in one place so that `capgen --help` lists them in order.
 import type { Command } from 'commander';
 import { prepareCommand } from './prepare.js';
+import { trainCommand } from './train.js';
 
 export function registerCommands(program: Command): void {
   program.addCommand(prepareCommand());
+  program.addCommand(trainCommand());
 }

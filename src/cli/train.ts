@@ -1,0 +1,49 @@
+// `capgen train`: flags -> TrainConfig -> runTrain.
+import { Command } from 'commander';
+import { result } from '../log.js';
+import { DEFAULT_RUN_DIR } from '../run/layout.js';
+import { runTrain, type TrainConfig } from '../train/run.js';
+import { backendOption, floatArg, intArg } from './options.js';
+
+export function trainCommand(): Command {
+  return new Command('train')
+    .description('train the merge-LSTM caption decoder on the cached image features of a prepared run')
+    .option('--run <dir>', 'run folder written by `capgen prepare`', DEFAULT_RUN_DIR)
+    .option('--epochs <n>', 'maximum epochs (the Keras tutorial trains 20)', intArg(1), 20)
+    .option('--batch-size <n>', 'captions per batch (64: good matmul efficiency, frequent updates)', intArg(1), 64)
+    .option('--lr <rate>', 'Adam learning rate (Keras default)', floatArg(0), 1e-3)
+    .option('--clip-norm <n>', 'clip gradients to this global norm, 0 = off (guards LSTM gradient spikes)', floatArg(0), 5)
+    .option('--patience <n>', 'stop after this many epochs without a better validation loss', intArg(1), 4)
+    .option('--lr-patience <n>', 'halve the learning rate after this many epochs without improvement', intArg(1), 2)
+    .option('--embedding-size <n>', 'word embedding size (the Keras tutorial: 256)', intArg(1), 256)
+    .option('--hidden-size <n>', 'LSTM and dense size (the Keras tutorial: 256)', intArg(1), 256)
+    .option('--dropout <rate>', 'dropout on image vector and embeddings (the Keras tutorial: 0.5)', floatArg(0, 0.95), 0.5)
+    .option('--seed <n>', 'seed for weights, shuffling and dropout', intArg(0), 1)
+    .option('--resume', "continue from <run>/train/last with its settings (only --epochs applies)", false)
+    .option('--json', 'print the final state as JSON on stdout')
+    .addOption(backendOption())
+    .action(async (opts) => {
+      const config: TrainConfig = {
+        runDir: opts.run,
+        backend: opts.backend,
+        epochs: opts.epochs,
+        batchSize: opts.batchSize,
+        learningRate: opts.lr,
+        clipNorm: opts.clipNorm,
+        patience: opts.patience,
+        lrPatience: opts.lrPatience,
+        lrFactor: 0.5, // halving: the usual ReduceLROnPlateau choice
+        minLearningRate: 1e-5, // below this Adam's steps are noise for this model
+        embeddingSize: opts.embeddingSize,
+        hiddenSize: opts.hiddenSize,
+        dropout: opts.dropout,
+        seed: opts.seed,
+        resume: opts.resume,
+        logEveryBatches: 10, // read the loss back rarely: each read-back waits for the backend
+      };
+      const r = await runTrain(config);
+      if (opts.json) {
+        result(JSON.stringify({ bestDir: r.bestDir, lastDir: r.lastDir, interrupted: r.interrupted, bestEpoch: r.state.bestEpoch, bestLoss: r.state.bestValLoss, epochs: r.state.history }, null, 2));
+      }
+    });
+}

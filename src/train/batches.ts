@@ -1,0 +1,102 @@
+// Streaming batches for teacher forcing: captions bucketed by length (little padding), shuffled with
+// a seed per epoch, materialised one batch at a time from the feature matrix and token ids.
+import * as tf from '@tensorflow/tfjs';
+import { SPECIAL_IDS } from '../run/formats.js';
+import { mixSeed, seededRandom } from '../model/init.js';
+import type { SequenceBatch } from '../model/merge-lstm.js';
+import type { Example } from './data.js';
+
+/** Indices into the example list, one array per batch, in training order. Same seed+epoch, same plan. */
+export function planEpoch(examples: Example[], opts: { batchSize: number; seed: number; epoch: number; shuffle: boolean }): number[][] {
+  const order = examples.map((_, i) => i);
+  const rand = seededRandom(mixSeed(opts.seed, opts.epoch));
+  if (opts.shuffle) shuffleInPlace(order, rand);
+  // Stable sort by length after the shuffle: batches of one length, random within it.
+  order.sort((a, b) => examples[a].ids.length - examples[b].ids.length);
+  const batches: number[][] = [];
+  for (let i = 0; i < order.length; i += opts.batchSize) batches.push(order.slice(i, i + opts.batchSize));
+  if (opts.shuffle) shuffleInPlace(batches, rand);
+  return batches;
+}
+
+function shuffleInPlace<T>(a: T[], rand: () => number): void {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+}
+
+/** A batch as plain arrays (see SequenceBatch for the layout). */
+export interface HostBatch {
+  batchSize: number;
+  timeSteps: number;
+  features: Float32Array; // [B, D]
+  inputs: Int32Array; // [T, B]
+  rows: Int32Array; // [N]
+  rowCaption: Int32Array; // [N]
+  targets: Int32Array; // [N]
+}
+
+/**
+ * Inputs [start, w1..wn], targets [w1..wn, end] for each caption; `extraPadding` adds empty time
+ * steps (tests use it to show that padding changes nothing).
+ */
+export function buildBatch(examples: Example[], picks: number[], features: Float32Array, featureSize: number, extraPadding = 0): HostBatch {
+  const batchSize = picks.length;
+  let longest = 0;
+  for (const p of picks) longest = Math.max(longest, examples[p].ids.length);
+  const timeSteps = longest + 1 + extraPadding;
+  const feats = new Float32Array(batchSize * featureSize);
+  const inputs = new Int32Array(timeSteps * batchSize); // zeros = padding
+  let scored = 0;
+  for (const p of picks) scored += examples[p].ids.length + 1;
+  const rows = new Int32Array(scored);
+  const rowCaption = new Int32Array(scored);
+  const targets = new Int32Array(scored);
+  let k = 0;
+  // Time-major rows, so the gathered logits follow the order of time steps.
+  for (let t = 0; t < timeSteps; t++) {
+    for (let b = 0; b < batchSize; b++) {
+      const ids = examples[picks[b]].ids;
+      if (t > ids.length) continue;
+      inputs[t * batchSize + b] = t === 0 ? SPECIAL_IDS.start : ids[t - 1];
+      rows[k] = t * batchSize + b;
+      rowCaption[k] = b;
+      targets[k] = t < ids.length ? ids[t] : SPECIAL_IDS.end;
+      k++;
+    }
+  }
+  picks.forEach((p, b) => feats.set(features.subarray(examples[p].imageRow * featureSize, (examples[p].imageRow + 1) * featureSize), b * featureSize));
+  return { batchSize, timeSteps, features: feats, inputs, rows, rowCaption, targets };
+}
+
+export interface DeviceBatch extends SequenceBatch {
+  targets: tf.Tensor1D; // [N] int32
+  /** Scored positions (tokens incl. end). */
+  count: number;
+}
+
+export function toTensors(b: HostBatch): DeviceBatch {
+  return {
+    features: tf.tensor2d(b.features, [b.batchSize, b.features.length / b.batchSize]),
+    inputs: tf.tensor2d(b.inputs, [b.timeSteps, b.batchSize], 'int32'),
+    rows: tf.tensor1d(b.rows, 'int32'),
+    rowCaption: tf.tensor1d(b.rowCaption, 'int32'),
+    targets: tf.tensor1d(b.targets, 'int32'),
+    count: b.targets.length,
+  };
+}
+
+export function disposeBatch(b: DeviceBatch): void {
+  tf.dispose([b.features, b.inputs, b.rows, b.rowCaption, b.targets]);
+}
+
+/** The generator the loop consumes: batch i of the plan, from `start` on. */
+export function* streamBatches(
+  examples: Example[],
+  plan: number[][],
+  source: { features: Float32Array; featureSize: number },
+  start = 0,
+): Generator<{ index: number; batch: HostBatch }> {
+  for (let i = start; i < plan.length; i++) yield { index: i, batch: buildBatch(examples, plan[i], source.features, source.featureSize) };
+}

@@ -1,0 +1,129 @@
+// Loads what `capgen prepare` wrote (prepare.json, vocab.json, captions.jsonl, the feature cache)
+// into compact arrays for training: one feature matrix, and token ids per caption.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { CapgenError } from '../errors.js';
+import { warn } from '../log.js';
+import type { EncoderIdentity, PrepareRecord, PreparedCaption, SplitName, VocabularyFile } from '../run/formats.js';
+import { SPECIAL_IDS } from '../run/formats.js';
+import { runPath } from '../run/layout.js';
+
+/** What training needs from a feature cache (src/features/cache.ts provides it; tests inject one). */
+export interface FeatureSource {
+  readonly dim: number;
+  get(image: string): Float32Array | undefined;
+}
+
+export type OpenFeatures = (dir: string, encoder: EncoderIdentity) => Promise<FeatureSource> | FeatureSource;
+
+/** One caption, ready for teacher forcing. */
+export interface Example {
+  /** Row of the image in TrainingData.features. */
+  imageRow: number;
+  /** Word ids without start/end. */
+  ids: Int32Array;
+}
+
+export interface TrainingData {
+  prepare: PrepareRecord;
+  encoder: EncoderIdentity;
+  vocab: VocabularyFile;
+  featureSize: number;
+  /** [images, featureSize], row-major. */
+  features: Float32Array;
+  images: string[];
+  train: Example[];
+  dev: Example[];
+  /** Captions left out because their image has no cached feature. */
+  missingFeatures: number;
+}
+
+async function readJson<T>(file: string, what: string): Promise<T> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch {
+    throw new CapgenError('NOT_FOUND', `no ${what} in the run folder`, { file, hint: 'run `capgen prepare` first, or pass --run DIR' });
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    throw new CapgenError('BAD_INPUT', `${what} is not valid JSON: ${(e as Error).message}`, { file });
+  }
+}
+
+export async function readCaptions(file: string): Promise<PreparedCaption[]> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch {
+    throw new CapgenError('NOT_FOUND', 'no captions in the run folder', { file, hint: 'run `capgen prepare` first' });
+  }
+  const out: PreparedCaption[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    if (!lines[i].trim()) continue;
+    try {
+      const row = JSON.parse(lines[i]) as PreparedCaption;
+      if (typeof row.image !== 'string' || !Array.isArray(row.tokens)) throw new Error('needs "image" and "tokens"');
+      out.push(row);
+    } catch (e) {
+      throw new CapgenError('BAD_INPUT', `malformed caption line: ${(e as Error).message}`, { file, line: i + 1 });
+    }
+  }
+  return out;
+}
+
+/** Word ids for cleaned tokens: unknown words map to <unk>; capped at maxLength words. */
+export function encodeTokens(tokens: string[], index: Map<string, number>, maxLength: number): Int32Array {
+  const n = Math.min(tokens.length, maxLength);
+  const ids = new Int32Array(n);
+  for (let i = 0; i < n; i++) ids[i] = index.get(tokens[i]) ?? SPECIAL_IDS.unk;
+  return ids;
+}
+
+export async function loadTrainingData(runDir: string, openFeatures: OpenFeatures): Promise<TrainingData> {
+  const prepareFile = runPath(runDir, 'prepareJson');
+  const prepare = await readJson<PrepareRecord>(prepareFile, 'prepare.json');
+  if (!prepare.features) {
+    throw new CapgenError('BAD_INPUT', 'this run has no image features', { file: prepareFile, hint: 'run `capgen prepare` with an encoder (not --features none)' });
+  }
+  const encoder = prepare.features.encoder;
+  if (encoder.featureShape.length !== 1) {
+    throw new CapgenError('MISMATCH', `the merge-lstm decoder needs pooled feature vectors, but the features are [${encoder.featureShape.join(', ')}]`, {
+      file: prepareFile,
+      hint: 'prepare with --pooling avg',
+    });
+  }
+  const vocab = await readJson<VocabularyFile>(runPath(runDir, 'vocab'), 'vocab.json');
+  const index = new Map(vocab.tokens.map((t, i) => [t, i] as const));
+  const captions = await readCaptions(runPath(runDir, 'captions'));
+  const source = await openFeatures(path.join(runDir, prepare.features.dir), encoder);
+  const featureSize = source.dim;
+
+  const imageRows = new Map<string, number>();
+  const rows: Float32Array[] = [];
+  const bySplit: Record<SplitName, Example[]> = { train: [], dev: [], test: [] };
+  let missingFeatures = 0;
+  for (const c of captions) {
+    if (c.split === 'test') continue;
+    let row = imageRows.get(c.image);
+    if (row === undefined) {
+      const vec = source.get(c.image);
+      if (!vec) {
+        missingFeatures++;
+        continue;
+      }
+      if (vec.length !== featureSize) throw new CapgenError('BAD_INPUT', `feature of ${c.image} has ${vec.length} values, expected ${featureSize}`, { file: prepare.features.dir });
+      row = rows.length;
+      rows.push(vec);
+      imageRows.set(c.image, row);
+    }
+    bySplit[c.split]?.push({ imageRow: row, ids: encodeTokens(c.tokens, index, prepare.maxCaptionLength) });
+  }
+  if (missingFeatures) warn(`${missingFeatures} captions left out: their images have no cached feature`);
+  if (bySplit.train.length === 0) throw new CapgenError('BAD_INPUT', 'no training captions with features', { file: runPath(runDir, 'captions') });
+  const features = new Float32Array(rows.length * featureSize);
+  rows.forEach((r, i) => features.set(r, i * featureSize));
+  return { prepare, encoder, vocab, featureSize, features, images: [...imageRows.keys()], train: bySplit.train, dev: bySplit.dev, missingFeatures };
+}

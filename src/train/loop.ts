@@ -1,0 +1,184 @@
+// The training loop: epochs of seeded, bucketed batches; Adam with clipping; validation after each
+// epoch; early stopping and learning-rate decay on plateau. I/O (checkpoints, history, progress)
+// goes through hooks so that tests can drive the loop directly and stop it after any batch.
+import * as tf from '@tensorflow/tfjs';
+import { mixSeed } from '../model/init.js';
+import type { MergeLstm } from '../model/merge-lstm.js';
+import type { Adam } from './adam.js';
+import { disposeBatch, planEpoch, streamBatches, toTensors } from './batches.js';
+import type { Example, TrainingData } from './data.js';
+import type { EpochRecord } from './history.js';
+import { evaluateBatch, lossAndGrads } from './objective.js';
+
+export interface LoopConfig {
+  epochs: number;
+  batchSize: number;
+  seed: number;
+  /** Stop after this many epochs without a better validation loss. */
+  patience: number;
+  /** Multiply the learning rate by lrFactor after this many epochs without improvement. */
+  lrPatience: number;
+  lrFactor: number;
+  minLearningRate: number;
+  /** Read the running loss back from the backend every this many batches (for progress). */
+  logEveryBatches: number;
+}
+
+/** Where training stands; saved in `last/` so that --resume continues exactly here. */
+export interface TrainState {
+  /** Epochs completed. */
+  epoch: number;
+  /** Next batch of the current epoch (0 at an epoch boundary). */
+  batch: number;
+  learningRate: number;
+  bestValLoss: number | null;
+  bestEpoch: number | null;
+  epochsWithoutImprovement: number;
+  epochsSinceLrChange: number;
+  /** Sums over the batches done so far in the current epoch. */
+  partial: { lossSum: number; correct: number; tokens: number; captions: number; seconds: number };
+  history: EpochRecord[];
+  finished: boolean;
+}
+
+export function freshState(learningRate: number): TrainState {
+  return {
+    epoch: 0,
+    batch: 0,
+    learningRate,
+    bestValLoss: null,
+    bestEpoch: null,
+    epochsWithoutImprovement: 0,
+    epochsSinceLrChange: 0,
+    partial: { lossSum: 0, correct: 0, tokens: 0, captions: 0, seconds: 0 },
+    history: [],
+    finished: false,
+  };
+}
+
+export interface LoopHooks {
+  /** Called when an epoch starts (batches = its batch count, startBatch > 0 when resuming mid-epoch). */
+  onEpochStart?(epoch: number, batches: number, startBatch: number): void;
+  /** Progress, every logEveryBatches batches: running train loss/accuracy of this epoch. */
+  onProgress?(p: { epoch: number; batch: number; batches: number; loss: number; accuracy: number; samplesPerSecond: number }): void;
+  /** After validation: the epoch's record; improved = a new best validation loss. */
+  onEpochEnd?(record: EpochRecord, state: TrainState, improved: boolean): Promise<void>;
+  /** Checked after every batch: true stops the loop (state then points at the next batch). */
+  shouldStop?(): boolean;
+  /** Stopped by shouldStop, mid-epoch or at its end. */
+  onInterrupt?(state: TrainState): Promise<void>;
+}
+
+/** Validation loss (mean per word) and accuracy; no dropout, no gradients. */
+export function validate(model: MergeLstm, examples: Example[], data: TrainingData, batchSize = 256): { loss: number; accuracy: number } {
+  let lossSum = 0;
+  let correct = 0;
+  let tokens = 0;
+  const plan = planEpoch(examples, { batchSize, seed: 0, epoch: 0, shuffle: false });
+  for (const { batch } of streamBatches(examples, plan, data)) {
+    const b = toTensors(batch);
+    const r = evaluateBatch(model, b);
+    lossSum += r.loss.dataSync()[0] * b.count;
+    correct += r.correct.dataSync()[0];
+    tokens += b.count;
+    tf.dispose([r.loss, r.correct]);
+    disposeBatch(b);
+  }
+  return { loss: tokens ? lossSum / tokens : NaN, accuracy: tokens ? correct / tokens : NaN };
+}
+
+export async function trainLoop(ctx: { model: MergeLstm; optimizer: Adam; data: TrainingData; config: LoopConfig; state: TrainState; hooks?: LoopHooks }): Promise<TrainState> {
+  const { model, optimizer, data, config, state } = ctx;
+  const hooks = ctx.hooks ?? {};
+  while (state.epoch < config.epochs && !state.finished) {
+    const epoch = state.epoch; // 0-based; reported 1-based
+    const plan = planEpoch(data.train, { batchSize: config.batchSize, seed: config.seed, epoch, shuffle: true });
+    hooks.onEpochStart?.(epoch, plan.length, state.batch);
+    optimizer.learningRate = state.learningRate;
+    const started = performance.now();
+    const startSeconds = state.partial.seconds;
+    // Running sums stay on the backend between read-backs.
+    let pendingLoss: tf.Scalar = tf.scalar(0);
+    let pendingCorrect: tf.Scalar = tf.scalar(0);
+    const flush = () => {
+      state.partial.lossSum += pendingLoss.dataSync()[0];
+      state.partial.correct += pendingCorrect.dataSync()[0];
+      tf.dispose([pendingLoss, pendingCorrect]);
+      pendingLoss = tf.scalar(0);
+      pendingCorrect = tf.scalar(0);
+      state.partial.seconds = startSeconds + (performance.now() - started) / 1000;
+    };
+    let stopped = false;
+    for (const { index, batch } of streamBatches(data.train, plan, data, state.batch)) {
+      const b = toTensors(batch);
+      const r = lossAndGrads(model, b, mixSeed(config.seed, epoch, index));
+      optimizer.apply(r.grads);
+      const nextLoss = tf.tidy(() => tf.add(pendingLoss, tf.mul(r.loss, b.count))) as tf.Scalar;
+      const nextCorrect = tf.add(pendingCorrect, r.correct) as tf.Scalar;
+      tf.dispose([pendingLoss, pendingCorrect, r.loss, r.correct, ...r.grads]);
+      pendingLoss = nextLoss;
+      pendingCorrect = nextCorrect;
+      state.partial.tokens += b.count;
+      state.partial.captions += batch.batchSize;
+      disposeBatch(b);
+      state.batch = index + 1;
+      const stop = hooks.shouldStop?.() ?? false;
+      if (stop || state.batch % config.logEveryBatches === 0 || state.batch === plan.length) {
+        flush();
+        const p = state.partial;
+        hooks.onProgress?.({ epoch, batch: state.batch, batches: plan.length, loss: p.lossSum / p.tokens, accuracy: p.correct / p.tokens, samplesPerSecond: p.captions / Math.max(p.seconds, 1e-9) });
+      }
+      if (stop) {
+        stopped = true;
+        break;
+      }
+      // Let signals (Ctrl-C) and timers through between batches.
+      if (state.batch % 8 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    flush();
+    tf.dispose([pendingLoss, pendingCorrect]);
+    if (stopped && state.batch < plan.length) {
+      await hooks.onInterrupt?.(state);
+      return state;
+    }
+    const val = data.dev.length ? validate(model, data.dev, data) : undefined;
+    const p = state.partial;
+    const record: EpochRecord = {
+      epoch: epoch + 1,
+      trainLoss: p.lossSum / p.tokens,
+      trainAccuracy: p.correct / p.tokens,
+      valLoss: val ? val.loss : null,
+      valAccuracy: val ? val.accuracy : null,
+      learningRate: state.learningRate,
+      seconds: (performance.now() - started) / 1000 + startSeconds,
+      samplesPerSecond: p.captions / Math.max(p.seconds, 1e-9),
+    };
+    // Without a dev split, the training loss picks the best epoch.
+    const monitored = record.valLoss ?? record.trainLoss;
+    const improved = state.bestValLoss === null || monitored < state.bestValLoss;
+    if (improved) {
+      state.bestValLoss = monitored;
+      state.bestEpoch = epoch + 1;
+      state.epochsWithoutImprovement = 0;
+      state.epochsSinceLrChange = 0;
+    } else {
+      state.epochsWithoutImprovement++;
+      state.epochsSinceLrChange++;
+      if (state.epochsSinceLrChange >= config.lrPatience && state.learningRate > config.minLearningRate) {
+        state.learningRate = Math.max(config.minLearningRate, state.learningRate * config.lrFactor);
+        state.epochsSinceLrChange = 0;
+      }
+    }
+    state.history.push(record);
+    state.epoch = epoch + 1;
+    state.batch = 0;
+    state.partial = { lossSum: 0, correct: 0, tokens: 0, captions: 0, seconds: 0 };
+    if (state.epochsWithoutImprovement >= config.patience) state.finished = true;
+    await hooks.onEpochEnd?.(record, state, improved);
+    if (stopped) {
+      await hooks.onInterrupt?.(state);
+      return state;
+    }
+  }
+  return state;
+}
