@@ -48,7 +48,7 @@ export const PAGE_SCRIPT = `
   function $(id) { return document.getElementById(id); }
   var drop = $('drop'), fileInput = $('file'), beamSelect = $('beam');
   var RECENT_KEY = 'capgen.recent', MAX_RECENT = 6;
-  var current = null, sequence = 0, previewUrl = null;
+  var current = null, sequence = 0, previewUrl = null, lastRemembered = null;
 
   function setStatus(text, isError) {
     $('status').textContent = text;
@@ -128,6 +128,9 @@ export const PAGE_SCRIPT = `
       canvas.getContext('2d').drawImage(img, 0, 0, canvas.width, canvas.height);
       URL.revokeObjectURL(url);
       var items = loadRecent();
+      // Re-captioning the same file (another beam setting) updates its entry instead of adding one.
+      if (lastRemembered === file) items.shift();
+      lastRemembered = file;
       items.unshift({ name: file.name, thumb: canvas.toDataURL('image/jpeg', 0.8), answer: answer });
       items = items.slice(0, MAX_RECENT);
       try { sessionStorage.setItem(RECENT_KEY, JSON.stringify(items)); } catch (e) { /* storage full: the list is a convenience */ }

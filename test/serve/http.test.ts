@@ -157,7 +157,7 @@ describe('capgen serve over HTTP (fake captioner)', async () => {
     const html = await page.text();
     expect(html).toContain('id="file"');
     expect(html).toContain('fake-colour-namer');
-    expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=/); // self-contained: nothing fetched from elsewhere
+    expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href="(?!data:)/); // self-contained: nothing fetched from elsewhere
     // The CSP allows exactly the inline script that the page holds (by hash), and nothing from elsewhere.
     const csp = page.headers.get('content-security-policy') ?? '';
     const script = /<script>([\s\S]*?)<\/script>/.exec(html)![1]!;

@@ -1,0 +1,29 @@
+// `capgen serve`: flags -> ServeConfig -> runServe (a web page and an HTTP API over one checkpoint).
+import { Command } from 'commander';
+import { DEFAULT_RUN_DIR } from '../run/layout.js';
+import { runServe, type ServeConfig } from '../serve/run.js';
+import { backendOption, floatArg, intArg } from './options.js';
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('serve a web page and an HTTP API that caption uploaded images with a trained checkpoint')
+    .option('--run <dir>', 'run folder whose best checkpoint is served', DEFAULT_RUN_DIR)
+    .option('--checkpoint <dir>', 'checkpoint folder to serve (default: <run>/train/best)')
+    .option('--port <n>', 'TCP port (5000: what the original Flask app used; 0 = any free port)', intArg(0, 65535), 5000)
+    .option('--host <address>', 'address to listen on (127.0.0.1: this machine only; 0.0.0.0 to share on the network)', '127.0.0.1')
+    .option('--max-upload-mb <n>', 'largest accepted upload in MB (10: any phone photo, but bounded memory)', floatArg(0.001, 1024), 10)
+    .option('--length-penalty <alpha>', 'beam search length normalisation (0 = total log-probability, as `capgen caption`)', floatArg(0), 0)
+    .addOption(backendOption())
+    .action(async (opts) => {
+      const config: ServeConfig = {
+        runDir: opts.run,
+        checkpoint: opts.checkpoint,
+        host: opts.host,
+        port: opts.port,
+        maxUploadMb: opts.maxUploadMb,
+        backend: opts.backend,
+        lengthPenalty: opts.lengthPenalty,
+      };
+      await runServe(config);
+    });
+}

@@ -1,0 +1,68 @@
+// `capgen serve`: load the checkpoint and its encoder once, serve the page and the API until SIGINT/SIGTERM.
+import { once } from 'node:events';
+import type { BackendChoice } from '../backend/index.js';
+import { CapgenError } from '../errors.js';
+import { info } from '../log.js';
+import { defaultCheckpointDir } from '../model/checkpoint.js';
+import { loadCaptioner } from './captioner.js';
+import { buildServer } from './server.js';
+
+export interface ServeConfig {
+  /** Run folder whose best checkpoint is served (when `checkpoint` is not given). */
+  runDir: string;
+  /** A checkpoint folder (checkpoint.json + weights.bin); default `<runDir>/train/best`. */
+  checkpoint?: string;
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  maxUploadMb: number;
+  backend: BackendChoice;
+  /** Length normalisation alpha used by beam search (0 = total log-probability). */
+  lengthPenalty: number;
+}
+
+export interface ServeHandle {
+  url: string;
+  /** Resolves once the server has closed. */
+  closed: Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Starts the server; the returned handle's `closed` resolves after SIGINT/SIGTERM or close(). */
+export async function startServe(config: ServeConfig): Promise<ServeHandle> {
+  const checkpointDir = config.checkpoint ?? defaultCheckpointDir(config.runDir);
+  const captioner = await loadCaptioner({ checkpointDir, backend: config.backend, lengthPenalty: config.lengthPenalty });
+  const app = await buildServer({ captioner, maxUploadBytes: Math.round(config.maxUploadMb * 2 ** 20) });
+  let url: string;
+  try {
+    url = await app.listen({ host: config.host, port: config.port });
+  } catch (e) {
+    await app.close();
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      throw new CapgenError('USAGE', `cannot listen on ${config.host}:${config.port} (${code})`, { hint: 'choose another --port or --host' });
+    }
+    throw e;
+  }
+  let closing: Promise<void> | undefined;
+  const close = () => (closing ??= app.close());
+  const onSignal = () => {
+    info('capgen serve: stopping (waiting for requests in flight)');
+    void close();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const closed = once(app.server, 'close').then(() => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  });
+  return { url, closed, close };
+}
+
+/** The CLI entry: serve until interrupted. */
+export async function runServe(config: ServeConfig): Promise<void> {
+  const handle = await startServe(config);
+  info(`capgen serve: open ${handle.url.replace('127.0.0.1', 'localhost')}/ (API: POST /api/caption, GET /api/health; Ctrl-C stops)`);
+  await handle.closed;
+  info('capgen serve: stopped');
+}

@@ -1,0 +1,81 @@
+// The page in a real browser: headless Chromium (Debian's package) driven by playwright-core opens the
+// page at a phone size, uploads images, and sees captions, beams, errors and the recent list.
+import { existsSync } from 'node:fs';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fakeCaptioner } from './fake-captioner.js';
+import { solidImage, startServer } from './fixtures.js';
+
+export const CHROMIUM_PATH = process.env.CAPGEN_CHROMIUM ?? '/usr/bin/chromium';
+const HAS_CHROMIUM = existsSync(CHROMIUM_PATH);
+if (!HAS_CHROMIUM) process.stderr.write(`note: ${CHROMIUM_PATH} is absent: the browser test of capgen serve is skipped (install it with: apt-get install -y chromium)\n`);
+
+/** Flags for a headless browser in a container without a sandbox, network or GPU. */
+export const CHROMIUM_ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+describe.skipIf(!HAS_CHROMIUM)('capgen serve page in headless Chromium', () => {
+  let browser: Browser;
+  beforeAll(async () => {
+    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+  });
+  afterAll(() => browser?.close());
+
+  it('uploads an image, shows its caption and beams, lists recent uploads, and reports a bad file', async () => {
+    const { url } = await startServer({ captioner: fakeCaptioner(), maxUploadBytes: 2 ** 20 });
+    // A phone-sized screen (iPhone 12-ish): the layout must fit without sideways scrolling.
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1 });
+    const page = await context.newPage();
+    const problems: string[] = [];
+    // The one expected failed load is the 415 of the bad upload below.
+    page.on('console', (m) => (m.type() === 'error' && !m.text().includes('status of 415') ? problems.push(m.text()) : undefined));
+    page.on('pageerror', (e) => problems.push(e.message));
+    await page.goto(url);
+
+    await page.setInputFiles('#file', { name: 'red.jpg', mimeType: 'image/jpeg', buffer: await solidImage([235, 20, 20]) });
+    await expect.poll(() => page.textContent('#caption')).toBe('a red image');
+    expect(await page.isVisible('#preview')).toBe(true);
+    expect(await page.evaluate(() => (document.getElementById('preview') as HTMLImageElement).naturalWidth)).toBe(64);
+
+    // Beam search re-captions the current image and lists beams with scores.
+    await page.selectOption('#beam', '3');
+    await expect.poll(() => page.locator('#beams li').count()).toBe(3);
+    expect(await page.textContent('#beams li:first-child')).toMatch(/^a red image\s*log p -?\d+\.\d\d$/);
+
+    await page.setInputFiles('#file', { name: 'blue.png', mimeType: 'image/png', buffer: await solidImage([20, 20, 235], 'png') });
+    await expect.poll(() => page.textContent('#caption')).toBe('a blue image');
+    // The red image appears once (its beam re-caption replaced its entry), the blue one on top.
+    await expect.poll(() => page.locator('#recent li').count()).toBe(2);
+    expect(await page.textContent('#recent li:first-child span')).toBe('a blue image');
+
+    // A bad upload shows the server's message, and the page keeps working afterwards.
+    await page.setInputFiles('#file', { name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not an image') });
+    await expect.poll(() => page.textContent('#status')).toMatch(/not an image/);
+    expect(await page.getAttribute('#status', 'class')).toContain('error');
+
+    // The recent list survives a reload (sessionStorage) and brings back an earlier answer.
+    await page.reload();
+    await expect.poll(() => page.locator('#recent li').count()).toBe(2);
+    await page.click('#recent li:last-child');
+    expect(await page.textContent('#caption')).toBe('a red image');
+
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    expect(problems).toEqual([]); // includes Content-Security-Policy violations, which Chromium logs as errors
+    await context.close();
+  });
+
+  it('captions an image dropped onto the page', async () => {
+    const { url } = await startServer({ captioner: fakeCaptioner(), maxUploadBytes: 2 ** 20 });
+    const page = await browser.newPage();
+    await page.goto(url);
+    const bytes = [...(await solidImage([20, 230, 20], 'png'))];
+    // Build the drop event in the page, as the browser would for a file dragged from the desktop.
+    await page.evaluate((data) => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([new Uint8Array(data)], 'green.png', { type: 'image/png' }));
+      document.getElementById('drop')!.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    }, bytes);
+    await expect.poll(() => page.textContent('#caption')).toBe('a green image');
+    await page.close();
+  });
+});
