@@ -7,17 +7,17 @@ import type { ParsedCaptions, RawCaption } from './types.js';
 export const FLICKR30K_CAPTIONS_FILE = 'results.csv';
 
 export function parseFlickr30kCaptions(text: string, file: string): ParsedCaptions {
-  const rows = parse(text, {
+  const all = parse(text, {
     delimiter: '|',
     quote: false,
     relax_column_count: true,
     skip_empty_lines: true,
-    skip_records_with_empty_values: true,
-    trim: true,
     info: true,
   }) as unknown as { record: string[]; info: { lines: number } }[];
+  // Fields are trimmed here, not by csv-parse, so spaces around a '|' inside a caption survive.
+  const rows = all.filter((r) => r.record.join('').trim() !== '');
   const first = rows[0];
-  const header = first ? first.record.map((f) => f.toLowerCase()).join('|') : '';
+  const header = first ? first.record.map((f) => f.trim().toLowerCase()).join('|') : '';
   if (header !== 'image_name|comment_number|comment') {
     throw new CapgenError('BAD_INPUT', `expected the header 'image_name| comment_number| comment', found '${header.slice(0, 50)}'`, {
       file,
@@ -28,7 +28,9 @@ export function parseFlickr30kCaptions(text: string, file: string): ParsedCaptio
   const captions: RawCaption[] = [];
   const malformed: ParsedCaptions['malformed'] = [];
   for (const { record, info } of rows.slice(1)) {
-    const [image = '', number = '', ...rest] = record;
+    const [rawImage = '', rawNumber = '', ...rest] = record;
+    const image = rawImage.trim();
+    const number = rawNumber.trim();
     if (record.length < 3 || image === '' || !/^\d+$/.test(number)) {
       malformed.push({ file, line: info.lines, message: 'expected image_name| comment_number| comment' });
       continue;
