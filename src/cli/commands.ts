@@ -1,9 +1,11 @@
 // Every capgen command, registered in one place so that `capgen --help` lists them in order.
 import type { Command } from 'commander';
 import { prepareCommand } from './prepare.js';
+import { serveCommand } from './serve.js';
 import { trainCommand } from './train.js';
 
 export function registerCommands(program: Command): void {
   program.addCommand(prepareCommand());
   program.addCommand(trainCommand());
+  program.addCommand(serveCommand());
 }

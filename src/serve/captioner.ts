@@ -1,6 +1,7 @@
 // The real captioner behind `capgen serve`: one checkpoint and its encoder, loaded once; each image is
 // embedded with exactly the encoder, preprocessing and resize recorded in the checkpoint, then decoded.
 import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend, type BackendChoice } from '../backend/index.js';
 import { decodeBatch } from '../decode/index.js';
 import { embedImageBuffer, loadEncoder } from '../features/load-encoder.js';
@@ -34,7 +35,8 @@ export async function loadCaptioner(opts: CaptionerOptions): Promise<Captioner> 
 
   return {
     async caption(image: Buffer, { beamSize }): Promise<CaptionResult> {
-      const features = await embedImageBuffer(encoder, image); // [1, ...featureShape]
+      const vector = await embedImageBuffer(encoder, image);
+      const features = tf.tensor2d(vector, [1, vector.length]); // [1, featureSize]
       try {
         // decodeBatch frees its own intermediate tensors; the serve leak test checks that.
         const [decoded] = decodeBatch(model, features, { maxLength: meta.maxCaptionLength, beamSize, lengthPenalty: opts.lengthPenalty });
