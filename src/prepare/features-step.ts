@@ -1,15 +1,11 @@
 // The second half of prepare: image features for the images that kept captions, through the
 // shared feature extractor (src/features), which caches them in the run folder.
+import path from 'node:path';
 import { describeBackend, initBackend, type BackendChoice } from '../backend/index.js';
 import type { FeaturesConfig } from '../features/config.js';
-import { CapgenError } from '../errors.js';
-// TEMPORARY until src/features/extract.ts lands (helper B): then import extractFeatures from it.
-async function extractFeatures(_opts: unknown): Promise<{ dir: string; encoder: NonNullable<PrepareRecord['features']>['encoder']; dtype: 'float32' | 'float16'; computed: number; reused: number; bad: { name: string; reason: string }[] }> {
-  throw new CapgenError('USAGE', 'image features are not available in this build yet', { hint: 'use --encoder none' });
-}
+import { extractFeatures } from '../features/extract.js';
 import { info } from '../log.js';
 import type { PrepareRecord } from '../run/formats.js';
-import path from 'node:path';
 
 export interface FeaturesOutcome {
   record: NonNullable<PrepareRecord['features']>;

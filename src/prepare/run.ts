@@ -34,6 +34,14 @@ function countBy<T>(items: T[], key: (t: T) => SplitName): Record<SplitName, num
   return out;
 }
 
+function requireTrainCaptions(captions: { split: SplitName }[], captionFile: string): void {
+  if (captions.some((c) => c.split === 'train')) return;
+  throw new CapgenError('BAD_INPUT', 'no training captions left to build a vocabulary from', {
+    file: captionFile,
+    hint: 'check that the split lists name images that exist and can be read, or use --split for a random split',
+  });
+}
+
 export async function run(config: PrepareConfig): Promise<PrepareSummary> {
   const startMs = Date.now();
   if (config.dataset === 'synthetic') {
@@ -53,12 +61,7 @@ export async function run(config: PrepareConfig): Promise<PrepareSummary> {
   for (const note of data.splits.notes) info(`note: ${note}`);
 
   let captions = data.captions;
-  if (!captions.some((c) => c.split === 'train')) {
-    throw new CapgenError('BAD_INPUT', 'no training captions left to build a vocabulary from', {
-      file: layout.captionFile,
-      hint: 'check that the split lists name images that exist, or use --split for a random split',
-    });
-  }
+  requireTrainCaptions(captions, layout.captionFile);
   let features: FeaturesOutcome | undefined;
   if (config.features.encoder !== 'none') {
     const images = [...new Set(captions.map((c) => c.image))];
@@ -68,6 +71,7 @@ export async function run(config: PrepareConfig): Promise<PrepareSummary> {
       const bad = new Set(features.bad.map((b) => b.name));
       warn(`${bad.size} images could not be read: left out, listed in ${runPath(config.outDir, 'badImages')}`);
       captions = captions.filter((c) => !bad.has(c.image));
+      requireTrainCaptions(captions, layout.captionFile);
     }
   }
 

@@ -102,3 +102,31 @@ describe('capgen prepare (built CLI)', () => {
     expect(tokenLines).toHaveLength(60);
   });
 });
+
+describe('capgen prepare with image features (built CLI)', () => {
+  it('an undecodable image goes to bad-images.txt and its captions are left out; prepare.json records the features', async () => {
+    const images = tinyImages(8, 2);
+    const dir = path.join(root, 'with-features');
+    writeFlickr8kDataset(dir, images, { train: images.slice(0, 6).map((i) => i.name), dev: images.slice(6).map((i) => i.name) });
+    const sharp = (await import('sharp')).default;
+    for (const [k, img] of images.entries()) {
+      if (k === 3) continue; // stays a text file: not an image
+      const png = await sharp({ create: { width: 16, height: 12, channels: 3, background: { r: 30 * k, g: 100, b: 200 - 20 * k } } }).jpeg().toBuffer();
+      writeFileSync(path.join(dir, 'Images', img.name), png);
+    }
+    const out = path.join(root, 'run-features');
+    const r = await runCli(['prepare', '--data', dir, '--out', out, '--encoder', 'seeded-cnn', '--min-count', '1', '--backend', 'wasm', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/backend: WASM/);
+    const badLines = readFileSync(path.join(out, 'bad-images.txt'), 'utf8').trim().split('\n');
+    expect(badLines).toHaveLength(1);
+    expect(badLines[0]!.split('\t')[0]).toBe(images[3]!.name);
+    expect(badLines[0]!.split('\t')[1]!.length).toBeGreaterThan(0);
+    const rows = readFileSync(path.join(out, 'captions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as PreparedCaption);
+    expect(rows.map((c) => c.image)).toEqual(images.filter((_, k) => k !== 3).flatMap((i) => [i.name, i.name]));
+    const record = JSON.parse(readFileSync(path.join(out, 'prepare.json'), 'utf8')) as PrepareRecord;
+    expect(record.features?.encoder.architecture).toBe('seeded-cnn');
+    expect(record.features?.dir).toMatch(/^features\//);
+    expect(JSON.parse(r.stdout)).toMatchObject({ images: 7, badImages: 1, features: { computed: 7, reused: 0 } });
+  });
+});
