@@ -78,6 +78,33 @@ describe('loadDataset', () => {
     expect((await detectLayout({ dataDir: dir })).imagesDir).toBe(path.join(dir, 'Images'));
   });
 
+  it('flickr30k in the Kaggle layout (flickr30k_images/results.csv + flickr30k_images/flickr30k_images/)', async () => {
+    const dir = path.join(root, 'f30k');
+    const inner = path.join(dir, 'flickr30k_images', 'flickr30k_images');
+    mkdirSync(inner, { recursive: true });
+    for (const img of images) writeFileSync(path.join(inner, img.name), 'x');
+    const lines = images.flatMap((img) => img.captions.map((c, j) => `${img.name}| ${j}| ${c}`));
+    writeFileSync(path.join(dir, 'flickr30k_images', 'results.csv'), `image_name| comment_number| comment\n${lines.join('\n')}\n`);
+    const d = await loadDataset({ ...base, dataDir: dir });
+    expect(d.layout.format).toBe('flickr30k');
+    expect(d.layout.imagesDir).toBe(inner);
+    expect(d.captions.map((c) => c.raw)).toEqual(images.flatMap((i) => i.captions.map((c) => c.trim())));
+    expect(d.missingImages).toEqual([]);
+  });
+
+  it('karpathy json: its own split is used when there are no official lists', async () => {
+    const dir = path.join(root, 'karpathy');
+    writeImages(dir, images);
+    const splitOf = (k: number) => (k < 8 ? 'train' : k < 10 ? 'val' : 'test');
+    const doc = { images: images.map((img, k) => ({ filename: img.name, split: splitOf(k), sentences: img.captions.map((raw) => ({ raw })) })) };
+    writeFileSync(path.join(dir, 'dataset_flickr8k.json'), JSON.stringify(doc));
+    const d = await loadDataset({ ...base, dataDir: dir });
+    expect(d.layout.format).toBe('karpathy');
+    expect(d.splits.source).toBe('karpathy');
+    const splitByImage = Object.fromEntries(d.captions.map((c) => [c.image, c.split]));
+    expect(splitByImage).toEqual(Object.fromEntries(images.map((img, k) => [img.name, { train: 'train', val: 'dev', test: 'test' }[splitOf(k)]])));
+  });
+
   it('errors name what was looked for: missing folder, unknown layout, no images folder, format not there', async () => {
     const missing = await errorOf(detectLayout({ dataDir: path.join(root, 'nope') }));
     expect([missing.code, missing.file]).toEqual(['NOT_FOUND', path.join(root, 'nope')]);

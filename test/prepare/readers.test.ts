@@ -43,11 +43,12 @@ describe('flickr8k token file', () => {
 
 describe('kaggle captions.txt', () => {
   it('takes the first field as image and the rest of the line as caption, commas included', () => {
-    const text = 'image,caption\na.jpg,A dog , running , fast .\nb.jpg,"A cat, quoted"\nc.jpg,He said "hi" there\n';
+    const text = 'image,caption\na.jpg,A dog , running , fast .\nb.jpg,"A cat, quoted"\nc.jpg,He said "hi" there\nd.jpg,A "big" dog , brown , wet\n';
     expect(pick(parseKaggleCaptions(text, 'c.txt'))).toEqual([
       { image: 'a.jpg', raw: 'A dog , running , fast .', id: 'a.jpg#0', line: 2 },
       { image: 'b.jpg', raw: 'A cat, quoted', id: 'b.jpg#0', line: 3 },
       { image: 'c.jpg', raw: 'He said "hi" there', id: 'c.jpg#0', line: 4 },
+      { image: 'd.jpg', raw: 'A "big" dog , brown , wet', id: 'd.jpg#0', line: 5 },
     ]);
   });
 
