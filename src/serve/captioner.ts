@@ -29,7 +29,7 @@ export async function loadCaptioner(opts: CaptionerOptions): Promise<Captioner> 
   const { meta, model } = await loadCheckpoint(opts.checkpointDir);
   const vocab = Vocabulary.fromFile(meta.vocab, path.join(opts.checkpointDir, CHECKPOINT_FILES.meta));
   const encoder = await loadEncoder(meta.encoder);
-  const modelName = `${path.relative(process.cwd(), path.resolve(opts.checkpointDir)) || '.'} (${meta.architecture}, epoch ${meta.epoch})`;
+  const modelName = `${displayPath(opts.checkpointDir)} (${meta.architecture}, epoch ${meta.epoch})`;
   const encoderName = describeEncoder(meta.encoder);
   info(`model: ${modelName}; vocabulary ${vocab.size} ids; captions up to ${meta.maxCaptionLength} words; encoder ${encoderName}`);
 
@@ -47,10 +47,16 @@ export async function loadCaptioner(opts: CaptionerOptions): Promise<Captioner> 
         features.dispose();
       }
     },
-    describe: () => ({ model: modelName, encoder: encoderName, backend }),
+    describe: () => ({ model: modelName, encoder: encoderName, backend: backend.replace(/^backend: /, '') }),
     dispose() {
       model.dispose();
       encoder.dispose();
     },
   };
+}
+
+/** Relative to the working folder when inside it, else absolute. */
+function displayPath(dir: string): string {
+  const relative = path.relative(process.cwd(), path.resolve(dir));
+  return relative === '' ? '.' : relative.startsWith('..') || path.isAbsolute(relative) ? path.resolve(dir) : relative;
 }

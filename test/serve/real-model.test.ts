@@ -1,0 +1,81 @@
+// `capgen serve` over a real (tiny) checkpoint: a synthetic run prepared and trained by the built CLI,
+// served in-process; 50 concurrent requests must give exactly the captions of an independent batch
+// decoding of the same image files, without leaking tensors.
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend/index.js';
+import { decodeFeatures } from '../../src/decode/index.js';
+import { embedImageFiles, loadEncoder } from '../../src/features/load-encoder.js';
+import { loadCheckpoint } from '../../src/model/checkpoint.js';
+import { startServe, type ServeHandle } from '../../src/serve/run.js';
+import { Vocabulary } from '../../src/text/vocabulary.js';
+import { runCli, tempDir } from '../helpers.js';
+import { imageForm, postCaption } from './fixtures.js';
+
+const IMAGE_COUNT = 10; // distinct images; each is sent 5 times in the 50-request burst
+
+describe('capgen serve with a tiny trained checkpoint', () => {
+  const runDir = path.join(tempDir('capgen-serve-real-'), 'run');
+  let images: string[];
+  let server: ServeHandle;
+
+  beforeAll(async () => {
+    // Small but trained enough that different scenes get different captions (else "identical answers" proves little).
+    const prepare = await runCli(['prepare', '--dataset', 'synthetic', '--count', '80', '--seed', '3', '--out', runDir, '--encoder', 'seeded-cnn', '--min-count', '1', '--quiet']);
+    expect(prepare.code, prepare.stderr).toBe(0);
+    const train = await runCli(['train', '--run', runDir, '--epochs', '6', '--lr', '0.01', '--embedding-size', '32', '--hidden-size', '64', '--batch-size', '32', '--quiet']);
+    expect(train.code, train.stderr).toBe(0);
+    const imagesDir = path.join(runDir, 'dataset', 'Images');
+    images = readdirSync(imagesDir).sort().slice(0, IMAGE_COUNT).map((f) => path.join(imagesDir, f));
+    await initBackend('wasm');
+    server = await startServe({ runDir, host: '127.0.0.1', port: 0, maxUploadMb: 10, backend: 'wasm', lengthPenalty: 0 });
+    return () => server.close();
+  }, 240_000);
+
+  /** Captions by another path: embed the files in one batch, decode them all in one batch. */
+  async function referenceCaptions(beamSize: number): Promise<string[]> {
+    const { meta, model } = await loadCheckpoint(path.join(runDir, 'train', 'best'));
+    const encoder = await loadEncoder(meta.encoder);
+    try {
+      const vocab = Vocabulary.fromFile(meta.vocab);
+      const { features, failed } = await embedImageFiles(encoder, images);
+      expect(failed).toEqual([]);
+      const decoded = await decodeFeatures(model, images.map((p) => features.get(p)!), { maxLength: meta.maxCaptionLength, beamSize, lengthPenalty: 0 });
+      return decoded.map((d) => vocab.decode(d.tokens).join(' '));
+    } finally {
+      model.dispose();
+      encoder.dispose();
+    }
+  }
+
+  it('answers 50 concurrent requests with the captions of batch decoding, and frees every tensor', async () => {
+    const expected = await referenceCaptions(1);
+    expect(new Set(expected).size).toBeGreaterThan(1); // the model looks at the image
+    const bytes = images.map((p) => readFileSync(p));
+    await postCaption(server.url, imageForm(bytes[0]!, { type: 'image/png' })); // warm-up: kernels compiled, weights resident
+    const tensorsBefore = tf.memory().numTensors;
+    const started = performance.now();
+    const responses = await Promise.all(Array.from({ length: 50 }, (_, i) => postCaption(server.url, imageForm(bytes[i % IMAGE_COUNT]!, { type: 'image/png' }))));
+    const elapsedMs = performance.now() - started;
+    responses.forEach((res, i) => {
+      expect(res.status).toBe(200);
+      expect(res.body.caption).toBe(expected[i % IMAGE_COUNT]);
+    });
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+    process.stderr.write(`serve: 50 concurrent requests answered in ${Math.round(elapsedMs)} ms\n`);
+  });
+
+  it('gives the same best beam as batch beam search', async () => {
+    const expected = await referenceCaptions(3);
+    for (let i = 0; i < 4; i++) {
+      const res = await postCaption(server.url, imageForm(readFileSync(images[i]!), { type: 'image/png', beam: '3' }));
+      expect(res.status).toBe(200);
+      expect(res.body.caption).toBe(expected[i]);
+      const beams = res.body.beams as { caption: string; score: number }[];
+      expect(beams).toHaveLength(3);
+      expect(beams[0]!.caption).toBe(expected[i]);
+    }
+  });
+});
