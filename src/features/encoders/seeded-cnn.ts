@@ -1,0 +1,97 @@
+// The demo's offline encoder: a small convolutional network with SEEDED RANDOM weights (no training,
+// no download). Chosen only by name (`--encoder seeded-cnn`), never as a fallback for real data.
+// Random conv features keep edges and blobs; pooling them over a coarse grid, plus the mean colour
+// of finer cells, keeps where things are and what colour they are, which is all the synthetic
+// shapes dataset needs. It is useless for photographs.
+import * as tf from '@tensorflow/tfjs';
+import type { Encoder } from '../encoder.js';
+import type { EncoderIdentity } from '../../run/formats.js';
+import { CapgenError } from '../../errors.js';
+import { gaussian, mulberry32 } from '../../synthetic/random.js';
+
+export interface SeededCnnOptions {
+  seed: number;
+  /** [height, width]; multiples of 16 (two stride-2 convolutions, then a 4x4 grid). */
+  inputSize?: [number, number];
+}
+
+// 64x64: the synthetic scenes' shapes stay 10+ px wide, and a forward pass costs ~1 ms per image.
+const DEFAULT_INPUT_SIZE: [number, number] = [64, 64];
+// Two 3x3 stride-2 convolutions: edges, then corners and curves, at 1/4 resolution.
+const CONV_CHANNELS = [16, 32] as const;
+// 4x4 cells of conv features, each cell averaged AND max-pooled: enough to tell left / middle /
+// right apart; the max keeps small shapes that an average over a mostly empty cell would wash out
+// (a linear probe on 1000 scenes: shape column 0.95 accuracy with both, 0.87 with the average alone).
+const FEATURE_GRID = 4;
+// 8x8 cells of mean RGB: colours of small shapes survive (they would blur out in 4x4 cells).
+const COLOUR_GRID = 8;
+
+/** Length of the feature vector for the default network. */
+export function seededCnnFeatureLength(): number {
+  return 2 * FEATURE_GRID * FEATURE_GRID * (CONV_CHANNELS[CONV_CHANNELS.length - 1] as number) + COLOUR_GRID * COLOUR_GRID * 3;
+}
+
+/** He-normal 3x3 kernels from the seeded generator: [3, 3, inChannels, outChannels]. */
+function seededKernel(rng: () => number, inChannels: number, outChannels: number): tf.Tensor4D {
+  const values = new Float32Array(3 * 3 * inChannels * outChannels);
+  const std = Math.sqrt(2 / (3 * 3 * inChannels)); // He init keeps ReLU activations from dying out
+  for (let i = 0; i < values.length; i++) values[i] = gaussian(rng) * std;
+  return tf.tensor4d(values, [3, 3, inChannels, outChannels]);
+}
+
+export function createSeededCnnEncoder(opts: SeededCnnOptions): Encoder {
+  const inputSize = opts.inputSize ?? DEFAULT_INPUT_SIZE;
+  const [heightPx, widthPx] = inputSize;
+  if (!Number.isInteger(opts.seed) || opts.seed < 0) {
+    throw new CapgenError('USAGE', `the seeded-cnn encoder needs a whole-number seed >= 0, got ${opts.seed}`);
+  }
+  if (heightPx % 16 !== 0 || widthPx % 16 !== 0 || heightPx < 16 || widthPx < 16) {
+    throw new CapgenError('USAGE', `seeded-cnn input size must be multiples of 16, got ${heightPx}x${widthPx}`);
+  }
+  const rng = mulberry32(opts.seed);
+  const kernels: tf.Tensor4D[] = [];
+  let inChannels = 3;
+  for (const outChannels of CONV_CHANNELS) {
+    kernels.push(seededKernel(rng, inChannels, outChannels));
+    inChannels = outChannels;
+  }
+  const featureLength = seededCnnFeatureLength();
+  const identity: EncoderIdentity = {
+    architecture: 'seeded-cnn',
+    weightsHash: `seeded:${opts.seed}`,
+    layer: `conv${CONV_CHANNELS.join('-')}-grid${FEATURE_GRID}avgmax+rgb${COLOUR_GRID}`,
+    preprocess: 'unit',
+    resize: 'squash',
+    pooling: 'avg',
+    inputSize: [heightPx, widthPx],
+    featureShape: [featureLength],
+  };
+
+  return {
+    identity,
+    /** [N, H, W, 3] RGB 0..255 -> [N, featureLength] (1216 with the defaults). */
+    embed(pixels: tf.Tensor4D): tf.Tensor2D {
+      return tf.tidy(() => {
+        const [batch, h0, w0, c0] = pixels.shape;
+        if (h0 !== heightPx || w0 !== widthPx || c0 !== 3) {
+          throw new Error(`seeded-cnn expects [N, ${heightPx}, ${widthPx}, 3] pixels, got [${pixels.shape.join(', ')}]`);
+        }
+        const unit = tf.div(pixels, 255) as tf.Tensor4D; // preprocess 'unit'
+        // Centre the input inside the network so random kernels see signed contrasts.
+        let h = tf.sub(unit, 0.5) as tf.Tensor4D;
+        for (const kernel of kernels) h = tf.relu(tf.conv2d(h, kernel, 2, 'same'));
+        const [, gh, gw] = h.shape;
+        const cell: [number, number] = [gh / FEATURE_GRID, gw / FEATURE_GRID];
+        const gridMean = tf.avgPool(h, cell, cell, 'valid');
+        const gridMax = tf.maxPool(h, cell, cell, 'valid');
+        const colourCell: [number, number] = [heightPx / COLOUR_GRID, widthPx / COLOUR_GRID];
+        const colour = tf.avgPool(unit, colourCell, colourCell, 'valid');
+        // [N, 4*4*32 mean | 4*4*32 max | 8*8*3 rgb]
+        return tf.concat([gridMean, gridMax, colour].map((t) => tf.reshape(t, [batch, -1])), 1) as tf.Tensor2D;
+      });
+    },
+    dispose(): void {
+      for (const k of kernels) k.dispose();
+    },
+  };
+}
