@@ -33,7 +33,13 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   let captioned = 0;
 
   // bodyLimit makes fastify refuse a raw body with a 413 as soon as Content-Length or the bytes received pass it.
-  const app = Fastify({ logger: false, bodyLimit: maxUploadBytes });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: maxUploadBytes,
+    // A client gets 2 minutes to send its request (a 10 MB photo over a slow phone link); a stalled upload
+    // is then cut, so idle sockets cannot pile up.
+    requestTimeout: 120_000,
+  });
   await app.register(multipart, {
     // One file, a few small fields: anything else is refused while parsing, before it is buffered.
     limits: { fileSize: maxUploadBytes, files: 1, fields: 4, fieldSize: 1024, parts: 6, headerPairs: 200 },

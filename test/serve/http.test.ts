@@ -131,6 +131,23 @@ describe('capgen serve over HTTP (fake captioner)', async () => {
     await expectStillServing();
   });
 
+  it('survives a client that disconnects in the middle of an upload', async () => {
+    const callsBefore = fake.calls;
+    await new Promise<void>((resolve) => {
+      const boundary = 'capgen-test-boundary';
+      const request = http.request(`${url}/api/caption`, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } });
+      request.on('error', () => resolve()); // the socket we destroy
+      request.write(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`);
+      request.write(red.subarray(0, 200));
+      setTimeout(() => {
+        request.destroy();
+        resolve();
+      }, 100);
+    });
+    await expectStillServing();
+    expect(fake.calls).toBe(callsBefore + 1); // only the good request reached the model
+  });
+
   it('answers 50 concurrent requests correctly, one model call at a time', async () => {
     const colours: [string, [number, number, number]][] = [['red', [230, 20, 20]], ['green', [20, 230, 20]], ['blue', [20, 20, 230]], ['white', [250, 250, 250]], ['yellow', [240, 240, 10]]];
     const images = await Promise.all(colours.map(([, rgb], i) => solidImage(rgb, i % 2 ? 'png' : 'jpeg')));
