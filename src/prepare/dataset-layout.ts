@@ -47,7 +47,12 @@ async function findCaptionFile(dataDir: string, format: DatasetFormat): Promise<
 }
 
 const DETECTION_ORDER: DatasetFormat[] = ['flickr8k', 'kaggle', 'flickr30k', 'karpathy'];
-const LOOKED_FOR = `${FLICKR8K_TOKEN_FILE} (flickr8k), ${KAGGLE_CAPTIONS_FILE} (kaggle), ${FLICKR30K_CAPTIONS_FILE} (flickr30k), dataset_*.json (karpathy)`;
+const LOOKED_FOR: Record<DatasetFormat, string> = {
+  flickr8k: `${FLICKR8K_TOKEN_FILE} (flickr8k)`,
+  kaggle: `${KAGGLE_CAPTIONS_FILE} (kaggle)`,
+  flickr30k: `${FLICKR30K_CAPTIONS_FILE} or flickr30k_images/${FLICKR30K_CAPTIONS_FILE} (flickr30k)`,
+  karpathy: 'dataset_*.json (karpathy)',
+};
 
 export async function detectLayout(opts: { dataDir: string; format?: DatasetFormat; imagesDir?: string }): Promise<DatasetLayout> {
   const { dataDir } = opts;
@@ -59,7 +64,8 @@ export async function detectLayout(opts: { dataDir: string; format?: DatasetForm
   }
   let format: DatasetFormat | undefined;
   let captionFile: string | undefined;
-  for (const f of opts.format ? [opts.format] : DETECTION_ORDER) {
+  const tried = opts.format ? [opts.format] : DETECTION_ORDER;
+  for (const f of tried) {
     captionFile = await findCaptionFile(dataDir, f);
     if (captionFile) {
       format = f;
@@ -69,7 +75,7 @@ export async function detectLayout(opts: { dataDir: string; format?: DatasetForm
   if (!format || !captionFile) {
     throw new CapgenError(opts.format ? 'NOT_FOUND' : 'BAD_INPUT', opts.format ? `no caption file for --format ${opts.format}` : 'unknown dataset layout: no caption file', {
       file: dataDir,
-      hint: `looked for ${LOOKED_FOR}`,
+      hint: `looked for ${tried.map((f) => LOOKED_FOR[f]).join(', ')}`,
     });
   }
   const imagesDir = findImagesDir(dataDir, format, opts.imagesDir);

@@ -120,7 +120,7 @@ describe('loadDataset', () => {
     expect(noImages.oneLine()).toMatch(/no images folder.*Images\/, Flicker8k_Dataset\/, .*flickr30k_images\/.*--images/);
 
     const wrongFormat = await errorOf(detectLayout({ dataDir: junk, format: 'flickr30k' }));
-    expect(wrongFormat.oneLine()).toMatch(/no caption file for --format flickr30k/);
+    expect(wrongFormat.oneLine()).toMatch(/no caption file for --format flickr30k \(looked for results\.csv or flickr30k_images\/results\.csv \(flickr30k\)\)$/);
   });
 
   it('a non-UTF-8 caption file is an error naming it', async () => {
