@@ -39,7 +39,7 @@ export function trainCommand(): Command {
         dropout: opts.dropout,
         seed: opts.seed,
         resume: opts.resume,
-        logEveryBatches: 10, // read the loss back rarely: each read-back waits for the backend
+        logEveryBatches: 5, // progress redraws are cheap; every batch would only add flicker
       };
       const r = await runTrain(config);
       if (opts.json) {

@@ -14,6 +14,7 @@
 //   output.kernel  [hiddenSize, vocabSize]         output.bias [vocabSize]
 import * as tf from '@tensorflow/tfjs';
 import { glorotUniform, orthogonal, seededRandom, uniform } from './init.js';
+import { lstmSequence } from './lstm-sequence.js';
 import type { StepDecoder } from './step-decoder.js';
 
 export const ARCHITECTURE = 'merge-lstm';
@@ -125,18 +126,7 @@ export class MergeLstm implements StepDecoder {
       }
       // All input projections at once: [T*B, 4h] -> T slices of [B, 4h].
       const xProj = tf.fused.matMul({ a: emb, b: w['lstm.kernel'] as tf.Tensor2D, bias: w['lstm.bias'] });
-      const xs = tf.unstack(xProj.reshape([timeSteps, batchSize, 4 * h])) as tf.Tensor2D[];
-      let hPrev: tf.Tensor2D | undefined;
-      let cPrev: tf.Tensor2D | undefined;
-      const hs: tf.Tensor2D[] = [];
-      for (let t = 0; t < timeSteps; t++) {
-        const z: tf.Tensor2D = hPrev ? tf.add(xs[t], tf.matMul(hPrev, w['lstm.recurrent'] as tf.Tensor2D)) : xs[t];
-        const [c, hNext] = lstmCell(z, cPrev, h);
-        cPrev = c;
-        hPrev = hNext;
-        hs.push(hNext);
-      }
-      const seq = tf.stack(hs).reshape([timeSteps * batchSize, h]); // [T*B, h]
+      const seq = lstmSequence(xProj as tf.Tensor2D, w['lstm.recurrent'] as tf.Tensor2D, timeSteps); // [T*B, h]
       const imgProj = tf.fused.matMul({ a: img, b: w['image.kernel'] as tf.Tensor2D, bias: w['image.bias'], activation: 'relu' });
       const merged = tf.add(tf.gather(seq, batch.rows), tf.gather(imgProj, batch.rowCaption)) as tf.Tensor2D; // [N, h]
       return this.head(merged);

@@ -71,7 +71,8 @@ export function buildBatch(examples: Example[], picks: number[], features: Float
 }
 
 export interface DeviceBatch extends SequenceBatch {
-  targets: tf.Tensor1D; // [N] int32
+  /** [N] target word ids (the loss is computed on the host). */
+  targetIds: Int32Array;
   /** Scored positions (tokens incl. end). */
   count: number;
 }
@@ -82,13 +83,13 @@ export function toTensors(b: HostBatch): DeviceBatch {
     inputs: tf.tensor2d(b.inputs, [b.timeSteps, b.batchSize], 'int32'),
     rows: tf.tensor1d(b.rows, 'int32'),
     rowCaption: tf.tensor1d(b.rowCaption, 'int32'),
-    targets: tf.tensor1d(b.targets, 'int32'),
+    targetIds: b.targets,
     count: b.targets.length,
   };
 }
 
 export function disposeBatch(b: DeviceBatch): void {
-  tf.dispose([b.features, b.inputs, b.rows, b.rowCaption, b.targets]);
+  tf.dispose([b.features, b.inputs, b.rows, b.rowCaption]);
 }
 
 /** The generator the loop consumes: batch i of the plan, from `start` on. */

@@ -12,6 +12,7 @@ import { runPath } from '../run/layout.js';
 export interface FeatureSource {
   readonly dim: number;
   get(image: string): Float32Array | undefined;
+  close?(): void;
 }
 
 export type OpenFeatures = (dir: string, encoder: EncoderIdentity) => Promise<FeatureSource> | FeatureSource;
@@ -121,6 +122,7 @@ export async function loadTrainingData(runDir: string, openFeatures: OpenFeature
     }
     bySplit[c.split]?.push({ imageRow: row, ids: encodeTokens(c.tokens, index, prepare.maxCaptionLength) });
   }
+  source.close?.();
   if (missingFeatures) warn(`${missingFeatures} captions left out: their images have no cached feature`);
   if (bySplit.train.length === 0) throw new CapgenError('BAD_INPUT', 'no training captions with features', { file: runPath(runDir, 'captions') });
   const features = new Float32Array(rows.length * featureSize);

@@ -20,7 +20,7 @@ export interface LoopConfig {
   lrPatience: number;
   lrFactor: number;
   minLearningRate: number;
-  /** Read the running loss back from the backend every this many batches (for progress). */
+  /** Update the progress display every this many batches. */
   logEveryBatches: number;
 }
 
@@ -78,10 +78,9 @@ export function validate(model: MergeLstm, examples: Example[], data: TrainingDa
   for (const { batch } of streamBatches(examples, plan, data)) {
     const b = toTensors(batch);
     const r = evaluateBatch(model, b);
-    lossSum += r.loss.dataSync()[0] * b.count;
-    correct += r.correct.dataSync()[0];
+    lossSum += r.loss * b.count;
+    correct += r.correct;
     tokens += b.count;
-    tf.dispose([r.loss, r.correct]);
     disposeBatch(b);
   }
   return { loss: tokens ? lossSum / tokens : NaN, accuracy: tokens ? correct / tokens : NaN };
@@ -97,34 +96,21 @@ export async function trainLoop(ctx: { model: MergeLstm; optimizer: Adam; data: 
     optimizer.learningRate = state.learningRate;
     const started = performance.now();
     const startSeconds = state.partial.seconds;
-    // Running sums stay on the backend between read-backs.
-    let pendingLoss: tf.Scalar = tf.scalar(0);
-    let pendingCorrect: tf.Scalar = tf.scalar(0);
-    const flush = () => {
-      state.partial.lossSum += pendingLoss.dataSync()[0];
-      state.partial.correct += pendingCorrect.dataSync()[0];
-      tf.dispose([pendingLoss, pendingCorrect]);
-      pendingLoss = tf.scalar(0);
-      pendingCorrect = tf.scalar(0);
-      state.partial.seconds = startSeconds + (performance.now() - started) / 1000;
-    };
     let stopped = false;
     for (const { index, batch } of streamBatches(data.train, plan, data, state.batch)) {
       const b = toTensors(batch);
       const r = lossAndGrads(model, b, mixSeed(config.seed, epoch, index));
       optimizer.apply(r.grads);
-      const nextLoss = tf.tidy(() => tf.add(pendingLoss, tf.mul(r.loss, b.count))) as tf.Scalar;
-      const nextCorrect = tf.add(pendingCorrect, r.correct) as tf.Scalar;
-      tf.dispose([pendingLoss, pendingCorrect, r.loss, r.correct, ...r.grads]);
-      pendingLoss = nextLoss;
-      pendingCorrect = nextCorrect;
+      tf.dispose(r.grads);
+      disposeBatch(b);
+      state.partial.lossSum += r.loss * b.count;
+      state.partial.correct += r.correct;
       state.partial.tokens += b.count;
       state.partial.captions += batch.batchSize;
-      disposeBatch(b);
+      state.partial.seconds = startSeconds + (performance.now() - started) / 1000;
       state.batch = index + 1;
       const stop = hooks.shouldStop?.() ?? false;
       if (stop || state.batch % config.logEveryBatches === 0 || state.batch === plan.length) {
-        flush();
         const p = state.partial;
         hooks.onProgress?.({ epoch, batch: state.batch, batches: plan.length, loss: p.lossSum / p.tokens, accuracy: p.correct / p.tokens, samplesPerSecond: p.captions / Math.max(p.seconds, 1e-9) });
       }
@@ -133,10 +119,8 @@ export async function trainLoop(ctx: { model: MergeLstm; optimizer: Adam; data: 
         break;
       }
       // Let signals (Ctrl-C) and timers through between batches.
-      if (state.batch % 8 === 0) await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
     }
-    flush();
-    tf.dispose([pendingLoss, pendingCorrect]);
     if (stopped && state.batch < plan.length) {
       await hooks.onInterrupt?.(state);
       return state;

@@ -84,8 +84,8 @@ describe('capgen train (tiny run)', () => {
     const run = (extra: number) => {
       const b = toTensors(buildBatch(data.train, picks, data.features, data.featureSize, extra));
       const r = lossAndGrads(model, b, 1);
-      const out = { loss: r.loss.dataSync()[0], grads: r.grads.map((g) => g.dataSync()) };
-      tf.dispose([r.loss, r.correct, ...r.grads]);
+      const out = { loss: r.loss, grads: r.grads.map((g) => g.dataSync()) };
+      tf.dispose(r.grads);
       disposeBatch(b);
       return out;
     };
@@ -129,7 +129,7 @@ describe('capgen train (tiny run)', () => {
       const b = toTensors(buildBatch(data.train, [0, 3, 4], data.features, data.featureSize));
       const r = lossAndGrads(model, b, 2);
       opt.apply(r.grads);
-      tf.dispose([r.loss, r.correct, ...r.grads]);
+      tf.dispose(r.grads);
       disposeBatch(b);
     };
     step();

@@ -1,0 +1,103 @@
+// Benchmark: one training epoch of capgen's merge-LSTM decoder at Flickr8k size (the same batches,
+// model and Adam update as `capgen train`), its peak RSS, and the same in PyTorch (bench/train_torch.py)
+// as a ratio. Uses a prepared run when given (--run DIR), else synthetic features and captions.
+// Usage: node bench/train.mjs [--run /tmp/p8k-mobilenet] [--captions 30000] [--vocab 3000] [--steps N] [--batch 64] [--no-torch]
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { describeBackend, initBackend } from '../dist/backend/index.js';
+import { MergeLstm, initialWeights } from '../dist/model/merge-lstm.js';
+import { seededRandom } from '../dist/model/init.js';
+import { Adam } from '../dist/train/adam.js';
+import { disposeBatch, planEpoch, streamBatches, toTensors } from '../dist/train/batches.js';
+import { loadTrainingData } from '../dist/train/data.js';
+import { openCachedFeatures } from '../dist/train/features.js';
+import { lossAndGrads } from '../dist/train/objective.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const argv = process.argv.slice(2);
+const flag = (name, fallback) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : fallback;
+};
+const batchSize = Number(flag('batch', 64)); // capgen train's default
+const seed = 1;
+
+/** Flickr8k-like synthetic data: caption lengths ~ N(11.8, 3.8) in [3, 34], Zipf-ish word ids. */
+function synthetic(captions, vocab, featureSize, images) {
+  const rand = seededRandom(seed);
+  const normal = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+  const features = new Float32Array(images * featureSize);
+  for (let i = 0; i < features.length; i++) features[i] = Math.max(0, normal()); // post-ReLU-like
+  const train = [];
+  for (let c = 0; c < captions; c++) {
+    const n = Math.min(34, Math.max(3, Math.round(11.8 + 3.8 * normal())));
+    const ids = new Int32Array(n);
+    for (let t = 0; t < n; t++) ids[t] = 4 + Math.floor((vocab - 4) * rand() ** 3);
+    train.push({ imageRow: c % images, ids });
+  }
+  return { features, featureSize, train, vocabSize: vocab };
+}
+
+const runDir = flag('run', existsSync('/tmp/p8k-mobilenet/prepare.json') ? '/tmp/p8k-mobilenet' : undefined);
+const info = await initBackend(flag('backend', 'wasm'));
+let data;
+if (runDir) {
+  const d = await loadTrainingData(runDir, openCachedFeatures);
+  data = { features: d.features, featureSize: d.featureSize, train: d.train, vocabSize: d.vocab.tokens.length };
+  console.log(`data: ${runDir}: ${d.train.length} training captions, ${d.images.length} images, vocabulary ${data.vocabSize}, ${d.featureSize}-d features`);
+} else {
+  data = synthetic(Number(flag('captions', 30000)), Number(flag('vocab', 3000)), Number(flag('features', 1024)), 6000);
+  console.log(`data: synthetic, ${data.train.length} captions (6000 images x 5), vocabulary ${data.vocabSize}, ${data.featureSize}-d features`);
+}
+const meanWords = data.train.reduce((a, e) => a + e.ids.length, 0) / data.train.length;
+console.log(`${describeBackend(info)}; batch ${batchSize}, mean caption ${meanWords.toFixed(1)} words`);
+
+const sizes = { vocabSize: data.vocabSize, embeddingSize: 256, hiddenSize: 256, featureSize: data.featureSize, dropout: 0.5 };
+const model = new MergeLstm(sizes, initialWeights(sizes, seed));
+const optimizer = new Adam(model.variables, { learningRate: 1e-3, clipNorm: 5 });
+const plan = planEpoch(data.train, { batchSize, seed, epoch: 0, shuffle: true });
+const steps = Math.min(plan.length, Number(flag('steps', plan.length)));
+let peakRss = process.memoryUsage().rss;
+let firstLoss;
+let lastLoss;
+let captionsDone = 0;
+const t0 = performance.now();
+for (const { index, batch } of streamBatches(data.train, plan, data)) {
+  if (index >= steps) break;
+  const b = toTensors(batch);
+  const r = lossAndGrads(model, b, index);
+  optimizer.apply(r.grads);
+  if (index === 0 || index === steps - 1 || index % 50 === 0) {
+    lastLoss = r.loss.dataSync()[0];
+    firstLoss ??= lastLoss;
+  }
+  tf.dispose([r.loss, r.correct, ...r.grads]);
+  disposeBatch(b);
+  captionsDone += batch.batchSize;
+  if (index % 20 === 0) peakRss = Math.max(peakRss, process.memoryUsage().rss);
+}
+const seconds = (performance.now() - t0) / 1000;
+peakRss = Math.max(peakRss, process.memoryUsage().rss);
+const epochSeconds = (seconds * data.train.length) / captionsDone;
+console.log(`capgen: ${steps}/${plan.length} steps in ${seconds.toFixed(1)} s, ${(captionsDone / seconds).toFixed(0)} captions/s, loss ${firstLoss.toFixed(3)} -> ${lastLoss.toFixed(3)}`);
+console.log(`capgen: epoch time ${epochSeconds.toFixed(1)} s${steps < plan.length ? ' (extrapolated)' : ''}, peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB, tensors alive ${tf.memory().numTensors}`);
+model.dispose();
+optimizer.dispose();
+
+if (!argv.includes('--no-torch')) {
+  const python = '/usr/bin/python3';
+  const check = spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' });
+  if (check.status !== 0) {
+    console.log('torch: python3-torch is missing; installing it with apt (needs root and the network)');
+    spawnSync('apt-get', ['install', '-y', 'python3-torch'], { stdio: 'inherit' });
+  }
+  const args = [path.join(here, 'train_torch.py'), '--captions', String(data.train.length), '--vocab', String(data.vocabSize), '--features', String(data.featureSize), '--batch', String(batchSize), '--steps', String(steps)];
+  const r = spawnSync(python, args, { encoding: 'utf8' });
+  process.stdout.write(r.stdout);
+  if (r.status !== 0) console.log(`torch: failed: ${r.stderr.split('\n').slice(-3).join(' ')}`);
+  const m = /torch: epoch time ([\d.]+) s/.exec(r.stdout);
+  if (m) console.log(`ratio: capgen epoch / torch epoch = ${(epochSeconds / Number(m[1])).toFixed(2)}`);
+}
