@@ -1,7 +1,7 @@
 // BLEU exactly as NLTK 3.8 computes it (nltk.translate.bleu_score): corpus_bleu, sentence_bleu and the
 // Chen & Cherry smoothing functions, quirks included, so scores can be compared with published Python numbers.
 import { CapgenError } from '../../errors.js';
-import { exactSum, ngramCounts } from './ngrams.js';
+import { exactSum, ngramCounts, ngramCountsUpTo } from './ngrams.js';
 
 export const SMOOTHING_METHODS = ['method0', 'method1', 'method2', 'method3', 'method4', 'method5', 'method6', 'method7'] as const;
 export type SmoothingMethod = (typeof SMOOTHING_METHODS)[number];
@@ -32,22 +32,21 @@ const valueOf = (p: Precision): number => (typeof p === 'number' ? p : p.numerat
 const numeratorOf = (p: Precision): number => (typeof p === 'number' ? p : p.numerator);
 
 /** Clipped n-gram matches of one hypothesis against the max count over its references; denominator >= 1. */
-function modifiedPrecision(references: readonly string[][], hypothesis: readonly string[], n: number): Counted {
-  const counts = ngramCounts(hypothesis, n);
-  const maxRefCounts = new Map<string, number>();
-  for (const reference of references) {
-    const refCounts = ngramCounts(reference, n);
-    for (const gram of counts.keys()) {
-      maxRefCounts.set(gram, Math.max(maxRefCounts.get(gram) ?? 0, refCounts.get(gram) ?? 0));
-    }
-  }
+function clippedPrecision(hypCounts: ReadonlyMap<string, number>, refCounts: readonly ReadonlyMap<string, number>[]): Counted {
   let clipped = 0;
   let total = 0;
-  for (const [gram, count] of counts) {
-    clipped += Math.min(count, maxRefCounts.get(gram) ?? 0);
+  for (const [gram, count] of hypCounts) {
+    let maxRef = 0;
+    for (const ref of refCounts) maxRef = Math.max(maxRef, ref.get(gram) ?? 0);
+    clipped += Math.min(count, maxRef);
     total += count;
   }
   return { numerator: clipped, denominator: Math.max(1, total) };
+}
+
+/** NLTK's modified_precision for one order. */
+function modifiedPrecision(references: readonly string[][], hypothesis: readonly string[], n: number): Counted {
+  return clippedPrecision(ngramCounts(hypothesis, n), references.map((r) => ngramCounts(r, n)));
 }
 
 /** The reference length closest to the hypothesis length; ties go to the shorter reference. */
@@ -144,8 +143,10 @@ function countCorpus(references: readonly string[][][], hypotheses: readonly str
   let referenceLength = 0;
   hypotheses.forEach((hypothesis, k) => {
     const refs = references[k]!;
+    const hypCounts = ngramCountsUpTo(hypothesis, maxOrder);
+    const refCounts = refs.map((r) => ngramCountsUpTo(r, maxOrder));
     for (let n = 1; n <= maxOrder; n++) {
-      const p = modifiedPrecision(refs, hypothesis, n);
+      const p = clippedPrecision(hypCounts[n - 1]!, refCounts.map((c) => c[n - 1]!));
       matches[n - 1]! += p.numerator;
       totals[n - 1]! += p.denominator;
     }

@@ -1,7 +1,7 @@
 // CIDEr-D as the coco-caption toolkit computes it (pycocoevalcap/cider): TF-IDF n-gram vectors with document
 // frequencies from the references of the evaluated set, clipped cosine similarity, a Gaussian length penalty, x10.
 import { CapgenError } from '../../errors.js';
-import { ngramCounts } from './ngrams.js';
+import { ngramCountsUpTo } from './ngrams.js';
 
 export interface CiderOptions {
   /** Highest n-gram order: coco-caption uses 1..4. */
@@ -26,10 +26,6 @@ interface TfIdf {
   length: number;
 }
 
-function countOrders(tokens: readonly string[], maxOrder: number): OrderCounts {
-  return Array.from({ length: maxOrder }, (_, i) => ngramCounts(tokens, i + 1));
-}
-
 /**
  * CIDEr-D of each hypothesis against its references. references: [image][reference][token]; hypotheses: [image][token].
  * Document frequency counts, for each n-gram, the images whose references contain it; log(#images) is the IDF base,
@@ -47,7 +43,7 @@ export function ciderD(references: readonly string[][][], hypotheses: readonly s
 
   const refCounts = references.map((refs, i) => {
     if (refs.length === 0) throw new CapgenError('BAD_INPUT', `CIDEr-D: image ${i} has no reference captions`);
-    return refs.map((ref) => countOrders(ref, maxOrder));
+    return refs.map((ref) => ngramCountsUpTo(ref, maxOrder));
   });
   const documentFrequency = new Map<string, number>();
   for (const refs of refCounts) {
@@ -56,6 +52,9 @@ export function ciderD(references: readonly string[][][], hypotheses: readonly s
     for (const gram of seen) documentFrequency.set(gram, (documentFrequency.get(gram) ?? 0) + 1);
   }
   const logImageCount = Math.log(references.length);
+  // IDF per n-gram, log(#images) - log(max(1, df)); an n-gram absent from every reference gets df 1, as in coco-caption.
+  const idf = new Map<string, number>();
+  for (const [gram, df] of documentFrequency) idf.set(gram, logImageCount - Math.log(Math.max(1, df)));
 
   const toTfIdf = (orders: OrderCounts): TfIdf => {
     const weights: Map<string, number>[] = [];
@@ -64,8 +63,7 @@ export function ciderD(references: readonly string[][][], hypotheses: readonly s
       const vec = new Map<string, number>();
       let squares = 0;
       for (const [gram, tf] of counts) {
-        // An n-gram absent from every reference gets df 1 (log 1 = 0), as coco-caption does.
-        const w = tf * (logImageCount - Math.log(Math.max(1, documentFrequency.get(gram) ?? 0)));
+        const w = tf * (idf.get(gram) ?? logImageCount);
         vec.set(gram, w);
         squares += w * w;
       }
@@ -80,7 +78,7 @@ export function ciderD(references: readonly string[][][], hypotheses: readonly s
   const lengthPenalty = (delta: number): number => Math.exp(-(delta * delta) / (2 * sigma * sigma));
 
   const perImage = hypotheses.map((hyp, i) => {
-    const h = toTfIdf(countOrders(hyp, maxOrder));
+    const h = toTfIdf(ngramCountsUpTo(hyp, maxOrder));
     const sums = new Array<number>(maxOrder).fill(0);
     for (const refOrders of refCounts[i]!) {
       const r = toTfIdf(refOrders);
