@@ -34,7 +34,7 @@ describe.skipIf(!HAS_CHROMIUM)('capgen serve page in headless Chromium', () => {
     await page.setInputFiles('#file', { name: 'red.jpg', mimeType: 'image/jpeg', buffer: await solidImage([235, 20, 20]) });
     await expect.poll(() => page.textContent('#caption')).toBe('a red image');
     expect(await page.isVisible('#preview')).toBe(true);
-    expect(await page.evaluate(() => (document.getElementById('preview') as HTMLImageElement).naturalWidth)).toBe(64);
+    expect(await page.$eval('#preview', (img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBe(64);
 
     // Beam search re-captions the current image and lists beams with scores.
     await page.selectOption('#beam', '3');
@@ -58,7 +58,7 @@ describe.skipIf(!HAS_CHROMIUM)('capgen serve page in headless Chromium', () => {
     await page.click('#recent li:last-child');
     expect(await page.textContent('#caption')).toBe('a red image');
 
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
     expect(overflow).toBeLessThanOrEqual(0);
     expect(problems).toEqual([]); // includes Content-Security-Policy violations, which Chromium logs as errors
     await context.close();
@@ -70,10 +70,12 @@ describe.skipIf(!HAS_CHROMIUM)('capgen serve page in headless Chromium', () => {
     await page.goto(url);
     const bytes = [...(await solidImage([20, 230, 20], 'png'))];
     // Build the drop event in the page, as the browser would for a file dragged from the desktop.
+    // (Browser globals through globalThis: this project compiles without the DOM type library.)
     await page.evaluate((data) => {
-      const transfer = new DataTransfer();
-      transfer.items.add(new File([new Uint8Array(data)], 'green.png', { type: 'image/png' }));
-      document.getElementById('drop')!.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+      const web = globalThis as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+      const transfer = new web.DataTransfer();
+      transfer.items.add(new web.File([new Uint8Array(data)], 'green.png', { type: 'image/png' }));
+      web.document.getElementById('drop').dispatchEvent(new web.DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
     }, bytes);
     await expect.poll(() => page.textContent('#caption')).toBe('a green image');
     await page.close();
