@@ -1,0 +1,112 @@
+// `capgen prepare`'s feature step: every image through the encoder once, into the feature cache of
+// the run folder. Decoding of the next batch (sharp, libuv threads) overlaps the current forward pass.
+import path from 'node:path';
+import type { BackendChoice, BackendInfo } from '../backend/index.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { formatSeconds, info, progressBar } from '../log.js';
+import type { EncoderIdentity } from '../run/formats.js';
+import { RUN_FILES, runPath } from '../run/layout.js';
+import { cacheKey, openCacheWriter } from './cache.js';
+import type { FeaturesConfig } from './config.js';
+import { decodeFailure, decodeImage } from './image-load.js';
+import { createEncoder, embedPixels } from './load-encoder.js';
+import { createEmbedPool, defaultWorkers } from './pool.js';
+
+export interface ExtractOptions {
+  runDir: string;
+  images: { name: string; path: string }[];
+  config: FeaturesConfig;
+  /** The backend initBackend() set up (or was asked for); decides the worker count default. */
+  backend: BackendChoice | BackendInfo;
+}
+
+export interface ExtractResult {
+  /** Relative to runDir: features/<key>. */
+  dir: string;
+  encoder: EncoderIdentity;
+  dtype: 'float32' | 'float16';
+  computed: number;
+  reused: number;
+  bad: { name: string; reason: string }[];
+}
+
+interface DecodedBatch {
+  names: string[];
+  pixels: Uint8Array[];
+  bad: { name: string; reason: string }[];
+}
+
+async function decodeBatch(batch: { name: string; path: string }[], identity: EncoderIdentity): Promise<DecodedBatch> {
+  const settled = await Promise.allSettled(batch.map((img) => decodeImage(img.path, { size: identity.inputSize, resize: identity.resize })));
+  const out: DecodedBatch = { names: [], pixels: [], bad: [] };
+  settled.forEach((s, i) => {
+    if (s.status === 'fulfilled') {
+      out.names.push(batch[i].name);
+      out.pixels.push(s.value.pixels);
+    } else {
+      out.bad.push({ name: batch[i].name, reason: decodeFailure(s.reason) });
+    }
+  });
+  return out;
+}
+
+export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResult> {
+  const { config } = opts;
+  const started = performance.now();
+  const encoder = await createEncoder(config);
+  const identity = encoder.identity;
+  const key = cacheKey(identity, config.dtype);
+  const relDir = path.join(RUN_FILES.featuresDir, key);
+  const dim = identity.featureShape.reduce((a, b) => a * b, 1);
+  const writer = await openCacheWriter(path.join(opts.runDir, relDir), { identity, dtype: config.dtype, dim });
+  const unique = [...new Map(opts.images.map((img) => [img.name, img])).values()];
+  const todo = unique.filter((img) => !writer.has(img.name));
+  const reused = unique.length - todo.length;
+  const backendName = typeof opts.backend === 'string' ? opts.backend : opts.backend.name;
+  const workers = Math.min(config.workers ?? defaultWorkers(backendName), Math.max(1, Math.ceil(todo.length / config.batchSize)));
+  info(
+    `features: ${identity.architecture} (${identity.layer}, ${identity.preprocess}, ${identity.resize}, pooling ${identity.pooling}) -> [${identity.featureShape}] ` +
+      `${config.dtype}; ${todo.length} images to encode, ${reused} already cached; batch ${config.batchSize}, ${workers} worker${workers === 1 ? '' : 's'}; ${relDir}`,
+  );
+  const batches: { name: string; path: string }[][] = [];
+  for (let i = 0; i < todo.length; i += config.batchSize) batches.push(todo.slice(i, i + config.batchSize));
+  const bar = progressBar(todo.length, 'features [{bar}] {value}/{total} images | {rate} img/s | ETA {eta_formatted}');
+  const bad: { name: string; reason: string }[] = [];
+  let computed = 0;
+  let done = 0;
+  const pool = workers > 1 ? await createEmbedPool({ workers, identity, backend: backendName, weights: config.weights }) : undefined;
+  const embed = async (b: DecodedBatch): Promise<Float32Array> =>
+    pool ? pool.embed(b.pixels, identity.inputSize) : embedPixels(encoder, b.pixels, identity.inputSize);
+  const loopStart = performance.now();
+  try {
+    // Keep `workers + 1` batches decoding or computing at once; results are written in order.
+    const inFlight: Promise<{ decoded: DecodedBatch; rows: Float32Array | undefined }>[] = [];
+    const launch = (i: number) => {
+      const decodedP = decodeBatch(batches[i], identity);
+      inFlight.push(decodedP.then(async (decoded) => ({ decoded, rows: decoded.names.length ? await embed(decoded) : undefined })));
+    };
+    let next = 0;
+    while (next < batches.length && inFlight.length < workers + 1) launch(next++);
+    while (inFlight.length) {
+      const { decoded, rows } = await (inFlight.shift() as (typeof inFlight)[number]);
+      if (next < batches.length) launch(next++);
+      if (rows) await writer.append(decoded.names, rows);
+      computed += decoded.names.length;
+      bad.push(...decoded.bad);
+      done += decoded.names.length + decoded.bad.length;
+      const rate = computed / ((performance.now() - loopStart) / 1000);
+      bar.update(done, { rate: rate.toFixed(1) });
+    }
+  } finally {
+    bar.stop();
+    await pool?.close();
+    await writer.close();
+    encoder.dispose();
+  }
+  for (const b of bad) info(`bad image: ${b.name}: ${b.reason}`);
+  if (bad.length) await writeFileAtomic(runPath(opts.runDir, 'badImages'), bad.map((b) => `${b.name}\t${b.reason}\n`).join(''));
+  const seconds = (performance.now() - started) / 1000;
+  const loopSeconds = (performance.now() - loopStart) / 1000;
+  info(`features: ${computed} computed, ${reused} reused, ${bad.length} unreadable in ${formatSeconds(seconds)}` + (computed ? ` (${(computed / loopSeconds).toFixed(1)} images/s)` : ''));
+  return { dir: relDir, encoder: identity, dtype: config.dtype, computed, reused, bad };
+}

@@ -1,0 +1,80 @@
+// A pool of worker threads that run the encoder in parallel. Under Node the WASM backend is
+// single-threaded, so on a multi-core machine one WASM instance per worker is how to use the cores.
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { BackendChoice } from '../backend/index.js';
+import type { EncoderIdentity } from '../run/formats.js';
+
+/**
+ * Workers by default: native backends (tensorflow) use every core themselves, so 1. For WASM / cpu:
+ * WORKERS_PER_CORE_DEFAULT. See bench/README.md (features) for the measurement behind it.
+ */
+export function defaultWorkers(backend: BackendChoice | string): number {
+  if (backend === 'wasm' || backend === 'cpu') return Math.max(1, Math.floor(os.cpus().length * WASM_WORKERS_PER_CORE));
+  return 1;
+}
+/** Set from the measurement in bench/features.mjs; see bench/README.md. */
+export const WASM_WORKERS_PER_CORE = 1;
+
+function workerPath(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const sibling = path.join(here, 'embed-worker.js');
+  if (existsSync(sibling)) return sibling;
+  // Running from TypeScript sources (vitest): use the build.
+  return path.resolve(here, '..', '..', 'dist', 'features', 'embed-worker.js');
+}
+
+export interface EmbedPool {
+  /** Decoded images ([h, w, 3] uint8 each) -> feature rows, flattened [n * dim]. */
+  embed(pixels: Uint8Array[], size: [number, number]): Promise<Float32Array>;
+  close(): Promise<void>;
+}
+
+export async function createEmbedPool(opts: { workers: number; identity: EncoderIdentity; backend: BackendChoice; weights?: string }): Promise<EmbedPool> {
+  const file = workerPath();
+  const pending = new Map<number, { resolve(rows: Float32Array): void; reject(e: Error): void }>();
+  const idle: Worker[] = [];
+  const queue: (() => void)[] = [];
+  const workers = await Promise.all(
+    Array.from({ length: opts.workers }, () =>
+      new Promise<Worker>((resolve, reject) => {
+        const w = new Worker(file, { workerData: { identity: opts.identity, backend: opts.backend, weights: opts.weights } });
+        w.on('error', reject);
+        w.on('message', (m: { type: string; id?: number; rows?: Float32Array; error?: string; message?: string }) => {
+          if (m.type === 'ready') resolve(w);
+          else if (m.type === 'error') reject(new Error(`embed worker: ${m.message}`));
+          else if (m.type === 'result') {
+            const p = pending.get(m.id as number);
+            pending.delete(m.id as number);
+            idle.push(w);
+            queue.shift()?.();
+            if (m.error) p?.reject(new Error(`embed worker: ${m.error}`));
+            else p?.resolve(m.rows as Float32Array);
+          }
+        });
+      }),
+    ),
+  );
+  idle.push(...workers);
+  let nextId = 0;
+  return {
+    async embed(pixels, size) {
+      while (!idle.length) await new Promise<void>((resolve) => queue.push(resolve));
+      const w = idle.pop() as Worker;
+      const per = size[0] * size[1] * 3;
+      const packed = new Uint8Array(pixels.length * per);
+      pixels.forEach((p, i) => packed.set(p, i * per));
+      const id = nextId++;
+      return new Promise<Float32Array>((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        w.postMessage({ id, pixels: packed, count: pixels.length, size }, [packed.buffer as ArrayBuffer]);
+      });
+    },
+    async close() {
+      await Promise.all(workers.map((w) => w.terminate()));
+    },
+  };
+}
