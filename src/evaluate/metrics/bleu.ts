@@ -1,35 +1,10 @@
 // BLEU exactly as NLTK 3.8 computes it (nltk.translate.bleu_score): corpus_bleu, sentence_bleu and the
 // Chen & Cherry smoothing functions, quirks included, so scores can be compared with published Python numbers.
 import { CapgenError } from '../../errors.js';
+import { type Counted, DEFAULT_SMOOTHING, type Precision, SMOOTHERS, type SmoothingContext, type SmoothingMethod, valueOf } from './bleu-smoothing.js';
 import { exactSum, ngramCounts, ngramCountsUpTo } from './ngrams.js';
 
-export const SMOOTHING_METHODS = ['method0', 'method1', 'method2', 'method3', 'method4', 'method5', 'method6', 'method7'] as const;
-export type SmoothingMethod = (typeof SMOOTHING_METHODS)[number];
-
-/**
- * method0 (no smoothing) is what NLTK's corpus_bleu does by default and what captioning papers and the Keras
- * tutorial report as corpus BLEU-1..4; at corpus level every n-gram order has matches, so smoothing changes nothing
- * there. (Sentence-level BLEU-4 of one short caption is often ~0 without smoothing: pick method1+ for that.)
- */
-export const DEFAULT_SMOOTHING: SmoothingMethod = 'method0';
-
-// SmoothingFunction() constructor defaults in NLTK (Chen & Cherry 2014): epsilon, alpha, k.
-const EPSILON = 0.1;
-const ALPHA = 5;
-const K = 5;
-/** sys.float_info.min: method0 puts it in place of a zero precision, so log() stays finite. */
-const FLOAT_MIN = 2.2250738585072014e-308;
-
-/** A modified precision kept unreduced, like NLTK's Fraction(_normalize=False): the counts matter to smoothing. */
-interface Counted {
-  numerator: number;
-  denominator: number;
-}
-/** Smoothing turns some precisions into plain floats, as in NLTK. */
-type Precision = Counted | number;
-
-const valueOf = (p: Precision): number => (typeof p === 'number' ? p : p.numerator / p.denominator);
-const numeratorOf = (p: Precision): number => (typeof p === 'number' ? p : p.numerator);
+export { DEFAULT_SMOOTHING, SMOOTHING_METHODS, type SmoothingMethod } from './bleu-smoothing.js';
 
 /** Clipped n-gram matches of one hypothesis against the max count over its references; denominator >= 1. */
 function clippedPrecision(hypCounts: ReadonlyMap<string, number>, refCounts: readonly ReadonlyMap<string, number>[]): Counted {
@@ -66,61 +41,6 @@ function brevityPenalty(referenceLength: number, hypothesisLength: number): numb
   if (hypothesisLength === 0) return 0;
   return Math.exp(1 - referenceLength / hypothesisLength);
 }
-
-/** NLTK passes the smoothers the LAST sentence's references and hypothesis, plus the corpus hypothesis length. */
-interface SmoothingContext {
-  references: readonly string[][];
-  hypothesis: readonly string[];
-  hypothesisLength: number;
-}
-
-const SMOOTHERS: Record<SmoothingMethod, (p: Precision[], ctx: SmoothingContext) => Precision[]> = {
-  method0: (p) => p.map((pi) => (numeratorOf(pi) !== 0 ? pi : FLOAT_MIN)),
-  method1: (p) => p.map((pi) => (typeof pi !== 'number' && pi.numerator === 0 ? (pi.numerator + EPSILON) / pi.denominator : pi)),
-  method2: (p) => p.map((pi, i) => (i === 0 || typeof pi === 'number' ? pi : { numerator: pi.numerator + 1, denominator: pi.denominator + 1 })),
-  method3: (p) => {
-    let incvnt = 1;
-    return p.map((pi) => {
-      if (typeof pi === 'number' || pi.numerator !== 0) return pi;
-      return 1 / (2 ** incvnt++ * pi.denominator);
-    });
-  },
-  method4: (p, ctx) => {
-    let incvnt = 1;
-    const hypLength = ctx.hypothesisLength || ctx.hypothesis.length;
-    return p.map((pi) => {
-      if (typeof pi === 'number' || pi.numerator !== 0 || hypLength <= 1) return pi;
-      const numerator = 1 / ((2 ** incvnt++ * K) / Math.log(hypLength));
-      return numerator / pi.denominator;
-    });
-  },
-  method5: (p, ctx) => {
-    // The extra order is always 5-grams, whatever the number of weights (as in NLTK).
-    const withNext = [...p, modifiedPrecision(ctx.references, ctx.hypothesis, 5)];
-    let previous = valueOf(p[0]!) + 1;
-    return p.map((pi, i) => {
-      previous = (previous + valueOf(pi) + valueOf(withNext[i + 1]!)) / 3;
-      return previous;
-    });
-  },
-  method6: (p, ctx) => {
-    if (p.length < 3 || numeratorOf(p[2]!) === 0) {
-      throw new CapgenError('USAGE', 'BLEU smoothing method6 needs trigram matches (NLTK asserts the same)', {
-        hint: 'choose another --smoothing, e.g. method1',
-      });
-    }
-    const out = [...p];
-    for (let i = 2; i < out.length; i++) {
-      const before = valueOf(out[i - 2]!);
-      const pi0 = before === 0 ? 0 : valueOf(out[i - 1]!) ** 2 / before;
-      const matches = numeratorOf(p[i]!);
-      const hypNgrams = Math.max(0, ctx.hypothesis.length - i);
-      out[i] = (matches + ALPHA * pi0) / (hypNgrams + ALPHA);
-    }
-    return out;
-  },
-  method7: (p, ctx) => SMOOTHERS.method5(SMOOTHERS.method4(p, ctx), ctx),
-};
 
 export interface BleuCounts {
   /** Clipped matches per order (index 0 = unigrams), summed over the corpus. */
@@ -165,11 +85,19 @@ export function corpusBleuWeights(
 ): number[] {
   const maxOrder = Math.max(...weights.map((w) => w.length));
   const counts = countCorpus(references, hypotheses, maxOrder);
-  return bleuFromCounts(counts, weights, smoothing, {
-    references: references[references.length - 1] ?? [],
-    hypothesis: hypotheses[hypotheses.length - 1] ?? [],
+  return bleuFromCounts(counts, weights, smoothing, smoothingContext(references, hypotheses, counts));
+}
+
+/** What NLTK hands its smoothing functions: the corpus hypothesis length and the last sentence of the corpus. */
+function smoothingContext(references: readonly string[][][], hypotheses: readonly string[][], counts: BleuCounts): SmoothingContext {
+  const lastRefs = references[references.length - 1] ?? [];
+  const lastHyp = hypotheses[hypotheses.length - 1] ?? [];
+  return {
+    references: lastRefs,
+    hypothesis: lastHyp,
     hypothesisLength: counts.hypothesisLength,
-  });
+    modifiedPrecision: (n) => modifiedPrecision(lastRefs, lastHyp, n),
+  };
 }
 
 function bleuFromCounts(counts: BleuCounts, weights: readonly (readonly number[])[], smoothing: SmoothingMethod, ctx: SmoothingContext): number[] {
@@ -222,11 +150,7 @@ export function corpusBleu(references: readonly string[][][], hypotheses: readon
   const smoothing = opts.smoothing ?? DEFAULT_SMOOTHING;
   const counts = countCorpus(references, hypotheses, maxOrder);
   const weights = Array.from({ length: maxOrder }, (_, i) => uniformWeights(i + 1));
-  const bleu = bleuFromCounts(counts, weights, smoothing, {
-    references: references[references.length - 1] ?? [],
-    hypothesis: hypotheses[hypotheses.length - 1] ?? [],
-    hypothesisLength: counts.hypothesisLength,
-  });
+  const bleu = bleuFromCounts(counts, weights, smoothing, smoothingContext(references, hypotheses, counts));
   return {
     bleu,
     precisions: counts.matches.map((m, i) => m / counts.totals[i]!),

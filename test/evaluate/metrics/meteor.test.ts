@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { meteor, sentenceMeteor } from '../../../src/evaluate/metrics/meteor.js';
 import { porterStem } from '../../../src/evaluate/metrics/porter.js';
 import { loadWordNet, type WordNet } from '../../../src/evaluate/metrics/wordnet.js';
+import { tempDir } from '../../helpers.js';
 import { captionSets, readFixture } from './fixtures.js';
 
 let wordnet: WordNet;
@@ -27,6 +28,10 @@ describe('WordNet lemma names', () => {
       expect([...wordnet.lemmaNames(word)].sort(), word).toEqual([...names].sort());
     }
     expect(synonyms['dogs']).toContain('hound');
+  });
+
+  it('names the missing file when a dict folder is incomplete', () => {
+    expect(() => loadWordNet(tempDir())).toThrow(/WordNet file .*index\.noun is missing/);
   });
 });
 
