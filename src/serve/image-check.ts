@@ -23,7 +23,8 @@ export async function checkImage(image: Buffer): Promise<CheckedImage> {
   let meta: Metadata;
   try {
     meta = await sharp(image, { limitInputPixels: MAX_INPUT_PIXELS }).metadata();
-  } catch {
+  } catch (e) {
+    if (/pixel limit/i.test(String((e as Error).message))) throw tooManyPixels();
     const sniffed = sniffFormat(image);
     if (sniffed) throw new HttpError(422, 'CORRUPT_IMAGE', `the ${sniffed} image is truncated or corrupt (its header cannot be read)`, 'upload the complete file again');
     throw new HttpError(415, 'NOT_AN_IMAGE', 'the upload is not an image that can be decoded', 'send a JPEG, PNG, WebP, GIF or TIFF image');
@@ -32,9 +33,7 @@ export async function checkImage(image: Buffer): Promise<CheckedImage> {
   if (!ACCEPTED_FORMATS.has(format) || !meta.width || !meta.height) {
     throw new HttpError(415, 'NOT_AN_IMAGE', `'${format}' is not an accepted image format`, 'send a JPEG, PNG, WebP, GIF or TIFF image');
   }
-  if (meta.width * meta.height > MAX_INPUT_PIXELS) {
-    throw new HttpError(413, 'TOO_MANY_PIXELS', `the image is ${meta.width}x${meta.height} pixels, more than ${MAX_INPUT_PIXELS / 1e6} megapixels`, 'downscale it first');
-  }
+  if (meta.width * meta.height > MAX_INPUT_PIXELS) throw tooManyPixels(`${meta.width}x${meta.height} pixels, `);
   try {
     // A full decode (at a tiny output size, so it stays cheap) is the only way to notice a file cut short.
     await sharp(image, { failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS }).resize(32, 32, { fit: 'fill' }).raw().toBuffer();
@@ -43,6 +42,10 @@ export async function checkImage(image: Buffer): Promise<CheckedImage> {
     throw new HttpError(422, 'CORRUPT_IMAGE', `the ${format} image is truncated or corrupt (${why})`, 'upload the complete file again');
   }
   return { format, width: meta.width, height: meta.height };
+}
+
+function tooManyPixels(size = ''): HttpError {
+  return new HttpError(413, 'TOO_MANY_PIXELS', `the image is ${size}more than ${MAX_INPUT_PIXELS / 1e6} megapixels`, 'downscale it first');
 }
 
 /** The format a file's first bytes claim, so that a cut-off image is reported as such, not as "not an image". */

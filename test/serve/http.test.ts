@@ -1,6 +1,7 @@
 // HTTP behaviour of `capgen serve` with a fake captioner: good uploads, every bad request (status +
 // JSON error), limits enforced while streaming, the queue under 50 concurrent requests.
 import http from 'node:http';
+import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { CapgenError } from '../../src/errors.js';
 import { fakeCaptioner } from './fake-captioner.js';
@@ -66,6 +67,13 @@ describe('capgen serve over HTTP (fake captioner)', async () => {
       const big = await solidImage([200, 40, 40], 'jpeg', 400);
       return postCaption(url, big.subarray(0, big.length - 300), { contentType: 'image/jpeg' });
     }, 422, 'CORRUPT_IMAGE'],
+    ['a small PNG that declares 10000x6000 pixels (decompression bomb)', async () => {
+      const png = Buffer.from(await solidImage([9, 9, 9], 'png', 8));
+      png.writeUInt32BE(10000, 16); // IHDR width
+      png.writeUInt32BE(6000, 20); // IHDR height
+      png.writeUInt32BE(zlib.crc32(png.subarray(12, 29)) >>> 0, 29); // IHDR checksum, so only the size is "wrong"
+      return postCaption(url, imageForm(png, { type: 'image/png' }));
+    }, 413, 'TOO_MANY_PIXELS'],
     ['a form over the limit', () => postCaption(url, imageForm(Buffer.concat([red, Buffer.alloc(1.5 * MB)]))), 413, 'TOO_LARGE'],
     ['a raw body over the limit', () => postCaption(url, Buffer.concat([red, Buffer.alloc(1.5 * MB)]), { contentType: 'image/jpeg' }), 413, 'TOO_LARGE'],
     ['two files in one form', async () => {
