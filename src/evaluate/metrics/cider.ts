@@ -1,5 +1,6 @@
 // CIDEr-D as the coco-caption toolkit computes it (pycocoevalcap/cider): TF-IDF n-gram vectors with document
 // frequencies from the references of the evaluated set, clipped cosine similarity, a Gaussian length penalty, x10.
+// coco-caption prints this number as "CIDEr"; it is the CIDEr-D variant of Vedantam et al.
 import { CapgenError } from '../../errors.js';
 import { ngramCountsUpTo } from './ngrams.js';
 

