@@ -1,5 +1,7 @@
 // Every capgen command, registered in one place so that `capgen --help` lists them in order.
 import type { Command } from 'commander';
+import { captionCommand } from './caption.js';
+import { evalCommand } from './eval.js';
 import { prepareCommand } from './prepare.js';
 import { serveCommand } from './serve.js';
 import { trainCommand } from './train.js';
@@ -7,5 +9,7 @@ import { trainCommand } from './train.js';
 export function registerCommands(program: Command): void {
   program.addCommand(prepareCommand());
   program.addCommand(trainCommand());
+  program.addCommand(evalCommand());
+  program.addCommand(captionCommand());
   program.addCommand(serveCommand());
 }

@@ -1,0 +1,87 @@
+// `capgen caption IMAGE...`: features computed with exactly the encoder, preprocessing and resize
+// recorded in the checkpoint, then batched decoding. Unreadable images are listed, not fatal.
+import path from 'node:path';
+import type { BackendChoice } from '../backend/index.js';
+import { describeBackend, initBackend } from '../backend/index.js';
+import { decodeFeatures, DEFAULT_DECODE_BATCH_SIZE, DEFAULT_DECODE_OPTIONS } from '../decode/index.js';
+import { embedImageFiles, loadEncoder } from '../features/load-encoder.js';
+import { info } from '../log.js';
+import { CHECKPOINT_FILES, defaultCheckpointDir, loadCheckpoint } from '../model/checkpoint.js';
+import type { EncoderIdentity } from '../run/formats.js';
+import { DEFAULT_RUN_DIR } from '../run/layout.js';
+import { Vocabulary } from '../text/vocabulary.js';
+import { expandInputs, type InputProblem } from './inputs.js';
+
+export interface CaptionConfig {
+  /** Files, folders or globs. */
+  inputs: string[];
+  checkpointDir: string;
+  beamSize: number;
+  lengthPenalty: number;
+  /** Images embedded and decoded per batch. */
+  batchSize: number;
+  backend: BackendChoice;
+}
+
+export const DEFAULT_CAPTION_CONFIG: Omit<CaptionConfig, 'inputs'> = {
+  checkpointDir: defaultCheckpointDir(DEFAULT_RUN_DIR), // the best checkpoint of the default run
+  beamSize: DEFAULT_DECODE_OPTIONS.beamSize,
+  lengthPenalty: DEFAULT_DECODE_OPTIONS.lengthPenalty,
+  batchSize: 16, // as prepare's feature batches: encoder memory, not decoding, is the limit here
+  backend: 'auto',
+};
+
+export interface CaptionedImage {
+  image: string;
+  caption: string;
+  /** Total log-probability of the caption (end token included). */
+  logProb: number;
+  /** With beam search: every final beam, best first. */
+  beams?: { caption: string; score: number; logProb: number }[];
+}
+
+export interface CaptionRunResult {
+  captions: CaptionedImage[];
+  /** Arguments that matched nothing and images that could not be decoded, one reason each. */
+  failed: InputProblem[];
+  checkpoint: string;
+  encoder: EncoderIdentity;
+}
+
+export function describeEncoder(e: EncoderIdentity): string {
+  const layer = e.layer && e.layer !== e.architecture ? `:${e.layer}` : '';
+  return `${e.architecture}${layer} (${e.preprocess} preprocessing, ${e.resize} to ${e.inputSize.join('x')}, ${e.pooling} pooling -> ${e.featureShape.join('x')})`;
+}
+
+export async function runCaption(config: CaptionConfig): Promise<CaptionRunResult> {
+  const { files, problems } = await expandInputs(config.inputs);
+  info(describeBackend(await initBackend(config.backend)));
+  const { meta, model } = await loadCheckpoint(config.checkpointDir);
+  try {
+    const vocab = Vocabulary.fromFile(meta.vocab, path.join(config.checkpointDir, CHECKPOINT_FILES.meta));
+    const encoder = await loadEncoder(meta.encoder);
+    info(`caption: ${files.length} images; checkpoint ${config.checkpointDir} (epoch ${meta.epoch}); encoder ${describeEncoder(meta.encoder)}`);
+    let embedded: Awaited<ReturnType<typeof embedImageFiles>>;
+    try {
+      embedded = await embedImageFiles(encoder, files, { batchSize: config.batchSize });
+    } finally {
+      encoder.dispose();
+    }
+    const readable = files.filter((f) => embedded.features.has(f));
+    const decoded = await decodeFeatures(
+      model,
+      readable.map((f) => embedded.features.get(f)!),
+      { maxLength: meta.maxCaptionLength, beamSize: config.beamSize, lengthPenalty: config.lengthPenalty, batchSize: DEFAULT_DECODE_BATCH_SIZE },
+    );
+    const words = (tokens: number[]) => vocab.decode(tokens).join(' ');
+    const captions = readable.map((image, i) => ({
+      image,
+      caption: words(decoded[i].tokens),
+      logProb: decoded[i].logProb,
+      ...(config.beamSize > 1 ? { beams: decoded[i].beams.map((b) => ({ caption: words(b.tokens), score: b.score, logProb: b.logProb })) } : {}),
+    }));
+    return { captions, failed: [...problems, ...embedded.failed], checkpoint: config.checkpointDir, encoder: meta.encoder };
+  } finally {
+    model.dispose();
+  }
+}

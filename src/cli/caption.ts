@@ -1,0 +1,41 @@
+// `capgen caption IMAGE...`: flags -> CaptionConfig -> runCaption; `image<TAB>caption` lines (or
+// --json) on stdout, one error line per unreadable image on stderr, exit code 2 if any failed.
+import { Command } from 'commander';
+import { DEFAULT_CAPTION_CONFIG, runCaption, type CaptionConfig } from '../caption/run.js';
+import { CapgenError } from '../errors.js';
+import { result } from '../log.js';
+import { backendOption, floatArg, intArg } from './options.js';
+
+export function captionCommand(): Command {
+  const d = DEFAULT_CAPTION_CONFIG;
+  return new Command('caption')
+    .description('caption image files, folders or globs (dir/*.jpg) with a trained checkpoint')
+    .argument('<images...>', 'image files, folders of images, or glob patterns')
+    .option('--checkpoint <dir>', 'checkpoint folder', d.checkpointDir)
+    .option('--beam-size <n>', 'beam width; 1 = greedy search', intArg(1, 100), d.beamSize)
+    .option('--length-penalty <alpha>', 'beam ranking: log-probability / length^alpha (0 = total log-probability)', floatArg(0, 5), d.lengthPenalty)
+    .option('--batch-size <n>', 'images embedded per encoder call', intArg(1), d.batchSize)
+    .option('--json', 'print JSON on stdout instead of image<TAB>caption lines')
+    .addOption(backendOption())
+    .action(async (images: string[], opts) => {
+      const config: CaptionConfig = {
+        inputs: images,
+        checkpointDir: opts.checkpoint,
+        beamSize: opts.beamSize,
+        lengthPenalty: opts.lengthPenalty,
+        batchSize: opts.batchSize,
+        backend: opts.backend,
+      };
+      const r = await runCaption(config);
+      if (opts.json) {
+        result(JSON.stringify({ checkpoint: r.checkpoint, encoder: r.encoder, captions: r.captions, failed: r.failed.map((f) => ({ image: f.path, error: f.reason })) }, null, 2));
+      } else {
+        for (const c of r.captions) result(`${c.image}\t${c.caption}`);
+      }
+      for (const f of r.failed) process.stderr.write(`capgen: error: ${f.path}: ${f.reason}\n`);
+      if (r.failed.length) {
+        const total = r.failed.length + r.captions.length;
+        throw new CapgenError('BAD_INPUT', `${r.failed.length} of ${total} inputs could not be captioned (listed above)`);
+      }
+    });
+}

@@ -1,0 +1,48 @@
+// The next-token candidates of each row, without touching the whole [rows, V] log-prob matrix
+// more than once: one top-k per row on the backend, then the specials (pad, start, unk) are
+// dropped in JS. Masking by adding a [V] row of -Infinity costs several full passes on WASM.
+import * as tf from '@tensorflow/tfjs';
+import { SPECIAL_IDS } from '../run/formats.js';
+
+const NEVER_EMITTED = new Set<number>([SPECIAL_IDS.pad, SPECIAL_IDS.start, SPECIAL_IDS.unk]);
+
+/** Top tokens of every row, read back from the backend. */
+export interface RowTops {
+  /** Entries per row. */
+  width: number;
+  /** [rows * width]: token ids, best first within a row. */
+  ids: Int32Array;
+  /** [rows * width]: their log-probabilities. */
+  logProbs: Float32Array;
+}
+
+/**
+ * logProbs [rows, V] -> per row, enough top entries to hold `count` allowed tokens (count + the
+ * 3 never-emitted specials). With `endOnly` (the caption has maxLength words) only the end token.
+ * Disposes nothing: call inside tf.tidy or dispose `logProbs` yourself.
+ */
+export function readTopTokens(logProbs: tf.Tensor2D, count: number, endOnly: boolean): RowTops {
+  const [rows, vocabSize] = logProbs.shape;
+  if (endOnly) {
+    const end = tf.slice(logProbs, [0, SPECIAL_IDS.end], [rows, 1]);
+    const values = end.dataSync() as Float32Array;
+    end.dispose();
+    return { width: 1, ids: new Int32Array(rows).fill(SPECIAL_IDS.end), logProbs: new Float32Array(values) };
+  }
+  const width = Math.min(count + NEVER_EMITTED.size, vocabSize);
+  const { values, indices } = tf.topk(logProbs, width);
+  const out = { width, ids: new Int32Array(indices.dataSync()), logProbs: new Float32Array(values.dataSync()) };
+  tf.dispose([values, indices]);
+  return out;
+}
+
+/** The first `count` allowed (token, logProb) pairs of one row, best first. */
+export function allowedTokens(tops: RowTops, row: number, count: number): { token: number; logProb: number }[] {
+  const out: { token: number; logProb: number }[] = [];
+  for (let j = row * tops.width; j < (row + 1) * tops.width && out.length < count; j++) {
+    const token = tops.ids[j];
+    if (NEVER_EMITTED.has(token) || tops.logProbs[j] === -Infinity) continue;
+    out.push({ token, logProb: tops.logProbs[j] });
+  }
+  return out;
+}

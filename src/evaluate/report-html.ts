@@ -1,0 +1,119 @@
+// report.html: one self-contained page (inline CSS, JS and images) with the metrics, how they were
+// obtained, the training curves, and every image with its generated and reference captions,
+// sortable by score so the worst captions are easy to find. Pure: data in, HTML text out.
+import { METRIC_LABELS, type EvalRecord, type MetricValues } from './record.js';
+
+export interface ReportRow {
+  image: string;
+  caption: string;
+  references: string[];
+  bleu4: number;
+  ciderD: number;
+  /** data: URI of a thumbnail; a placeholder is shown without one. */
+  thumbnail?: string;
+}
+
+export interface ReportInput {
+  record: EvalRecord;
+  rows: ReportRow[];
+  /** data: URI of the training curves (history.png), when the run has them. */
+  trainingCurves?: string;
+}
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+const STYLE = `
+body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; }
+h1 { font-size: 22px; } h2 { font-size: 18px; margin-top: 28px; }
+table.metrics td, table.metrics th { padding: 3px 12px; text-align: left; } table.metrics td.num { text-align: right; font-variant-numeric: tabular-nums; }
+pre { background: #f6f6f6; padding: 8px; overflow-x: auto; font-size: 12px; }
+.controls { margin: 12px 0; }
+.card { display: flex; gap: 12px; padding: 8px 0; border-top: 1px solid #ddd; }
+.thumb { width: 160px; min-width: 160px; height: 120px; display: flex; align-items: center; justify-content: center; }
+.thumb img { max-width: 160px; max-height: 120px; }
+.placeholder { width: 150px; height: 110px; background: #eee; color: #888; display: flex; align-items: center; justify-content: center; font-size: 12px; }
+.name { color: #666; font-size: 12px; } .generated { font-weight: 600; margin: 2px 0; }
+.scores { font-size: 12px; color: #444; } ul.refs { margin: 4px 0; padding-left: 18px; color: #555; }
+`;
+
+// Reorders the cards by a data attribute; ties keep the image-name order.
+const SCRIPT = `
+const list = document.getElementById('images');
+const cards = Array.from(list.children);
+function sortCards(spec) {
+  const [key, dir] = spec.split(':');
+  const value = (c) => key === 'image' ? c.dataset.image : Number(c.dataset[key]);
+  cards.sort((a, b) => {
+    const x = value(a), y = value(b);
+    const order = key === 'image' ? x.localeCompare(y) : x - y;
+    return (dir === 'desc' ? -order : order) || a.dataset.image.localeCompare(b.dataset.image);
+  });
+  for (const c of cards) list.appendChild(c);
+}
+const select = document.getElementById('sort');
+select.addEventListener('change', () => sortCards(select.value));
+sortCards(select.value);
+`;
+
+function metricsTable(metrics: MetricValues): string {
+  const rows = (Object.keys(METRIC_LABELS) as (keyof MetricValues)[]).map((k) => `<tr><th>${escapeHtml(METRIC_LABELS[k])}</th><td class="num" data-metric="${k}">${metrics[k].toFixed(4)}</td></tr>`);
+  return `<table class="metrics">${rows.join('')}</table>`;
+}
+
+function card(row: ReportRow): string {
+  const thumb = row.thumbnail ? `<img src="${row.thumbnail}" alt="${escapeHtml(row.image)}">` : `<div class="placeholder">image not found</div>`;
+  const refs = row.references.map((r) => `<li>${escapeHtml(r)}</li>`).join('');
+  return (
+    `<div class="card" data-image="${escapeHtml(row.image)}" data-bleu4="${row.bleu4}" data-cider="${row.ciderD}">` +
+    `<div class="thumb">${thumb}</div><div><div class="name">${escapeHtml(row.image)}</div>` +
+    `<div class="generated">${escapeHtml(row.caption) || '<i>(empty caption)</i>'}</div>` +
+    `<div class="scores">BLEU-4 ${row.bleu4.toFixed(4)} · CIDEr-D ${row.ciderD.toFixed(4)}</div><ul class="refs">${refs}</ul></div></div>`
+  );
+}
+
+function describeSource(r: EvalRecord): string {
+  if (r.source.kind === 'predictions') return `predictions from <code>${escapeHtml(r.source.file)}</code>`;
+  const d = r.source.decoding;
+  const how = d.beamSize === 1 ? 'greedy search' : `beam search (beam size ${d.beamSize}, length penalty ${d.lengthPenalty}: score = log-probability / length<sup>${d.lengthPenalty}</sup>)`;
+  return `checkpoint <code>${escapeHtml(r.source.checkpoint)}</code> (${escapeHtml(r.source.architecture)}, epoch ${r.source.epoch}), ${how}, at most ${d.maxLength} words`;
+}
+
+export function renderReport(input: ReportInput): string {
+  const { record: r, rows } = input;
+  const settings = {
+    split: r.split,
+    images: r.images,
+    references: r.references,
+    bleu: r.bleu,
+    source: r.source,
+    cleaning: r.cleaning,
+    skipped: r.skipped.length,
+    elapsedSeconds: r.elapsedSeconds,
+    backend: r.backend,
+    createdAt: r.createdAt,
+  };
+  const curves = input.trainingCurves ? `<h2>Training curves</h2><img src="${input.trainingCurves}" alt="training curves" style="max-width:100%">` : '';
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>capgen eval: ${escapeHtml(r.split)}</title><style>${STYLE}</style></head>
+<body>
+<h1>capgen eval: ${escapeHtml(r.split)} split, ${r.images} images</h1>
+<p>Captions from ${describeSource(r)}. References cleaned with the training rules; BLEU as NLTK corpus_bleu (smoothing ${escapeHtml(r.bleu.smoothing)}).</p>
+<h2>Metrics</h2>
+${metricsTable(r.metrics)}
+<h2>How these numbers were obtained</h2>
+<pre>${escapeHtml(JSON.stringify(settings, null, 2))}</pre>
+${curves}
+<h2>Images</h2>
+<div class="controls"><label>Sort by <select id="sort">
+<option value="cider:asc">CIDEr-D, worst first</option><option value="cider:desc">CIDEr-D, best first</option>
+<option value="bleu4:asc">BLEU-4 (sentence), worst first</option><option value="bleu4:desc">BLEU-4 (sentence), best first</option>
+<option value="image:asc">image name</option></select></label></div>
+<div id="images">
+${rows.map(card).join('\n')}
+</div>
+<script>${SCRIPT}</script>
+</body></html>
+`;
+}
