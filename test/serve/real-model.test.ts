@@ -1,6 +1,7 @@
 // `capgen serve` over a real (tiny) checkpoint: a synthetic run prepared and trained by the built CLI,
 // served in-process; 50 concurrent requests must give exactly the captions of an independent batch
 // decoding of the same image files, without leaking tensors.
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -11,7 +12,7 @@ import { embedImageFiles, loadEncoder } from '../../src/features/load-encoder.js
 import { loadCheckpoint } from '../../src/model/checkpoint.js';
 import { startServe, type ServeHandle } from '../../src/serve/run.js';
 import { Vocabulary } from '../../src/text/vocabulary.js';
-import { runCli, tempDir } from '../helpers.js';
+import { BIN, REPO_ROOT, runCli, tempDir } from '../helpers.js';
 import { imageForm, postCaption } from './fixtures.js';
 
 const IMAGE_COUNT = 10; // distinct images; each is sent 5 times in the 50-request burst
@@ -77,5 +78,39 @@ describe('capgen serve with a tiny trained checkpoint', () => {
       expect(beams).toHaveLength(3);
       expect(beams[0]!.caption).toBe(expected[i]);
     }
+  });
+
+  it('runs as `capgen serve`: prints its URL on stderr, serves, and exits 0 on SIGINT', async () => {
+    const child = spawn(process.execPath, [BIN, 'serve', '--run', runDir, '--port', '0', '--backend', 'wasm'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no URL printed:\n${stderr}`)), 60_000);
+      child.stderr.on('data', (d) => {
+        stderr += d;
+        const match = /open (http:\/\/\S+?)\/ /.exec(stderr);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]!);
+        }
+      });
+    });
+    const health = (await (await fetch(`${url}/api/health`)).json()) as Record<string, unknown>;
+    expect(health).toMatchObject({ status: 'ok', backend: expect.stringMatching(/WASM/), encoder: expect.stringMatching(/^seeded-cnn/) });
+    const answer = await postCaption(url, readFileSync(images[0]!), { contentType: 'image/png' });
+    expect(answer.status).toBe(200);
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(stderr).toMatch(/stopped/);
+    expect(stdout).toBe(''); // logs go to stderr
+  });
+
+  it('fails with one line and exit code 2 when the checkpoint is missing', async () => {
+    const res = await runCli(['serve', '--checkpoint', path.join(runDir, 'no-such-checkpoint'), '--port', '0']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/^capgen: error: .*no-such-checkpoint.*checkpoint/m);
+    expect(res.stderr).not.toMatch(/\n\s+at /); // no stack trace
   });
 });
