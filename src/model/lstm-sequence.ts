@@ -6,6 +6,13 @@ import * as tf from '@tensorflow/tfjs';
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
+/** Read outside tf.tidy: tidy walks a returned typed array element by element (very slow). */
+function readAndDispose(t: tf.Tensor): Float32Array {
+  const data = t.dataSync() as Float32Array;
+  t.dispose();
+  return data;
+}
+
 /**
  * xProj [T*B, 4h] (time-major input projections, bias included), recurrent [h, 4h]
  * -> hidden states [T*B, h], time-major. Initial h and c are zero.
@@ -28,7 +35,7 @@ export function lstmSequence(xProj: tf.Tensor2D, recurrent: tf.Tensor2D, timeSte
     for (let t = 0; t < timeSteps; t++) {
       let rec: Float32Array | undefined;
       if (t > 0) {
-        rec = tf.tidy(() => tf.matMul(tf.tensor2d(hs.subarray((t - 1) * B * H, t * B * H), [B, H]), u as tf.Tensor2D).dataSync() as Float32Array);
+        rec = readAndDispose(tf.tidy(() => tf.matMul(tf.tensor2d(hs.subarray((t - 1) * B * H, t * B * H), [B, H]), u as tf.Tensor2D)));
       }
       for (let b = 0; b < B; b++) {
         const zRow = (t * B + b) * h4;
@@ -60,6 +67,8 @@ export function lstmSequence(xProj: tf.Tensor2D, recurrent: tf.Tensor2D, timeSte
     const gradFunc = (dy: tf.Tensor) => {
       const dY = dy.dataSync() as Float32Array;
       const dZ = new Float32Array(rows * h4);
+      // Transposed once here, not by every step's matmul.
+      const uT = tf.transpose(u as tf.Tensor2D);
       const dhRec = new Float32Array(B * H); // gradient reaching h_t from step t+1
       const dcNext = new Float32Array(B * H);
       for (let t = timeSteps - 1; t >= 0; t--) {
@@ -85,8 +94,7 @@ export function lstmSequence(xProj: tf.Tensor2D, recurrent: tf.Tensor2D, timeSte
           }
         }
         if (t > 0) {
-          const back = tf.tidy(() => tf.matMul(tf.tensor2d(dZ.subarray(t * B * h4, (t + 1) * B * h4), [B, h4]), u as tf.Tensor2D, false, true).dataSync() as Float32Array);
-          dhRec.set(back);
+          dhRec.set(readAndDispose(tf.tidy(() => tf.matMul(tf.tensor2d(dZ.subarray(t * B * h4, (t + 1) * B * h4), [B, h4]), uT))));
         }
       }
       // dU = sum_t h_{t-1}^T dz_t: h_{-1} = 0, so rows B.. of dZ pair with hs rows 0..
@@ -97,6 +105,7 @@ export function lstmSequence(xProj: tf.Tensor2D, recurrent: tf.Tensor2D, timeSte
         rows > B
           ? tf.tidy(() => tf.matMul(tf.tensor2d(hPrevT, [H, rows - B]), tf.tensor2d(dZ.subarray(B * h4), [rows - B, h4])))
           : tf.zerosLike(u);
+      uT.dispose();
       return [dX, dU];
     };
     return { value, gradFunc };

@@ -1,5 +1,7 @@
-// Adam with global-norm gradient clipping, with its state (moments, step) as plain arrays so that
-// a checkpoint can save it and a resumed run continues exactly where it stopped.
+// Adam with global-norm gradient clipping, computed in plain JS on host copies of the parameters.
+// On WASM the same update as backend ops costs ~10 elementwise kernels per weight (scalar broadcasts
+// are slow there); one pass in JS is several times cheaper, and the state (moments, step) is
+// already plain arrays for checkpoints, so a resumed run continues exactly where it stopped.
 import * as tf from '@tensorflow/tfjs';
 
 export interface AdamOptions {
@@ -18,15 +20,22 @@ export interface AdamState {
   v: Float32Array[];
 }
 
+/**
+ * Owns the parameters' values from construction on: it keeps host copies and writes each update
+ * back into the variables. Change the variables only through setState / the constructor.
+ */
 export class Adam {
   learningRate: number;
   step = 0;
+  /** Global gradient norm of the last update (before clipping). */
+  lastGradNorm = 0;
   private readonly beta1: number;
   private readonly beta2: number;
   private readonly epsilon: number;
   private readonly clipNorm: number;
-  private readonly m: tf.Variable[];
-  private readonly v: tf.Variable[];
+  private readonly w: Float32Array[];
+  private m: Float32Array[];
+  private v: Float32Array[];
 
   constructor(
     private readonly params: tf.Variable[],
@@ -37,47 +46,50 @@ export class Adam {
     this.beta2 = opts.beta2 ?? 0.999;
     this.epsilon = opts.epsilon ?? 1e-7;
     this.clipNorm = opts.clipNorm;
-    this.m = params.map((p) => tf.variable(tf.zerosLike(p), false));
-    this.v = params.map((p) => tf.variable(tf.zerosLike(p), false));
+    this.w = params.map((p) => new Float32Array(p.dataSync() as Float32Array));
+    this.m = this.w.map((a) => new Float32Array(a.length));
+    this.v = this.w.map((a) => new Float32Array(a.length));
   }
 
-  /** One update; grads in params order (the caller disposes them). Nothing is read back. */
+  /** One update; grads in params order (the caller disposes them). */
   apply(grads: tf.Tensor[]): void {
+    const g = grads.map((t) => t.dataSync() as Float32Array);
+    let sq = 0;
+    for (const a of g) for (let i = 0; i < a.length; i++) sq += a[i] * a[i];
+    const norm = Math.sqrt(sq);
+    this.lastGradNorm = norm;
+    const scale = this.clipNorm > 0 && norm > this.clipNorm ? this.clipNorm / norm : 1;
     this.step++;
     const t = this.step;
     const lrT = (this.learningRate * Math.sqrt(1 - this.beta2 ** t)) / (1 - this.beta1 ** t);
-    tf.tidy(() => {
-      let scale: tf.Tensor | undefined;
-      if (this.clipNorm > 0) {
-        const norm = tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g)))));
-        scale = tf.div(this.clipNorm, tf.maximum(norm, this.clipNorm));
+    const { beta1: b1, beta2: b2, epsilon: eps } = this;
+    g.forEach((gi, k) => {
+      const m = this.m[k];
+      const v = this.v[k];
+      const w = this.w[k];
+      for (let i = 0; i < gi.length; i++) {
+        const x = gi[i] * scale;
+        const mi = b1 * m[i] + (1 - b1) * x;
+        const vi = b2 * v[i] + (1 - b2) * x * x;
+        m[i] = mi;
+        v[i] = vi;
+        w[i] -= (lrT * mi) / (Math.sqrt(vi) + eps);
       }
-      grads.forEach((raw, i) => {
-        const g = scale ? tf.mul(raw, scale) : raw;
-        const m = tf.add(tf.mul(this.m[i], this.beta1), tf.mul(g, 1 - this.beta1));
-        const v = tf.add(tf.mul(this.v[i], this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
-        this.m[i].assign(m);
-        this.v[i].assign(v);
-        this.params[i].assign(tf.sub(this.params[i], tf.mul(lrT, tf.div(m, tf.add(tf.sqrt(v), this.epsilon)))));
-      });
+      tf.tidy(() => this.params[k].assign(tf.tensor(w, this.params[k].shape)));
     });
   }
 
   getState(): AdamState {
-    return {
-      step: this.step,
-      m: this.m.map((x) => new Float32Array(x.dataSync() as Float32Array)),
-      v: this.v.map((x) => new Float32Array(x.dataSync() as Float32Array)),
-    };
+    return { step: this.step, m: this.m.map((a) => a.slice()), v: this.v.map((a) => a.slice()) };
   }
 
   setState(state: AdamState): void {
     this.step = state.step;
-    state.m.forEach((a, i) => tf.tidy(() => this.m[i].assign(tf.tensor(a, this.m[i].shape))));
-    state.v.forEach((a, i) => tf.tidy(() => this.v[i].assign(tf.tensor(a, this.v[i].shape))));
+    this.m = state.m.map((a) => a.slice());
+    this.v = state.v.map((a) => a.slice());
   }
 
   dispose(): void {
-    tf.dispose([...this.m, ...this.v]);
+    // Host arrays only: nothing on the backend.
   }
 }

@@ -22,6 +22,7 @@ export function crossEntropyFromLogits(logits: Float32Array, targets: Int32Array
   const grad = withGrad ? new Float32Array(n * vocabSize) : undefined;
   let lossSum = 0;
   let correct = 0;
+  let scratch: Float32Array | undefined;
   for (let r = 0; r < n; r++) {
     const base = r * vocabSize;
     let max = -Infinity;
@@ -33,16 +34,22 @@ export function crossEntropyFromLogits(logits: Float32Array, targets: Int32Array
         arg = j;
       }
     }
+    // exp(logit - max) once, kept in the gradient buffer (or a row scratch) and scaled in place.
+    const e = grad ? grad.subarray(base, base + vocabSize) : (scratch ??= new Float32Array(vocabSize));
     let sum = 0;
-    for (let j = 0; j < vocabSize; j++) sum += Math.exp(logits[base + j] - max);
+    for (let j = 0; j < vocabSize; j++) {
+      const x = Math.exp(logits[base + j] - max);
+      e[j] = x;
+      sum += x;
+    }
     const lse = max + Math.log(sum);
     const target = targets[r];
     lossSum += lse - logits[base + target];
     if (arg === target) correct++;
     if (grad) {
       const scale = 1 / (sum * n);
-      for (let j = 0; j < vocabSize; j++) grad[base + j] = Math.exp(logits[base + j] - max) * scale;
-      grad[base + target] -= 1 / n;
+      for (let j = 0; j < vocabSize; j++) e[j] *= scale;
+      e[target] -= 1 / n;
     }
   }
   return { loss: n ? lossSum / n : NaN, correct, grad };
