@@ -1,0 +1,215 @@
+// `capgen eval` on a tiny run folder built here: scores must be exactly scoreCaptions' on
+// references re-cleaned from the raw captions; outputs (metrics.json, predictions.jsonl,
+// report.html) must carry those numbers; model mode must caption like an independent decoding.
+import { promises as fs, readFileSync } from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend/index.js';
+import { decodeFeatures } from '../../src/decode/index.js';
+import { DEFAULT_EVAL_CONFIG, type EvalConfig } from '../../src/evaluate/config.js';
+import { scoreCaptions } from '../../src/evaluate/metrics/index.js';
+import type { EvalRecord } from '../../src/evaluate/record.js';
+import { runEval } from '../../src/evaluate/run.js';
+import { openCacheWriter } from '../../src/features/cache.js';
+import { defaultCheckpointDir, loadCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.js';
+import { initialWeights, type MergeLstmSizes } from '../../src/model/merge-lstm.js';
+import { seededRandom } from '../../src/model/init.js';
+import type { EncoderIdentity, PreparedCaption, PrepareRecord } from '../../src/run/formats.js';
+import { cleanCaption, DEFAULT_CLEANING } from '../../src/text/clean.js';
+import { Vocabulary } from '../../src/text/vocabulary.js';
+import { runCli, tempDir } from '../helpers.js';
+
+const IMAGES: { image: string; split: 'train' | 'dev'; raws: string[] }[] = [
+  { image: 'dog.jpg', split: 'dev', raws: ['A dog runs on the grass.', 'The brown dog is running!', 'a dog running', 'Dog on grass', 'A dog plays in a field'] },
+  { image: 'b&w.png', split: 'dev', raws: ['Two children play on a beach.', 'Kids at the beach', 'two kids playing in the sand', 'Children play by the sea', 'a boy and a girl on a beach'] },
+  { image: 'gone.jpg', split: 'dev', raws: ['A man rides a red bike.', 'A cyclist on a road', 'a man on a bicycle', 'Man biking down the street', 'a person riding a bike'] },
+  { image: 'nofeat.jpg', split: 'dev', raws: ['A cat sleeps on a sofa.', 'a sleeping cat', 'cat on the couch', 'The cat is asleep', 'a grey cat lies on a sofa'] },
+  { image: 'train1.jpg', split: 'train', raws: ['A bird flies over water.', 'a bird in the sky', 'bird flying', 'A seagull above the sea', 'a white bird flying over a lake'] },
+];
+const IDENTITY: EncoderIdentity = { architecture: 'seeded-cnn', weightsHash: 'seeded:1', layer: 'test', preprocess: 'unit', resize: 'squash', pooling: 'avg', inputSize: [32, 32], featureShape: [6] };
+const FEATURES_DIR = 'features/seeded-cnn-test';
+
+/** A run folder as prepare and train leave it: images (one missing), captions, features, history.png. */
+async function buildRun(root: string): Promise<{ runDir: string; imagesDir: string }> {
+  const runDir = path.join(root, 'run');
+  const imagesDir = path.join(root, 'images');
+  await fs.mkdir(path.join(runDir, 'train'), { recursive: true });
+  await fs.mkdir(imagesDir, { recursive: true });
+  const solid = (r: number, g: number, b: number) => sharp({ create: { width: 40, height: 30, channels: 3, background: { r, g, b } } });
+  await solid(200, 120, 40).jpeg().toFile(path.join(imagesDir, 'dog.jpg'));
+  await solid(20, 120, 240).png().toFile(path.join(imagesDir, 'b&w.png'));
+  await solid(90, 200, 90).jpeg().toFile(path.join(imagesDir, 'nofeat.jpg'));
+  await solid(255, 255, 255).png().toFile(path.join(runDir, 'train', 'history.png'));
+  const record: PrepareRecord = {
+    createdAt: 'test',
+    capgenVersion: 'test',
+    config: { imagesDir },
+    cleaning: DEFAULT_CLEANING,
+    maxCaptionLength: 8,
+    stats: {},
+    features: { dir: FEATURES_DIR, encoder: IDENTITY, dtype: 'float32' },
+  };
+  await fs.writeFile(path.join(runDir, 'prepare.json'), JSON.stringify(record));
+  // tokens deliberately wrong: eval must re-clean the raw captions with the checkpoint's rules
+  const rows: PreparedCaption[] = IMAGES.flatMap((i) => i.raws.map((raw) => ({ image: i.image, split: i.split, raw, tokens: ['WRONG'] })));
+  await fs.writeFile(path.join(runDir, 'captions.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const writer = await openCacheWriter(path.join(runDir, FEATURES_DIR), { identity: IDENTITY, dtype: 'float32', dim: 6 });
+  const rand = seededRandom(9);
+  const named = ['dog.jpg', 'b&w.png', 'gone.jpg', 'train1.jpg'];
+  await writer.append(named, Float32Array.from({ length: named.length * 6 }, () => rand() * 2));
+  await writer.close();
+  return { runDir, imagesDir };
+}
+
+const referencesOf = (image: string) => IMAGES.find((i) => i.image === image)!.raws.map((r) => cleanCaption(r, DEFAULT_CLEANING));
+const readJsonLines = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+
+describe('capgen eval --predictions', () => {
+  const root = tempDir('capgen-eval-');
+  let runDir: string;
+  const predictions = [
+    { image: 'dog.jpg', caption: 'A dog is running on the grass.' },
+    { image: 'b&w.png', caption: 'Two kids play at the beach!' },
+    { image: 'gone.jpg', caption: 'a man riding a bike' },
+  ];
+  let predictionsFile: string;
+
+  beforeAll(async () => {
+    ({ runDir } = await buildRun(root));
+    predictionsFile = path.join(root, 'predictions-in.jsonl');
+    await fs.writeFile(predictionsFile, predictions.map((p) => JSON.stringify(p)).join('\n') + '\n');
+  });
+
+  it('writes metrics.json, predictions.jsonl and report.html with the numbers of scoreCaptions', async () => {
+    const outDir = path.join(root, 'out');
+    const config: EvalConfig = { ...DEFAULT_EVAL_CONFIG, runDir, predictionsFile, outDir, smoothing: 'method1', backend: 'wasm' };
+    const { record, files } = await runEval(config);
+    const refs = predictions.map((p) => referencesOf(p.image));
+    const hyps = predictions.map((p) => cleanCaption(p.caption, DEFAULT_CLEANING));
+    const expected = scoreCaptions(refs, hyps, { smoothing: 'method1' });
+
+    const onDisk = JSON.parse(readFileSync(path.join(outDir, 'metrics.json'), 'utf8')) as EvalRecord;
+    for (const r of [record, onDisk]) {
+      expect(r.metrics).toEqual({
+        bleu1: expected.bleu1, bleu2: expected.bleu2, bleu3: expected.bleu3, bleu4: expected.bleu4,
+        meanSentenceBleu4: expected.meanSentenceBleu4, ciderD: expected.ciderD, rougeL: expected.rougeL, meteor: expected.meteor,
+      });
+      expect(r).toMatchObject({ split: 'dev', images: 3, references: 15, cleaning: DEFAULT_CLEANING, source: { kind: 'predictions', file: predictionsFile } });
+      expect(r.bleu).toMatchObject({ smoothing: 'method1', brevityPenalty: expected.bleuDetails.brevityPenalty });
+      expect(r.elapsedSeconds.total).toBeGreaterThan(0);
+    }
+    expect(expected.bleu4).toBeGreaterThan(0); // the fixture is not degenerate
+
+    const rows = readJsonLines(files.predictions);
+    expect(rows.map((r) => r.image)).toEqual(predictions.map((p) => p.image));
+    rows.forEach((row, i) => {
+      expect(row.caption).toBe(hyps[i].join(' '));
+      expect(row.references).toEqual(refs[i].map((t) => t.join(' ')));
+      expect(row.bleu4).toBe(expected.perImage[i].bleu4);
+      expect(row.ciderD).toBe(expected.perImage[i].ciderD);
+    });
+
+    const html = readFileSync(files.report, 'utf8');
+    expect(html.match(/<img src="data:image\/jpeg;base64,/g)).toHaveLength(2); // dog.jpg and b&w.png
+    expect(html).toContain('image not found'); // gone.jpg has no file
+    expect(html).toContain('data:image/png;base64,'); // the training curves
+    expect(html).toContain('data-image="b&amp;w.png"');
+    for (const k of ['bleu1', 'bleu4', 'meanSentenceBleu4', 'ciderD', 'rougeL', 'meteor'] as const) {
+      expect(html).toContain(`data-metric="${k}">${expected[k].toFixed(4)}<`);
+    }
+    for (const h of hyps) expect(html).toContain(`<div class="generated">${h.join(' ')}</div>`);
+    expect(html).toContain(`data-cider="${expected.perImage[0].ciderD}"`);
+    expect(html).not.toMatch(/<(link|script) [^>]*src=/); // nothing loaded from outside
+  });
+
+  it('names the line of a bad predictions file, and an image without references', async () => {
+    const bad = path.join(root, 'bad.jsonl');
+    await fs.writeFile(bad, `${JSON.stringify(predictions[0])}\n{"image": "dog.jpg"}\n`);
+    await expect(runEval({ ...DEFAULT_EVAL_CONFIG, runDir, predictionsFile: bad, outDir: path.join(root, 'x') })).rejects.toMatchObject({ code: 'BAD_INPUT', file: bad, line: 2 });
+    await fs.writeFile(bad, `${JSON.stringify(predictions[0])}\n${JSON.stringify(predictions[0])}\n`);
+    await expect(runEval({ ...DEFAULT_EVAL_CONFIG, runDir, predictionsFile: bad, outDir: path.join(root, 'x') })).rejects.toMatchObject({ code: 'BAD_INPUT', line: 2 });
+    await fs.writeFile(bad, `${JSON.stringify({ image: 'elsewhere.jpg', caption: 'a dog' })}\n`);
+    await expect(runEval({ ...DEFAULT_EVAL_CONFIG, runDir, predictionsFile: bad, outDir: path.join(root, 'x') })).rejects.toThrow(/elsewhere\.jpg.*no reference/);
+  });
+
+  it('runs from the CLI: --json on stdout, exit 2 with file:line on bad input', async () => {
+    const outDir = path.join(root, 'cli-out');
+    const ok = await runCli(['eval', '--run', runDir, '--predictions', predictionsFile, '--out', outDir, '--json', '--no-thumbnails']);
+    expect(ok.code, ok.stderr).toBe(0);
+    const record = JSON.parse(ok.stdout) as EvalRecord;
+    const fromFile = JSON.parse(readFileSync(path.join(outDir, 'metrics.json'), 'utf8')) as EvalRecord;
+    expect(record.metrics).toEqual(fromFile.metrics);
+    expect(readFileSync(path.join(outDir, 'report.html'), 'utf8')).not.toContain('data:image/jpeg');
+    const bad = path.join(root, 'bad-cli.jsonl');
+    await fs.writeFile(bad, `${JSON.stringify(predictions[0])}\nnot json\n`);
+    const failed = await runCli(['eval', '--run', runDir, '--predictions', bad, '--out', outDir]);
+    expect(failed.code).toBe(2);
+    expect(failed.stderr).toContain(`${bad}:2: not valid JSON`);
+  }, 60_000);
+});
+
+describe('capgen eval with a checkpoint', () => {
+  const root = tempDir('capgen-eval-model-');
+  let runDir: string;
+  const sizes: MergeLstmSizes = { vocabSize: 0, embeddingSize: 8, hiddenSize: 12, featureSize: 6, dropout: 0 };
+  let vocab: Vocabulary;
+
+  beforeAll(async () => {
+    await initBackend('wasm');
+    ({ runDir } = await buildRun(root));
+    const counts = new Map<string, number>();
+    for (const i of IMAGES) for (const r of i.raws) for (const t of cleanCaption(r)) counts.set(t, (counts.get(t) ?? 0) + 1);
+    vocab = Vocabulary.build(counts, 1);
+    sizes.vocabSize = vocab.size;
+    const weights = initialWeights(sizes, 5);
+    weights['output.kernel'] = weights['output.kernel'].map((x) => x * 8); // captions that differ per image
+    weights['image.kernel'] = weights['image.kernel'].map((x) => x * 4);
+    const meta = { ...sizes, vocab: vocab.toFile(), cleaning: DEFAULT_CLEANING, encoder: IDENTITY, maxCaptionLength: 8, trainConfig: {}, epoch: 2, metrics: {}, createdAt: 'test' };
+    await saveCheckpoint(defaultCheckpointDir(runDir), { meta, weights });
+    await saveCheckpoint(path.join(root, 'other-encoder'), { meta: { ...meta, encoder: { ...IDENTITY, weightsHash: 'seeded:2' } }, weights });
+  });
+
+  it('captions the split like an independent decoding, and scores those captions', async () => {
+    const outDir = path.join(root, 'out');
+    const { record, files } = await runEval({ ...DEFAULT_EVAL_CONFIG, runDir, split: 'dev', beamSize: 2, lengthPenalty: 0.5, batchSize: 2, outDir, backend: 'wasm' });
+    // independent: the same vectors from the cache, decoded in one batch
+    const images = ['dog.jpg', 'b&w.png', 'gone.jpg']; // nofeat.jpg has no features
+    const { model } = await loadCheckpoint(defaultCheckpointDir(runDir));
+    const { openFeatureCache } = await import('../../src/features/cache.js');
+    const cache = await openFeatureCache(path.join(runDir, FEATURES_DIR));
+    const decoded = await decodeFeatures(model, images.map((i) => cache.get(i)!), { maxLength: 8, beamSize: 2, lengthPenalty: 0.5 });
+    cache.close();
+    model.dispose();
+    const hyps = decoded.map((d) => vocab.decode(d.tokens));
+    const refs = images.map(referencesOf);
+    const expected = scoreCaptions(refs, hyps);
+
+    const rows = readJsonLines(files.predictions);
+    expect(rows.map((r) => r.image)).toEqual(images);
+    expect(rows.map((r) => r.caption)).toEqual(hyps.map((h) => h.join(' ')));
+    rows.forEach((r, i) => expect(r.logProb).toBeCloseTo(decoded[i].logProb, 5));
+    expect(record.metrics.ciderD).toBe(expected.ciderD);
+    expect(record.metrics.bleu2).toBe(expected.bleu2);
+    expect(record).toMatchObject({
+      split: 'dev',
+      images: 3,
+      source: { kind: 'model', epoch: 2, decoding: { maxLength: 8, beamSize: 2, lengthPenalty: 0.5, batchSize: 2 } },
+      skipped: [{ image: 'nofeat.jpg' }],
+    });
+    expect(record.elapsedSeconds.decoding).toBeGreaterThan(0);
+  });
+
+  it('says to use --split dev when the test split is empty', async () => {
+    await expect(runEval({ ...DEFAULT_EVAL_CONFIG, runDir, split: 'test', outDir: path.join(root, 'x'), backend: 'wasm' })).rejects.toMatchObject({
+      code: 'USAGE',
+      hint: expect.stringMatching(/--split dev/),
+    });
+  });
+
+  it('refuses features from another encoder than the checkpoint was trained on', async () => {
+    await expect(
+      runEval({ ...DEFAULT_EVAL_CONFIG, runDir, split: 'dev', checkpointDir: path.join(root, 'other-encoder'), outDir: path.join(root, 'x'), backend: 'wasm' }),
+    ).rejects.toMatchObject({ code: 'MISMATCH', message: expect.stringMatching(/weightsHash/) });
+  });
+});
