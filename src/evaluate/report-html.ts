@@ -28,6 +28,7 @@ const STYLE = `
 body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; }
 h1 { font-size: 22px; } h2 { font-size: 18px; margin-top: 28px; }
 table.metrics td, table.metrics th { padding: 3px 12px; text-align: left; } table.metrics td.num { text-align: right; font-variant-numeric: tabular-nums; }
+details { margin: 12px 0; } summary { cursor: pointer; font-weight: 600; }
 pre { background: #f6f6f6; padding: 8px; overflow-x: auto; font-size: 12px; }
 .controls { margin: 12px 0; }
 .card { display: flex; gap: 12px; padding: 8px 0; border-top: 1px solid #ddd; }
@@ -76,7 +77,8 @@ function card(row: ReportRow): string {
 function describeSource(r: EvalRecord): string {
   if (r.source.kind === 'predictions') return `predictions from <code>${escapeHtml(r.source.file)}</code>`;
   const d = r.source.decoding;
-  const how = d.beamSize === 1 ? 'greedy search' : `beam search (beam size ${d.beamSize}, length penalty ${d.lengthPenalty}: score = log-probability / length<sup>${d.lengthPenalty}</sup>)`;
+  const ranking = d.lengthPenalty === 0 ? 'ranked by total log-probability' : `ranked by log-probability / length<sup>${d.lengthPenalty}</sup>`;
+  const how = d.beamSize === 1 ? 'greedy search' : `beam search (beam size ${d.beamSize}, ${ranking})`;
   return `checkpoint <code>${escapeHtml(r.source.checkpoint)}</code> (${escapeHtml(r.source.architecture)}, epoch ${r.source.epoch}), ${how}, at most ${d.maxLength} words`;
 }
 
@@ -102,8 +104,8 @@ export function renderReport(input: ReportInput): string {
 <p>Captions from ${describeSource(r)}. References cleaned with the training rules; BLEU as NLTK corpus_bleu (smoothing ${escapeHtml(r.bleu.smoothing)}).</p>
 <h2>Metrics</h2>
 ${metricsTable(r.metrics)}
-<h2>How these numbers were obtained</h2>
-<pre>${escapeHtml(JSON.stringify(settings, null, 2))}</pre>
+<details><summary>How these numbers were obtained (the settings recorded in metrics.json)</summary>
+<pre>${escapeHtml(JSON.stringify(settings, null, 2))}</pre></details>
 ${curves}
 <h2>Images</h2>
 <div class="controls"><label>Sort by <select id="sort">

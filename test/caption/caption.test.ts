@@ -106,8 +106,8 @@ describe('capgen caption', () => {
 });
 
 describe('caption inputs', () => {
+  const dir = tempDir('capgen-inputs-');
   it('expands folders and globs to image files, sorted, once each; reports what matches nothing', async () => {
-    const dir = tempDir('capgen-inputs-');
     await fs.mkdir(path.join(dir, 'sub'));
     for (const f of ['b.png', 'a.jpg', 'notes.txt', '.hidden.jpg', 'C.JPEG', 'sub/c.jpg']) await fs.writeFile(path.join(dir, f), 'x');
     const j = (...p: string[]) => path.join(dir, ...p);

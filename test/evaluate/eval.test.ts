@@ -1,7 +1,7 @@
 // `capgen eval` on a tiny run folder built here: scores must be exactly scoreCaptions' on
 // references re-cleaned from the raw captions; outputs (metrics.json, predictions.jsonl,
 // report.html) must carry those numbers; model mode must caption like an independent decoding.
-import { promises as fs, readFileSync } from 'node:fs';
+import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -61,6 +61,8 @@ async function buildRun(root: string): Promise<{ runDir: string; imagesDir: stri
   await writer.close();
   return { runDir, imagesDir };
 }
+
+const CHROMIUM = process.env.CAPGEN_CHROMIUM ?? '/usr/bin/chromium';
 
 const referencesOf = (image: string) => IMAGES.find((i) => i.image === image)!.raws.map((r) => cleanCaption(r, DEFAULT_CLEANING));
 const readJsonLines = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -122,6 +124,26 @@ describe('capgen eval --predictions', () => {
     expect(html).toContain(`data-cider="${expected.perImage[0].ciderD}"`);
     expect(html).not.toMatch(/<(link|script) [^>]*src=/); // nothing loaded from outside
   });
+
+  it.skipIf(!existsSync(CHROMIUM))('report.html opens from disk and sorts the images by score', async () => {
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless', '--disable-gpu', '--no-first-run'] });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`file://${path.join(root, 'out', 'report.html')}`);
+      const order = () => page.$$eval('.card', (cards) => cards.map((c) => (c as HTMLElement).dataset.image));
+      const rows = readJsonLines(path.join(root, 'out', 'predictions.jsonl')) as { image: string; bleu4: number; ciderD: number }[];
+      const by = (key: 'bleu4' | 'ciderD', dir: 1 | -1) => [...rows].sort((a, b) => dir * (a[key] - b[key]) || a.image.localeCompare(b.image)).map((r) => r.image);
+      expect(await order()).toEqual(by('ciderD', 1)); // worst CIDEr-D first by default
+      await page.selectOption('#sort', 'bleu4:desc');
+      expect(await order()).toEqual(by('bleu4', -1));
+      await page.selectOption('#sort', 'image:asc');
+      expect(await order()).toEqual(rows.map((r) => r.image).sort((a, b) => a.localeCompare(b)));
+      expect(await page.$$eval('img', (imgs) => imgs.filter((i) => (i as HTMLImageElement).naturalWidth > 0).length)).toBe(3); // 2 thumbnails + curves
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
 
   it('names the line of a bad predictions file, and an image without references', async () => {
     const bad = path.join(root, 'bad.jsonl');
