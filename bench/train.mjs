@@ -71,10 +71,10 @@ for (const { index, batch } of streamBatches(data.train, plan, data)) {
   const r = lossAndGrads(model, b, index);
   optimizer.apply(r.grads);
   if (index === 0 || index === steps - 1 || index % 50 === 0) {
-    lastLoss = r.loss.dataSync()[0];
+    lastLoss = r.loss;
     firstLoss ??= lastLoss;
   }
-  tf.dispose([r.loss, r.correct, ...r.grads]);
+  tf.dispose(r.grads);
   disposeBatch(b);
   captionsDone += batch.batchSize;
   if (index % 20 === 0) peakRss = Math.max(peakRss, process.memoryUsage().rss);

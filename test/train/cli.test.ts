@@ -1,0 +1,64 @@
+// `capgen train` as a user runs it: the built CLI on a tiny prepared run with a real feature cache;
+// Ctrl-C (SIGINT) saves a resumable checkpoint, and --resume finishes the run.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openCacheWriter } from '../../src/features/cache.js';
+import { BIN, REPO_ROOT, runCli, tempDir } from '../helpers.js';
+import { encoderIdentity, writeTinyRun } from './fixtures.js';
+
+async function tinyRunWithCache() {
+  const tiny = writeTinyRun(tempDir(), { imagesPerClass: 10 });
+  const writer = await openCacheWriter(path.join(tiny.runDir, 'features', 'test'), { identity: encoderIdentity(), dtype: 'float32', dim: 16 });
+  const names = [...tiny.features.keys()];
+  const rows = new Float32Array(names.length * 16);
+  names.forEach((n, i) => rows.set(tiny.features.get(n)!, i * 16));
+  await writer.append(names, rows);
+  await writer.close();
+  return tiny;
+}
+
+const SMALL = ['--embedding-size', '8', '--hidden-size', '16', '--batch-size', '4', '--lr', '0.01'];
+
+describe.skipIf(!existsSync(BIN))('capgen train (CLI)', () => {
+  it('trains, prints derived numbers and one line per epoch, writes checkpoints and history', async () => {
+    const tiny = await tinyRunWithCache();
+    const r = await runCli(['train', '--run', tiny.runDir, '--epochs', '2', ...SMALL, '--json']);
+    expect(r.stderr).toMatch(/backend: WASM/);
+    expect(r.stderr).toMatch(/train: 40 images, 90 training \/ 30 dev captions, vocabulary 13, features 16-d .* 23 steps per epoch/);
+    expect(r.stderr.match(/^epoch \d\/2: train loss [\d.]+ acc [\d.]+ \| val loss [\d.]+ acc [\d.]+/gm)).toHaveLength(2);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.epochs).toHaveLength(2);
+    for (const f of ['best/checkpoint.json', 'best/weights.bin', 'last/optimizer.bin', 'history.json', 'history.png']) expect(existsSync(path.join(tiny.runDir, 'train', f)), f).toBe(true);
+  }, 120_000);
+
+  it('Ctrl-C saves a resumable checkpoint; --resume completes the run', async () => {
+    const tiny = await tinyRunWithCache();
+    const child = spawn(process.execPath, [BIN, 'train', '--run', tiny.runDir, '--epochs', '200', ...SMALL], { cwd: REPO_ROOT, env: { ...process.env, CAPGEN_BACKEND: 'wasm' } });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (/^epoch 1\/200:/m.test(stderr) && !child.killed) child.kill('SIGINT');
+    });
+    const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)));
+    expect(stderr).toMatch(/stopping after this batch/);
+    expect(code).toBe(0);
+    const last = JSON.parse(readFileSync(path.join(tiny.runDir, 'train', 'last', 'checkpoint.json'), 'utf8'));
+    const stoppedAt = last.trainState.epoch * 1000 + last.trainState.batch;
+    expect(last.trainState.epoch).toBeGreaterThanOrEqual(1);
+    const r = await runCli(['train', '--run', tiny.runDir, '--resume', '--epochs', String(last.trainState.epoch + 1)]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/resuming after epoch/);
+    const after = JSON.parse(readFileSync(path.join(tiny.runDir, 'train', 'last', 'checkpoint.json'), 'utf8'));
+    expect(after.trainState.epoch * 1000 + after.trainState.batch).toBeGreaterThan(stoppedAt);
+    expect(after.epoch).toBe(last.trainState.epoch + 1);
+  }, 120_000);
+
+  it('a run folder without prepare.json is a one-line error with exit code 2', async () => {
+    const r = await runCli(['train', '--run', tempDir()]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n').at(-1)).toMatch(/prepare\.json: no prepare\.json in the run folder \(run `capgen prepare` first/);
+  });
+});
