@@ -2,10 +2,9 @@
 // the run folder. Decoding of the next batch (sharp, libuv threads) overlaps the current forward pass.
 import path from 'node:path';
 import type { BackendChoice, BackendInfo } from '../backend/index.js';
-import { writeFileAtomic } from '../io/atomic.js';
 import { formatSeconds, info, progressBar } from '../log.js';
 import type { EncoderIdentity } from '../run/formats.js';
-import { RUN_FILES, runPath } from '../run/layout.js';
+import { RUN_FILES } from '../run/layout.js';
 import { cacheKey, openCacheWriter } from './cache.js';
 import type { FeaturesConfig } from './config.js';
 import { decodeFailure, decodeImage } from './image-load.js';
@@ -27,8 +26,12 @@ export interface ExtractResult {
   dtype: 'float32' | 'float16';
   computed: number;
   reused: number;
+  /** Unreadable images; the caller (prepare) lists them in the run folder's bad-images.txt. */
   bad: { name: string; reason: string }[];
 }
+
+/** Without a TTY (logs, CI) the bar is silent: print a progress line this often instead. */
+const PROGRESS_LINE_MS = 30_000;
 
 interface DecodedBatch {
   names: string[];
@@ -78,6 +81,7 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
   const embed = async (b: DecodedBatch): Promise<Float32Array> =>
     pool ? pool.embed(b.pixels, identity.inputSize) : embedPixels(encoder, b.pixels, identity.inputSize);
   const loopStart = performance.now();
+  let lastLine = loopStart;
   try {
     // Keep `workers + 1` batches decoding or computing at once; results are written in order.
     const inFlight: Promise<{ decoded: DecodedBatch; rows: Float32Array | undefined }>[] = [];
@@ -96,6 +100,11 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
       done += decoded.names.length + decoded.bad.length;
       const rate = computed / ((performance.now() - loopStart) / 1000);
       bar.update(done, { rate: rate.toFixed(1) });
+      if (!process.stderr.isTTY && performance.now() - lastLine > PROGRESS_LINE_MS) {
+        lastLine = performance.now();
+        const eta = rate > 0 ? formatSeconds((todo.length - done) / rate) : '?';
+        info(`features: ${done}/${todo.length} images, ${rate.toFixed(1)} images/s, ETA ${eta}`);
+      }
     }
   } finally {
     bar.stop();
@@ -104,7 +113,6 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
     encoder.dispose();
   }
   for (const b of bad) info(`bad image: ${b.name}: ${b.reason}`);
-  if (bad.length) await writeFileAtomic(runPath(opts.runDir, 'badImages'), bad.map((b) => `${b.name}\t${b.reason}\n`).join(''));
   const seconds = (performance.now() - started) / 1000;
   const loopSeconds = (performance.now() - loopStart) / 1000;
   info(`features: ${computed} computed, ${reused} reused, ${bad.length} unreadable in ${formatSeconds(seconds)}` + (computed ? ` (${(computed / loopSeconds).toFixed(1)} images/s)` : ''));

@@ -60,6 +60,6 @@ export async function decodeImage(input: string | Buffer, opts: LoadOptions): Pr
 
 /** Why an image could not be read, in one line (sharp's messages can span several). */
 export function decodeFailure(e: unknown): string {
-  const message = e instanceof Error ? e.message : String(e);
-  return message.split('\n')[0].trim() || 'unreadable image';
+  const message = (e instanceof Error ? e.message : String(e)).split('\n')[0].trim() || 'unreadable image';
+  return /pixel limit/i.test(message) ? `${message} (more than ${MAX_INPUT_PIXELS / 1e6} megapixels)` : message;
 }

@@ -9,15 +9,15 @@ import type { BackendChoice } from '../backend/index.js';
 import type { EncoderIdentity } from '../run/formats.js';
 
 /**
- * Workers by default: native backends (tensorflow) use every core themselves, so 1. For WASM / cpu:
- * WORKERS_PER_CORE_DEFAULT. See bench/README.md (features) for the measurement behind it.
+ * Workers by default: 1 on every backend. Native backends (tensorflow) use every core themselves. For
+ * WASM, bench/features.mjs measured a pool of 2 on this 2-core machine as slower than one thread
+ * (each worker pays its own WASM start and model load, and the second core is already busy with
+ * sharp's decoding and, here, other processes); see bench/README.md. `--workers N` overrides.
  */
-export function defaultWorkers(backend: BackendChoice | string): number {
-  if (backend === 'wasm' || backend === 'cpu') return Math.max(1, Math.floor(os.cpus().length * WASM_WORKERS_PER_CORE));
-  return 1;
+export function defaultWorkers(_backend: BackendChoice | string): number {
+  return Math.max(1, Math.min(DEFAULT_WORKERS, os.cpus().length));
 }
-/** Set from the measurement in bench/features.mjs; see bench/README.md. */
-export const WASM_WORKERS_PER_CORE = 1;
+const DEFAULT_WORKERS = 1;
 
 function workerPath(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));

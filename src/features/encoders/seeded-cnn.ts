@@ -77,8 +77,9 @@ export function createSeededCnnEncoder(opts: SeededCnnOptions): Encoder {
           throw new Error(`seeded-cnn expects [N, ${heightPx}, ${widthPx}, 3] pixels, got [${pixels.shape.join(', ')}]`);
         }
         const unit = tf.div(pixels, 255) as tf.Tensor4D; // preprocess 'unit'
-        // Centre the input inside the network so random kernels see signed contrasts.
-        let h = tf.sub(unit, 0.5) as tf.Tensor4D;
+        // Centre each image on its own mean colour: random kernels then see signed contrasts
+        // between shapes and background, whatever the background's shade.
+        let h = tf.sub(unit, tf.mean(unit, [1, 2], true)) as tf.Tensor4D;
         for (const kernel of kernels) h = tf.relu(tf.conv2d(h, kernel, 2, 'same'));
         const [, gh, gw] = h.shape;
         const cell: [number, number] = [gh / FEATURE_GRID, gw / FEATURE_GRID];
