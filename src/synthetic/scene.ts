@@ -4,7 +4,8 @@ import { pick, randInt, type Rng } from './random.js';
 
 export const SHAPE_KINDS = ['circle', 'square', 'triangle', 'star'] as const;
 export const SHAPE_COLOURS = ['red', 'orange', 'yellow', 'green', 'blue', 'purple'] as const;
-export const BACKGROUNDS = ['white', 'gray', 'black'] as const;
+// Light backgrounds only: every colour stands out on each, as in a children's picture book.
+export const BACKGROUNDS = ['white', 'gray', 'beige'] as const;
 export const SHAPE_SIZES = ['small', 'large'] as const;
 
 export type ShapeKind = (typeof SHAPE_KINDS)[number];

@@ -13,8 +13,8 @@ const COLOUR_HEX: Record<ShapeColour, string> = {
 /** Each background is a gradient between two close shades, so backgrounds vary but keep their name. */
 const BACKGROUND_HEX: Record<Background, [string, string]> = {
   white: ['#ffffff', '#e4e4e4'],
-  gray: ['#a0a0a0', '#7c7c7c'],
-  black: ['#000000', '#262626'],
+  gray: ['#cfcfcf', '#b4b4b4'],
+  beige: ['#f3e9d2', '#e2d3b0'],
 };
 
 function polygonPoints(cx: number, cy: number, radii: number[], rotationDeg: number): string {
