@@ -72,7 +72,8 @@ export const PAGE_SCRIPT = `
       li.textContent = beam.caption;
       var score = document.createElement('span');
       score.className = 'score';
-      score.textContent = 'log p ' + beam.score.toFixed(2);
+      score.textContent = 'score ' + beam.score.toFixed(2);
+      score.title = 'total log-probability of the caption (divided by length^alpha with --length-penalty alpha)';
       li.appendChild(score);
       list.appendChild(li);
     });

@@ -39,7 +39,7 @@ describe.skipIf(!HAS_CHROMIUM)('capgen serve page in headless Chromium', () => {
     // Beam search re-captions the current image and lists beams with scores.
     await page.selectOption('#beam', '3');
     await expect.poll(() => page.locator('#beams li').count()).toBe(3);
-    expect(await page.textContent('#beams li:first-child')).toMatch(/^a red image\s*log p -?\d+\.\d\d$/);
+    expect(await page.textContent('#beams li:first-child')).toMatch(/^a red image\s*score -?\d+\.\d\d$/);
 
     await page.setInputFiles('#file', { name: 'blue.png', mimeType: 'image/png', buffer: await solidImage([20, 20, 235], 'png') });
     await expect.poll(() => page.textContent('#caption')).toBe('a blue image');
