@@ -131,7 +131,7 @@ describe('capgen eval --predictions', () => {
     try {
       const page = await browser.newPage();
       await page.goto(`file://${path.join(root, 'out', 'report.html')}`);
-      const order = () => page.$$eval('.card', (cards) => cards.map((c) => (c as HTMLElement).dataset.image));
+      const order = () => page.$$eval('.card', (cards) => cards.map((c) => c.getAttribute('data-image')));
       const rows = readJsonLines(path.join(root, 'out', 'predictions.jsonl')) as { image: string; bleu4: number; ciderD: number }[];
       const by = (key: 'bleu4' | 'ciderD', dir: 1 | -1) => [...rows].sort((a, b) => dir * (a[key] - b[key]) || a.image.localeCompare(b.image)).map((r) => r.image);
       expect(await order()).toEqual(by('ciderD', 1)); // worst CIDEr-D first by default
@@ -139,7 +139,7 @@ describe('capgen eval --predictions', () => {
       expect(await order()).toEqual(by('bleu4', -1));
       await page.selectOption('#sort', 'image:asc');
       expect(await order()).toEqual(rows.map((r) => r.image).sort((a, b) => a.localeCompare(b)));
-      expect(await page.$$eval('img', (imgs) => imgs.filter((i) => (i as HTMLImageElement).naturalWidth > 0).length)).toBe(3); // 2 thumbnails + curves
+      expect(await page.$$eval('img', (imgs) => imgs.filter((i) => (i as unknown as { naturalWidth: number }).naturalWidth > 0).length)).toBe(3); // 2 thumbnails + curves
     } finally {
       await browser.close();
     }
