@@ -22,7 +22,8 @@ export interface ServerOptions {
 }
 
 export const DEFAULT_MAX_BEAM_SIZE = 10; // beyond 10 beams captions stop improving and latency keeps growing
-export const DEFAULT_MAX_QUEUED_REQUESTS = 200; // ~ a minute of backlog at CPU speed; more only delays every answer
+// Waiting uploads stay in memory: 64 x 10 MB bounds that to ~640 MB, and 64 images is seconds of backlog on a CPU.
+export const DEFAULT_MAX_QUEUED_REQUESTS = 64;
 
 /** Builds (does not start) the server; `app.listen()` starts it and `app.close()` frees the model. */
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
