@@ -51,7 +51,7 @@ for (const key of selected) {
     rmSync(runDir, { recursive: true, force: true });
     console.log(
       `${encoders[key].label.padEnd(40)} workers ${workers}: ${r.computed} images in ${seconds.toFixed(1)} s = ${(r.computed / seconds).toFixed(2)} images/s; ` +
-        `${cpuPerImage.toFixed(3)} CPU-s/image (=> ${(os.cpus().length / cpuPerImage).toFixed(1)} images/s if all ${os.cpus().length} cores were ours); ` +
+        `${cpuPerImage.toFixed(3)} CPU-s/image (all threads, start-up included); ` +
         `peak RSS so far ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB; load average ${load0.toFixed(1)} -> ${os.loadavg()[0].toFixed(1)}`,
     );
   }
