@@ -60,7 +60,7 @@ export async function runCaption(config: CaptionConfig): Promise<CaptionRunResul
   try {
     const vocab = Vocabulary.fromFile(meta.vocab, path.join(config.checkpointDir, CHECKPOINT_FILES.meta));
     const encoder = await loadEncoder(meta.encoder);
-    info(`caption: ${files.length} image${files.length === 1 ? "" : "s"}; checkpoint ${config.checkpointDir} (epoch ${meta.epoch}); encoder ${describeEncoder(meta.encoder)}`);
+    info(`caption: ${files.length} image${files.length === 1 ? '' : 's'}; checkpoint ${config.checkpointDir} (epoch ${meta.epoch}); encoder ${describeEncoder(meta.encoder)}`);
     let embedded: Awaited<ReturnType<typeof embedImageFiles>>;
     try {
       embedded = await embedImageFiles(encoder, files, { batchSize: config.batchSize });
