@@ -1,7 +1,15 @@
 // Benchmark: one training epoch of capgen's merge-LSTM decoder at Flickr8k size (the same batches,
 // model and Adam update as `capgen train`), its peak RSS, and the same in PyTorch (bench/train_torch.py)
 // as a ratio. Uses a prepared run when given (--run DIR), else synthetic features and captions.
-// Usage: node bench/train.mjs [--run /tmp/p8k-mobilenet] [--captions 30000] [--vocab 3000] [--steps N] [--batch 64] [--no-torch]
+// Usage: node bench/train.mjs [--run /tmp/p8k-mobilenet] [--captions 30000] [--vocab 3000] [--steps N] [--batch 64] [--no-torch] [--torch-threads N]
+//
+// Last numbers (2026-11-25, this 2-core machine shared with ~6 busy processes, load average 11-16, so
+// every figure is inflated several-fold; synthetic data, vocabulary 3000, batch 64, 20 of 469 steps):
+//   capgen WASM 1 thread: 1.85 s/step, 35 captions/s, epoch ~864 s (extrapolated), peak RSS 417 MiB
+//   torch 1.13 (Debian) 2 threads: 9.8 s/step (epoch ~4614 s): ratio capgen/torch 0.19
+//   torch 1 thread: 5.3 s/step (epoch ~2479 s)
+// Unloaded, WASM matmuls run at ~22 GFLOP/s here and a step is ~6.7 GFLOP (the output layer is 57%),
+// so one thread cannot go below ~0.3 s/step (~140 s/epoch); 90 s needs both cores.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -94,7 +102,7 @@ if (!argv.includes('--no-torch')) {
     console.log('torch: python3-torch is missing; installing it with apt (needs root and the network)');
     spawnSync('apt-get', ['install', '-y', 'python3-torch'], { stdio: 'inherit' });
   }
-  const args = [path.join(here, 'train_torch.py'), '--captions', String(data.train.length), '--vocab', String(data.vocabSize), '--features', String(data.featureSize), '--batch', String(batchSize), '--steps', String(steps)];
+  const args = [path.join(here, 'train_torch.py'), '--captions', String(data.train.length), '--vocab', String(data.vocabSize), '--features', String(data.featureSize), '--batch', String(batchSize), '--steps', String(steps), ...(flag('torch-threads') ? ['--threads', flag('torch-threads')] : [])];
   const r = spawnSync(python, args, { encoding: 'utf8' });
   process.stdout.write(r.stdout);
   if (r.status !== 0) console.log(`torch: failed: ${r.stderr.split('\n').slice(-3).join(' ')}`);

@@ -1,6 +1,7 @@
 // The Keras tutorial's "merge" caption decoder, written with TensorFlow.js core ops and tf.variable
 // weights (no tfjs-layers): fused LSTM gates, the input projection of all time steps in one matmul,
-// an unrolled time loop. Trained with teacher forcing over whole captions; decoded one step at a time.
+// the recurrence as one differentiable op (lstm-sequence.ts). Trained with teacher forcing over whole
+// captions; decoded one step at a time (StepDecoder).
 //
 // image [B, featureSize] -> Dropout -> Dense(hiddenSize, relu) ---------------------------+
 // tokens [B, T] -> Embedding(vocabSize, embeddingSize) -> Dropout -> LSTM(hiddenSize) -> add -> Dense(hiddenSize, relu) -> Dense(vocabSize)
