@@ -37,7 +37,7 @@ select { font: inherit; padding: 6px 10px; border-radius: 8px; border: 1px solid
 .recent li { display: flex; gap: 10px; align-items: center; padding: 8px; border-radius: 10px; background: var(--card); cursor: pointer; border: 1px solid transparent; }
 .recent li:hover, .recent li:focus { border-color: var(--accent); outline: none; }
 .recent img { width: 56px; height: 56px; object-fit: cover; border-radius: 6px; flex: none; }
-.recent span { font-size: 0.85rem; overflow-wrap: anywhere; }
+.recent span { font-size: 0.85rem; overflow-wrap: anywhere; display: -webkit-box; -webkit-line-clamp: 3; -webkit-box-orient: vertical; overflow: hidden; }
 [hidden] { display: none !important; }
 `;
 
