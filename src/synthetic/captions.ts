@@ -12,20 +12,20 @@ function withArticle(words: string[]): string {
   return `${article(phrase)} ${phrase}`;
 }
 
-const PLURAL: Record<ShapeKind, string> = { circle: 'circles', square: 'squares', triangle: 'triangles', star: 'stars' };
+const PLURAL: Record<ShapeKind, string> = { circle: 'circles', square: 'squares', triangle: 'triangles' };
 const NUMBER_WORD = ['no', 'one', 'two', 'three'];
 
 function where(column: Column): string {
   return column === 'middle' ? 'in the center' : `on the ${column}`;
 }
 
-/** "a red circle, a blue star and a green square" */
+/** "a red circle, a blue triangle and a green square" */
 function listing(items: string[]): string {
   if (items.length === 1) return items[0] as string;
   return `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
 }
 
-/** "two circles and a star", kinds in order of first appearance (left to right). */
+/** "two circles and a square", kinds in order of first appearance (left to right). */
 function kindSummary(shapes: Shape[]): string {
   const counts = new Map<ShapeKind, number>();
   for (const s of shapes) counts.set(s.kind, (counts.get(s.kind) ?? 0) + 1);

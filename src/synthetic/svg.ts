@@ -4,7 +4,6 @@ import type { Background, Scene, Shape, ShapeColour } from './scene.js';
 // Distinct hues that stay distinct after downscaling; named colours would vary by renderer.
 const COLOUR_HEX: Record<ShapeColour, string> = {
   red: '#d62728',
-  orange: '#ff8c00',
   yellow: '#f2d50f',
   green: '#2ca02c',
   blue: '#1f5fd6',
@@ -21,7 +20,7 @@ function polygonPoints(cx: number, cy: number, radii: number[], rotationDeg: num
   const steps = radii.length;
   const points: string[] = [];
   for (let i = 0; i < steps; i++) {
-    // Start straight up so an unrotated triangle or star stands on its base.
+    // Start straight up so an unrotated triangle stands on its base.
     const angle = ((rotationDeg - 90 + (360 * i) / steps) * Math.PI) / 180;
     const r = radii[i] as number;
     points.push(`${(cx + r * Math.cos(angle)).toFixed(2)},${(cy + r * Math.sin(angle)).toFixed(2)}`);
@@ -39,10 +38,6 @@ function shapeSvg(s: Shape): string {
       return `<polygon points="${polygonPoints(s.cx, s.cy, [s.radius, s.radius, s.radius, s.radius], s.rotationDeg + 45)}" fill="${fill}"/>`;
     case 'triangle':
       return `<polygon points="${polygonPoints(s.cx, s.cy + s.radius * 0.2, [s.radius, s.radius, s.radius], s.rotationDeg)}" fill="${fill}"/>`;
-    case 'star': {
-      const radii = Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? s.radius : s.radius * 0.45));
-      return `<polygon points="${polygonPoints(s.cx, s.cy, radii, s.rotationDeg)}" fill="${fill}"/>`;
-    }
   }
 }
 

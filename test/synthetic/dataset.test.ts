@@ -92,7 +92,6 @@ describe('synthetic scenes and captions', () => {
 /** Loose colour classes, independent of the renderer's exact hex values. */
 function colourOf([r, g, b]: number[]): string {
   if (r! > 180 && g! > 180 && b! < 90) return 'yellow';
-  if (r! > 200 && g! > 100 && g! < 180 && b! < 60) return 'orange';
   if (r! > 170 && g! < 80 && b! < 80) return 'red';
   if (g! > 120 && r! < 90 && b! < 90) return 'green';
   if (b! > 160 && r! < 80) return 'blue';

@@ -44,13 +44,13 @@ describe('seeded-cnn encoder', () => {
   let redLeft: Float32Array;
   let redRight: Float32Array;
   let blueLeft: Float32Array;
-  let starLeft: Float32Array;
+  let squareLeft: Float32Array;
   beforeAll(async () => {
     await initBackend('wasm');
     redLeft = await render({});
     redRight = await render({ cx: 52, column: 'right' });
     blueLeft = await render({ colour: 'blue' });
-    starLeft = await render({ kind: 'star' });
+    squareLeft = await render({ kind: 'square' });
   });
 
   it('names itself as seeded and gives one vector of the stated length per image', () => {
@@ -69,7 +69,7 @@ describe('seeded-cnn encoder', () => {
   });
 
   it('tells colour, position and kind apart, and a batch equals images one by one', () => {
-    const batch = embed(1, [redLeft, redRight, blueLeft, starLeft]);
+    const batch = embed(1, [redLeft, redRight, blueLeft, squareLeft]);
     const n = seededCnnFeatureLength();
     const rows = [0, 1, 2, 3].map((i) => batch.slice(i * n, (i + 1) * n));
     for (let i = 0; i < 4; i++) {
@@ -93,7 +93,7 @@ describe('seeded-cnn encoder', () => {
   });
 
   it('max-pooled grid cells are never below the averaged ones', () => {
-    const features = embed(2, [starLeft]);
+    const features = embed(2, [squareLeft]);
     const half = (seededCnnFeatureLength() - 8 * 8 * 3) / 2;
     for (let i = 0; i < half; i++) expect(features[half + i]!).toBeGreaterThanOrEqual(features[i]! - 1e-6);
   });
