@@ -1,6 +1,7 @@
 // Every capgen command, registered in one place so that `capgen --help` lists them in order.
 import type { Command } from 'commander';
 import { captionCommand } from './caption.js';
+import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
 import { prepareCommand } from './prepare.js';
 import { serveCommand } from './serve.js';
@@ -12,4 +13,5 @@ export function registerCommands(program: Command): void {
   program.addCommand(evalCommand());
   program.addCommand(captionCommand());
   program.addCommand(serveCommand());
+  program.addCommand(demoCommand());
 }
