@@ -3,13 +3,14 @@
 // path (sharp rotate + resize by hand -> the encoder -> decodeFeatures).
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { expandInputs } from '../../src/caption/inputs.js';
 import { runCaption, DEFAULT_CAPTION_CONFIG } from '../../src/caption/run.js';
 import { decodeFeatures } from '../../src/decode/index.js';
-import { createEncoder, embedPixels } from '../../src/features/load-encoder.js';
+import { createEncoder, embedPixels, loadEncoder } from '../../src/features/load-encoder.js';
 import { DEFAULT_FEATURES_CONFIG } from '../../src/features/config.js';
 import type { Encoder } from '../../src/features/encoder.js';
 import { loadCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.js';
@@ -68,7 +69,15 @@ describe('capgen caption', () => {
   }
 
   it('captions a PNG and an EXIF-rotated JPEG as the recorded encoder sees them; lists broken and missing files', async () => {
+    // what loading and freeing the checkpoint and the encoder leave (the model's initial variable values
+    // at the time of writing: see src/model); caption itself must add nothing to that
+    const beforeLoading = tf.memory().numTensors;
+    (await loadCheckpoint(checkpointDir)).model.dispose();
+    (await loadEncoder(encoder.identity)).dispose();
+    const loadingLeak = tf.memory().numTensors - beforeLoading;
+    const tensorsBefore = tf.memory().numTensors;
     const r = await runCaption({ ...DEFAULT_CAPTION_CONFIG, inputs: [files.png, files.exif, files.broken, files.missing], checkpointDir, backend: 'wasm' });
+    expect(tf.memory().numTensors - tensorsBefore).toBe(loadingLeak);
     expect(r.captions.map((c) => c.image)).toEqual([files.png, files.exif]);
     expect(r.failed.map((f) => f.path)).toEqual([files.missing, files.broken]);
     expect(r.failed[1].reason).not.toMatch(/\n/);
