@@ -8,8 +8,9 @@ import { DEFAULT_SMOOTHING, type SmoothingMethod } from './metrics/index.js';
 export interface EvalConfig {
   /** Run folder: prepare.json, captions.jsonl, features, train/. */
   runDir: string;
-  /** Checkpoint folder; default `<run>/train/best`. Unused with `predictionsFile` (except for cleaning rules when given). */
+  /** Checkpoint folder; default `<run>/train/best`. Unused with `predictionsFile` (references are then cleaned with prepare.json's rules). */
   checkpointDir?: string;
+  /** Split to decode; with `predictionsFile` the predicted images are scored, whatever their split. */
   split: Exclude<SplitName, 'train'>;
   beamSize: number;
   lengthPenalty: number;
