@@ -1,6 +1,6 @@
 // `capgen serve` over a real (tiny) checkpoint: a synthetic run prepared and trained by the built CLI,
-// served in-process; 50 concurrent requests must give exactly the captions of an independent batch
-// decoding of the same image files, without leaking tensors.
+// served in-process; 50 concurrent requests must give exactly the captions that `capgen caption` (a child
+// process) and an in-process batch decoding give for the same image files, without leaking tensors.
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -51,8 +51,17 @@ describe('capgen serve with a tiny trained checkpoint', () => {
     }
   }
 
-  it('answers 50 concurrent requests with the captions of batch decoding, and frees every tensor', async () => {
-    const expected = await referenceCaptions(1);
+  /** What the CLI's `capgen caption --json` says for the same files. */
+  async function cliCaptions(beamSize: number): Promise<string[]> {
+    const res = await runCli(['caption', '--json', '--beam-size', String(beamSize), '--checkpoint', path.join(runDir, 'train', 'best'), ...images]);
+    expect(res.code, res.stderr).toBe(0);
+    const byImage = new Map((JSON.parse(res.stdout) as { captions: { image: string; caption: string }[] }).captions.map((c) => [path.resolve(c.image), c.caption]));
+    return images.map((p) => byImage.get(path.resolve(p))!);
+  }
+
+  it("answers 50 concurrent requests exactly as `capgen caption` and batch decoding do, and frees every tensor", async () => {
+    const expected = await cliCaptions(1);
+    expect(await referenceCaptions(1)).toEqual(expected);
     expect(new Set(expected).size).toBeGreaterThan(1); // the model looks at the image
     const bytes = images.map((p) => readFileSync(p));
     await postCaption(server.url, imageForm(bytes[0]!, { type: 'image/png' })); // warm-up: kernels compiled, weights resident
@@ -68,8 +77,9 @@ describe('capgen serve with a tiny trained checkpoint', () => {
     process.stderr.write(`serve: 50 concurrent requests answered in ${Math.round(elapsedMs)} ms\n`);
   });
 
-  it('gives the same best beam as batch beam search', async () => {
-    const expected = await referenceCaptions(3);
+  it('gives the same best beam as `capgen caption --beam-size 3` and batch beam search', async () => {
+    const expected = await cliCaptions(3);
+    expect(await referenceCaptions(3)).toEqual(expected);
     for (let i = 0; i < 4; i++) {
       const res = await postCaption(server.url, imageForm(readFileSync(images[i]!), { type: 'image/png', beam: '3' }));
       expect(res.status).toBe(200);
