@@ -1,7 +1,7 @@
 // Image decoding: formats, EXIF orientation, alpha, grey and CMYK to RGB, squash vs crop, broken files.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { decodeImage } from '../../src/features/image-load.js';
 import { tempDir } from '../helpers.js';
@@ -11,7 +11,7 @@ const px = (img: { pixels: Uint8Array; width: number }, y: number, x: number) =>
 const near = (got: number[], want: number[], tol = 12) => got.every((v, i) => Math.abs(v - want[i]) <= tol);
 
 /** width x height RGB image, columns [0, split) red, the rest blue. */
-function halves(width: number, height: number, split = width / 2): sharp.Sharp {
+function halves(width: number, height: number, split = width / 2): Sharp {
   const data = Buffer.alloc(width * height * 3);
   for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data.set(x < split ? [255, 0, 0] : [0, 0, 255], (y * width + x) * 3);
   return sharp(data, { raw: { width, height, channels: 3 } });
