@@ -35,7 +35,8 @@ export async function fromPredictions(config: EvalConfig, file: string, prepare:
   let predictions = await readPredictions(file);
   if (config.limit !== undefined) predictions = predictions.slice(0, config.limit);
   const items = predictions.map((p) => {
-    const item = refs.get(p.image);
+    // predictions often name images by path (Images/x.jpg); the dataset names them by file name
+    const item = refs.get(p.image) ?? refs.get(path.basename(p.image));
     if (!item || item.references.length === 0) {
       throw new CapgenError('BAD_INPUT', `image '${p.image}' has no reference captions in ${runPath(config.runDir, 'captions')}`, { file, hint: 'predict images of this run\'s dataset, named as in its caption file' });
     }
