@@ -10,7 +10,7 @@ export function captionCommand(): Command {
   const d = DEFAULT_CAPTION_CONFIG;
   return new Command('caption')
     .description('caption image files, folders or globs (dir/*.jpg) with a trained checkpoint')
-    .argument('<images...>', 'image files, folders of images, or glob patterns')
+    .argument('<images...>', 'image files, folders of images (not recursive), or glob patterns such as "photos/*.jpg"')
     .option('--checkpoint <dir>', 'checkpoint folder', d.checkpointDir)
     .option('--beam-size <n>', 'beam width; 1 = greedy search', intArg(1, 100), d.beamSize)
     .option('--length-penalty <alpha>', 'beam ranking: log-probability / length^alpha (0 = total log-probability)', floatArg(0, 5), d.lengthPenalty)
