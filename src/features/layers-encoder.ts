@@ -115,7 +115,7 @@ export async function createLayersEncoder(opts: LayersEncoderOptions): Promise<E
     pooling: opts.pooling,
     inputSize: [inShape[1], inShape[2]],
     featureShape,
-    source: opts.modelJsonPath,
+    source: path.resolve(opts.modelJsonPath), // absolute: caption/serve may run from another folder
   };
   return {
     identity,
