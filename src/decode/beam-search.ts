@@ -30,7 +30,8 @@ interface Group {
  * Beam search for a batch of images. features [B, ...featureShape] -> per image, the best
  * hypothesis and the final beams, best first, ranked by score = logProb / length^lengthPenalty
  * (length counts the end token). Candidates are ranked by that score at every step, so with
- * lengthPenalty 0 the search maximises the total log-probability. The caller keeps `features`.
+ * lengthPenalty 0 the search looks for the caption of highest total log-probability (and finds it
+ * whenever the beam is wide enough to keep every candidate). The caller keeps `features`.
  */
 export function beamSearch(model: StepDecoder, features: tf.Tensor, opts: BeamSearchOptions): DecodedCaption[] {
   const { maxLength, beamSize, lengthPenalty } = opts;
