@@ -54,12 +54,13 @@ describe('capgen pipeline on the synthetic dataset (built CLI)', () => {
   beforeAll(async () => {
     const prepared = await runCli(['prepare', '--dataset', 'synthetic', '--count', String(COUNT), '--seed', '3', '--out', runDir, '--encoder', 'seeded-cnn', '--json']);
     expect(prepared.code, prepared.stderr).toBe(0);
-    const trained = await runCli(['train', '--run', runDir, '--epochs', String(EPOCHS), '--seed', '1', ...TRAIN_FLAGS]);
+    // ~90 s on an idle 2-core machine; the limit leaves room for a busy one.
+    const trained = await runCli(['train', '--run', runDir, '--epochs', String(EPOCHS), '--seed', '1', ...TRAIN_FLAGS], { timeoutMs: 900_000 });
     expect(trained.code, trained.stderr).toBe(0);
     const evaluated = await runCli(['eval', '--run', runDir, '--split', 'test', '--json', '--no-thumbnails']);
     expect(evaluated.code, evaluated.stderr).toBe(0);
     model = JSON.parse(evaluated.stdout) as EvalJson;
-  }, 600_000);
+  }, 1_200_000);
 
   it('prepare wrote the dataset and the run files', () => {
     for (const f of ['dataset/Flickr8k.token.txt', 'dataset/Images/scene_00001.png', 'prepare.json', 'captions.jsonl', 'vocab.json']) {
