@@ -3,13 +3,16 @@
 // as a ratio. Uses a prepared run when given (--run DIR), else synthetic features and captions.
 // Usage: node bench/train.mjs [--run /tmp/p8k-mobilenet] [--captions 30000] [--vocab 3000] [--steps N] [--batch 64] [--no-torch] [--torch-threads N]
 //
-// Last numbers (2026-11-25, this 2-core machine shared with ~6 busy processes, load average 11-16, so
-// every figure is inflated several-fold; synthetic data, vocabulary 3000, batch 64, 20 of 469 steps):
-//   capgen WASM 1 thread: 1.85 s/step, 35 captions/s, epoch ~864 s (extrapolated), peak RSS 417 MiB
-//   torch 1.13 (Debian) 2 threads: 9.8 s/step (epoch ~4614 s): ratio capgen/torch 0.19
-//   torch 1 thread: 5.3 s/step (epoch ~2479 s)
-// Unloaded, WASM matmuls run at ~22 GFLOP/s here and a step is ~6.7 GFLOP (the output layer is 57%),
-// so one thread cannot go below ~0.3 s/step (~140 s/epoch); 90 s needs both cores.
+// Last numbers (2026-11-25, this 2-core machine; other helpers' jobs share it, so treat as upper bounds):
+//   real run /tmp/p8k-mobilenet (Flickr8k, MobileNet 1024-d, vocabulary 2535, 30000 captions), batch 64,
+//   40 of 469 steps, load average ~1.3-2.5 (a 1-thread `capgen train` running on the other core):
+//     capgen WASM 1 thread: 135 captions/s, epoch ~222 s (extrapolated), peak RSS 446 MiB
+//     torch 1.13 (Debian) 1 thread, same sizes (synthetic): 43 captions/s, epoch ~701 s: ratio 0.32
+//   the full `capgen train` on that run measured 200-215 s per epoch (150-160 captions/s) at load ~1.3.
+//   Under load average 11-16 (earlier): capgen 1.85 s/step; torch 2 threads 9.8 s/step (OpenMP spinning).
+// Unloaded, WASM matmuls run at ~22 GFLOP/s here and a step is ~6 GFLOP (the output layer ~55%), so one
+// thread cannot go below ~0.28 s/step (~130 s/epoch); the 90 s target needs both cores (data-parallel
+// gradient workers), which this benchmark does not do yet.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
