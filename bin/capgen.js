@@ -8,5 +8,10 @@ if (!existsSync(fileURLToPath(mainUrl))) {
   process.stderr.write('capgen: dist/ is missing; run `npm ci` (or `npm run build`) in the capgen folder first.\n');
   process.exit(2);
 }
+// `capgen caption dir | head`: a reader that closes the pipe early is not an error.
+process.stdout.on('error', (e) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
 const { main } = await import(mainUrl.href);
 process.exitCode = await main(process.argv);

@@ -18,6 +18,13 @@ export function buildProgram(): Command {
       setLogLevel({ verbose: opts.verbose, quiet: opts.quiet });
     });
   registerCommands(program);
+  // Subcommands do not inherit these: without them a bad flag value would exit 1 from inside commander.
+  for (const command of program.commands) {
+    command
+      .exitOverride()
+      .showHelpAfterError('(run with --help for usage)')
+      .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
+  }
   return program;
 }
 

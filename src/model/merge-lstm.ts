@@ -108,7 +108,12 @@ export class MergeLstm implements StepDecoder {
     this.vocabSize = sizes.vocabSize;
     const shapes = weightShapes(sizes);
     this.w = {} as Record<WeightName, tf.Variable>;
-    for (const name of WEIGHT_NAMES) this.w[name] = tf.variable(tf.tensor(weights[name], shapes[name], 'float32'), true);
+    for (const name of WEIGHT_NAMES) {
+      // tf.variable copies its initial value: free the temporary so load + dispose leaves nothing.
+      const initial = tf.tensor(weights[name], shapes[name], 'float32');
+      this.w[name] = tf.variable(initial, true);
+      initial.dispose();
+    }
     this.variables = WEIGHT_NAMES.map((n) => this.w[n]);
   }
 

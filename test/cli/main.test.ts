@@ -17,3 +17,19 @@ describe('capgen CLI', () => {
     expect(r.stderr).toMatch(/unknown command 'no-such-command'/);
   });
 });
+
+describe('capgen subcommands', () => {
+  it('a bad flag value on a subcommand exits 2, not 1', async () => {
+    const r = await runCli(['train', '--epochs', 'abc']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--epochs/);
+  });
+
+  it('every command has --help', async () => {
+    for (const cmd of ['prepare', 'train', 'eval', 'caption', 'serve', 'demo']) {
+      const r = await runCli([cmd, '--help']);
+      expect(r.code, cmd).toBe(0);
+      expect(r.stdout, cmd).toMatch(new RegExp(`Usage: capgen ${cmd}`));
+    }
+  });
+});

@@ -63,10 +63,7 @@ async function buildRun(root: string): Promise<{ runDir: string; imagesDir: stri
   return { runDir, imagesDir };
 }
 
-/**
- * Tensors that loading and disposing a checkpoint leaves behind (MergeLstm keeps the initial value
- * of each tf.variable: 10 at the time of writing; 0 once src/model fixes it). Eval must add none.
- */
+/** Tensors that loading and disposing a checkpoint leaves behind: must be none. Eval must add none either. */
 async function tensorsLeftByLoading(dir: string): Promise<number> {
   const before = tf.memory().numTensors;
   const { model } = await loadCheckpoint(dir);
@@ -207,6 +204,7 @@ describe('capgen eval with a checkpoint', () => {
   it('captions the split like an independent decoding, and scores those captions', async () => {
     const outDir = path.join(root, 'out');
     const loadingLeak = await tensorsLeftByLoading(defaultCheckpointDir(runDir));
+    expect(loadingLeak).toBe(0);
     const tensorsBefore = tf.memory().numTensors;
     const { record, files } = await runEval({ ...DEFAULT_EVAL_CONFIG, runDir, split: 'dev', beamSize: 2, lengthPenalty: 0.5, batchSize: 2, outDir, backend: 'wasm' });
     expect(tf.memory().numTensors - tensorsBefore).toBe(loadingLeak); // decoding frees everything it makes
