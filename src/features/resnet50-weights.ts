@@ -4,6 +4,7 @@ import { CapgenError } from '../errors.js';
 import type { KerasWeights } from './keras-h5.js';
 import { allConvs, kerasWeightShapes, type ResNet50Spec } from './resnet50-spec.js';
 
+import { mulberry32 } from '../util/random.js';
 /** Raw weights of one conv + BN pair, as Keras stores them. kernel is [kh, kw, in, out]. */
 export interface ConvWeights {
   kernel: Float32Array;
@@ -60,14 +61,7 @@ export function mapResNet50Weights(spec: ResNet50Spec, file: KerasWeights, fileN
 
 /** mulberry32: a small seeded generator, so `--weights random --seed N` repeats exactly. */
 export function seededUniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 /**

@@ -2,16 +2,11 @@
 // orthogonal recurrent kernels (QR by Gram-Schmidt: ~0.1 s for 256 units instead of tfjs' minutes
 // on the cpu backend) and uniform(-0.05, 0.05) embeddings. Same seed, same weights, on any backend.
 
+import { mulberry32 } from '../util/random.js';
+
 /** mulberry32: a small, fast, seedable PRNG returning floats in [0, 1). */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 /** Mixes several integers into one 32-bit seed (for per-(epoch, batch) seeds). */

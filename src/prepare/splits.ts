@@ -3,6 +3,7 @@
 import { CapgenError } from '../errors.js';
 import type { SplitName } from '../run/formats.js';
 
+import { mulberry32 } from '../util/random.js';
 export const SPLIT_NAMES: readonly SplitName[] = ['train', 'dev', 'test'];
 
 export type SplitSource = 'official' | 'karpathy' | 'random';
@@ -19,14 +20,7 @@ export interface SplitAssignment {
 
 /** mulberry32: a tiny, well-mixed 32-bit PRNG, enough for a reproducible shuffle. */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 /** '0.8,0.1,0.1' -> [0.8, 0.1, 0.1]; must be three non-negative shares summing to 1. */

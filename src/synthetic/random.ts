@@ -1,20 +1,8 @@
 // Seeded pseudo-random numbers for the synthetic dataset and the seeded CNN: the same seed gives
 // the same scenes and weights on every machine (Math.random cannot be seeded).
 
-/** A function returning uniform floats in [0, 1). */
-export type Rng = () => number;
-
-/** mulberry32: a tiny 32-bit generator, plenty for scenes and initial weights. */
-export function mulberry32(seed: number): Rng {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32, type Rng } from '../util/random.js';
+import type { Rng } from '../util/random.js';
 
 /** Mixes a seed and an index into a new seed, so item i does not depend on how many items there are. */
 export function deriveSeed(seed: number, index: number): number {
