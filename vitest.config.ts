@@ -9,5 +9,8 @@ export default defineConfig({
     // Two workers: one per core of the CI machine; more only thrash.
     pool: 'forks',
     maxWorkers: 2,
+    // One WASM thread per test process (and the CLIs it starts): two workers already fill both cores.
+    // test/backend/wasm-threads.test.ts starts its own process to check the threaded build.
+    env: { CAPGEN_THREADS: '1' },
   },
 });

@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import { CapgenError } from '../errors.js';
 import { registerKernelFixes } from './kernel-fixes.js';
+import { prepareWasmThreads } from './wasm-threads.js';
 
 export type BackendChoice = 'auto' | 'gpu' | 'node' | 'wasm' | 'cpu';
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'gpu', 'node', 'wasm', 'cpu'];
@@ -48,24 +49,37 @@ function tryNative(name: 'gpu' | 'node'): string | undefined {
   }
 }
 
-async function setWasm(): Promise<void> {
-  await import('@tensorflow/tfjs-backend-wasm');
-  // tfjs disables WASM threads under Node (its worker bootstrap needs a browser Blob URL);
-  // capgen uses worker_threads pools for parallel work instead (see src/backend/pool.ts).
+/** Load WASM with `threads` XNNPACK threads (1 = the single-threaded SIMD build); returns the count it got. */
+async function setWasm(threads: number): Promise<number> {
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  const finish = threads > 1 ? prepareWasmThreads(wasm, threads) : undefined;
   if (!(await tf.setBackend('wasm'))) throw new Error('the WASM backend failed to initialise');
+  return finish ? finish() : 1;
+}
+
+/** WASM threads: $CAPGEN_THREADS, else one per core (XNNPACK splits each conv/matmul over them). */
+export function wasmThreadsWanted(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.CAPGEN_THREADS;
+  if (raw === undefined || raw === '') return os.availableParallelism();
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 64) {
+    throw new CapgenError('USAGE', `CAPGEN_THREADS must be a whole number from 1 to 64, got '${raw}'`);
+  }
+  return n;
 }
 
 /**
  * Choose, load and initialise the backend. `auto` takes tfjs-node-gpu, then tfjs-node, then WASM,
  * then the pure-JS cpu backend. Asking explicitly for one that cannot load is an error.
  */
-export async function initBackend(requested: BackendChoice = 'auto'): Promise<BackendInfo> {
+export async function initBackend(requested: BackendChoice = 'auto', opts: { threads?: number } = {}): Promise<BackendInfo> {
   if (current && current.requested === requested) return current;
   if (!BACKEND_CHOICES.includes(requested)) {
     throw new CapgenError('USAGE', `unknown backend '${requested}'`, { hint: `choose one of ${BACKEND_CHOICES.join(', ')}` });
   }
   const skipped: string[] = [];
   let name: BackendInfo['name'] | undefined;
+  let wasmThreads = 1;
   const order: Exclude<BackendChoice, 'auto'>[] = requested === 'auto' ? ['gpu', 'node', 'wasm', 'cpu'] : [requested];
   for (const candidate of order) {
     if (candidate === 'gpu' || candidate === 'node') {
@@ -79,7 +93,7 @@ export async function initBackend(requested: BackendChoice = 'auto'): Promise<Ba
       skipped.push(why);
     } else if (candidate === 'wasm') {
       try {
-        await setWasm();
+        wasmThreads = await setWasm(opts.threads ?? wasmThreadsWanted());
         name = 'wasm';
         break;
       } catch (e) {
@@ -96,8 +110,8 @@ export async function initBackend(requested: BackendChoice = 'auto'): Promise<Ba
   if (!name) throw new CapgenError('BACKEND', 'no TensorFlow.js backend could be loaded', { hint: installHint('wasm') });
   await tf.ready();
   registerKernelFixes(tf.getBackend());
-  // Native TensorFlow uses every core itself; WASM and cpu run on this one thread.
-  const threads = name === 'gpu' || name === 'node' ? os.cpus().length : 1;
+  // Native TensorFlow uses every core itself; WASM uses its XNNPACK pool; cpu runs on this thread.
+  const threads = name === 'gpu' || name === 'node' ? os.cpus().length : name === 'wasm' ? wasmThreads : 1;
   current = { requested, name, tfBackend: tf.getBackend(), threads, skipped };
   return current;
 }

@@ -24,7 +24,8 @@ const port = parentPort;
 if (!port) throw new Error('embed-worker must run in a worker thread');
 
 const ready = (async () => {
-  await initBackend(init.backend);
+  // Each worker is one core of the pool: one WASM thread apiece.
+  await initBackend(init.backend, { threads: 1 });
   return loadEncoder(init.identity, { weightsPath: init.weights === 'random' ? undefined : init.weights });
 })();
 

@@ -22,6 +22,7 @@ describe.skipIf(nativeInstalled())('initBackend without native bindings', () => 
     expect(tf.getBackend()).toBe('wasm');
     expect(info.skipped.join('\n')).toMatch(/tfjs-node-gpu/);
     expect(info.skipped.join('\n')).toMatch(/tfjs-node\b/);
+    // vitest.config.ts sets CAPGEN_THREADS=1 for the suite.
     expect(describeBackend(info)).toMatch(/^backend: WASM .*1 thread \(auto\)$/);
   });
 

@@ -1,0 +1,87 @@
+// Multi-threaded WASM under Node. tfjs-backend-wasm ships a pthreads + SIMD build (XNNPACK spreads
+// every convolution and matmul over a thread pool) but switches it off under Node, because its
+// emscripten workers start from a browser `blob:` URL, which Node's worker_threads refuse
+// (ERR_WORKER_PATH; tfjs issue #3830). Three small shims make the stock build run:
+//   1. the worker bootstrap tfjs inlines is written once to a real .cjs file, and `blob:` URLs of
+//      JavaScript blobs resolve to that file;
+//   2. inside each worker, the main script blob resolves to the package's own
+//      `wasm-out/tfjs-backend-wasm-threaded-simd.js` (the same emscripten factory tfjs inlines);
+//   3. emscripten sizes XNNPACK's pool from `os.cpus().length / 2` (it assumes 2 hyper-threads per
+//      core) and ignores larger requests, so the core count it sees is scaled while it starts.
+// Pool threads are unref'd: idle pthreads never keep a finished command alive.
+// Only src/backend/index.ts imports this file.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+
+const require = createRequire(import.meta.url);
+
+interface WasmModule {
+  setThreadsCount(n: number): void;
+  getThreadsCount(): number;
+}
+
+/** The worker bootstrap as a file, named by a hash of its contents (shared by every capgen process). */
+function writeWorkerFile(): string {
+  const wasmOut = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js'));
+  const factoryFile = path.join(wasmOut, 'tfjs-backend-wasm-threaded-simd.js');
+  const { wasmWorkerContents } = require(path.join(wasmOut, 'tfjs-backend-wasm-threaded-simd.worker.js')) as { wasmWorkerContents: string };
+  // tfjs escapes the newlines inside the bootstrap's string literals the same way before making its blob.
+  const source = `URL.createObjectURL = () => ${JSON.stringify(factoryFile)};\n${wasmWorkerContents.replace(/\n/g, '\\n')}`;
+  const digest = createHash('sha256').update(source).digest('hex').slice(0, 16);
+  const dir = path.join(os.tmpdir(), `capgen-${os.userInfo().uid}`);
+  const file = path.join(dir, `wasm-pthread-${digest}.cjs`);
+  if (!existsSync(file)) {
+    mkdirSync(dir, { recursive: true });
+    const temp = `${file}.${process.pid}.tmp`;
+    writeFileSync(temp, source);
+    renameSync(temp, file);
+  }
+  return file;
+}
+
+/** A Worker class whose ref() is a no-op, installed where emscripten looks for `Worker`. */
+function installUnrefWorker(): void {
+  let base: (new (...args: never[]) => { ref(): unknown; unref(): unknown }) | undefined;
+  let wrapped: unknown;
+  Object.defineProperty(globalThis, 'Worker', {
+    configurable: true,
+    get: () => wrapped,
+    set: (value) => {
+      base = value;
+      wrapped = class extends (base as NonNullable<typeof base>) {
+        constructor(...args: never[]) {
+          super(...args);
+          this.unref();
+        }
+        override ref(): this {
+          return this;
+        }
+      };
+    },
+  });
+}
+
+/**
+ * Ask tfjs for its threaded WASM build with `threads` XNNPACK threads, before `tf.setBackend('wasm')`.
+ * Returns a function to call once the backend is ready; it undoes the start-up shims and returns
+ * the thread count tfjs reports.
+ */
+export function prepareWasmThreads(wasm: WasmModule, threads: number): () => number {
+  const workerFile = writeWorkerFile();
+  const createObjectURL = URL.createObjectURL;
+  URL.createObjectURL = (blob: Blob) => (blob.type === 'application/javascript' ? workerFile : createObjectURL(blob));
+  installUnrefWorker();
+  const cpus = os.cpus;
+  const realCores = cpus().length;
+  os.cpus = () => Array.from({ length: Math.max(2 * threads, 1) }, (_, i) => cpus()[i % realCores]);
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
+  wasm.setThreadsCount(threads);
+  return () => {
+    os.cpus = cpus;
+    return wasm.getThreadsCount();
+  };
+}
