@@ -32,6 +32,7 @@ interface PrepareFlags {
   batchSize: number;
   dtype: FeaturesConfig['dtype'];
   workers?: number;
+  engine: NonNullable<FeaturesConfig['engine']>;
   backend: BackendChoice;
   json?: boolean;
 }
@@ -70,6 +71,7 @@ function toConfig(flags: PrepareFlags, cmd: Command): PrepareConfig {
       batchSize: flags.batchSize,
       dtype: flags.dtype,
       workers: flags.workers,
+      engine: flags.engine,
     },
     backend: flags.backend,
   };
@@ -99,6 +101,7 @@ export function prepareCommand(): Command {
     .option('--batch-size <n>', 'images per encoder call', intArg(1), f.batchSize)
     .addOption(new Option('--dtype <type>', 'feature storage type').choices(['float32', 'float16']).default(f.dtype))
     .option('--workers <n>', 'worker threads running the encoder', intArg(1, 64))
+    .addOption(new Option('--engine <name>', 'what runs the image encoder: onnx (ONNX Runtime, if installed), tfjs, or auto (onnx when it can)').choices(['auto', 'tfjs', 'onnx']).default(f.engine))
     .addOption(backendOption())
     .option('--json', 'print the summary as JSON on stdout')
     .action(async (flags: PrepareFlags, cmd: Command) => {

@@ -13,3 +13,14 @@ export interface Encoder {
   embed(pixels: tf.Tensor4D): tf.Tensor;
   dispose(): void;
 }
+
+/**
+ * An encoder that runs outside TensorFlow.js (the ONNX Runtime engine): asynchronous, on decoded
+ * pixels. Same identity, same features (to float rounding) as the tfjs encoder it stands for.
+ */
+export interface BatchEncoder {
+  readonly identity: EncoderIdentity;
+  /** Decoded images ([h, w, 3] uint8 each, h x w = identity.inputSize) -> feature rows, flattened [n * dim]. */
+  embedBatch(pixels: Uint8Array[]): Promise<Float32Array>;
+  dispose(): Promise<void>;
+}

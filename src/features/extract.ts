@@ -8,7 +8,8 @@ import { RUN_FILES } from '../run/layout.js';
 import { cacheKey, openCacheWriter } from './cache.js';
 import type { FeaturesConfig } from './config.js';
 import { decodeFailure, decodeImage } from './image-load.js';
-import { createEncoder, embedPixels } from './load-encoder.js';
+import { chooseEngine } from './engine.js';
+import { embedPixels } from './load-encoder.js';
 import { createEmbedPool, defaultWorkers } from './pool.js';
 
 export interface ExtractOptions {
@@ -56,8 +57,8 @@ async function decodeBatch(batch: { name: string; path: string }[], identity: En
 export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResult> {
   const { config } = opts;
   const started = performance.now();
-  const encoder = await createEncoder(config);
-  const identity = encoder.identity;
+  const chosen = await chooseEngine(config, config.engine);
+  const identity = chosen.encoder.identity;
   const key = cacheKey(identity, config.dtype);
   const relDir = path.join(RUN_FILES.featuresDir, key);
   const dim = identity.featureShape.reduce((a, b) => a * b, 1);
@@ -66,10 +67,12 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
   const todo = unique.filter((img) => !writer.has(img.name));
   const reused = unique.length - todo.length;
   const backendName = typeof opts.backend === 'string' ? opts.backend : opts.backend.name;
-  const workers = Math.min(config.workers ?? defaultWorkers(backendName), Math.max(1, Math.ceil(todo.length / config.batchSize)));
+  // ONNX Runtime already spreads each batch over every core: one worker (this thread) runs it.
+  const wanted = chosen.engine === 'onnx' ? 1 : (config.workers ?? defaultWorkers(backendName));
+  const workers = Math.min(wanted, Math.max(1, Math.ceil(todo.length / config.batchSize)));
   info(
     `features: ${identity.architecture} (${identity.layer}, ${identity.preprocess}, ${identity.resize}, pooling ${identity.pooling}) -> [${identity.featureShape}] ` +
-      `${config.dtype}; ${todo.length} images to encode, ${reused} already cached; batch ${config.batchSize}, ${workers} worker${workers === 1 ? '' : 's'}; ${relDir}`,
+      `${config.dtype}; ${todo.length} images to encode, ${reused} already cached; engine ${chosen.label}; batch ${config.batchSize}, ${workers} worker${workers === 1 ? '' : 's'}; ${relDir}`,
   );
   const batches: { name: string; path: string }[][] = [];
   for (let i = 0; i < todo.length; i += config.batchSize) batches.push(todo.slice(i, i + config.batchSize));
@@ -79,9 +82,14 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
   let done = 0;
   const pool = workers > 1 ? await createEmbedPool({ workers, identity, backend: backendName, weights: config.weights }) : undefined;
   // With a pool, the workers hold their own copies: free this thread's (ResNet50 is ~100 MB).
-  const local = pool ? (encoder.dispose(), undefined) : encoder;
+  if (pool && chosen.engine === 'tfjs') chosen.encoder.dispose();
+  const local = pool ? undefined : chosen;
   const embed = async (b: DecodedBatch): Promise<Float32Array> =>
-    pool ? pool.embed(b.pixels, identity.inputSize) : embedPixels(encoder, b.pixels, identity.inputSize);
+    pool
+      ? pool.embed(b.pixels, identity.inputSize)
+      : chosen.engine === 'onnx'
+        ? chosen.encoder.embedBatch(b.pixels)
+        : embedPixels(chosen.encoder, b.pixels, identity.inputSize);
   const loopStart = performance.now();
   let lastLine = loopStart;
   try {
@@ -112,7 +120,7 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
     bar.stop();
     await pool?.close();
     await writer.close();
-    local?.dispose();
+    await local?.encoder.dispose();
   }
   for (const b of bad) info(`bad image: ${b.name}: ${b.reason}`);
   const seconds = (performance.now() - started) / 1000;

@@ -9,7 +9,7 @@ import type { EncoderIdentity } from '../run/formats.js';
 import { capgenCacheDir, downloadOnce } from './download.js';
 import type { Encoder } from './encoder.js';
 import { readKerasH5 } from './keras-h5.js';
-import { createResNet50 } from './resnet50.js';
+import { createResNet50, type ResNet50Options } from './resnet50.js';
 import { resnet50Spec } from './resnet50-spec.js';
 import { mapResNet50Weights, randomResNet50Weights } from './resnet50-weights.js';
 
@@ -64,12 +64,17 @@ export interface ResNet50LoadOptions {
 }
 
 export async function loadResNet50(opts: ResNet50LoadOptions): Promise<Encoder> {
+  return createResNet50(await resolveResNet50(opts));
+}
+
+/** Spec, weights and identity of the ResNet50 that `opts` asks for (also what the ONNX engine builds its graph from). */
+export async function resolveResNet50(opts: ResNet50LoadOptions): Promise<ResNet50Options> {
   const spec = resnet50Spec(opts.widthDivisor ?? 1);
   const base = { resize: opts.resize, inputSize: opts.inputSize ?? RESNET50_INPUT };
   if (opts.weights === 'random') {
     const weightsHash = `random:${opts.seed}${opts.widthDivisor && opts.widthDivisor !== 1 ? `/w${opts.widthDivisor}` : ''}`;
     if (opts.expectedHash && opts.expectedHash !== weightsHash) throw new CapgenError('MISMATCH', `recorded weights ${opts.expectedHash} are not ${weightsHash}`);
-    return createResNet50({ spec, pooling: opts.pooling, weights: randomResNet50Weights(spec, opts.seed), identity: { ...base, weightsHash } });
+    return { spec, pooling: opts.pooling, weights: randomResNet50Weights(spec, opts.seed), identity: { ...base, weightsHash } };
   }
   const file = await resolveResNet50Weights(opts.weights);
   const weightsHash = await sha256OfFile(file);
@@ -80,5 +85,5 @@ export async function loadResNet50(opts: ResNet50LoadOptions): Promise<Encoder> 
     });
   }
   const weights = mapResNet50Weights(spec, await readKerasH5(file), file);
-  return createResNet50({ spec, pooling: opts.pooling, weights, identity: { ...base, weightsHash } });
+  return { spec, pooling: opts.pooling, weights, identity: { ...base, weightsHash } };
 }

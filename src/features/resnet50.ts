@@ -45,6 +45,13 @@ export interface ResNet50Options {
   identity: Omit<EncoderIdentity, 'architecture' | 'layer' | 'preprocess' | 'pooling' | 'featureShape'>;
 }
 
+/** The identity createResNet50 records (shared with the ONNX engine, whose features are the same). */
+export function resnet50Identity(opts: Omit<ResNet50Options, 'weights'>): EncoderIdentity {
+  const [h, w] = opts.identity.inputSize;
+  const featureShape = opts.pooling === 'avg' ? [opts.spec.outChannels] : [...mapSize([h, w]), opts.spec.outChannels];
+  return { architecture: 'resnet50', layer: 'conv5_block3_out', preprocess: 'caffe', pooling: opts.pooling, featureShape, ...opts.identity };
+}
+
 export function createResNet50(opts: ResNet50Options): Encoder {
   const folded = new Map<string, FoldedConv>();
   for (const spec of allConvs(opts.spec)) {
@@ -59,16 +66,7 @@ export function createResNet50(opts: ResNet50Options): Encoder {
     const c = folded.get(name) as FoldedConv;
     return tf.fused.conv2d({ x, filter: c.kernel, bias: c.bias, strides: c.spec.stride, pad: c.spec.padding, activation: relu ? 'relu' : 'linear' });
   };
-  const [h, w] = opts.identity.inputSize;
-  const featureShape = opts.pooling === 'avg' ? [opts.spec.outChannels] : [...mapSize([h, w]), opts.spec.outChannels];
-  const identity: EncoderIdentity = {
-    architecture: 'resnet50',
-    layer: 'conv5_block3_out',
-    preprocess: 'caffe',
-    pooling: opts.pooling,
-    featureShape,
-    ...opts.identity,
-  };
+  const identity = resnet50Identity(opts);
 
   return {
     identity,

@@ -1,0 +1,84 @@
+// The one module that loads ONNX Runtime (onnxruntime-node, an optional dependency): a faster CPU
+// engine for the image encoders. Loading never throws: a missing package yields the reason instead.
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { CapgenError } from '../errors.js';
+
+/** The part of onnxruntime-node's API capgen uses (typed here: the package may be absent). */
+export interface OrtTensor {
+  readonly data: unknown;
+  readonly dims: readonly number[];
+  dispose?(): void;
+}
+export interface OrtSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
+  release(): Promise<void>;
+}
+export interface OrtSessionOptions {
+  intraOpNumThreads?: number;
+  interOpNumThreads?: number;
+  executionMode?: 'sequential' | 'parallel';
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+}
+export interface OnnxRuntime {
+  InferenceSession: { create(model: Uint8Array, options?: OrtSessionOptions): Promise<OrtSession> };
+  Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => OrtTensor;
+  env: { versions: { node?: string; common?: string } };
+}
+
+const PACKAGE = 'onnxruntime-node';
+export const ONNX_INSTALL_HINT = `install it with \`npm install --no-save ${PACKAGE}@1.30.0 --${PACKAGE}-install=skip\` in the capgen folder (it is an optional dependency), or use --engine tfjs`;
+
+const require = createRequire(import.meta.url);
+let loaded: { ort?: OnnxRuntime; reason?: string } | undefined;
+
+/** onnxruntime-node when it loads here; otherwise undefined and `onnxUnavailableReason()` says why. */
+export function loadOnnxRuntime(): OnnxRuntime | undefined {
+  if (!loaded) {
+    try {
+      const ort = require(PACKAGE) as OnnxRuntime;
+      if (typeof ort?.InferenceSession?.create !== 'function') throw new Error('the package has no InferenceSession');
+      loaded = { ort };
+    } catch (e) {
+      loaded = { reason: `${PACKAGE}: ${String((e as Error).message ?? e).split('\n')[0]}` };
+    }
+  }
+  return loaded.ort;
+}
+
+export function onnxUnavailableReason(): string | undefined {
+  loadOnnxRuntime();
+  return loaded?.reason;
+}
+
+/** ONNX Runtime's version, e.g. '1.30.0' (undefined when it does not load). */
+export function onnxVersion(): string | undefined {
+  return loadOnnxRuntime()?.env.versions.node;
+}
+
+/** Intra-op threads: $CAPGEN_THREADS, else one per core (as the WASM backend does). */
+export function onnxThreadsWanted(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.CAPGEN_THREADS;
+  if (raw === undefined || raw === '') return os.availableParallelism();
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new CapgenError('USAGE', `CAPGEN_THREADS must be a whole number from 1 to 64, got '${raw}'`);
+  return n;
+}
+
+/** A session on the CPU for an in-memory model; throws BACKEND when ONNX Runtime is missing. */
+export async function createOnnxSession(model: Uint8Array, opts: { threads?: number } = {}): Promise<{ session: OrtSession; threads: number; ort: OnnxRuntime }> {
+  const ort = loadOnnxRuntime();
+  if (!ort) throw new CapgenError('BACKEND', `the onnx engine is not available: ${onnxUnavailableReason()}`, { hint: ONNX_INSTALL_HINT });
+  const threads = opts.threads ?? onnxThreadsWanted();
+  const session = await ort.InferenceSession.create(model, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1, // the encoders are one chain of convolutions: nothing to run side by side
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all', // fuses Conv+Add+Relu and Conv+Clip, as the tfjs version's fused conv does
+    logSeverityLevel: 3, // errors only: ORT's warnings about unused initializers are noise here
+  });
+  return { session, threads, ort };
+}

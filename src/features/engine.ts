@@ -1,0 +1,43 @@
+// Which engine computes the image features: TensorFlow.js (the reference, any backend) or ONNX
+// Runtime (onnxruntime-node, optional; several times faster on CPUs). Both give the same features.
+import { ONNX_INSTALL_HINT, loadOnnxRuntime, onnxUnavailableReason, onnxVersion } from '../backend/onnx.js';
+import { CapgenError } from '../errors.js';
+import type { FeaturesConfig } from './config.js';
+import type { Encoder } from './encoder.js';
+import { createEncoder } from './load-encoder.js';
+import { createOnnxEncoder, onnxGraphFor, type OnnxEncoder } from './onnx/onnx-encoder.js';
+
+export type EngineChoice = 'auto' | 'tfjs' | 'onnx';
+export const ENGINE_CHOICES: readonly EngineChoice[] = ['auto', 'tfjs', 'onnx'];
+
+export type ChosenEngine =
+  | { engine: 'onnx'; encoder: OnnxEncoder; /** e.g. 'onnx (onnxruntime-node 1.30.0, 2 threads)' */ label: string }
+  | { engine: 'tfjs'; encoder: Encoder; label: string };
+
+/** Flag values the tfjs path must reject with its own error message (the ONNX path does not re-check them). */
+function needsTfjsValidation(config: FeaturesConfig): boolean {
+  return (config.encoder === 'resnet50' && !!config.preprocess && config.preprocess !== 'caffe') || (config.encoder.endsWith('.json') && !config.preprocess);
+}
+
+/**
+ * `auto`: ONNX Runtime when onnxruntime-node loads and the encoder has an ONNX graph, else tfjs (the
+ * label says why). `onnx` that cannot run is a BACKEND error; `tfjs` never tries ONNX.
+ */
+export async function chooseEngine(config: FeaturesConfig, requested: EngineChoice = 'auto'): Promise<ChosenEngine> {
+  if (!ENGINE_CHOICES.includes(requested)) throw new CapgenError('USAGE', `unknown engine '${requested}'`, { hint: `choose ${ENGINE_CHOICES.join(', ')}` });
+  if (requested === 'tfjs' || needsTfjsValidation(config)) return { engine: 'tfjs', encoder: await createEncoder(config), label: 'tfjs' };
+  let why: string;
+  if (!loadOnnxRuntime()) {
+    why = onnxUnavailableReason() ?? 'onnxruntime-node did not load';
+    if (requested === 'onnx') throw new CapgenError('BACKEND', `the onnx engine is not available: ${why}`, { hint: ONNX_INSTALL_HINT });
+  } else {
+    const graph = await onnxGraphFor(config);
+    if ('model' in graph) {
+      const encoder = await createOnnxEncoder(graph.model, graph.identity);
+      return { engine: 'onnx', encoder, label: `onnx (onnxruntime-node ${onnxVersion()}, ${encoder.threads} thread${encoder.threads === 1 ? '' : 's'})` };
+    }
+    why = graph.reason;
+    if (requested === 'onnx') throw new CapgenError('BACKEND', `the onnx engine cannot run this encoder: ${why}`, { hint: 'use --engine tfjs (or auto)' });
+  }
+  return { engine: 'tfjs', encoder: await createEncoder(config), label: `tfjs (onnx not used: ${why})` };
+}

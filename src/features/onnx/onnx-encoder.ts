@@ -1,0 +1,93 @@
+// The ONNX Runtime engine of the image encoders: ResNet50 and tfjs layers models rebuilt as ONNX
+// graphs (same weights, same identity) and run by onnxruntime-node on the CPU's cores.
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { createOnnxSession, type OnnxRuntime, type OrtSession } from '../../backend/onnx.js';
+import type { EncoderIdentity } from '../../run/formats.js';
+import type { FeaturesConfig } from '../config.js';
+import type { BatchEncoder } from '../encoder.js';
+import { hashLayersWeights } from '../layers-encoder.js';
+import { resnet50Identity } from '../resnet50.js';
+import { resolveResNet50 } from '../resnet50-load.js';
+import { INPUT_NAME, OUTPUT_NAME } from './graph-builder.js';
+import { layersGraph, type LayersModelJson } from './layers-graph.js';
+import { encodeOnnxModel, type OnnxModel } from './proto.js';
+import { resnet50Graph } from './resnet50-graph.js';
+
+export interface OnnxEncoder extends BatchEncoder {
+  /** ORT's intra-op threads. */
+  readonly threads: number;
+}
+
+/** Runs `model` (input [batch, H, W, 3] RGB 0..255, output the feature rows) in an ORT session. */
+export async function createOnnxEncoder(model: OnnxModel, identity: EncoderIdentity, opts: { threads?: number } = {}): Promise<OnnxEncoder> {
+  const { session, threads, ort } = await createOnnxSession(encodeOnnxModel(model), opts);
+  return wrapSession(session, ort, identity, threads);
+}
+
+function wrapSession(session: OrtSession, ort: OnnxRuntime, identity: EncoderIdentity, threads: number): OnnxEncoder {
+  const [h, w] = identity.inputSize;
+  const per = h * w * 3;
+  const dim = identity.featureShape.reduce((a, b) => a * b, 1);
+  return {
+    identity,
+    threads,
+    async embedBatch(pixels) {
+      const batch = new Float32Array(pixels.length * per);
+      pixels.forEach((p, i) => {
+        if (p.length !== per) throw new Error(`image ${i} has ${p.length} values, expected ${h}x${w}x3`);
+        batch.set(p, i * per);
+      });
+      const input = new ort.Tensor('float32', batch, [pixels.length, h, w, 3]);
+      const out = (await session.run({ [INPUT_NAME]: input }))[OUTPUT_NAME];
+      try {
+        const rows = out.data as Float32Array;
+        if (rows.length !== pixels.length * dim) throw new Error(`the ONNX graph gave ${rows.length} values for ${pixels.length} images of ${dim}`);
+        return Float32Array.from(rows);
+      } finally {
+        out.dispose?.();
+        input.dispose?.();
+      }
+    },
+    dispose: () => session.release(),
+  };
+}
+
+/** ONNX graph + identity for `config`'s encoder, or the reason there is none (the caller then runs tfjs). */
+export async function onnxGraphFor(config: FeaturesConfig): Promise<{ model: OnnxModel; identity: EncoderIdentity } | { reason: string }> {
+  if (config.encoder === 'resnet50') {
+    const parts = await resolveResNet50({ weights: config.weights, seed: config.seed, pooling: config.pooling, resize: config.resize });
+    return { model: resnet50Graph({ ...parts, inputSize: parts.identity.inputSize }), identity: resnet50Identity(parts) };
+  }
+  if (config.encoder.endsWith('.json') && config.preprocess) return layersModelGraph(config.encoder, { ...config, preprocess: config.preprocess });
+  return { reason: `encoder '${config.encoder}' has no ONNX graph` };
+}
+
+async function layersModelGraph(
+  modelJsonPath: string,
+  opts: { encoderLayer?: string; preprocess: EncoderIdentity['preprocess']; pooling: EncoderIdentity['pooling']; resize: EncoderIdentity['resize'] },
+): Promise<{ model: OnnxModel; identity: EncoderIdentity } | { reason: string }> {
+  const weightsHash = await hashLayersWeights(modelJsonPath); // also checks that the model and its shards exist
+  const json = JSON.parse(await fs.readFile(modelJsonPath, 'utf8')) as LayersModelJson;
+  const shards: Buffer[] = [];
+  for (const group of json.weightsManifest ?? []) {
+    for (const p of group.paths) {
+      const file = path.join(path.dirname(modelJsonPath), p);
+      if (existsSync(file)) shards.push(await fs.readFile(file));
+    }
+  }
+  const graph = layersGraph({ json, weightData: Buffer.concat(shards), layer: opts.encoderLayer, preprocess: opts.preprocess, pooling: opts.pooling });
+  if (!graph.ok) return { reason: graph.reason };
+  const identity: EncoderIdentity = {
+    architecture: 'tfjs-layers',
+    weightsHash,
+    layer: graph.layer,
+    preprocess: opts.preprocess,
+    resize: opts.resize,
+    pooling: opts.pooling,
+    inputSize: graph.inputSize,
+    featureShape: graph.featureShape,
+    source: path.resolve(modelJsonPath), // as createLayersEncoder records it
+  };
+  return { model: graph.model, identity };
+}
