@@ -23,7 +23,8 @@ describe('extractFeatures', () => {
   beforeAll(async () => {
     await initBackend('wasm');
     const { modelJson } = await writeTinyModel(path.join(root, 'model'), { seed: 5, shards: 1 });
-    config = { ...DEFAULT_FEATURES_CONFIG, encoder: modelJson, encoderLayer: 'features', preprocess: 'tf', batchSize: 3, workers: 1 };
+    // engine tfjs: this file checks bit-exact equality with the tfjs encoder (test/features/onnx-*.test.ts covers onnx).
+    config = { ...DEFAULT_FEATURES_CONFIG, encoder: modelJson, encoderLayer: 'features', preprocess: 'tf', batchSize: 3, workers: 1, engine: 'tfjs' };
     await fs.mkdir(imagesDir, { recursive: true });
     for (let i = 0; i < 7; i++) {
       const name = `img${i}.png`;
