@@ -14,6 +14,7 @@
 // thread cannot go below ~0.28 s/step (~130 s/epoch); the 90 s target needs both cores (data-parallel
 // gradient workers), which this benchmark does not do yet.
 import { spawnSync } from 'node:child_process';
+import os from 'node:os';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,10 +23,10 @@ import { describeBackend, initBackend } from '../dist/backend/index.js';
 import { MergeLstm, initialWeights } from '../dist/model/merge-lstm.js';
 import { seededRandom } from '../dist/model/init.js';
 import { Adam } from '../dist/train/adam.js';
-import { disposeBatch, planEpoch, streamBatches, toTensors } from '../dist/train/batches.js';
+import { planEpoch } from '../dist/train/batches.js';
 import { loadTrainingData } from '../dist/train/data.js';
 import { openCachedFeatures } from '../dist/train/features.js';
-import { lossAndGrads } from '../dist/train/objective.js';
+import { startReplicas } from '../dist/train/replicas.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -49,26 +50,29 @@ function synthetic(captions, vocab, featureSize, images) {
     for (let t = 0; t < n; t++) ids[t] = 4 + Math.floor((vocab - 4) * rand() ** 3);
     train.push({ imageRow: c % images, ids });
   }
-  return { features, featureSize, train, vocabSize: vocab };
+  return { features, featureSize, train, dev: [], vocabSize: vocab };
 }
 
 const runDir = flag('run', existsSync('/tmp/p8k-mobilenet/prepare.json') ? '/tmp/p8k-mobilenet' : undefined);
-const info = await initBackend(flag('backend', 'wasm'));
+// capgen train's default: one gradient replica per core, each on one WASM thread.
+const replicaCount = Number(flag('replicas', os.availableParallelism()));
+const info = await initBackend(flag('backend', 'wasm'), replicaCount === 1 ? {} : { threads: 1 });
 let data;
 if (runDir) {
   const d = await loadTrainingData(runDir, openCachedFeatures);
-  data = { features: d.features, featureSize: d.featureSize, train: d.train, vocabSize: d.vocab.tokens.length };
+  data = { features: d.features, featureSize: d.featureSize, train: d.train, dev: d.dev, vocabSize: d.vocab.tokens.length };
   console.log(`data: ${runDir}: ${d.train.length} training captions, ${d.images.length} images, vocabulary ${data.vocabSize}, ${d.featureSize}-d features`);
 } else {
   data = synthetic(Number(flag('captions', 30000)), Number(flag('vocab', 3000)), Number(flag('features', 1024)), 6000);
   console.log(`data: synthetic, ${data.train.length} captions (6000 images x 5), vocabulary ${data.vocabSize}, ${data.featureSize}-d features`);
 }
 const meanWords = data.train.reduce((a, e) => a + e.ids.length, 0) / data.train.length;
-console.log(`${describeBackend(info)}; batch ${batchSize}, mean caption ${meanWords.toFixed(1)} words`);
+console.log(`${describeBackend(info)}, ${replicaCount} gradient replica(s); batch ${batchSize}, mean caption ${meanWords.toFixed(1)} words`);
 
 const sizes = { vocabSize: data.vocabSize, embeddingSize: 256, hiddenSize: 256, featureSize: data.featureSize, dropout: 0.5 };
 const model = new MergeLstm(sizes, initialWeights(sizes, seed));
 const optimizer = new Adam(model.variables, { learningRate: 1e-3, clipNorm: 5 });
+const replicas = await startReplicas({ count: replicaCount, backend: info.name, model, optimizer, data });
 const plan = planEpoch(data.train, { batchSize, seed, epoch: 0, shuffle: true });
 const steps = Math.min(plan.length, Number(flag('steps', plan.length)));
 let peakRss = process.memoryUsage().rss;
@@ -76,25 +80,30 @@ let firstLoss;
 let lastLoss;
 let captionsDone = 0;
 const t0 = performance.now();
-for (const { index, batch } of streamBatches(data.train, plan, data)) {
-  if (index >= steps) break;
-  const b = toTensors(batch);
-  const r = lossAndGrads(model, b, index);
-  optimizer.apply(r.grads);
+const cpu0 = process.cpuUsage();
+for (let index = 0; index < steps; index++) {
+  const r = await replicas.step(plan[index], index);
   if (index === 0 || index === steps - 1 || index % 50 === 0) {
     lastLoss = r.loss;
     firstLoss ??= lastLoss;
   }
-  tf.dispose(r.grads);
-  disposeBatch(b);
-  captionsDone += batch.batchSize;
+  captionsDone += plan[index].length;
   if (index % 20 === 0) peakRss = Math.max(peakRss, process.memoryUsage().rss);
 }
 const seconds = (performance.now() - t0) / 1000;
+const cpu = process.cpuUsage(cpu0);
+console.log(`capgen: CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s over all threads = ${((cpu.user + cpu.system) / 1e3 / captionsDone).toFixed(2)} CPU-ms per caption`);
 peakRss = Math.max(peakRss, process.memoryUsage().rss);
 const epochSeconds = (seconds * data.train.length) / captionsDone;
 console.log(`capgen: ${steps}/${plan.length} steps in ${seconds.toFixed(1)} s, ${(captionsDone / seconds).toFixed(0)} captions/s, loss ${firstLoss.toFixed(3)} -> ${lastLoss.toFixed(3)}`);
-console.log(`capgen: epoch time ${epochSeconds.toFixed(1)} s${steps < plan.length ? ' (extrapolated)' : ''}, peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB, tensors alive ${tf.memory().numTensors}`);
+console.log(`capgen: epoch time ${epochSeconds.toFixed(1)} s${steps < plan.length ? ' (extrapolated)' : ''}, peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB (all threads), tensors alive ${tf.memory().numTensors}`);
+if (data.dev.length && argv.includes('--validate')) {
+  const v0 = performance.now();
+  const devPlan = planEpoch(data.dev, { batchSize: 256, seed: 0, epoch: 0, shuffle: false });
+  const v = await replicas.evaluate(data.dev, devPlan);
+  console.log(`capgen: validation of ${data.dev.length} dev captions in ${((performance.now() - v0) / 1000).toFixed(1)} s, loss ${(v.lossSum / v.tokens).toFixed(3)}`);
+}
+await replicas.close();
 model.dispose();
 optimizer.dispose();
 

@@ -19,6 +19,7 @@ export function trainCommand(): Command {
     .option('--hidden-size <n>', 'LSTM and dense size (the Keras tutorial: 256)', intArg(1), 256)
     .option('--dropout <rate>', 'dropout on image vector and embeddings (the Keras tutorial: 0.5)', floatArg(0, 0.95), 0.5)
     .option('--seed <n>', 'seed for weights, shuffling and dropout', intArg(0), 1)
+    .option('--replicas <n>', 'data-parallel gradient threads per step (default: one per core on WASM/cpu, 1 on native TensorFlow); changes speed, not results', intArg(1))
     .option('--resume', "continue from <run>/train/last with its settings (only --epochs applies)", false)
     .option('--json', 'print the final state as JSON on stdout')
     .addOption(backendOption())
@@ -39,6 +40,7 @@ export function trainCommand(): Command {
         dropout: opts.dropout,
         seed: opts.seed,
         resume: opts.resume,
+        replicas: opts.replicas,
         logEveryBatches: 5, // progress redraws are cheap; every batch would only add flicker
       };
       const r = await runTrain(config);

@@ -2,15 +2,31 @@
 // the backend (XNNPACK on WASM), gate arithmetic in plain JS. On WASM this replaces ~30 small
 // backend ops per time step (split, slices, broadcasts, identity copies), which cost ~10x the math.
 // Keras gate order i, f, c, o; activations sigmoid (gates) and tanh (cell, output).
+// The host arrays (inputs, saved activations, gradients) are reused from call to call: fresh
+// multi-megabyte arrays every training step cost more in page faults than the gate math.
 import * as tf from '@tensorflow/tfjs';
+import { readInto, tensorFromHost, withFloatViews } from '../backend/host-io.js';
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
-/** Read outside tf.tidy: tidy walks a returned typed array element by element (very slow). */
-function readAndDispose(t: tf.Tensor): Float32Array {
-  const data = t.dataSync() as Float32Array;
+/** Grow-only scratch arrays, one per role. Valid from a forward pass to its backward pass. */
+const scratch = new Map<string, Float32Array>();
+function buffer(role: string, size: number): Float32Array {
+  let b = scratch.get(role);
+  if (!b || b.length < size) {
+    b = new Float32Array(Math.ceil(size * 1.25));
+    scratch.set(role, b);
+  }
+  return b.subarray(0, size);
+}
+/** Forward passes so far: a backward pass must follow its own forward pass (the scratch holds its activations). */
+let generation = 0;
+
+/** t [B, 4h] computed by `make`, read in place by `use`, then freed. */
+function useAndDispose(make: () => tf.Tensor, use: (values: Float32Array) => void): void {
+  const t = tf.tidy(make);
+  withFloatViews([t], [], ([values]) => use(values));
   t.dispose();
-  return data;
 }
 
 /**
@@ -23,20 +39,18 @@ export function lstmSequence(xProj: tf.Tensor2D, recurrent: tf.Tensor2D, timeSte
     const B = rows / timeSteps;
     const h4 = x.shape[1] as number;
     const H = h4 / 4;
-    const X = x.dataSync() as Float32Array;
+    const X = buffer('x', rows * h4);
+    readInto(x, X);
     // Saved activations for the backward pass, each [T*B, h] time-major.
-    const gi = new Float32Array(rows * H);
-    const gf = new Float32Array(rows * H);
-    const gg = new Float32Array(rows * H);
-    const go = new Float32Array(rows * H);
-    const cs = new Float32Array(rows * H);
-    const tcs = new Float32Array(rows * H);
-    const hs = new Float32Array(rows * H);
-    for (let t = 0; t < timeSteps; t++) {
-      let rec: Float32Array | undefined;
-      if (t > 0) {
-        rec = readAndDispose(tf.tidy(() => tf.matMul(tf.tensor2d(hs.subarray((t - 1) * B * H, t * B * H), [B, H]), u as tf.Tensor2D)));
-      }
+    const gi = buffer('i', rows * H);
+    const gf = buffer('f', rows * H);
+    const gg = buffer('g', rows * H);
+    const go = buffer('o', rows * H);
+    const cs = buffer('c', rows * H);
+    const tcs = buffer('tanhC', rows * H);
+    const hs = buffer('h', rows * H);
+    const myGeneration = ++generation;
+    const gates = (t: number, rec: Float32Array | undefined) => {
       for (let b = 0; b < B; b++) {
         const zRow = (t * B + b) * h4;
         const rRow = b * h4;
@@ -62,15 +76,21 @@ export function lstmSequence(xProj: tf.Tensor2D, recurrent: tf.Tensor2D, timeSte
           hs[o + j] = og * tc;
         }
       }
+    };
+    for (let t = 0; t < timeSteps; t++) {
+      if (t === 0) gates(0, undefined);
+      else useAndDispose(() => tf.matMul(tensorFromHost(hs.subarray((t - 1) * B * H, t * B * H), [B, H]), u as tf.Tensor2D), (rec) => gates(t, rec));
     }
-    const value = tf.tensor2d(hs, [rows, H]);
+    const value = tensorFromHost(hs, [rows, H]);
     const gradFunc = (dy: tf.Tensor) => {
-      const dY = dy.dataSync() as Float32Array;
-      const dZ = new Float32Array(rows * h4);
+      if (myGeneration !== generation) throw new Error('lstmSequence: a backward pass must directly follow its forward pass');
+      const dY = buffer('dy', rows * H);
+      readInto(dy, dY);
+      const dZ = buffer('dz', rows * h4);
       // Transposed once here, not by every step's matmul.
       const uT = tf.transpose(u as tf.Tensor2D);
-      const dhRec = new Float32Array(B * H); // gradient reaching h_t from step t+1
-      const dcNext = new Float32Array(B * H);
+      const dhRec = buffer('dhRec', B * H).fill(0); // gradient reaching h_t from step t+1
+      const dcNext = buffer('dcNext', B * H).fill(0);
       for (let t = timeSteps - 1; t >= 0; t--) {
         for (let b = 0; b < B; b++) {
           const o = (t * B + b) * H;
@@ -93,17 +113,13 @@ export function lstmSequence(xProj: tf.Tensor2D, recurrent: tf.Tensor2D, timeSte
             dcNext[s + j] = dc * f;
           }
         }
-        if (t > 0) {
-          dhRec.set(readAndDispose(tf.tidy(() => tf.matMul(tf.tensor2d(dZ.subarray(t * B * h4, (t + 1) * B * h4), [B, h4]), uT))));
-        }
+        if (t > 0) useAndDispose(() => tf.matMul(tensorFromHost(dZ.subarray(t * B * h4, (t + 1) * B * h4), [B, h4]), uT), (d) => dhRec.set(d));
       }
       // dU = sum_t h_{t-1}^T dz_t: h_{-1} = 0, so rows B.. of dZ pair with hs rows 0..
-      const hPrevT = new Float32Array(H * (rows - B));
-      for (let r = 0; r < rows - B; r++) for (let j = 0; j < H; j++) hPrevT[j * (rows - B) + r] = hs[r * H + j];
-      const dX = tf.tensor2d(dZ, [rows, h4]);
+      const dX = tensorFromHost(dZ, [rows, h4]);
       const dU =
         rows > B
-          ? tf.tidy(() => tf.matMul(tf.tensor2d(hPrevT, [H, rows - B]), tf.tensor2d(dZ.subarray(B * h4), [rows - B, h4])))
+          ? tf.tidy(() => tf.matMul(tensorFromHost(hs.subarray(0, (rows - B) * H), [rows - B, H]), tensorFromHost(dZ.subarray(B * h4), [rows - B, h4]), true, false))
           : tf.zerosLike(u);
       uT.dispose();
       return [dX, dU];

@@ -14,6 +14,7 @@
 //   decoder.kernel [hiddenSize, hiddenSize]        decoder.bias [hiddenSize]
 //   output.kernel  [hiddenSize, vocabSize]         output.bias [vocabSize]
 import * as tf from '@tensorflow/tfjs';
+import { readInto, tensorFromHost } from '../backend/host-io.js';
 import { glorotUniform, orthogonal, seededRandom, uniform } from './init.js';
 import { lstmSequence } from './lstm-sequence.js';
 import type { StepDecoder } from './step-decoder.js';
@@ -88,12 +89,14 @@ export interface SequenceBatch {
   rows: tf.Tensor1D; // [N] int32
   /** The caption (b) of each scored position. */
   rowCaption: tf.Tensor1D; // [N] int32
+  /** Training with dropout: inverted-dropout masks (0 or 1/(1-rate)), drawn by the caller. */
+  featureMask?: tf.Tensor2D; // [B, featureSize]
+  embeddingMask?: tf.Tensor2D; // [T*B, embeddingSize]
 }
 
 export interface ForwardOptions {
+  /** Apply the batch's dropout masks (required when the model has dropout). */
   training: boolean;
-  /** Dropout seed (training only): the same seed gives the same dropout masks. */
-  seed?: number;
 }
 
 export class MergeLstm implements StepDecoder {
@@ -110,7 +113,7 @@ export class MergeLstm implements StepDecoder {
     this.w = {} as Record<WeightName, tf.Variable>;
     for (const name of WEIGHT_NAMES) {
       // tf.variable copies its initial value: free the temporary so load + dispose leaves nothing.
-      const initial = tf.tensor(weights[name], shapes[name], 'float32');
+      const initial = tensorFromHost(weights[name], shapes[name]);
       this.w[name] = tf.variable(initial, true);
       initial.dispose();
     }
@@ -123,12 +126,13 @@ export class MergeLstm implements StepDecoder {
       const { w } = this;
       const h = this.sizes.hiddenSize;
       const [timeSteps, batchSize] = batch.inputs.shape;
-      const seed = opts.seed ?? 0;
       let emb: tf.Tensor2D = tf.gather(w.embedding, batch.inputs.reshape([timeSteps * batchSize])) as tf.Tensor2D;
       let img: tf.Tensor2D = batch.features;
       if (opts.training && this.sizes.dropout > 0) {
-        emb = tf.dropout(emb, this.sizes.dropout, undefined, seed) as tf.Tensor2D;
-        img = tf.dropout(img, this.sizes.dropout, undefined, seed + 1) as tf.Tensor2D;
+        // Masks come with the batch (src/train/dropout.ts): the same for any split of a batch.
+        if (!batch.featureMask || !batch.embeddingMask) throw new Error('MergeLstm.logits: training with dropout needs the batch\'s dropout masks');
+        emb = tf.mul(emb, batch.embeddingMask);
+        img = tf.mul(img, batch.featureMask);
       }
       // All input projections at once: [T*B, 4h] -> T slices of [B, 4h].
       const xProj = tf.fused.matMul({ a: emb, b: w['lstm.kernel'] as tf.Tensor2D, bias: w['lstm.bias'] });
@@ -172,13 +176,20 @@ export class MergeLstm implements StepDecoder {
   /** Current weights as plain arrays (reads the backend: not for the hot loop). */
   getWeights(): Weights {
     const out = {} as Weights;
-    for (const name of WEIGHT_NAMES) out[name] = new Float32Array(this.w[name].dataSync() as Float32Array);
+    for (const name of WEIGHT_NAMES) {
+      out[name] = new Float32Array(this.w[name].size);
+      readInto(this.w[name], out[name]);
+    }
     return out;
   }
 
-  setWeights(weights: Weights): void {
+  /** Copies `weights` in (the arrays stay the caller's; later changes to them do not reach the model). */
+  setWeights(weights: Weights | readonly Float32Array[]): void {
     const shapes = weightShapes(this.sizes);
-    for (const name of WEIGHT_NAMES) tf.tidy(() => this.w[name].assign(tf.tensor(weights[name], shapes[name], 'float32')));
+    WEIGHT_NAMES.forEach((name, k) => {
+      const values = Array.isArray(weights) ? (weights as readonly Float32Array[])[k] : (weights as Weights)[name];
+      tf.tidy(() => this.w[name].assign(tensorFromHost(values, shapes[name])));
+    });
   }
 
   dispose(): void {

@@ -3,6 +3,7 @@
 // are slow there); one pass in JS is several times cheaper, and the state (moments, step) is
 // already plain arrays for checkpoints, so a resumed run continues exactly where it stopped.
 import * as tf from '@tensorflow/tfjs';
+import { tensorFromHost, withFloatViews } from '../backend/host-io.js';
 
 export interface AdamOptions {
   learningRate: number;
@@ -21,8 +22,9 @@ export interface AdamState {
 }
 
 /**
- * Owns the parameters' values from construction on: it keeps host copies and writes each update
- * back into the variables. Change the variables only through setState / the constructor.
+ * Owns the parameters' values from construction on: it keeps host copies (in shared memory, so that
+ * gradient replicas in other threads read the current weights without a copy) and writes each
+ * update back into the variables. Change the variables only through setState / the constructor.
  */
 export class Adam {
   learningRate: number;
@@ -46,14 +48,40 @@ export class Adam {
     this.beta2 = opts.beta2 ?? 0.999;
     this.epsilon = opts.epsilon ?? 1e-7;
     this.clipNorm = opts.clipNorm;
-    this.w = params.map((p) => new Float32Array(p.dataSync() as Float32Array));
+    this.w = params.map((p) => {
+      const values = p.dataSync() as Float32Array;
+      const shared = new Float32Array(new SharedArrayBuffer(values.length * 4));
+      shared.set(values);
+      return shared;
+    });
     this.m = this.w.map((a) => new Float32Array(a.length));
     this.v = this.w.map((a) => new Float32Array(a.length));
   }
 
+  /** The current weights, params order, in SharedArrayBuffers (read-only for others). */
+  get hostWeights(): readonly Float32Array[] {
+    return this.w;
+  }
+
   /** One update; grads in params order (the caller disposes them). */
   apply(grads: tf.Tensor[]): void {
-    const g = grads.map((t) => t.dataSync() as Float32Array);
+    // Reads the gradients in place (no copies); the variables are written after the views are gone.
+    withFloatViews(grads, [], (g) => this.update(g));
+    this.writeBack();
+  }
+
+  /** One update from gradients already on the host, params order. */
+  applyHost(g: readonly Float32Array[]): void {
+    this.update(g);
+    this.writeBack();
+  }
+
+  private writeBack(): void {
+    this.params.forEach((p, k) => tf.tidy(() => p.assign(tensorFromHost(this.w[k], p.shape))));
+  }
+
+  /** Adam on the host copies only. */
+  private update(g: readonly Float32Array[]): void {
     let sq = 0;
     for (const a of g) for (let i = 0; i < a.length; i++) sq += a[i] * a[i];
     const norm = Math.sqrt(sq);
@@ -75,7 +103,6 @@ export class Adam {
         v[i] = vi;
         w[i] -= (lrT * mi) / (Math.sqrt(vi) + eps);
       }
-      tf.tidy(() => this.params[k].assign(tf.tensor(w, this.params[k].shape)));
     });
   }
 

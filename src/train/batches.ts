@@ -1,10 +1,12 @@
 // Streaming batches for teacher forcing: captions bucketed by length (little padding), shuffled with
-// a seed per epoch, materialised one batch at a time from the feature matrix and token ids.
+// a seed per epoch, materialised one batch at a time (src/train/replicas.ts, per step) from the feature
+// matrix and token ids: nothing per epoch is held in memory but the plan of indices.
 import * as tf from '@tensorflow/tfjs';
 import { SPECIAL_IDS } from '../run/formats.js';
 import { mixSeed, seededRandom } from '../model/init.js';
 import type { SequenceBatch } from '../model/merge-lstm.js';
 import type { Example } from './data.js';
+import { dropoutMasks, type DropoutSpec } from './dropout.js';
 
 /** Indices into the example list, one array per batch, in training order. Same seed+epoch, same plan. */
 export function planEpoch(examples: Example[], opts: { batchSize: number; seed: number; epoch: number; shuffle: boolean }): number[][] {
@@ -35,13 +37,21 @@ export interface HostBatch {
   rows: Int32Array; // [N]
   rowCaption: Int32Array; // [N]
   targets: Int32Array; // [N]
+  /** Training only (dropout > 0): [B, D] and [T*B, E] inverted-dropout masks. */
+  featureMask?: Float32Array;
+  embeddingMask?: Float32Array;
 }
 
-/**
- * Inputs [start, w1..wn], targets [w1..wn, end] for each caption; `extraPadding` adds empty time
- * steps (tests use it to show that padding changes nothing).
- */
-export function buildBatch(examples: Example[], picks: number[], features: Float32Array, featureSize: number, extraPadding = 0): HostBatch {
+export interface BuildOptions {
+  /** Empty time steps added at the end (tests use it to show that padding changes nothing). */
+  extraPadding?: number;
+  /** Training: draw dropout masks; firstCaption = position of picks[0] in the whole batch (replica shards). */
+  dropout?: DropoutSpec & { firstCaption?: number };
+}
+
+/** Inputs [start, w1..wn], targets [w1..wn, end] for each caption, plus dropout masks when training. */
+export function buildBatch(examples: Example[], picks: number[], features: Float32Array, featureSize: number, opts: BuildOptions = {}): HostBatch {
+  const extraPadding = opts.extraPadding ?? 0;
   const batchSize = picks.length;
   let longest = 0;
   for (const p of picks) longest = Math.max(longest, examples[p].ids.length);
@@ -67,7 +77,13 @@ export function buildBatch(examples: Example[], picks: number[], features: Float
     }
   }
   picks.forEach((p, b) => feats.set(features.subarray(examples[p].imageRow * featureSize, (examples[p].imageRow + 1) * featureSize), b * featureSize));
-  return { batchSize, timeSteps, features: feats, inputs, rows, rowCaption, targets };
+  const batch: HostBatch = { batchSize, timeSteps, features: feats, inputs, rows, rowCaption, targets };
+  if (opts.dropout && opts.dropout.rate > 0) {
+    const masks = dropoutMasks(opts.dropout, { firstCaption: opts.dropout.firstCaption ?? 0, batchSize, timeSteps, featureSize });
+    batch.featureMask = masks.features;
+    batch.embeddingMask = masks.embeddings;
+  }
+  return batch;
 }
 
 export interface DeviceBatch extends SequenceBatch {
@@ -78,8 +94,11 @@ export interface DeviceBatch extends SequenceBatch {
 }
 
 export function toTensors(b: HostBatch): DeviceBatch {
+  const featureSize = b.features.length / b.batchSize;
   return {
-    features: tf.tensor2d(b.features, [b.batchSize, b.features.length / b.batchSize]),
+    features: tf.tensor2d(b.features, [b.batchSize, featureSize]),
+    featureMask: b.featureMask && tf.tensor2d(b.featureMask, [b.batchSize, featureSize]),
+    embeddingMask: b.embeddingMask && tf.tensor2d(b.embeddingMask, [b.timeSteps * b.batchSize, b.embeddingMask.length / (b.timeSteps * b.batchSize)]),
     inputs: tf.tensor2d(b.inputs, [b.timeSteps, b.batchSize], 'int32'),
     rows: tf.tensor1d(b.rows, 'int32'),
     rowCaption: tf.tensor1d(b.rowCaption, 'int32'),
@@ -90,14 +109,6 @@ export function toTensors(b: HostBatch): DeviceBatch {
 
 export function disposeBatch(b: DeviceBatch): void {
   tf.dispose([b.features, b.inputs, b.rows, b.rowCaption]);
-}
-
-/** The generator the loop consumes: batch i of the plan, from `start` on. */
-export function* streamBatches(
-  examples: Example[],
-  plan: number[][],
-  source: { features: Float32Array; featureSize: number },
-  start = 0,
-): Generator<{ index: number; batch: HostBatch }> {
-  for (let i = start; i < plan.length; i++) yield { index: i, batch: buildBatch(examples, plan[i], source.features, source.featureSize) };
+  if (b.featureMask) b.featureMask.dispose();
+  if (b.embeddingMask) b.embeddingMask.dispose();
 }

@@ -1,14 +1,11 @@
 // The training loop: epochs of seeded, bucketed batches; Adam with clipping; validation after each
 // epoch; early stopping and learning-rate decay on plateau. I/O (checkpoints, history, progress)
 // goes through hooks so that tests can drive the loop directly and stop it after any batch.
-import * as tf from '@tensorflow/tfjs';
 import { mixSeed } from '../model/init.js';
-import type { MergeLstm } from '../model/merge-lstm.js';
-import type { Adam } from './adam.js';
-import { disposeBatch, planEpoch, streamBatches, toTensors } from './batches.js';
+import { planEpoch } from './batches.js';
 import type { Example, TrainingData } from './data.js';
 import type { EpochRecord } from './history.js';
-import { evaluateBatch, lossAndGrads } from './objective.js';
+import type { Replicas } from './replicas.js';
 
 export interface LoopConfig {
   epochs: number;
@@ -70,24 +67,15 @@ export interface LoopHooks {
 }
 
 /** Validation loss (mean per word) and accuracy; no dropout, no gradients. */
-export function validate(model: MergeLstm, examples: Example[], data: TrainingData, batchSize = 256): { loss: number; accuracy: number } {
-  let lossSum = 0;
-  let correct = 0;
-  let tokens = 0;
+export async function validate(replicas: Replicas, examples: Example[], batchSize = 256): Promise<{ loss: number; accuracy: number }> {
   const plan = planEpoch(examples, { batchSize, seed: 0, epoch: 0, shuffle: false });
-  for (const { batch } of streamBatches(examples, plan, data)) {
-    const b = toTensors(batch);
-    const r = evaluateBatch(model, b);
-    lossSum += r.loss * b.count;
-    correct += r.correct;
-    tokens += b.count;
-    disposeBatch(b);
-  }
+  const { lossSum, correct, tokens } = await replicas.evaluate(examples, plan);
   return { loss: tokens ? lossSum / tokens : NaN, accuracy: tokens ? correct / tokens : NaN };
 }
 
-export async function trainLoop(ctx: { model: MergeLstm; optimizer: Adam; data: TrainingData; config: LoopConfig; state: TrainState; hooks?: LoopHooks }): Promise<TrainState> {
-  const { model, optimizer, data, config, state } = ctx;
+/** Trains through `replicas` (they hold the model and its optimizer). */
+export async function trainLoop(ctx: { replicas: Replicas; optimizer: { learningRate: number }; data: TrainingData; config: LoopConfig; state: TrainState; hooks?: LoopHooks }): Promise<TrainState> {
+  const { replicas, optimizer, data, config, state } = ctx;
   const hooks = ctx.hooks ?? {};
   while (state.epoch < config.epochs && !state.finished) {
     const epoch = state.epoch; // 0-based; reported 1-based
@@ -97,16 +85,12 @@ export async function trainLoop(ctx: { model: MergeLstm; optimizer: Adam; data: 
     const started = performance.now();
     const startSeconds = state.partial.seconds;
     let stopped = false;
-    for (const { index, batch } of streamBatches(data.train, plan, data, state.batch)) {
-      const b = toTensors(batch);
-      const r = lossAndGrads(model, b, mixSeed(config.seed, epoch, index));
-      optimizer.apply(r.grads);
-      tf.dispose(r.grads);
-      disposeBatch(b);
-      state.partial.lossSum += r.loss * b.count;
+    for (let index = state.batch; index < plan.length; index++) {
+      const r = await replicas.step(plan[index], mixSeed(config.seed, epoch, index));
+      state.partial.lossSum += r.loss * r.count;
       state.partial.correct += r.correct;
-      state.partial.tokens += b.count;
-      state.partial.captions += batch.batchSize;
+      state.partial.tokens += r.count;
+      state.partial.captions += plan[index].length;
       state.partial.seconds = startSeconds + (performance.now() - started) / 1000;
       state.batch = index + 1;
       const stop = hooks.shouldStop?.() ?? false;
@@ -125,7 +109,7 @@ export async function trainLoop(ctx: { model: MergeLstm; optimizer: Adam; data: 
       await hooks.onInterrupt?.(state);
       return state;
     }
-    const val = data.dev.length ? validate(model, data.dev, data) : undefined;
+    const val = data.dev.length ? await validate(replicas, data.dev) : undefined;
     const p = state.partial;
     const record: EpochRecord = {
       epoch: epoch + 1,

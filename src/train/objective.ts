@@ -2,8 +2,10 @@
 // and the same positions' accuracy. Padding never reaches here: the model gathers scored rows only.
 // Softmax, loss, accuracy and the gradient are computed together in plain JS from one read of the
 // logits: on WASM the equivalent backend ops (broadcast max/sub/equal over [N, vocab]) cost more
-// than the output layer's matmul; the loss is then known without another read-back.
+// than the output layer's matmul; the loss is then known without another read-back. The logits are
+// read, and the gradient written, in place in backend memory (src/backend/host-io.ts).
 import * as tf from '@tensorflow/tfjs';
+import { withFloatViews } from '../backend/host-io.js';
 import type { MergeLstm } from '../model/merge-lstm.js';
 import type { DeviceBatch } from './batches.js';
 
@@ -12,14 +14,14 @@ export interface CrossEntropy {
   loss: number;
   /** Positions whose most likely word is the target. */
   correct: number;
-  /** d(mean loss)/d(logits) [N, V], row-major (only when asked for). */
-  grad?: Float32Array;
 }
 
-/** logits [N, V] row-major, targets [N] -> mean loss, correct count, and the gradient. */
-export function crossEntropyFromLogits(logits: Float32Array, targets: Int32Array, vocabSize: number, withGrad: boolean): CrossEntropy {
+/**
+ * logits [N, V] row-major, targets [N] -> mean loss and correct count; when `grad` ([N, V]) is
+ * given, also d(mean loss)/d(logits) into it.
+ */
+export function crossEntropyFromLogits(logits: Float32Array, targets: Int32Array, vocabSize: number, grad?: Float32Array): CrossEntropy {
   const n = targets.length;
-  const grad = withGrad ? new Float32Array(n * vocabSize) : undefined;
   let lossSum = 0;
   let correct = 0;
   let scratch: Float32Array | undefined;
@@ -52,7 +54,7 @@ export function crossEntropyFromLogits(logits: Float32Array, targets: Int32Array
       e[target] -= 1 / n;
     }
   }
-  return { loss: n ? lossSum / n : NaN, correct, grad };
+  return { loss: n ? lossSum / n : NaN, correct };
 }
 
 export interface BatchResult {
@@ -64,27 +66,41 @@ export interface BatchResult {
 /** Loss (and accuracy) of a batch, no gradients: validation. */
 export function evaluateBatch(model: MergeLstm, batch: DeviceBatch): BatchResult {
   const logits = model.logits(batch, { training: false });
-  const r = crossEntropyFromLogits(logits.dataSync() as Float32Array, batch.targetIds, model.vocabSize, false);
+  let r: CrossEntropy = { loss: NaN, correct: 0 };
+  withFloatViews([logits], [], ([values]) => {
+    r = crossEntropyFromLogits(values, batch.targetIds, model.vocabSize);
+  });
   logits.dispose();
-  return { loss: r.loss, correct: r.correct };
+  return r;
 }
 
-/** Loss and gradients of a training batch (dropout seeded). grads are in model.variables order. */
-export function lossAndGrads(model: MergeLstm, batch: DeviceBatch, seed: number): BatchResult & { grads: tf.Tensor[] } {
+/** The gradient of the last forward pass, kept between the forward and backward halves of a step. */
+let gradScratch = new Float32Array(0);
+
+/** Loss and gradients of a training batch (its dropout masks applied). grads are in model.variables order. */
+export function lossAndGrads(model: MergeLstm, batch: DeviceBatch): BatchResult & { grads: tf.Tensor[] } {
   let result: CrossEntropy | undefined;
   const lossOp = tf.customGrad(((logits: tf.Tensor) => {
-    result = crossEntropyFromLogits(logits.dataSync() as Float32Array, batch.targetIds, model.vocabSize, true);
-    const grad = result.grad as Float32Array;
+    const size = logits.size;
+    // Reused from step to step: a fresh [N, vocab] array each step costs page faults (see host-io.ts).
+    if (gradScratch.length < size) gradScratch = new Float32Array(Math.ceil(size * 1.25));
+    const grad = gradScratch.subarray(0, size);
+    withFloatViews([logits], [], ([values]) => {
+      result = crossEntropyFromLogits(values, batch.targetIds, model.vocabSize, grad);
+    });
     return {
-      value: tf.scalar(result.loss),
+      value: tf.scalar((result as CrossEntropy).loss),
       gradFunc: (dy: tf.Tensor) => {
-        const scale = dy.dataSync()[0];
-        if (scale !== 1) for (let i = 0; i < grad.length; i++) grad[i] *= scale;
-        return tf.tensor(grad, logits.shape);
+        const [out] = withFloatViews([dy], [logits.shape], ([d], [g]) => {
+          const scale = d[0];
+          if (scale === 1) g.set(grad);
+          else for (let i = 0; i < size; i++) g[i] = grad[i] * scale;
+        });
+        return out;
       },
     };
   }) as never) as (logits: tf.Tensor) => tf.Scalar;
-  const { value, grads } = tf.variableGrads(() => lossOp(model.logits(batch, { training: true, seed })), model.variables);
+  const { value, grads } = tf.variableGrads(() => lossOp(model.logits(batch, { training: true })), model.variables);
   value.dispose();
   const r = result as CrossEntropy;
   return { loss: r.loss, correct: r.correct, grads: model.variables.map((v) => grads[v.name]) };

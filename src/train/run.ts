@@ -1,7 +1,8 @@
 // `capgen train`: load the prepared run, build (or resume) the merge-LSTM decoder, train with
 // validation, keep best/ and last/ checkpoints and the history, stop cleanly on Ctrl-C.
+import os from 'node:os';
 import path from 'node:path';
-import { describeBackend, initBackend, type BackendChoice } from '../backend/index.js';
+import { describeBackend, initBackend, type BackendChoice, type BackendInfo } from '../backend/index.js';
 import { CapgenError } from '../errors.js';
 import { formatSeconds, info, progressBar, type Progress } from '../log.js';
 import { assertSameEncoder, defaultCheckpointDir, lastCheckpointDir, readCheckpoint, saveCheckpoint, type CheckpointMeta } from '../model/checkpoint.js';
@@ -12,6 +13,7 @@ import { loadTrainingData, type OpenFeatures, type TrainingData } from './data.j
 import { openCachedFeatures } from './features.js';
 import { writeHistory } from './history.js';
 import { freshState, trainLoop, type LoopConfig, type TrainState } from './loop.js';
+import { startReplicas, type Replicas } from './replicas.js';
 
 export interface TrainConfig extends LoopConfig {
   runDir: string;
@@ -22,6 +24,14 @@ export interface TrainConfig extends LoopConfig {
   hiddenSize: number;
   dropout: number;
   resume: boolean;
+  /** Gradient replicas (threads) per step; undefined = one per core on WASM/cpu, 1 on native TensorFlow. */
+  replicas?: number;
+}
+
+/** Native TensorFlow already spreads each op over every core; WASM and cpu need one replica per core. */
+function resolveReplicas(requested: number | undefined, backend: BackendInfo): number {
+  if (requested !== undefined) return requested;
+  return backend.name === 'gpu' || backend.name === 'node' ? 1 : os.availableParallelism();
 }
 
 export interface TrainDeps {
@@ -59,8 +69,10 @@ function metaFor(data: TrainingData, sizes: MergeLstmSizes, config: TrainConfig,
 }
 
 export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promise<TrainResult> {
-  const backend = await initBackend(config.backend);
-  info(describeBackend(backend));
+  // With several replicas each one is a core: one WASM thread apiece (an explicit 1 replica gets XNNPACK's pool).
+  const backend = await initBackend(config.backend, config.replicas === 1 ? {} : { threads: 1 });
+  config = { ...config, replicas: resolveReplicas(config.replicas, backend) };
+  info(`${describeBackend(backend)}, ${config.replicas} gradient replica${config.replicas === 1 ? '' : 's'}`);
   const data = await loadTrainingData(config.runDir, deps.openFeatures ?? openCachedFeatures);
   const bestDir = defaultCheckpointDir(config.runDir);
   const lastDir = lastCheckpointDir(config.runDir);
@@ -80,7 +92,8 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
     if (!resumed.optimizer || !resumed.meta.trainState) throw new CapgenError('BAD_INPUT', 'this checkpoint has no optimizer state to resume from', { file: metaFile });
     // The plan of batches and dropout masks depend on these: keep the checkpoint's values.
     const saved = resumed.meta.trainConfig as Partial<TrainConfig>;
-    config = { ...config, ...saved, epochs: config.epochs, runDir: config.runDir, backend: config.backend, resume: true };
+    // Replicas change speed, not results (per-caption dropout masks): the current choice applies.
+    config = { ...config, ...saved, epochs: config.epochs, runDir: config.runDir, backend: config.backend, replicas: config.replicas, resume: true };
   }
   const sizes: MergeLstmSizes = resumed
     ? { vocabSize: resumed.meta.vocabSize, embeddingSize: resumed.meta.embeddingSize, hiddenSize: resumed.meta.hiddenSize, featureSize: resumed.meta.featureSize, dropout: resumed.meta.dropout }
@@ -115,10 +128,12 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
   let bar: Progress | undefined;
   let historyPng = path.join(trainDir, 'history.png');
   let interrupted = false;
+  let replicas: Replicas | undefined;
   const saveLast = () => saveCheckpoint(lastDir, { meta: metaFor(data, sizes, config, state), weights: model.getWeights(), optimizer: optimizer.getState() });
   try {
+    replicas = await startReplicas({ count: config.replicas as number, backend: backend.name, model, optimizer, data });
     await trainLoop({
-      model,
+      replicas,
       optimizer,
       data,
       config,
@@ -151,6 +166,7 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
     });
   } finally {
     bar?.stop();
+    await replicas?.close();
     process.off('SIGINT', onSigint);
     optimizer.dispose();
     model.dispose();

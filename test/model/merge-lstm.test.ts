@@ -117,15 +117,21 @@ describe('merge-lstm', () => {
     model.dispose();
   });
 
-  it('dropout is off at inference and seeded in training', () => {
+  it('dropout uses the batch masks in training only, and the same seed gives the same masks', () => {
     const model = new MergeLstm(sizes, weights);
-    const b = toTensors(buildBatch(examples, [0, 2], feats, sizes.featureSize));
-    const a1 = model.logits(b, { training: true, seed: 5 }).arraySync();
-    const a2 = model.logits(b, { training: true, seed: 5 }).arraySync();
-    const a3 = model.logits(b, { training: true, seed: 6 }).arraySync();
+    const masked = (seed: number) => toTensors(buildBatch(examples, [0, 2], feats, sizes.featureSize, { dropout: { rate: sizes.dropout, seed, embeddingSize: sizes.embeddingSize } }));
+    const [b5, b5again, b6] = [masked(5), masked(5), masked(6)];
+    const a1 = model.logits(b5, { training: true }).arraySync();
+    const a2 = model.logits(b5again, { training: true }).arraySync();
+    const a3 = model.logits(b6, { training: true }).arraySync();
     expect(a1).toEqual(a2);
     expect(a1).not.toEqual(a3);
-    disposeBatch(b);
+    // Inference ignores the masks: the same as a batch without any.
+    const plain = toTensors(buildBatch(examples, [0, 2], feats, sizes.featureSize));
+    expect(model.logits(b5, { training: false }).arraySync()).toEqual(model.logits(plain, { training: false }).arraySync());
+    // Training without masks is a programming error, not silently dropout-free.
+    expect(() => model.logits(plain, { training: true })).toThrow(/dropout masks/);
+    [b5, b5again, b6, plain].forEach(disposeBatch);
     model.dispose();
   });
 });

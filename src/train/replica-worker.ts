@@ -1,0 +1,66 @@
+// A gradient replica in a worker thread: its own backend instance (one WASM thread) and copy of the
+// model. Each request reads the current weights from the optimizer's shared memory, computes its
+// shard's loss and gradients (or a validation batch's loss) and writes the gradients to shared memory.
+import { parentPort, workerData } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import { readInto } from '../backend/host-io.js';
+import { initBackend, type BackendChoice } from '../backend/index.js';
+import { MergeLstm, WEIGHT_NAMES, type MergeLstmSizes, type Weights } from '../model/merge-lstm.js';
+import { disposeBatch, toTensors, type HostBatch } from './batches.js';
+import { evaluateBatch, lossAndGrads } from './objective.js';
+
+export interface ReplicaInit {
+  backend: BackendChoice;
+  sizes: MergeLstmSizes;
+  /** The optimizer's weights (SharedArrayBuffer views), WEIGHT_NAMES order. */
+  weights: Float32Array[];
+  /** This replica's gradient output (SharedArrayBuffer views), WEIGHT_NAMES order. */
+  grads: Float32Array[];
+}
+
+/** version: the optimizer's step count; the replica reloads the shared weights when it changes. */
+export type ReplicaRequest = { id: number; kind: 'grads' | 'evaluate'; version: number; batch: HostBatch };
+export type ReplicaReply = { id: number; loss: number; correct: number; count: number } | { id: number; error: string };
+
+const init = workerData as ReplicaInit;
+const port = parentPort;
+if (!port) throw new Error('replica-worker must run in a worker thread');
+
+let loadedVersion = -1;
+
+const ready = (async () => {
+  await initBackend(init.backend, { threads: 1 });
+  // The model copies the shared weights in (the optimizer rewrites them between steps).
+  return new MergeLstm(init.sizes, Object.fromEntries(WEIGHT_NAMES.map((name, k) => [name, init.weights[k]])) as Weights);
+})();
+
+ready.then(
+  () => port.postMessage({ ready: true }),
+  (e: Error) => port.postMessage({ ready: false, error: e.message }),
+);
+
+port.on('message', async (req: ReplicaRequest) => {
+  try {
+    const model = await ready;
+    if (req.version !== loadedVersion) {
+      model.setWeights(init.weights);
+      loadedVersion = req.version;
+    }
+    const batch = toTensors(req.batch);
+    try {
+      if (req.kind === 'evaluate') {
+        const r = evaluateBatch(model, batch);
+        port.postMessage({ id: req.id, loss: r.loss, correct: r.correct, count: batch.count } satisfies ReplicaReply);
+        return;
+      }
+      const r = lossAndGrads(model, batch);
+      r.grads.forEach((g, k) => readInto(g, init.grads[k]));
+      tf.dispose(r.grads);
+      port.postMessage({ id: req.id, loss: r.loss, correct: r.correct, count: batch.count } satisfies ReplicaReply);
+    } finally {
+      disposeBatch(batch);
+    }
+  } catch (e) {
+    port.postMessage({ id: req.id, error: (e as Error).message } satisfies ReplicaReply);
+  }
+});

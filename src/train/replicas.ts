@@ -1,0 +1,162 @@
+// Data-parallel training steps. A batch is split into contiguous shards, one per replica: this
+// thread computes shard 0 while worker threads (src/train/replica-worker.ts) compute the others on
+// their own backend instances; the gradients, weighted by each shard's scored words, are summed and
+// applied once by Adam. Dropout masks are drawn per caption (src/train/dropout.ts), so any number
+// of replicas trains the same model up to float rounding; 1 replica runs everything in this thread.
+import { Worker } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import { withFloatViews } from '../backend/host-io.js';
+import type { BackendChoice } from '../backend/index.js';
+import type { MergeLstm } from '../model/merge-lstm.js';
+import { workerScript } from '../util/worker-script.js';
+import type { Adam } from './adam.js';
+import { buildBatch, disposeBatch, toTensors, type HostBatch } from './batches.js';
+import type { Example, TrainingData } from './data.js';
+import { evaluateBatch, lossAndGrads } from './objective.js';
+import type { ReplicaInit, ReplicaReply, ReplicaRequest } from './replica-worker.js';
+
+export interface StepResult {
+  /** Mean loss over the batch's scored words. */
+  loss: number;
+  correct: number;
+  /** Scored words. */
+  count: number;
+}
+
+export interface Replicas {
+  readonly count: number;
+  /** One training step on the captions `picks` of data.train (dropout masks from `seed`). */
+  step(picks: number[], seed: number): Promise<StepResult>;
+  /** Loss and accuracy over batches of `examples`, no dropout. Batches are shared out between replicas. */
+  evaluate(examples: Example[], plan: number[][]): Promise<{ lossSum: number; correct: number; tokens: number }>;
+  close(): Promise<void>;
+}
+
+interface Remote {
+  worker: Worker;
+  grads: Float32Array[];
+  pending: Map<number, { resolve(r: StepResult): void; reject(e: Error): void }>;
+}
+
+/** Contiguous shards of nearly equal size (empty ones dropped). */
+export function shardPicks(picks: number[], shards: number): { offset: number; picks: number[] }[] {
+  const out: { offset: number; picks: number[] }[] = [];
+  const size = Math.ceil(picks.length / shards);
+  for (let offset = 0; offset < picks.length; offset += size) out.push({ offset, picks: picks.slice(offset, offset + size) });
+  return out;
+}
+
+function transferList(b: HostBatch): ArrayBuffer[] {
+  return [b.features, b.inputs, b.rows, b.rowCaption, b.targets, b.featureMask, b.embeddingMask].filter((a) => a !== undefined).map((a) => a.buffer as ArrayBuffer);
+}
+
+async function startRemote(init: ReplicaInit): Promise<Remote> {
+  const worker = new Worker(workerScript(import.meta.url, 'replica-worker.js'), { workerData: init });
+  const remote: Remote = { worker, grads: init.grads, pending: new Map() };
+  await new Promise<void>((resolve, reject) => {
+    worker.once('message', (m: { ready: boolean; error?: string }) => (m.ready ? resolve() : reject(new Error(`gradient replica failed to start: ${m.error}`))));
+    worker.once('error', reject);
+  });
+  const failAll = (e: Error) => {
+    for (const p of remote.pending.values()) p.reject(e);
+    remote.pending.clear();
+  };
+  worker.on('message', (m: ReplicaReply) => {
+    const p = remote.pending.get(m.id);
+    remote.pending.delete(m.id);
+    if ('error' in m) p?.reject(new Error(`gradient replica: ${m.error}`));
+    else p?.resolve({ loss: m.loss, correct: m.correct, count: m.count });
+  });
+  worker.on('error', failAll);
+  worker.on('exit', (code) => failAll(new Error(`gradient replica exited (code ${code})`)));
+  return remote;
+}
+
+export async function startReplicas(ctx: {
+  count: number;
+  /** The backend this thread runs (workers load the same one). */
+  backend: BackendChoice;
+  model: MergeLstm;
+  optimizer: Adam;
+  data: TrainingData;
+}): Promise<Replicas> {
+  const { model, optimizer, data } = ctx;
+  const { dropout, embeddingSize } = model.sizes;
+  const remotes = await Promise.all(
+    Array.from({ length: ctx.count - 1 }, () =>
+      startRemote({
+        backend: ctx.backend,
+        sizes: model.sizes,
+        weights: [...optimizer.hostWeights],
+        grads: optimizer.hostWeights.map((w) => new Float32Array(new SharedArrayBuffer(w.length * 4))),
+      }),
+    ),
+  );
+  let nextId = 0;
+  const ask = (r: Remote, kind: ReplicaRequest['kind'], batch: HostBatch) =>
+    new Promise<StepResult>((resolve, reject) => {
+      const id = nextId++;
+      r.pending.set(id, { resolve, reject });
+      r.worker.postMessage({ id, kind, version: optimizer.step, batch } satisfies ReplicaRequest, transferList(batch));
+    });
+  const sum = ctx.count > 1 ? optimizer.hostWeights.map((w) => new Float32Array(w.length)) : [];
+
+  return {
+    count: ctx.count,
+    async step(picks, seed) {
+      const hosts = shardPicks(picks, ctx.count).map((s) =>
+        buildBatch(data.train, s.picks, data.features, data.featureSize, { dropout: { rate: dropout, seed, embeddingSize, firstCaption: s.offset } }),
+      );
+      // Scored words per shard, read before the buffers are transferred to the workers.
+      const counts = hosts.map((h) => h.targets.length);
+      const count = counts.reduce((a, c) => a + c, 0);
+      const remoteResults = hosts.slice(1).map((h, k) => ask(remotes[k], 'grads', h));
+      const local = toTensors(hosts[0]);
+      const mine = lossAndGrads(model, local);
+      disposeBatch(local);
+      if (hosts.length === 1) {
+        optimizer.apply(mine.grads);
+        tf.dispose(mine.grads);
+        return { loss: mine.loss, correct: mine.correct, count };
+      }
+      // Each shard's gradient is of its own mean loss: weight it by its share of the batch's words.
+      const w0 = counts[0] / count;
+      withFloatViews(mine.grads, [], (g) =>
+        sum.forEach((s, p) => {
+          const gp = g[p];
+          for (let i = 0; i < s.length; i++) s[i] = w0 * gp[i];
+        }),
+      );
+      tf.dispose(mine.grads);
+      const others = await Promise.all(remoteResults);
+      others.forEach((_, k) => {
+        const wk = counts[k + 1] / count;
+        sum.forEach((s, p) => {
+          const g = remotes[k].grads[p];
+          for (let i = 0; i < s.length; i++) s[i] += wk * g[i];
+        });
+      });
+      optimizer.applyHost(sum);
+      const lossSum = mine.loss * counts[0] + others.reduce((a, r, k) => a + r.loss * counts[k + 1], 0);
+      return { loss: lossSum / count, correct: mine.correct + others.reduce((a, r) => a + r.correct, 0), count };
+    },
+    async evaluate(examples, plan) {
+      const build = (picks: number[]) => buildBatch(examples, picks, data.features, data.featureSize);
+      // Batch i goes to replica i mod count; the workers' batches are sent first so that they start at once.
+      const remote = plan.flatMap((picks, i) => (i % ctx.count ? [ask(remotes[(i % ctx.count) - 1], 'evaluate', build(picks))] : []));
+      const results: StepResult[] = [];
+      plan.forEach((picks, i) => {
+        if (i % ctx.count) return;
+        const b = toTensors(build(picks));
+        const r = evaluateBatch(model, b);
+        disposeBatch(b);
+        results.push({ loss: r.loss, correct: r.correct, count: b.count });
+      });
+      results.push(...(await Promise.all(remote)));
+      return results.reduce((a, r) => ({ lossSum: a.lossSum + r.loss * r.count, correct: a.correct + r.correct, tokens: a.tokens + r.count }), { lossSum: 0, correct: 0, tokens: 0 });
+    },
+    async close() {
+      await Promise.all(remotes.map((r) => r.worker.terminate()));
+    },
+  };
+}
