@@ -32,7 +32,7 @@ export interface OnnxRuntime {
 }
 
 const PACKAGE = 'onnxruntime-node';
-export const ONNX_INSTALL_HINT = `install it with \`npm install --no-save ${PACKAGE}@1.30.0 --${PACKAGE}-install=skip\` in the capgen folder (it is an optional dependency), or use --engine tfjs`;
+export const ONNX_INSTALL_HINT = `install it with \`npm install ${PACKAGE}@1.30.0 --${PACKAGE}-install=skip\` in the capgen folder (an optional dependency; the flag skips its CUDA download), or use --engine tfjs`;
 
 const require = createRequire(import.meta.url);
 let loaded: { ort?: OnnxRuntime; reason?: string } | undefined;

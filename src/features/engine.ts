@@ -1,7 +1,7 @@
 // Which engine computes the image features: TensorFlow.js (the reference, any backend) or ONNX
 // Runtime (onnxruntime-node, optional; several times faster on CPUs). Both give the same features.
 import { ONNX_INSTALL_HINT, loadOnnxRuntime, onnxUnavailableReason, onnxVersion } from '../backend/onnx.js';
-import { CapgenError } from '../errors.js';
+import { CapgenError, isCapgenError } from '../errors.js';
 import type { FeaturesConfig } from './config.js';
 import type { Encoder } from './encoder.js';
 import { createEncoder } from './load-encoder.js';
@@ -31,12 +31,18 @@ export async function chooseEngine(config: FeaturesConfig, requested: EngineChoi
     why = onnxUnavailableReason() ?? 'onnxruntime-node did not load';
     if (requested === 'onnx') throw new CapgenError('BACKEND', `the onnx engine is not available: ${why}`, { hint: ONNX_INSTALL_HINT });
   } else {
-    const graph = await onnxGraphFor(config);
+    const graph = await onnxGraphFor(config); // CapgenErrors (weights missing, ...) are the user's either way
     if ('model' in graph) {
-      const encoder = await createOnnxEncoder(graph.model, graph.identity);
-      return { engine: 'onnx', encoder, label: `onnx (onnxruntime-node ${onnxVersion()}, ${encoder.threads} thread${encoder.threads === 1 ? '' : 's'})` };
+      try {
+        const encoder = await createOnnxEncoder(graph.model, graph.identity);
+        return { engine: 'onnx', encoder, label: `onnx (onnxruntime-node ${onnxVersion()}, ${encoder.threads} thread${encoder.threads === 1 ? '' : 's'})` };
+      } catch (e) {
+        if (isCapgenError(e)) throw e;
+        why = `onnxruntime-node refused the graph: ${String((e as Error).message ?? e).split('\n')[0]}`; // auto: tfjs still runs it
+      }
+    } else {
+      why = graph.reason;
     }
-    why = graph.reason;
     if (requested === 'onnx') throw new CapgenError('BACKEND', `the onnx engine cannot run this encoder: ${why}`, { hint: 'use --engine tfjs (or auto)' });
   }
   return { engine: 'tfjs', encoder: await createEncoder(config), label: `tfjs (onnx not used: ${why})` };

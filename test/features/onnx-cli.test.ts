@@ -1,6 +1,7 @@
 // The built CLI: `capgen prepare --engine onnx` writes the features `--engine tfjs` writes (to 1e-4),
-// into the same cache (same encoder identity); an encoder without an ONNX graph is refused (exit 2).
-import { readFileSync } from 'node:fs';
+// into the same cache (same encoder identity); without the package, or for an encoder without an ONNX
+// graph, auto runs tfjs and says why while --engine onnx is refused (exit 2).
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { openFeatureCache } from '../../src/features/cache.js';
@@ -43,6 +44,21 @@ describe.skipIf(!HAS_ORT)('capgen prepare --engine (built CLI)', () => {
       a.close();
       b.close();
     }
+  });
+
+  it('without onnxruntime-node: auto says so and runs tfjs; --engine onnx is one line with an install hint, exit 2', async () => {
+    // A preload that makes require('onnxruntime-node') fail as it does where the package is not installed.
+    const hide = path.join(root, 'hide-ort.cjs');
+    writeFileSync(hide, "const M = require('module'); const r = M._resolveFilename; M._resolveFilename = function (req, ...rest) { if (req === 'onnxruntime-node') { const e = new Error(\"Cannot find module 'onnxruntime-node'\"); e.code = 'MODULE_NOT_FOUND'; throw e; } return r.call(this, req, ...rest); };\n");
+    const env = { NODE_OPTIONS: `--require ${hide}` };
+    const base = ['prepare', '--dataset', 'synthetic', '--count', '4', '--data', path.join(root, 'data4'), '--encoder', modelJson, '--preprocess', 'tf'];
+    const auto = await runCli([...base, '--out', path.join(root, 'run-hidden-auto')], { env });
+    expect(auto.code, auto.stderr).toBe(0);
+    expect(auto.stderr).toMatch(/engine tfjs \(onnx not used: onnxruntime-node: Cannot find module 'onnxruntime-node'\)/);
+    const onnx = await runCli([...base, '--out', path.join(root, 'run-hidden-onnx'), '--engine', 'onnx'], { env });
+    expect(onnx.code).toBe(2);
+    expect(onnx.stderr).toMatch(/the onnx engine is not available: onnxruntime-node: Cannot find module 'onnxruntime-node' \(install it with `npm install/);
+    expect(onnx.stderr).not.toMatch(/\n\s+at /);
   });
 
   it('--engine onnx with an encoder it cannot build is one line and exit 2', async () => {

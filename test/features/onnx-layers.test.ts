@@ -96,6 +96,23 @@ describe.skipIf(!HAS_ORT)('tfjs layers models on ONNX Runtime', () => {
     });
   }
 
+  it('reads Sequential models too (no InputLayer in the topology)', async () => {
+    const init = (s: number) => tf.initializers.randomNormal({ seed: s, stddev: 0.4 });
+    const model = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [12, 10, 3], filters: 4, kernelSize: 3, strides: 2, padding: 'valid', activation: 'relu', kernelInitializer: init(1), biasInitializer: init(2) }),
+        tf.layers.batchNormalization(),
+        tf.layers.flatten(),
+      ],
+    });
+    randomizeBatchNorms(model, 3);
+    const file = await save(model, path.join(root, 'sequential'));
+    model.dispose();
+    const { diff, shape } = await compare({ ...DEFAULT_FEATURES_CONFIG, encoder: file, preprocess: 'unit' }, testImages(2, 12, 10));
+    expect(shape).toEqual([5 * 4 * 4]);
+    expect(diff).toBeLessThan(1e-4);
+  });
+
   it('falls back to tfjs for an unsupported layer (auto) and says why; --engine onnx refuses', async () => {
     const input = tf.input({ shape: [8, 8, 3] });
     const up = tf.layers.upSampling2d({ name: 'up', size: [2, 2] }).apply(input) as tf.SymbolicTensor;
