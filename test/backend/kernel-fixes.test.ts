@@ -31,6 +31,20 @@ function referenceSegmentSum(x: Float32Array, ids: number[], width: number, numS
   return out;
 }
 
+const x3 = seeded(5 * 4 * 3, 7);
+/** Gathers and sums on which the fixes take their fast path, and some on which they must not. */
+const gatherAndSumCases: Record<string, () => tf.Tensor> = {
+  'gather rows': () => tf.gather(tf.tensor2d(x3, [20, 3]), tf.tensor1d([3, 0, 19, 3], 'int32')),
+  'gather 3d by 2d ids': () => tf.gather(tf.tensor3d(x3, [5, 4, 3]), tf.tensor2d([[4, 0], [2, 2]], [2, 2], 'int32')),
+  'gather int32 rows': () => tf.gather(tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2], 'int32'), tf.tensor1d([2, 0], 'int32')).toFloat(),
+  'gather axis 1 (stock)': () => tf.gather(tf.tensor3d(x3, [5, 4, 3]), tf.tensor1d([1, 3], 'int32'), 1),
+  'sum axis 0': () => tf.sum(tf.tensor2d(x3, [20, 3]), 0),
+  'sum axes 0,1 of 3d': () => tf.sum(tf.tensor3d(x3, [5, 4, 3]), [0, 1]),
+  'sum axis -2 keepDims': () => tf.sum(tf.tensor2d(x3, [20, 3]), -2, true),
+  'sum axis 1 (stock)': () => tf.sum(tf.tensor2d(x3, [20, 3]), 1),
+  'sum all (stock)': () => tf.sum(tf.tensor3d(x3, [5, 4, 3])),
+};
+
 describe('WASM kernel fixes', () => {
   const a = seeded(3 * 7 * 5, 1);
   const b = seeded(3 * 5 * 4, 2);
@@ -48,7 +62,20 @@ describe('WASM kernel fixes', () => {
     const E = tf.ones([4, 3]);
     expect(() => tf.grad((e: tf.Tensor) => tf.gather(e, tf.tensor1d([1, 2], 'int32')).sum())(E)).toThrow(/UnsortedSegmentSum/);
     E.dispose();
+    for (const [name, f] of Object.entries(gatherAndSumCases)) unpatched[name] = tf.tidy(() => f().dataSync() as Float32Array);
     registerKernelFixes('wasm');
+  });
+
+  it('GatherV2 and Sum give the stock kernels results (fast paths and fallbacks)', () => {
+    for (const [name, f] of Object.entries(gatherAndSumCases)) {
+      const before = tf.memory().numTensors;
+      const got = tf.tidy(() => f().dataSync() as Float32Array);
+      expect(maxAbsDiff(got, unpatched[name]), name).toBeLessThan(1e-5);
+      expect(tf.memory().numTensors).toBe(before);
+    }
+    // Shapes as well as values.
+    expect(tf.tidy(() => tf.sum(tf.ones([2, 3, 4]), [0, 1], true).shape)).toEqual([1, 1, 4]);
+    expect(tf.tidy(() => tf.gather(tf.ones([5, 2, 3]), tf.tensor2d([[0, 4], [1, 1]], [2, 2], 'int32')).shape)).toEqual([2, 2, 2, 3]);
   });
 
   it('BatchMatMul with transposed operands equals the stock kernel', () => {
