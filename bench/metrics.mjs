@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ciderD, corpusBleu, loadWordNet, meanSentenceBleu, meteor, rougeL, scoreCaptions } from '../dist/evaluate/metrics/index.js';
+import { parseFlickr8kTokens } from '../dist/prepare/readers/flickr8k.js';
 import { cleanCaption } from '../dist/text/clean.js';
 
 const IMAGES = 1000; // the issue's benchmark size
@@ -14,12 +15,9 @@ const tokenFile = path.resolve(here, '..', '..', 'shared', 'data', 'flickr8k', '
 
 function realCaptions() {
   const byImage = new Map();
-  for (const line of readFileSync(tokenFile, 'utf8').split('\n')) {
-    const tab = line.indexOf('\t');
-    if (tab < 0) continue;
-    const image = line.slice(0, tab).replace(/#\d+$/, '');
-    if (!byImage.has(image)) byImage.set(image, []);
-    byImage.get(image).push(cleanCaption(line.slice(tab + 1)));
+  for (const c of parseFlickr8kTokens(readFileSync(tokenFile, 'utf8'), tokenFile).captions) {
+    if (!byImage.has(c.image)) byImage.set(c.image, []);
+    byImage.get(c.image).push(cleanCaption(c.raw));
   }
   return [...byImage.values()].filter((c) => c.length === REFS).slice(0, IMAGES);
 }

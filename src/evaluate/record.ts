@@ -4,16 +4,8 @@ import type { EncoderIdentity } from '../run/formats.js';
 import type { CleaningRules } from '../text/clean.js';
 import type { CaptionScores, SmoothingMethod } from './metrics/index.js';
 
-export interface MetricValues {
-  bleu1: number;
-  bleu2: number;
-  bleu3: number;
-  bleu4: number;
-  meanSentenceBleu4: number;
-  ciderD: number;
-  rougeL: number;
-  meteor: number;
-}
+/** The headline numbers of CaptionScores (their meanings are documented there). */
+export type MetricValues = Pick<CaptionScores, 'bleu1' | 'bleu2' | 'bleu3' | 'bleu4' | 'meanSentenceBleu4' | 'ciderD' | 'rougeL' | 'meteor'>;
 
 export const METRIC_LABELS: Record<keyof MetricValues, string> = {
   bleu1: 'BLEU-1 (corpus)',

@@ -22,8 +22,9 @@ export interface DownloadOptions {
   manualHint?: string;
 }
 
-export async function md5OfFile(file: string): Promise<string> {
-  const hash = createHash('md5');
+/** Hex digest of a file, streamed (weights files are ~100 MB). */
+export async function hashFile(file: string, algorithm: 'md5' | 'sha256'): Promise<string> {
+  const hash = createHash(algorithm);
   const handle = await fs.open(file, 'r');
   try {
     for await (const chunk of handle.createReadStream()) hash.update(chunk as Buffer);

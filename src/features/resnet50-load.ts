@@ -1,12 +1,11 @@
 // Builds the ResNet50 encoder from the official Keras weights (a given path, or the cache folder,
 // downloading once), or from seeded random weights when the user explicitly asks for them.
-import { createHash } from 'node:crypto';
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { CapgenError } from '../errors.js';
 import { info } from '../log.js';
 import type { EncoderIdentity } from '../run/formats.js';
-import { capgenCacheDir, downloadOnce } from './download.js';
+import { capgenCacheDir, downloadOnce, hashFile } from './download.js';
 import type { Encoder } from './encoder.js';
 import { readKerasH5 } from './keras-h5.js';
 import { createResNet50, type ResNet50Options } from './resnet50.js';
@@ -22,17 +21,6 @@ export const RESNET50_WEIGHTS = {
 
 /** The input size Keras' ImageNet ResNet50 was trained at. */
 export const RESNET50_INPUT: [number, number] = [224, 224];
-
-export async function sha256OfFile(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  const handle = await fs.open(file, 'r');
-  try {
-    for await (const chunk of handle.createReadStream()) hash.update(chunk as Buffer);
-  } finally {
-    await handle.close();
-  }
-  return hash.digest('hex');
-}
 
 /** `--weights PATH` if given, else the cache folder (downloading on first use). */
 export async function resolveResNet50Weights(weightsPath?: string): Promise<string> {
@@ -77,7 +65,7 @@ export async function resolveResNet50(opts: ResNet50LoadOptions): Promise<ResNet
     return { spec, pooling: opts.pooling, weights: randomResNet50Weights(spec, opts.seed), identity: { ...base, weightsHash } };
   }
   const file = await resolveResNet50Weights(opts.weights);
-  const weightsHash = await sha256OfFile(file);
+  const weightsHash = await hashFile(file, 'sha256');
   if (opts.expectedHash && opts.expectedHash !== weightsHash) {
     throw new CapgenError('MISMATCH', `these ResNet50 weights (sha256 ${weightsHash.slice(0, 12)}...) are not the ones the features were made with (${opts.expectedHash.slice(0, 12)}...)`, {
       file,

@@ -3,6 +3,7 @@
 //   node test/reference/make_caption_sets.mjs ../shared/data/flickr8k/Flickr8k.token.txt 40 test/fixtures/metrics/caption-sets.json
 // Then test/reference/make_metric_fixtures.py computes the golden scores from that file.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { parseFlickr8kTokens } from '../../dist/prepare/readers/flickr8k.js';
 import { cleanCaption } from '../../dist/text/clean.js';
 
 const [tokenFile, countArg, outFile] = process.argv.slice(2);
@@ -10,12 +11,9 @@ if (!tokenFile || !countArg || !outFile) throw new Error('usage: make_caption_se
 const imageCount = Number(countArg);
 
 const byImage = new Map();
-for (const line of readFileSync(tokenFile, 'utf8').split('\n')) {
-  const tab = line.indexOf('\t');
-  if (tab < 0) continue;
-  const image = line.slice(0, tab).replace(/#\d+$/, '');
-  if (!byImage.has(image)) byImage.set(image, []);
-  byImage.get(image).push(cleanCaption(line.slice(tab + 1)));
+for (const c of parseFlickr8kTokens(readFileSync(tokenFile, 'utf8'), tokenFile).captions) {
+  if (!byImage.has(c.image)) byImage.set(c.image, []);
+  byImage.get(c.image).push(cleanCaption(c.raw));
 }
 const images = [...byImage.keys()].filter((k) => byImage.get(k).length === 5);
 const stride = Math.max(1, Math.floor(images.length / imageCount));
