@@ -46,7 +46,14 @@ export class GraphBuilder {
 }
 
 /** Keras/TF padding of one spatial axis: output size and [before, after] ('same' puts the odd pixel after). */
-export function kerasPadding(size: number, kernel: number, stride: number, padding: 'same' | 'valid', dilation = 1): { out: number; pads: [number, number] } {
+export interface Window {
+  kernel: number;
+  stride: number;
+  padding: 'same' | 'valid';
+  dilation?: number;
+}
+
+export function kerasPadding(size: number, { kernel, stride, padding, dilation = 1 }: Window): { out: number; pads: [number, number] } {
   const span = (kernel - 1) * dilation + 1;
   if (padding === 'valid') return { out: Math.floor((size - span) / stride) + 1, pads: [0, 0] };
   const out = Math.ceil(size / stride);
@@ -55,7 +62,7 @@ export function kerasPadding(size: number, kernel: number, stride: number, paddi
 }
 
 /** Keras conv kernel [kh, kw, in, out] -> ONNX [out, in, kh, kw]. */
-export function convKernelToOnnx(kernel: Float32Array, kh: number, kw: number, cin: number, cout: number): Float32Array {
+export function convKernelToOnnx(kernel: Float32Array, { kh, kw, cin, cout }: { kh: number; kw: number; cin: number; cout: number }): Float32Array {
   const out = new Float32Array(kernel.length);
   for (let y = 0; y < kh; y++)
     for (let x = 0; x < kw; x++)
@@ -65,7 +72,7 @@ export function convKernelToOnnx(kernel: Float32Array, kh: number, kw: number, c
 }
 
 /** Keras depthwise kernel [kh, kw, in, mult] -> ONNX grouped [in*mult, 1, kh, kw] (channel c*mult+m, as TF orders them). */
-export function depthwiseKernelToOnnx(kernel: Float32Array, kh: number, kw: number, cin: number, mult: number): Float32Array {
+export function depthwiseKernelToOnnx(kernel: Float32Array, { kh, kw, cin, mult }: { kh: number; kw: number; cin: number; mult: number }): Float32Array {
   const out = new Float32Array(kernel.length);
   for (let y = 0; y < kh; y++)
     for (let x = 0; x < kw; x++)

@@ -129,13 +129,13 @@ function build(opts: LayersGraphOptions): LayersGraphOutcome {
         const [dh, dw] = pair(c.dilation_rate ?? 1, 'dilation');
         const padding = c.padding === 'same' || c.padding === 'valid' ? c.padding : fail(`layer ${name}: padding ${String(c.padding)}`);
         const [h, w, cin] = x.shape;
-        const ph = kerasPadding(h, kh, sh, padding, dh);
-        const pw = kerasPadding(w, kw, sw, padding, dw);
+        const ph = kerasPadding(h, { kernel: kh, stride: sh, padding, dilation: dh });
+        const pw = kerasPadding(w, { kernel: kw, stride: sw, padding, dilation: dw });
         const mult = depthwise ? Number(c.depth_multiplier ?? 1) : 1;
         const cout = depthwise ? cin * mult : Number(c.filters);
         const raw = weight(name, depthwise ? 'depthwise_kernel' : 'kernel') as Float32Array;
         if (raw.length !== kh * kw * cin * (depthwise ? mult : cout)) fail(`layer ${name}: kernel size does not match its input`);
-        const kernel = depthwise ? depthwiseKernelToOnnx(raw, kh, kw, cin, mult) : convKernelToOnnx(raw, kh, kw, cin, cout);
+        const kernel = depthwise ? depthwiseKernelToOnnx(raw, { kh, kw, cin, mult }) : convKernelToOnnx(raw, { kh, kw, cin, cout });
         const bias = c.use_bias === false ? new Float32Array(cout) : Float32Array.from(weight(name, 'bias') as Float32Array);
         const attrs: Record<string, OnnxAttribute> = { kernel_shape: [kh, kw], strides: [sh, sw], dilations: [dh, dw], pads: [ph.pads[0], pw.pads[0], ph.pads[1], pw.pads[1]] };
         if (depthwise) attrs.group = cin;
@@ -194,8 +194,8 @@ function build(opts: LayersGraphOptions): LayersGraphOutcome {
         const [kh, kw] = pair(c.pool_size ?? 2, 'pool size');
         const [sh, sw] = pair(c.strides ?? [kh, kw], 'strides');
         const padding = c.padding === 'same' || c.padding === 'valid' ? c.padding : fail(`layer ${name}: padding ${String(c.padding)}`);
-        const ph = kerasPadding(x.shape[0], kh, sh, padding);
-        const pw = kerasPadding(x.shape[1], kw, sw, padding);
+        const ph = kerasPadding(x.shape[0], { kernel: kh, stride: sh, padding });
+        const pw = kerasPadding(x.shape[1], { kernel: kw, stride: sw, padding });
         // TF's 'same' max pooling ignores the padded cells, as ONNX MaxPool's -inf padding does.
         const pooled = b.op('MaxPool', [toNchw(x)], { kernel_shape: [kh, kw], strides: [sh, sw], pads: [ph.pads[0], pw.pads[0], ph.pads[1], pw.pads[1]] }, name);
         out = { name: pooled, layout: 'nchw', shape: [ph.out, pw.out, x.shape[2]] };

@@ -18,13 +18,14 @@ export interface ResNet50GraphOptions {
 export function resnet50Graph(opts: ResNet50GraphOptions): OnnxModel {
   const b = new GraphBuilder();
   let [h, w] = opts.inputSize;
-  /** Conv + folded BN (+ ReLU) on an NCHW value of spatial size [h, w]; `extraPad` is a ZeroPadding2D before it. */
-  const conv = (x: string, spec: ConvSpec, relu: boolean, size: [number, number], extraPad = 0): { y: string; size: [number, number] } => {
+  /** Conv + folded BN (+ ReLU) on an NCHW value `x` of spatial `size`; `extraPad` is a ZeroPadding2D before it. */
+  const conv = (spec: ConvSpec, { x, size, relu, extraPad = 0 }: { x: string; size: [number, number]; relu: boolean; extraPad?: number }): { y: string; size: [number, number] } => {
     const { kernel, bias } = foldBatchNorm(opts.weights.get(spec.conv) as ConvWeights, spec.filters);
     const k = spec.kernelSize;
-    const ph = kerasPadding(size[0] + 2 * extraPad, k, spec.stride, spec.padding);
-    const pw = kerasPadding(size[1] + 2 * extraPad, k, spec.stride, spec.padding);
-    const weight = b.constant(`${spec.conv}/kernel`, [spec.filters, spec.inChannels, k, k], convKernelToOnnx(kernel, k, k, spec.inChannels, spec.filters));
+    const window = { kernel: k, stride: spec.stride, padding: spec.padding };
+    const ph = kerasPadding(size[0] + 2 * extraPad, window);
+    const pw = kerasPadding(size[1] + 2 * extraPad, window);
+    const weight = b.constant(`${spec.conv}/kernel`, [spec.filters, spec.inChannels, k, k], convKernelToOnnx(kernel, { kh: k, kw: k, cin: spec.inChannels, cout: spec.filters }));
     const y = b.op(
       'Conv',
       [x, weight, b.constant(`${spec.conv}/bias`, [spec.filters], bias)],
@@ -36,15 +37,16 @@ export function resnet50Graph(opts: ResNet50GraphOptions): OnnxModel {
 
   let x = b.op('Transpose', [preprocessNodes(b, INPUT_NAME, 'caffe')], { perm: NHWC_TO_NCHW });
   // conv1_pad (3 pixels of zeros) becomes the convolution's own padding: the same zeros.
-  ({ y: x, size: [h, w] } = conv(x, opts.spec.stem, true, [h, w], 3));
+  ({ y: x, size: [h, w] } = conv(opts.spec.stem, { x, size: [h, w], relu: true, extraPad: 3 }));
   // pool1_pad pads zeros, MaxPool pads -inf; after a ReLU every window has a value >= 0, so they agree.
   x = b.op('MaxPool', [x], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, 'pool1_pool');
-  [h, w] = [kerasPadding(h + 2, 3, 2, 'valid').out, kerasPadding(w + 2, 3, 2, 'valid').out];
+  const pool = { kernel: 3, stride: 2, padding: 'valid' } as const;
+  [h, w] = [kerasPadding(h + 2, pool).out, kerasPadding(w + 2, pool).out];
   for (const block of opts.spec.blocks) {
-    const shortcut = block.shortcut ? conv(x, block.shortcut, false, [h, w]).y : x;
-    let y = conv(x, block.convs[0], true, [h, w]);
-    y = conv(y.y, block.convs[1], true, y.size);
-    y = conv(y.y, block.convs[2], false, y.size);
+    const shortcut = block.shortcut ? conv(block.shortcut, { x, size: [h, w], relu: false }).y : x;
+    let y = conv(block.convs[0], { x, size: [h, w], relu: true });
+    y = conv(block.convs[1], { x: y.y, size: y.size, relu: true });
+    y = conv(block.convs[2], { x: y.y, size: y.size, relu: false });
     x = b.op('Relu', [b.op('Add', [shortcut, y.y], undefined, `${block.name}_add`)], undefined, `${block.name}_out`);
     [h, w] = y.size;
   }
