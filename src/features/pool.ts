@@ -1,12 +1,10 @@
-// A pool of worker threads that run the encoder in parallel. Under Node the WASM backend is
-// single-threaded, so on a multi-core machine one WASM instance per worker is how to use the cores.
-import { existsSync } from 'node:fs';
+// A pool of worker threads that run the tfjs encoder in parallel, one single-threaded WASM instance
+// each (the alternative to one instance spreading each batch over its XNNPACK threads).
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { BackendChoice } from '../backend/index.js';
 import type { EncoderIdentity } from '../run/formats.js';
+import { workerScript } from '../util/worker-script.js';
 
 /**
  * Workers by default: 1 on every backend. Native backends (tensorflow) use every core themselves. For
@@ -19,14 +17,6 @@ export function defaultWorkers(_backend: BackendChoice | string): number {
 }
 const DEFAULT_WORKERS = 1;
 
-function workerPath(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const sibling = path.join(here, 'embed-worker.js');
-  if (existsSync(sibling)) return sibling;
-  // Running from TypeScript sources (vitest): use the build.
-  return path.resolve(here, '..', '..', 'dist', 'features', 'embed-worker.js');
-}
-
 export interface EmbedPool {
   /** Decoded images ([h, w, 3] uint8 each) -> feature rows, flattened [n * dim]. */
   embed(pixels: Uint8Array[], size: [number, number]): Promise<Float32Array>;
@@ -34,7 +24,7 @@ export interface EmbedPool {
 }
 
 export async function createEmbedPool(opts: { workers: number; identity: EncoderIdentity; backend: BackendChoice; weights?: string }): Promise<EmbedPool> {
-  const file = workerPath();
+  const file = workerScript(import.meta.url, 'embed-worker.js');
   const pending = new Map<number, { resolve(rows: Float32Array): void; reject(e: Error): void }>();
   const idle: Worker[] = [];
   const queue: (() => void)[] = [];
