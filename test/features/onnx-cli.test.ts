@@ -56,7 +56,7 @@ describe.skipIf(!HAS_ORT)('capgen prepare --engine (built CLI)', () => {
     expect(auto.code, auto.stderr).toBe(0);
     expect(auto.stderr).toMatch(/engine tfjs \(onnx not used: onnxruntime-node: Cannot find module 'onnxruntime-node'\)/);
     const onnx = await runCli([...base, '--out', path.join(root, 'run-hidden-onnx'), '--engine', 'onnx'], { env });
-    expect(onnx.code).toBe(2);
+    expect(onnx.code, onnx.stderr).toBe(2);
     expect(onnx.stderr).toMatch(/the onnx engine is not available: onnxruntime-node: Cannot find module 'onnxruntime-node' \(install it with `npm install/);
     expect(onnx.stderr).not.toMatch(/\n\s+at /);
   });
@@ -64,7 +64,7 @@ describe.skipIf(!HAS_ORT)('capgen prepare --engine (built CLI)', () => {
   it('--engine onnx with an encoder it cannot build is one line and exit 2', async () => {
     const out = path.join(root, 'run-seeded');
     const r = await runCli(['prepare', '--dataset', 'synthetic', '--count', '4', '--out', out, '--encoder', 'seeded-cnn', '--engine', 'onnx']);
-    expect(r.code).toBe(2);
+    expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/onnx engine cannot run this encoder: encoder 'seeded-cnn' has no ONNX graph \(use --engine tfjs/);
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
   });
