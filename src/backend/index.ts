@@ -57,8 +57,8 @@ async function setWasm(threads: number): Promise<number> {
   return finish ? finish() : 1;
 }
 
-/** WASM threads: $CAPGEN_THREADS, else one per core (XNNPACK splits each conv/matmul over them). */
-export function wasmThreadsWanted(env: NodeJS.ProcessEnv = process.env): number {
+/** Compute threads (WASM's XNNPACK pool, ONNX Runtime's intra-op pool): $CAPGEN_THREADS, else one per core. */
+export function threadsWanted(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.CAPGEN_THREADS;
   if (raw === undefined || raw === '') return os.availableParallelism();
   const n = Number(raw);
@@ -93,7 +93,7 @@ export async function initBackend(requested: BackendChoice = 'auto', opts: { thr
       skipped.push(why);
     } else if (candidate === 'wasm') {
       try {
-        wasmThreads = await setWasm(opts.threads ?? wasmThreadsWanted());
+        wasmThreads = await setWasm(opts.threads ?? threadsWanted());
         name = 'wasm';
         break;
       } catch (e) {

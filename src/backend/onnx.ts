@@ -1,8 +1,8 @@
 // The one module that loads ONNX Runtime (onnxruntime-node, an optional dependency): a faster CPU
 // engine for the image encoders. Loading never throws: a missing package yields the reason instead.
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import { CapgenError } from '../errors.js';
+import { threadsWanted } from './index.js';
 
 /** The part of onnxruntime-node's API capgen uses (typed here: the package may be absent). */
 export interface OrtTensor {
@@ -61,20 +61,11 @@ export function onnxVersion(): string | undefined {
   return loadOnnxRuntime()?.env.versions.node;
 }
 
-/** Intra-op threads: $CAPGEN_THREADS, else one per core (as the WASM backend does). */
-export function onnxThreadsWanted(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.CAPGEN_THREADS;
-  if (raw === undefined || raw === '') return os.availableParallelism();
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new CapgenError('USAGE', `CAPGEN_THREADS must be a whole number from 1 to 64, got '${raw}'`);
-  return n;
-}
-
 /** A session on the CPU for an in-memory model; throws BACKEND when ONNX Runtime is missing. */
 export async function createOnnxSession(model: Uint8Array, opts: { threads?: number } = {}): Promise<{ session: OrtSession; threads: number; ort: OnnxRuntime }> {
   const ort = loadOnnxRuntime();
   if (!ort) throw new CapgenError('BACKEND', `the onnx engine is not available: ${onnxUnavailableReason()}`, { hint: ONNX_INSTALL_HINT });
-  const threads = opts.threads ?? onnxThreadsWanted();
+  const threads = opts.threads ?? threadsWanted(); // one per core, or $CAPGEN_THREADS, as for WASM
   const session = await ort.InferenceSession.create(model, {
     intraOpNumThreads: threads,
     interOpNumThreads: 1, // the encoders are one chain of convolutions: nothing to run side by side

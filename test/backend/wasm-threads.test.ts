@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { wasmThreadsWanted } from '../../src/backend/index.js';
+import { threadsWanted } from '../../src/backend/index.js';
 import { isCapgenError } from '../../src/errors.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -37,12 +37,12 @@ describe('threaded WASM', () => {
   });
 
   it('CAPGEN_THREADS picks the count; anything but 1..64 is a usage error', () => {
-    expect(wasmThreadsWanted({ CAPGEN_THREADS: '3' })).toBe(3);
-    expect(wasmThreadsWanted({})).toBeGreaterThanOrEqual(1);
+    expect(threadsWanted({ CAPGEN_THREADS: '3' })).toBe(3);
+    expect(threadsWanted({})).toBeGreaterThanOrEqual(1);
     for (const bad of ['0', '-2', '1.5', 'many', '65']) {
       const err = (() => {
         try {
-          return wasmThreadsWanted({ CAPGEN_THREADS: bad });
+          return threadsWanted({ CAPGEN_THREADS: bad });
         } catch (e) {
           return e;
         }
