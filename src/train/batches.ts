@@ -78,12 +78,17 @@ export function buildBatch(examples: Example[], picks: number[], features: Float
   }
   picks.forEach((p, b) => feats.set(features.subarray(examples[p].imageRow * featureSize, (examples[p].imageRow + 1) * featureSize), b * featureSize));
   const batch: HostBatch = { batchSize, timeSteps, features: feats, inputs, rows, rowCaption, targets };
-  if (opts.dropout && opts.dropout.rate > 0) {
-    const masks = dropoutMasks(opts.dropout, { firstCaption: opts.dropout.firstCaption ?? 0, batchSize, timeSteps, featureSize });
-    batch.featureMask = masks.features;
-    batch.embeddingMask = masks.embeddings;
-  }
+  if (opts.dropout) addDropoutMasks(batch, opts.dropout);
   return batch;
+}
+
+/** Draws the batch's dropout masks (nothing when the rate is 0); gradient replicas draw their shard's own. */
+export function addDropoutMasks(batch: HostBatch, spec: DropoutSpec & { firstCaption?: number }): void {
+  if (spec.rate <= 0) return;
+  const featureSize = batch.features.length / batch.batchSize;
+  const masks = dropoutMasks(spec, { firstCaption: spec.firstCaption ?? 0, batchSize: batch.batchSize, timeSteps: batch.timeSteps, featureSize });
+  batch.featureMask = masks.features;
+  batch.embeddingMask = masks.embeddings;
 }
 
 export interface DeviceBatch extends SequenceBatch {

@@ -6,7 +6,8 @@ import * as tf from '@tensorflow/tfjs';
 import { readInto } from '../backend/host-io.js';
 import { initBackend, type BackendChoice } from '../backend/index.js';
 import { MergeLstm, WEIGHT_NAMES, type MergeLstmSizes, type Weights } from '../model/merge-lstm.js';
-import { disposeBatch, toTensors, type HostBatch } from './batches.js';
+import { addDropoutMasks, disposeBatch, toTensors, type HostBatch } from './batches.js';
+import type { DropoutSpec } from './dropout.js';
 import { evaluateBatch, lossAndGrads } from './objective.js';
 
 export interface ReplicaInit {
@@ -18,8 +19,11 @@ export interface ReplicaInit {
   grads: Float32Array[];
 }
 
-/** version: the optimizer's step count; the replica reloads the shared weights when it changes. */
-export type ReplicaRequest = { id: number; kind: 'grads' | 'evaluate'; version: number; batch: HostBatch };
+/**
+ * version: the optimizer's step count; the replica reloads the shared weights when it changes.
+ * dropout: the replica draws its shard's masks itself (in parallel with the other shards).
+ */
+export type ReplicaRequest = { id: number; kind: 'grads' | 'evaluate'; version: number; batch: HostBatch; dropout?: DropoutSpec & { firstCaption: number } };
 export type ReplicaReply = { id: number; loss: number; correct: number; count: number } | { id: number; error: string };
 
 const init = workerData as ReplicaInit;
@@ -46,6 +50,7 @@ port.on('message', async (req: ReplicaRequest) => {
       model.setWeights(init.weights);
       loadedVersion = req.version;
     }
+    if (req.dropout) addDropoutMasks(req.batch, req.dropout);
     const batch = toTensors(req.batch);
     try {
       if (req.kind === 'evaluate') {

@@ -10,7 +10,7 @@ import type { BackendChoice } from '../backend/index.js';
 import type { MergeLstm } from '../model/merge-lstm.js';
 import { workerScript } from '../util/worker-script.js';
 import type { Adam } from './adam.js';
-import { buildBatch, disposeBatch, toTensors, type HostBatch } from './batches.js';
+import { addDropoutMasks, buildBatch, disposeBatch, toTensors, type HostBatch } from './batches.js';
 import type { Example, TrainingData } from './data.js';
 import { evaluateBatch, lossAndGrads } from './objective.js';
 import type { ReplicaInit, ReplicaReply, ReplicaRequest } from './replica-worker.js';
@@ -93,24 +93,25 @@ export async function startReplicas(ctx: {
     ),
   );
   let nextId = 0;
-  const ask = (r: Remote, kind: ReplicaRequest['kind'], batch: HostBatch) =>
+  const ask = (r: Remote, kind: ReplicaRequest['kind'], batch: HostBatch, dropout?: ReplicaRequest['dropout']) =>
     new Promise<StepResult>((resolve, reject) => {
       const id = nextId++;
       r.pending.set(id, { resolve, reject });
-      r.worker.postMessage({ id, kind, version: optimizer.step, batch } satisfies ReplicaRequest, transferList(batch));
+      r.worker.postMessage({ id, kind, version: optimizer.step, batch, dropout } satisfies ReplicaRequest, transferList(batch));
     });
   const sum = ctx.count > 1 ? optimizer.hostWeights.map((w) => new Float32Array(w.length)) : [];
 
   return {
     count: ctx.count,
     async step(picks, seed) {
-      const hosts = shardPicks(picks, ctx.count).map((s) =>
-        buildBatch(data.train, s.picks, data.features, data.featureSize, { dropout: { rate: dropout, seed, embeddingSize, firstCaption: s.offset } }),
-      );
+      const shards = shardPicks(picks, ctx.count);
+      const spec = (offset: number) => ({ rate: dropout, seed, embeddingSize, firstCaption: offset });
+      const hosts = shards.map((s) => buildBatch(data.train, s.picks, data.features, data.featureSize));
       // Scored words per shard, read before the buffers are transferred to the workers.
       const counts = hosts.map((h) => h.targets.length);
       const count = counts.reduce((a, c) => a + c, 0);
-      const remoteResults = hosts.slice(1).map((h, k) => ask(remotes[k], 'grads', h));
+      const remoteResults = hosts.slice(1).map((h, k) => ask(remotes[k], 'grads', h, spec(shards[k + 1].offset)));
+      addDropoutMasks(hosts[0], spec(0));
       const local = toTensors(hosts[0]);
       const mine = lossAndGrads(model, local);
       disposeBatch(local);
