@@ -7,8 +7,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { readInto, tensorFromHost, withFloatViews } from '../backend/host-io.js';
 
-const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
-
 /** Grow-only scratch arrays, one per role. Valid from a forward pass to its backward pass. */
 const scratch = new Map<string, Float32Array>();
 function buffer(role: string, size: number): Float32Array {
@@ -21,6 +19,81 @@ function buffer(role: string, size: number): Float32Array {
 }
 /** Forward passes so far: a backward pass must follow its own forward pass (the scratch holds its activations). */
 let generation = 0;
+
+/** Activations of the forward pass, each [T*B, h] time-major, kept for the backward pass. */
+interface Saved {
+  gi: Float32Array;
+  gf: Float32Array;
+  gg: Float32Array;
+  go: Float32Array;
+  cs: Float32Array;
+  tcs: Float32Array;
+  hs: Float32Array;
+}
+
+// The two loops below are top-level functions that take everything as arguments: as closures over
+// the op's variables they ran ~1.5x slower (V8 keeps context variables out of registers).
+
+/** Step t: gates from X [T*B, 4h] (+ rec [B, 4h], the recurrent part) into the saved activations. */
+function forwardGates(X: Float32Array, rec: Float32Array | undefined, s: Saved, at: { t: number; B: number; H: number }): void {
+  const { gi, gf, gg, go, cs, tcs, hs } = s;
+  const { t, B, H } = at;
+  const h4 = 4 * H;
+  for (let b = 0; b < B; b++) {
+    const zRow = (t * B + b) * h4;
+    const rRow = b * h4;
+    const o = (t * B + b) * H;
+    const prev = o - B * H;
+    for (let j = 0; j < H; j++) {
+      const zi = X[zRow + j] + (rec ? rec[rRow + j] : 0);
+      const zf = X[zRow + H + j] + (rec ? rec[rRow + H + j] : 0);
+      const zc = X[zRow + 2 * H + j] + (rec ? rec[rRow + 2 * H + j] : 0);
+      const zo = X[zRow + 3 * H + j] + (rec ? rec[rRow + 3 * H + j] : 0);
+      const i = 1 / (1 + Math.exp(-zi));
+      const f = 1 / (1 + Math.exp(-zf));
+      const g = Math.tanh(zc);
+      const og = 1 / (1 + Math.exp(-zo));
+      const c = (t > 0 ? f * cs[prev + j] : 0) + i * g;
+      const tc = Math.tanh(c);
+      gi[o + j] = i;
+      gf[o + j] = f;
+      gg[o + j] = g;
+      go[o + j] = og;
+      cs[o + j] = c;
+      tcs[o + j] = tc;
+      hs[o + j] = og * tc;
+    }
+  }
+}
+
+/** Step t backwards: dZ rows of step t from dY, and the gradients flowing to step t-1 (dhRec, dcNext). */
+function backwardGates(d: { dY: Float32Array; dhRec: Float32Array; dcNext: Float32Array; dZ: Float32Array }, s: Saved, at: { t: number; B: number; H: number }): void {
+  const { dY, dhRec, dcNext, dZ } = d;
+  const { gi, gf, gg, go, cs, tcs } = s;
+  const { t, B, H } = at;
+  const h4 = 4 * H;
+  for (let b = 0; b < B; b++) {
+    const o = (t * B + b) * H;
+    const prev = o - B * H;
+    const zRow = (t * B + b) * h4;
+    const sRow = b * H;
+    for (let j = 0; j < H; j++) {
+      const dh = dY[o + j] + dhRec[sRow + j];
+      const i = gi[o + j];
+      const f = gf[o + j];
+      const g = gg[o + j];
+      const og = go[o + j];
+      const tc = tcs[o + j];
+      const dc = dh * og * (1 - tc * tc) + dcNext[sRow + j];
+      const cPrev = t > 0 ? cs[prev + j] : 0;
+      dZ[zRow + j] = dc * g * i * (1 - i);
+      dZ[zRow + H + j] = dc * cPrev * f * (1 - f);
+      dZ[zRow + 2 * H + j] = dc * i * (1 - g * g);
+      dZ[zRow + 3 * H + j] = dh * tc * og * (1 - og);
+      dcNext[sRow + j] = dc * f;
+    }
+  }
+}
 
 /** t [B, 4h] computed by `make`, read in place by `use`, then freed. */
 function useAndDispose(make: () => tf.Tensor, use: (values: Float32Array) => void): void {
@@ -50,36 +123,10 @@ export function lstmSequence(xProj: tf.Tensor2D, recurrent: tf.Tensor2D, timeSte
     const tcs = buffer('tanhC', rows * H);
     const hs = buffer('h', rows * H);
     const myGeneration = ++generation;
-    const gates = (t: number, rec: Float32Array | undefined) => {
-      for (let b = 0; b < B; b++) {
-        const zRow = (t * B + b) * h4;
-        const rRow = b * h4;
-        const o = (t * B + b) * H;
-        const prev = o - B * H;
-        for (let j = 0; j < H; j++) {
-          const zi = X[zRow + j] + (rec ? rec[rRow + j] : 0);
-          const zf = X[zRow + H + j] + (rec ? rec[rRow + H + j] : 0);
-          const zc = X[zRow + 2 * H + j] + (rec ? rec[rRow + 2 * H + j] : 0);
-          const zo = X[zRow + 3 * H + j] + (rec ? rec[rRow + 3 * H + j] : 0);
-          const i = sigmoid(zi);
-          const f = sigmoid(zf);
-          const g = Math.tanh(zc);
-          const og = sigmoid(zo);
-          const c = (t > 0 ? f * cs[prev + j] : 0) + i * g;
-          const tc = Math.tanh(c);
-          gi[o + j] = i;
-          gf[o + j] = f;
-          gg[o + j] = g;
-          go[o + j] = og;
-          cs[o + j] = c;
-          tcs[o + j] = tc;
-          hs[o + j] = og * tc;
-        }
-      }
-    };
+    const saved: Saved = { gi, gf, gg, go, cs, tcs, hs };
     for (let t = 0; t < timeSteps; t++) {
-      if (t === 0) gates(0, undefined);
-      else useAndDispose(() => tf.matMul(tensorFromHost(hs.subarray((t - 1) * B * H, t * B * H), [B, H]), u as tf.Tensor2D), (rec) => gates(t, rec));
+      if (t === 0) forwardGates(X, undefined, saved, { t, B, H });
+      else useAndDispose(() => tf.matMul(tensorFromHost(hs.subarray((t - 1) * B * H, t * B * H), [B, H]), u as tf.Tensor2D), (rec) => forwardGates(X, rec, saved, { t, B, H }));
     }
     const value = tensorFromHost(hs, [rows, H]);
     const gradFunc = (dy: tf.Tensor) => {
@@ -92,27 +139,7 @@ export function lstmSequence(xProj: tf.Tensor2D, recurrent: tf.Tensor2D, timeSte
       const dhRec = buffer('dhRec', B * H).fill(0); // gradient reaching h_t from step t+1
       const dcNext = buffer('dcNext', B * H).fill(0);
       for (let t = timeSteps - 1; t >= 0; t--) {
-        for (let b = 0; b < B; b++) {
-          const o = (t * B + b) * H;
-          const prev = o - B * H;
-          const zRow = (t * B + b) * h4;
-          const s = b * H;
-          for (let j = 0; j < H; j++) {
-            const dh = dY[o + j] + dhRec[s + j];
-            const i = gi[o + j];
-            const f = gf[o + j];
-            const g = gg[o + j];
-            const og = go[o + j];
-            const tc = tcs[o + j];
-            const dc = dh * og * (1 - tc * tc) + dcNext[s + j];
-            const cPrev = t > 0 ? cs[prev + j] : 0;
-            dZ[zRow + j] = dc * g * i * (1 - i);
-            dZ[zRow + H + j] = dc * cPrev * f * (1 - f);
-            dZ[zRow + 2 * H + j] = dc * i * (1 - g * g);
-            dZ[zRow + 3 * H + j] = dh * tc * og * (1 - og);
-            dcNext[s + j] = dc * f;
-          }
-        }
+        backwardGates({ dY, dhRec, dcNext, dZ }, saved, { t, B, H });
         if (t > 0) useAndDispose(() => tf.matMul(tensorFromHost(dZ.subarray(t * B * h4, (t + 1) * B * h4), [B, h4]), uT), (d) => dhRec.set(d));
       }
       // dU = sum_t h_{t-1}^T dz_t: h_{-1} = 0, so rows B.. of dZ pair with hs rows 0..

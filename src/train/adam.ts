@@ -22,6 +22,24 @@ export interface AdamState {
 }
 
 /**
+ * The update of one parameter array, in place. Everything arrives as a local (no closure
+ * variables in the loop): V8 then keeps the loop in registers, ~2x faster than a closure here.
+ */
+function adamKernel(a: { g: Float32Array; m: Float32Array; v: Float32Array; w: Float32Array }, scale: number, lrT: number, b1: number, b2: number, eps: number): void {
+  const { g, m, v, w } = a;
+  const c1 = 1 - b1;
+  const c2 = 1 - b2;
+  for (let i = 0; i < g.length; i++) {
+    const x = g[i] * scale;
+    const mi = b1 * m[i] + c1 * x;
+    const vi = b2 * v[i] + c2 * x * x;
+    m[i] = mi;
+    v[i] = vi;
+    w[i] -= (lrT * mi) / (Math.sqrt(vi) + eps);
+  }
+}
+
+/**
  * Owns the parameters' values from construction on: it keeps host copies (in shared memory, so that
  * gradient replicas in other threads read the current weights without a copy) and writes each
  * update back into the variables. Change the variables only through setState / the constructor.
@@ -90,20 +108,7 @@ export class Adam {
     this.step++;
     const t = this.step;
     const lrT = (this.learningRate * Math.sqrt(1 - this.beta2 ** t)) / (1 - this.beta1 ** t);
-    const { beta1: b1, beta2: b2, epsilon: eps } = this;
-    g.forEach((gi, k) => {
-      const m = this.m[k];
-      const v = this.v[k];
-      const w = this.w[k];
-      for (let i = 0; i < gi.length; i++) {
-        const x = gi[i] * scale;
-        const mi = b1 * m[i] + (1 - b1) * x;
-        const vi = b2 * v[i] + (1 - b2) * x * x;
-        m[i] = mi;
-        v[i] = vi;
-        w[i] -= (lrT * mi) / (Math.sqrt(vi) + eps);
-      }
-    });
+    for (let k = 0; k < g.length; k++) adamKernel({ g: g[k], m: this.m[k], v: this.v[k], w: this.w[k] }, scale, lrT, this.beta1, this.beta2, this.epsilon);
   }
 
   getState(): AdamState {
