@@ -3,8 +3,7 @@
 // Targets (issue 5): greedy <= 20 s, beam 3 <= 60 s. Usage: node bench/decode.mjs [--images 1000] [--vocab 8000]
 // Random weights never pick the end token, so every caption runs to the 34-word limit: the worst case
 // (a trained model stops after ~10-12 words, and ended captions leave the batch).
-// Last numbers (2-core VM shared with ~7 other jobs, load ~9, WASM 1 thread): greedy 12.1 s CPU (34.3 s wall),
-// beam 3 37.2 s CPU (87.9 s wall). Single-threaded, so on an idle machine wall time is about the CPU time.
+// Last numbers: bench/README.md (decode).
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, describeBackend } from '../dist/backend/index.js';
 import { decodeFeatures } from '../dist/decode/index.js';

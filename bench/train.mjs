@@ -1,18 +1,9 @@
 // Benchmark: one training epoch of capgen's merge-LSTM decoder at Flickr8k size (the same batches,
 // model and Adam update as `capgen train`), its peak RSS, and the same in PyTorch (bench/train_torch.py)
 // as a ratio. Uses a prepared run when given (--run DIR), else synthetic features and captions.
-// Usage: node bench/train.mjs [--run /tmp/p8k-mobilenet] [--captions 30000] [--vocab 3000] [--steps N] [--batch 64] [--no-torch] [--torch-threads N]
-//
-// Last numbers (2026-11-25, this 2-core machine; other helpers' jobs share it, so treat as upper bounds):
-//   real run /tmp/p8k-mobilenet (Flickr8k, MobileNet 1024-d, vocabulary 2535, 30000 captions), batch 64,
-//   40 of 469 steps, load average ~1.3-2.5 (a 1-thread `capgen train` running on the other core):
-//     capgen WASM 1 thread: 135 captions/s, epoch ~222 s (extrapolated), peak RSS 446 MiB
-//     torch 1.13 (Debian) 1 thread, same sizes (synthetic): 43 captions/s, epoch ~701 s: ratio 0.32
-//   the full `capgen train` on that run measured 200-215 s per epoch (150-160 captions/s) at load ~1.3.
-//   Under load average 11-16 (earlier): capgen 1.85 s/step; torch 2 threads 9.8 s/step (OpenMP spinning).
-// Unloaded, WASM matmuls run at ~22 GFLOP/s here and a step is ~6 GFLOP (the output layer ~55%), so one
-// thread cannot go below ~0.28 s/step (~130 s/epoch); the 90 s target needs both cores (data-parallel
-// gradient workers), which this benchmark does not do yet.
+// Usage: node bench/train.mjs [--run /tmp/p8k-mobilenet] [--captions 30000] [--vocab 3000] [--steps N] [--batch 128]
+//        [--replicas N] [--no-torch] [--torch-threads N] [--validate]
+// Numbers and how to read them: bench/README.md (train).
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { existsSync } from 'node:fs';
@@ -34,7 +25,7 @@ const flag = (name, fallback) => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? argv[i + 1] : fallback;
 };
-const batchSize = Number(flag('batch', 64)); // capgen train's default
+const batchSize = Number(flag('batch', 128)); // capgen train's default
 const seed = 1;
 
 /** Flickr8k-like synthetic data: caption lengths ~ N(11.8, 3.8) in [3, 34], Zipf-ish word ids. */
