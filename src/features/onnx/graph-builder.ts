@@ -71,14 +71,12 @@ export function convKernelToOnnx(kernel: Float32Array, { kh, kw, cin, cout }: { 
   return out;
 }
 
-/** Keras depthwise kernel [kh, kw, in, mult] -> ONNX grouped [in*mult, 1, kh, kw] (channel c*mult+m, as TF orders them). */
+/**
+ * Keras depthwise kernel [kh, kw, in, mult] -> ONNX grouped [in*mult, 1, kh, kw] (channel c*mult+m, as
+ * TF orders them): in memory it is a conv kernel [kh, kw, 1, in*mult], so the conv reordering does it.
+ */
 export function depthwiseKernelToOnnx(kernel: Float32Array, { kh, kw, cin, mult }: { kh: number; kw: number; cin: number; mult: number }): Float32Array {
-  const out = new Float32Array(kernel.length);
-  for (let y = 0; y < kh; y++)
-    for (let x = 0; x < kw; x++)
-      for (let c = 0; c < cin; c++)
-        for (let m = 0; m < mult; m++) out[((c * mult + m) * kh + y) * kw + x] = kernel[((y * kw + x) * cin + c) * mult + m];
-  return out;
+  return convKernelToOnnx(kernel, { kh, kw, cin: 1, cout: cin * mult });
 }
 
 /** ImageNet constants as in src/features/preprocess.ts. */
