@@ -35,14 +35,42 @@ export interface Progress {
   stop(): void;
 }
 
+/** Without a TTY (CI logs, pipes, nohup): one plain line this often, instead of redraws. */
+const PLAIN_LINE_MS = 30_000;
+
+/** `format` with cli-progress' tokens filled in, the bar itself left out. */
+export function renderProgressLine(format: string, tokens: Record<string, string | number>): string {
+  return format
+    .replace(/\s*[[|]\{bar\}[\]|]\s*/, ' ')
+    .replace(/\{(\w+)\}/g, (whole, key: string) => (key in tokens ? String(tokens[key]) : whole))
+    .trim();
+}
+
+function plainProgress(total: number, format: string): Progress {
+  const started = performance.now();
+  let last = started;
+  let first: number | undefined;
+  return {
+    update(done, payload = {}) {
+      first ??= done; // a resumed run starts part-way: its rate counts from here
+      const now = performance.now();
+      if (now - last < PLAIN_LINE_MS || done >= total) return;
+      last = now;
+      const rate = (done - first) / ((now - started) / 1000);
+      const eta = rate > 0 ? formatSeconds((total - done) / rate) : '-';
+      info(renderProgressLine(format, { value: done, total, percentage: Math.round((100 * done) / total), eta_formatted: eta, ...payload }));
+    },
+    stop: () => undefined,
+  };
+}
+
 /**
- * A cli-progress bar on stderr. Without a TTY (CI, pipes) it stays silent: the caller prints
- * its own summary lines, so logs are not flooded with redraws.
+ * A cli-progress bar on stderr. Without a TTY (CI, pipes) it prints a plain line every 30 s
+ * instead, so logs show progress without being flooded with redraws.
  */
 export function progressBar(total: number, format: string): Progress {
-  if (quiet || !process.stderr.isTTY) {
-    return { update: () => undefined, stop: () => undefined };
-  }
+  if (quiet) return { update: () => undefined, stop: () => undefined };
+  if (!process.stderr.isTTY) return plainProgress(total, format);
   const bar = new SingleBar(
     { format, stream: process.stderr, hideCursor: true, etaBuffer: 50, fps: 5, clearOnComplete: false },
     Presets.shades_classic,

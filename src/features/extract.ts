@@ -31,9 +31,6 @@ export interface ExtractResult {
   bad: { name: string; reason: string }[];
 }
 
-/** Without a TTY (logs, CI) the bar is silent: print a progress line this often instead. */
-const PROGRESS_LINE_MS = 30_000;
-
 interface DecodedBatch {
   names: string[];
   pixels: Uint8Array[];
@@ -91,7 +88,6 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
         ? chosen.encoder.embedBatch(b.pixels)
         : embedPixels(chosen.encoder, b.pixels, identity.inputSize);
   const loopStart = performance.now();
-  let lastLine = loopStart;
   try {
     // Keep `workers + 1` batches decoding or computing at once; results are written in order.
     const inFlight: Promise<{ decoded: DecodedBatch; rows: Float32Array | undefined }>[] = [];
@@ -110,11 +106,6 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
       done += decoded.names.length + decoded.bad.length;
       const rate = computed / ((performance.now() - loopStart) / 1000);
       bar.update(done, { rate: rate.toFixed(1) });
-      if (!process.stderr.isTTY && performance.now() - lastLine > PROGRESS_LINE_MS) {
-        lastLine = performance.now();
-        const eta = rate > 0 ? formatSeconds((todo.length - done) / rate) : '?';
-        info(`features: ${done}/${todo.length} images, ${rate.toFixed(1)} images/s, ETA ${eta}`);
-      }
     }
   } finally {
     bar.stop();
