@@ -81,6 +81,8 @@ export async function initBackend(requested: BackendChoice = 'auto', opts: { thr
   let name: BackendInfo['name'] | undefined;
   let wasmThreads = 1;
   const order: Exclude<BackendChoice, 'auto'>[] = requested === 'auto' ? ['gpu', 'node', 'wasm', 'cpu'] : [requested];
+  // Read before trying backends: a bad CAPGEN_THREADS is the user's error, never a reason for auto to skip WASM.
+  const threadsForWasm = order.includes('wasm') ? (opts.threads ?? threadsWanted()) : 1;
   for (const candidate of order) {
     if (candidate === 'gpu' || candidate === 'node') {
       const failure = tryNative(candidate);
@@ -93,7 +95,7 @@ export async function initBackend(requested: BackendChoice = 'auto', opts: { thr
       skipped.push(why);
     } else if (candidate === 'wasm') {
       try {
-        wasmThreads = await setWasm(opts.threads ?? threadsWanted());
+        wasmThreads = await setWasm(threadsForWasm);
         name = 'wasm';
         break;
       } catch (e) {

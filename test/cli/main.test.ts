@@ -25,6 +25,13 @@ describe('capgen subcommands', () => {
     expect(r.stderr).toMatch(/--epochs/);
   });
 
+  it('a bad CAPGEN_THREADS is a usage error with exit 2, not a silent fall-back to another backend', async () => {
+    const r = await runCli(['caption', 'x.jpg'], { env: { CAPGEN_BACKEND: 'auto', CAPGEN_THREADS: 'lots' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/CAPGEN_THREADS must be a whole number from 1 to 64, got 'lots'/);
+    expect(r.stderr).not.toMatch(/pure-JS cpu/);
+  });
+
   it('every command has --help', async () => {
     for (const cmd of ['prepare', 'train', 'eval', 'caption', 'serve', 'demo']) {
       const r = await runCli([cmd, '--help']);
