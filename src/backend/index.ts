@@ -4,6 +4,7 @@ import os from 'node:os';
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import { CapgenError } from '../errors.js';
+import { debug } from '../log.js';
 import { registerKernelFixes } from './kernel-fixes.js';
 import { prepareWasmThreads } from './wasm-threads.js';
 
@@ -126,5 +127,8 @@ export function backendInfo(): BackendInfo | undefined {
 export function describeBackend(info: BackendInfo): string {
   const label = { gpu: 'tfjs-node-gpu (CUDA)', node: 'tfjs-node (native CPU)', wasm: 'WASM (XNNPACK, SIMD)', cpu: 'pure-JS cpu' }[info.name];
   const plural = info.threads === 1 ? 'thread' : 'threads';
-  return `backend: ${label}, ${info.threads} ${plural}${info.requested === 'auto' ? ' (auto)' : ''}`;
+  // Missing native packages are the normal case (debug only); a WASM failure that left pure JS is not.
+  for (const why of info.skipped) debug(`backend: auto skipped ${why}`);
+  const wasmFailure = info.skipped.find((why) => why.startsWith('wasm:'));
+  return `backend: ${label}, ${info.threads} ${plural}${info.requested === 'auto' ? ' (auto)' : ''}${wasmFailure ? ` because ${wasmFailure}` : ''}`;
 }
