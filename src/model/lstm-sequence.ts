@@ -6,17 +6,11 @@
 // multi-megabyte arrays every training step cost more in page faults than the gate math.
 import * as tf from '@tensorflow/tfjs';
 import { readInto, tensorFromHost, withFloatViews } from '../backend/host-io.js';
+import { ScratchPool } from '../util/scratch.js';
 
-/** Grow-only scratch arrays, one per role. Valid from a forward pass to its backward pass. */
-const scratch = new Map<string, Float32Array>();
-function buffer(role: string, size: number): Float32Array {
-  let b = scratch.get(role);
-  if (!b || b.length < size) {
-    b = new Float32Array(Math.ceil(size * 1.25));
-    scratch.set(role, b);
-  }
-  return b.subarray(0, size);
-}
+/** Host arrays by role, valid from a forward pass to its backward pass. */
+const scratch = new ScratchPool();
+const buffer = (role: string, size: number) => scratch.get(role, size);
 /** Forward passes so far: a backward pass must follow its own forward pass (the scratch holds its activations). */
 let generation = 0;
 

@@ -6,8 +6,10 @@
 // read, and the gradient written, in place in backend memory (src/backend/host-io.ts).
 import * as tf from '@tensorflow/tfjs';
 import { withFloatViews } from '../backend/host-io.js';
+import { ScratchPool } from '../util/scratch.js';
 import type { MergeLstm } from '../model/merge-lstm.js';
 import type { DeviceBatch } from './batches.js';
+
 
 export interface CrossEntropy {
   /** Mean loss over the N positions. */
@@ -74,8 +76,8 @@ export function evaluateBatch(model: MergeLstm, batch: DeviceBatch): BatchResult
   return r;
 }
 
-/** The gradient of the last forward pass, kept between the forward and backward halves of a step. */
-let gradScratch = new Float32Array(0);
+/** Holds the gradient of the last forward pass between the forward and backward halves of a step. */
+const scratch = new ScratchPool();
 
 /** Loss and gradients of a training batch (its dropout masks applied). grads are in model.variables order. */
 export function lossAndGrads(model: MergeLstm, batch: DeviceBatch): BatchResult & { grads: tf.Tensor[] } {
@@ -83,8 +85,7 @@ export function lossAndGrads(model: MergeLstm, batch: DeviceBatch): BatchResult 
   const lossOp = tf.customGrad(((logits: tf.Tensor) => {
     const size = logits.size;
     // Reused from step to step: a fresh [N, vocab] array each step costs page faults (see host-io.ts).
-    if (gradScratch.length < size) gradScratch = new Float32Array(Math.ceil(size * 1.25));
-    const grad = gradScratch.subarray(0, size);
+    const grad = scratch.get('grad', size);
     withFloatViews([logits], [], ([values]) => {
       result = crossEntropyFromLogits(values, batch.targetIds, model.vocabSize, grad);
     });
