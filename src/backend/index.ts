@@ -53,9 +53,15 @@ function tryNative(name: 'gpu' | 'node'): string | undefined {
 /** Load WASM with `threads` XNNPACK threads (1 = the single-threaded SIMD build); returns the count it got. */
 async function setWasm(threads: number): Promise<number> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
-  const finish = threads > 1 ? prepareWasmThreads(wasm, threads) : undefined;
-  if (!(await tf.setBackend('wasm'))) throw new Error('the WASM backend failed to initialise');
-  return finish ? finish() : 1;
+  const threaded = threads > 1 ? prepareWasmThreads(wasm, threads) : undefined;
+  let started: boolean;
+  try {
+    started = await tf.setBackend('wasm');
+  } finally {
+    threaded?.restore();
+  }
+  if (!started) throw new Error(`the WASM backend failed to initialise${threaded ? ' (threaded build; CAPGEN_THREADS=1 uses the single-threaded one)' : ''}`);
+  return threaded ? threaded.threadsCount() : 1;
 }
 
 /** Compute threads (WASM's XNNPACK pool, ONNX Runtime's intra-op pool): $CAPGEN_THREADS, else one per core. */

@@ -67,10 +67,10 @@ function installUnrefWorker(): void {
 
 /**
  * Ask tfjs for its threaded WASM build with `threads` XNNPACK threads, before `tf.setBackend('wasm')`.
- * Returns a function to call once the backend is ready; it undoes the start-up shims and returns
- * the thread count tfjs reports.
+ * `restore` undoes the start-up shim on os.cpus (call it whether or not the backend started);
+ * `threadsCount` is what tfjs reports once it has.
  */
-export function prepareWasmThreads(wasm: WasmModule, threads: number): () => number {
+export function prepareWasmThreads(wasm: WasmModule, threads: number): { restore(): void; threadsCount(): number } {
   const workerFile = writeWorkerFile();
   const createObjectURL = URL.createObjectURL;
   URL.createObjectURL = (blob: Blob) => (blob.type === 'application/javascript' ? workerFile : createObjectURL(blob));
@@ -80,8 +80,10 @@ export function prepareWasmThreads(wasm: WasmModule, threads: number): () => num
   os.cpus = () => Array.from({ length: Math.max(2 * threads, 1) }, (_, i) => cpus()[i % realCores]);
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
   wasm.setThreadsCount(threads);
-  return () => {
-    os.cpus = cpus;
-    return wasm.getThreadsCount();
+  return {
+    restore: () => {
+      os.cpus = cpus;
+    },
+    threadsCount: () => wasm.getThreadsCount(),
   };
 }
