@@ -53,7 +53,7 @@ function tryNative(name: 'gpu' | 'node'): string | undefined {
 /** Load WASM with `threads` XNNPACK threads (1 = the single-threaded SIMD build); returns the count it got. */
 async function setWasm(threads: number): Promise<number> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
-  const threaded = threads > 1 ? prepareWasmThreads(wasm, threads) : undefined;
+  const threaded = threads > 1 ? await prepareWasmThreads(wasm, threads) : undefined;
   let started: boolean;
   try {
     started = await tf.setBackend('wasm');
@@ -121,6 +121,7 @@ export async function initBackend(requested: BackendChoice = 'auto', opts: { thr
   registerKernelFixes(tf.getBackend());
   // Native TensorFlow uses every core itself; WASM uses its XNNPACK pool; cpu runs on this thread.
   const threads = name === 'gpu' || name === 'node' ? os.cpus().length : name === 'wasm' ? wasmThreads : 1;
+  for (const why of skipped) debug(`backend: auto skipped ${why}`);
   current = { requested, name, tfBackend: tf.getBackend(), threads, skipped };
   return current;
 }
@@ -133,8 +134,7 @@ export function backendInfo(): BackendInfo | undefined {
 export function describeBackend(info: BackendInfo): string {
   const label = { gpu: 'tfjs-node-gpu (CUDA)', node: 'tfjs-node (native CPU)', wasm: 'WASM (XNNPACK, SIMD)', cpu: 'pure-JS cpu' }[info.name];
   const plural = info.threads === 1 ? 'thread' : 'threads';
-  // Missing native packages are the normal case (debug only); a WASM failure that left pure JS is not.
-  for (const why of info.skipped) debug(`backend: auto skipped ${why}`);
+  // Missing native packages are the normal case (--verbose only); a WASM failure that left pure JS is not.
   const wasmFailure = info.skipped.find((why) => why.startsWith('wasm:'));
   return `backend: ${label}, ${info.threads} ${plural}${info.requested === 'auto' ? ' (auto)' : ''}${wasmFailure ? ` because ${wasmFailure}` : ''}`;
 }

@@ -11,11 +11,12 @@
 // Pool threads are unref'd: idle pthreads never keep a finished command alive.
 // Only src/backend/index.ts imports this file.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { writeFileAtomic } from '../io/atomic.js';
 
 const require = createRequire(import.meta.url);
 
@@ -25,7 +26,7 @@ interface WasmModule {
 }
 
 /** The worker bootstrap as a file, named by a hash of its contents (shared by every capgen process). */
-function writeWorkerFile(): string {
+async function writeWorkerFile(): Promise<string> {
   const wasmOut = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js'));
   const factoryFile = path.join(wasmOut, 'tfjs-backend-wasm-threaded-simd.js');
   const { wasmWorkerContents } = require(path.join(wasmOut, 'tfjs-backend-wasm-threaded-simd.worker.js')) as { wasmWorkerContents: string };
@@ -34,25 +35,19 @@ function writeWorkerFile(): string {
   const digest = createHash('sha256').update(source).digest('hex').slice(0, 16);
   const dir = path.join(os.tmpdir(), `capgen-${os.userInfo().uid}`);
   const file = path.join(dir, `wasm-pthread-${digest}.cjs`);
-  if (!existsSync(file)) {
-    mkdirSync(dir, { recursive: true });
-    const temp = `${file}.${process.pid}.tmp`;
-    writeFileSync(temp, source);
-    renameSync(temp, file);
-  }
+  if (!existsSync(file)) await writeFileAtomic(file, source);
   return file;
 }
 
 /** A Worker class whose ref() is a no-op, installed where emscripten looks for `Worker`. */
 function installUnrefWorker(): void {
-  let base: (new (...args: never[]) => { ref(): unknown; unref(): unknown }) | undefined;
+  type WorkerClass = new (...args: never[]) => { ref(): unknown; unref(): unknown };
   let wrapped: unknown;
   Object.defineProperty(globalThis, 'Worker', {
     configurable: true,
     get: () => wrapped,
-    set: (value) => {
-      base = value;
-      wrapped = class extends (base as NonNullable<typeof base>) {
+    set: (base: WorkerClass) => {
+      wrapped = class extends base {
         constructor(...args: never[]) {
           super(...args);
           this.unref();
@@ -70,14 +65,14 @@ function installUnrefWorker(): void {
  * `restore` undoes the start-up shim on os.cpus (call it whether or not the backend started);
  * `threadsCount` is what tfjs reports once it has.
  */
-export function prepareWasmThreads(wasm: WasmModule, threads: number): { restore(): void; threadsCount(): number } {
-  const workerFile = writeWorkerFile();
+export async function prepareWasmThreads(wasm: WasmModule, threads: number): Promise<{ restore(): void; threadsCount(): number }> {
+  const workerFile = await writeWorkerFile();
   const createObjectURL = URL.createObjectURL;
   URL.createObjectURL = (blob: Blob) => (blob.type === 'application/javascript' ? workerFile : createObjectURL(blob));
   installUnrefWorker();
   const cpus = os.cpus;
   const realCores = cpus().length;
-  os.cpus = () => Array.from({ length: Math.max(2 * threads, 1) }, (_, i) => cpus()[i % realCores]);
+  os.cpus = () => Array.from({ length: 2 * threads }, (_, i) => cpus()[i % realCores]);
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
   wasm.setThreadsCount(threads);
   return {

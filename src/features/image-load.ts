@@ -63,3 +63,14 @@ export function decodeFailure(e: unknown): string {
   const message = (e instanceof Error ? e.message : String(e)).split('\n')[0].trim() || 'unreadable image';
   return /pixel limit/i.test(message) ? `${message} (more than ${MAX_INPUT_PIXELS / 1e6} megapixels)` : message;
 }
+
+/** Decoded images ([h, w, 3] uint8 each, h x w = size) packed into one [n, h, w, 3] array of `make`'s type. */
+export function packPixels<T extends Float32Array | Uint8Array>(pixels: Uint8Array[], size: [number, number], make: (length: number) => T): T {
+  const per = size[0] * size[1] * 3;
+  const packed = make(pixels.length * per);
+  pixels.forEach((p, i) => {
+    if (p.length !== per) throw new Error(`image ${i} has ${p.length} values, expected ${size[0]}x${size[1]}x3`);
+    packed.set(p, i * per);
+  });
+  return packed;
+}

@@ -5,7 +5,7 @@ import { CapgenError } from '../errors.js';
 import type { EncoderIdentity } from '../run/formats.js';
 import type { FeaturesConfig } from './config.js';
 import type { Encoder } from './encoder.js';
-import { decodeFailure, decodeImage } from './image-load.js';
+import { decodeFailure, decodeImage, packPixels } from './image-load.js';
 import { createLayersEncoder, hashLayersWeights } from './layers-encoder.js';
 import { loadResNet50 } from './resnet50-load.js';
 
@@ -80,8 +80,7 @@ export async function loadEncoder(identity: EncoderIdentity, opts: { weightsPath
 /** Runs the encoder on decoded pixels: [N*H*W*3] uint8 -> N flattened feature rows. */
 export function embedPixels(encoder: Encoder, pixels: Uint8Array[], size: [number, number]): Float32Array {
   const [h, w] = size;
-  const batch = new Float32Array(pixels.length * h * w * 3);
-  pixels.forEach((p, i) => batch.set(p, i * h * w * 3));
+  const batch = packPixels(pixels, size, (n) => new Float32Array(n));
   const out = tf.tidy(() => encoder.embed(tf.tensor4d(batch, [pixels.length, h, w, 3])));
   try {
     return out.dataSync() as Float32Array;

@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import type { BackendChoice } from '../backend/index.js';
 import type { EncoderIdentity } from '../run/formats.js';
 import { workerScript } from '../util/worker-script.js';
+import { packPixels } from './image-load.js';
 
 /**
  * Workers by default: 1 on every backend. Native backends (tensorflow) use every core themselves. For
@@ -54,9 +55,7 @@ export async function createEmbedPool(opts: { workers: number; identity: Encoder
     async embed(pixels, size) {
       while (!idle.length) await new Promise<void>((resolve) => queue.push(resolve));
       const w = idle.pop() as Worker;
-      const per = size[0] * size[1] * 3;
-      const packed = new Uint8Array(pixels.length * per);
-      pixels.forEach((p, i) => packed.set(p, i * per));
+      const packed = packPixels(pixels, size, (n) => new Uint8Array(n));
       const id = nextId++;
       return new Promise<Float32Array>((resolve, reject) => {
         pending.set(id, { resolve, reject });

@@ -184,12 +184,9 @@ export class MergeLstm implements StepDecoder {
   }
 
   /** Copies `weights` in (the arrays stay the caller's; later changes to them do not reach the model). */
-  setWeights(weights: Weights | readonly Float32Array[]): void {
+  setWeights(weights: Weights): void {
     const shapes = weightShapes(this.sizes);
-    WEIGHT_NAMES.forEach((name, k) => {
-      const values = Array.isArray(weights) ? (weights as readonly Float32Array[])[k] : (weights as Weights)[name];
-      tf.tidy(() => this.w[name].assign(tensorFromHost(values, shapes[name])));
-    });
+    for (const name of WEIGHT_NAMES) tf.tidy(() => this.w[name].assign(tensorFromHost(weights[name], shapes[name])));
   }
 
   dispose(): void {

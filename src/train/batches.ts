@@ -6,7 +6,7 @@ import { SPECIAL_IDS } from '../run/formats.js';
 import { mixSeed, seededRandom } from '../model/init.js';
 import type { SequenceBatch } from '../model/merge-lstm.js';
 import type { Example } from './data.js';
-import { dropoutMasks, type DropoutSpec } from './dropout.js';
+import { dropoutMasks, type ShardDropout } from './dropout.js';
 
 /** Indices into the example list, one array per batch, in training order. Same seed+epoch, same plan. */
 export function planEpoch(examples: Example[], opts: { batchSize: number; seed: number; epoch: number; shuffle: boolean }): number[][] {
@@ -46,7 +46,7 @@ export interface BuildOptions {
   /** Empty time steps added at the end (tests use it to show that padding changes nothing). */
   extraPadding?: number;
   /** Training: draw dropout masks; firstCaption = position of picks[0] in the whole batch (replica shards). */
-  dropout?: DropoutSpec & { firstCaption?: number };
+  dropout?: ShardDropout;
 }
 
 /** Inputs [start, w1..wn], targets [w1..wn, end] for each caption, plus dropout masks when training. */
@@ -83,7 +83,7 @@ export function buildBatch(examples: Example[], picks: number[], features: Float
 }
 
 /** Draws the batch's dropout masks (nothing when the rate is 0); gradient replicas draw their shard's own. */
-export function addDropoutMasks(batch: HostBatch, spec: DropoutSpec & { firstCaption?: number }): void {
+export function addDropoutMasks(batch: HostBatch, spec: ShardDropout): void {
   if (spec.rate <= 0) return;
   const featureSize = batch.features.length / batch.batchSize;
   const masks = dropoutMasks(spec, { firstCaption: spec.firstCaption ?? 0, batchSize: batch.batchSize, timeSteps: batch.timeSteps, featureSize });

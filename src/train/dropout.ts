@@ -12,6 +12,9 @@ export interface DropoutSpec {
   embeddingSize: number;
 }
 
+/** A shard's dropout: the batch's spec and where the shard starts in the batch (0 for a whole batch). */
+export type ShardDropout = DropoutSpec & { firstCaption?: number };
+
 export interface DropoutMasks {
   /** [B, featureSize]: 0 or 1/(1-rate). */
   features: Float32Array;

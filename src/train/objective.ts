@@ -10,7 +10,6 @@ import { ScratchPool } from '../util/scratch.js';
 import type { MergeLstm } from '../model/merge-lstm.js';
 import type { DeviceBatch } from './batches.js';
 
-
 export interface CrossEntropy {
   /** Mean loss over the N positions. */
   loss: number;

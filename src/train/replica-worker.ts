@@ -7,7 +7,7 @@ import { readInto } from '../backend/host-io.js';
 import { initBackend, type BackendChoice } from '../backend/index.js';
 import { MergeLstm, WEIGHT_NAMES, type MergeLstmSizes, type Weights } from '../model/merge-lstm.js';
 import { addDropoutMasks, disposeBatch, toTensors, type HostBatch } from './batches.js';
-import type { DropoutSpec } from './dropout.js';
+import type { ShardDropout } from './dropout.js';
 import { evaluateBatch, lossAndGrads } from './objective.js';
 
 export interface ReplicaInit {
@@ -23,7 +23,7 @@ export interface ReplicaInit {
  * version: the optimizer's step count; the replica reloads the shared weights when it changes.
  * dropout: the replica draws its shard's masks itself (in parallel with the other shards).
  */
-export type ReplicaRequest = { id: number; kind: 'grads' | 'evaluate'; version: number; batch: HostBatch; dropout?: DropoutSpec & { firstCaption: number } };
+export type ReplicaRequest = { id: number; kind: 'grads' | 'evaluate'; version: number; batch: HostBatch; dropout?: ShardDropout };
 export type ReplicaReply = { id: number; loss: number; correct: number; count: number } | { id: number; error: string };
 
 const init = workerData as ReplicaInit;
@@ -31,11 +31,12 @@ const port = parentPort;
 if (!port) throw new Error('replica-worker must run in a worker thread');
 
 let loadedVersion = -1;
+/** The optimizer's shared weights by name; the model copies them in (they change between steps). */
+const sharedWeights = Object.fromEntries(WEIGHT_NAMES.map((name, k) => [name, init.weights[k]])) as Weights;
 
 const ready = (async () => {
   await initBackend(init.backend, { threads: 1 });
-  // The model copies the shared weights in (the optimizer rewrites them between steps).
-  return new MergeLstm(init.sizes, Object.fromEntries(WEIGHT_NAMES.map((name, k) => [name, init.weights[k]])) as Weights);
+  return new MergeLstm(init.sizes, sharedWeights);
 })();
 
 ready.then(
@@ -47,7 +48,7 @@ port.on('message', async (req: ReplicaRequest) => {
   try {
     const model = await ready;
     if (req.version !== loadedVersion) {
-      model.setWeights(init.weights);
+      model.setWeights(sharedWeights);
       loadedVersion = req.version;
     }
     if (req.dropout) addDropoutMasks(req.batch, req.dropout);

@@ -113,8 +113,12 @@ export async function startReplicas(ctx: {
       const remoteResults = hosts.slice(1).map((h, k) => ask(remotes[k], 'grads', h, spec(shards[k + 1].offset)));
       addDropoutMasks(hosts[0], spec(0));
       const local = toTensors(hosts[0]);
-      const mine = lossAndGrads(model, local);
-      disposeBatch(local);
+      let mine: ReturnType<typeof lossAndGrads>;
+      try {
+        mine = lossAndGrads(model, local);
+      } finally {
+        disposeBatch(local);
+      }
       if (hosts.length === 1) {
         optimizer.apply(mine.grads);
         tf.dispose(mine.grads);
@@ -149,9 +153,12 @@ export async function startReplicas(ctx: {
       plan.forEach((picks, i) => {
         if (i % ctx.count) return;
         const b = toTensors(build(picks));
-        const r = evaluateBatch(model, b);
-        disposeBatch(b);
-        results.push({ loss: r.loss, correct: r.correct, count: b.count });
+        try {
+          const r = evaluateBatch(model, b);
+          results.push({ loss: r.loss, correct: r.correct, count: b.count });
+        } finally {
+          disposeBatch(b);
+        }
       });
       results.push(...(await Promise.all(remote)));
       return results.reduce((a, r) => ({ lossSum: a.lossSum + r.loss * r.count, correct: a.correct + r.correct, tokens: a.tokens + r.count }), { lossSum: 0, correct: 0, tokens: 0 });

@@ -6,6 +6,7 @@ import { createOnnxSession, type OnnxRuntime, type OrtSession } from '../../back
 import type { EncoderIdentity } from '../../run/formats.js';
 import type { FeaturesConfig } from '../config.js';
 import type { BatchEncoder } from '../encoder.js';
+import { packPixels } from '../image-load.js';
 import { hashLayersWeights } from '../layers-encoder.js';
 import { resnet50Identity } from '../resnet50.js';
 import { resolveResNet50 } from '../resnet50-load.js';
@@ -27,17 +28,12 @@ export async function createOnnxEncoder(model: OnnxModel, identity: EncoderIdent
 
 function wrapSession(session: OrtSession, ort: OnnxRuntime, identity: EncoderIdentity, threads: number): OnnxEncoder {
   const [h, w] = identity.inputSize;
-  const per = h * w * 3;
   const dim = identity.featureShape.reduce((a, b) => a * b, 1);
   return {
     identity,
     threads,
     async embedBatch(pixels) {
-      const batch = new Float32Array(pixels.length * per);
-      pixels.forEach((p, i) => {
-        if (p.length !== per) throw new Error(`image ${i} has ${p.length} values, expected ${h}x${w}x3`);
-        batch.set(p, i * per);
-      });
+      const batch = packPixels(pixels, identity.inputSize, (n) => new Float32Array(n));
       const input = new ort.Tensor('float32', batch, [pixels.length, h, w, 3]);
       const out = (await session.run({ [INPUT_NAME]: input }))[OUTPUT_NAME];
       try {
