@@ -18,6 +18,7 @@ export interface OrtSession {
 }
 export interface OrtSessionOptions {
   intraOpNumThreads?: number;
+  enableCpuMemArena?: boolean;
   interOpNumThreads?: number;
   executionMode?: 'sequential' | 'parallel';
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
@@ -27,7 +28,10 @@ export interface OrtSessionOptions {
 }
 export interface OnnxRuntime {
   InferenceSession: { create(model: Uint8Array, options?: OrtSessionOptions): Promise<OrtSession> };
-  Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => OrtTensor;
+  Tensor: {
+    new (type: 'float32', data: Float32Array, dims: readonly number[]): OrtTensor;
+    new (type: 'int32', data: Int32Array, dims: readonly number[]): OrtTensor;
+  };
   env: { versions: { node?: string; common?: string } };
 }
 
@@ -62,12 +66,15 @@ export function onnxVersion(): string | undefined {
 }
 
 /** A session on the CPU for an in-memory model; throws BACKEND when ONNX Runtime is missing. */
-export async function createOnnxSession(model: Uint8Array, opts: { threads?: number } = {}): Promise<{ session: OrtSession; threads: number; ort: OnnxRuntime }> {
+export async function createOnnxSession(model: Uint8Array, opts: { threads?: number; memoryArena?: boolean } = {}): Promise<{ session: OrtSession; threads: number; ort: OnnxRuntime }> {
   const ort = loadOnnxRuntime();
   if (!ort) throw new CapgenError('BACKEND', `the onnx engine is not available: ${onnxUnavailableReason()}`, { hint: ONNX_INSTALL_HINT });
   const threads = opts.threads ?? threadsWanted(); // one per core, or $CAPGEN_THREADS, as for WASM
   const session = await ort.InferenceSession.create(model, {
     intraOpNumThreads: threads,
+    // Default on (ORT's own default). Off for the training engine: each of its many graphs (one per
+    // caption length) would keep an arena as large as its own peak.
+    enableCpuMemArena: opts.memoryArena ?? true,
     interOpNumThreads: 1, // the encoders are one chain of convolutions: nothing to run side by side
     executionMode: 'sequential',
     graphOptimizationLevel: 'all', // fuses Conv+Add+Relu and Conv+Clip, as the tfjs version's fused conv does

@@ -1,49 +1,74 @@
 // `capgen train`: flags -> TrainConfig -> runTrain.
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { result } from '../log.js';
-import { DEFAULT_RUN_DIR } from '../run/layout.js';
-import { runTrain, type TrainConfig } from '../train/run.js';
+import { DECODERS, DECODER_NAMES } from '../model/registry.js';
+import { DEFAULT_TRAIN_CONFIG as D, type TrainConfig } from '../train/config.js';
+import { runTrain } from '../train/run.js';
+import { ENGINE_CHOICES } from '../train/step.js';
 import { backendOption, floatArg, intArg } from './options.js';
 
 export function trainCommand(): Command {
+  const decoders = DECODER_NAMES.map((n) => `${n}: ${DECODERS[n].description}`).join('; ');
   return new Command('train')
-    .description('train the merge-LSTM caption decoder on the cached image features of a prepared run')
-    .option('--run <dir>', 'run folder written by `capgen prepare`', DEFAULT_RUN_DIR)
-    .option('--epochs <n>', 'maximum epochs (the Keras tutorial trains 20)', intArg(1), 20)
-    // 128: on Flickr8k it reaches the same best validation loss as 64 (2.875 vs 2.877) in ~25% less
-    // time per epoch (larger matrix products, half the optimizer updates); see bench/README.md.
-    .option('--batch-size <n>', 'captions per batch (128: the validation loss of 64 in ~25% less time)', intArg(1), 128)
-    .option('--lr <rate>', 'Adam learning rate (Keras default)', floatArg(0), 1e-3)
-    .option('--clip-norm <n>', 'clip gradients to this global norm, 0 = off (guards LSTM gradient spikes)', floatArg(0), 5)
-    .option('--patience <n>', 'stop after this many epochs without a better validation loss', intArg(1), 4)
-    .option('--lr-patience <n>', 'halve the learning rate after this many epochs without improvement', intArg(1), 2)
-    .option('--embedding-size <n>', 'word embedding size (the Keras tutorial: 256)', intArg(1), 256)
-    .option('--hidden-size <n>', 'LSTM and dense size (the Keras tutorial: 256)', intArg(1), 256)
-    .option('--dropout <rate>', 'dropout on image vector and embeddings (the Keras tutorial: 0.5)', floatArg(0, 0.95), 0.5)
-    .option('--seed <n>', 'seed for weights, shuffling and dropout', intArg(0), 1)
-    .option('--replicas <n>', 'data-parallel gradient threads per step (default: one per core on WASM/cpu, 1 on native TensorFlow); changes speed, not results', intArg(1))
-    .option('--resume', "continue from <run>/train/last with its settings (only --epochs and --replicas apply)", false)
+    .description('train a caption decoder (merge LSTM, soft-attention LSTM or transformer) on the cached image features of a prepared run')
+    .option('--run <dir>', 'run folder written by `capgen prepare`', D.runDir)
+    .addOption(new Option('--decoder <name>', `decoder architecture (${decoders})`).choices(DECODER_NAMES).default(D.decoder))
+    .addOption(
+      new Option('--engine <name>', 'what runs the training step: onnx (ONNX Runtime, native CPU kernels), tfjs (TensorFlow.js; the GPU path), auto (onnx on WASM/cpu hosts, tfjs on tfjs-node/-gpu)')
+        .choices(ENGINE_CHOICES)
+        .default(D.engine),
+    )
+    .option('--epochs <n>', 'maximum epochs (the Keras tutorial trains 20; early stopping usually ends sooner)', intArg(1), D.epochs)
+    .option('--batch-size <n>', 'captions per batch (128: the validation loss of 64 in ~25% less time)', intArg(1), D.batchSize)
+    .option('--lr <rate>', 'Adam learning rate (Keras default)', floatArg(0), D.learningRate)
+    .option('--clip-norm <n>', 'clip gradients to this global norm, 0 = off (guards LSTM gradient spikes)', floatArg(0), D.clipNorm)
+    .option('--patience <n>', 'stop after this many epochs without a better validation loss', intArg(1), D.patience)
+    .option('--lr-patience <n>', 'halve the learning rate after this many epochs without improvement', intArg(1), D.lrPatience)
+    .option('--warmup-steps <n>', 'linear learning-rate warm-up over the first N steps (transformer: about one epoch)', intArg(0), D.warmupSteps)
+    .option('--embedding-size <n>', 'word embedding size (merge/attention; the Keras tutorial: 256)', intArg(1))
+    .option('--hidden-size <n>', 'LSTM and dense size (merge/attention; the Keras tutorial: 256)', intArg(1))
+    .option('--attention-size <n>', 'attention: width of the additive attention layer', intArg(1))
+    .option('--projection-size <n>', 'attention/transformer: project image channels to this width first', intArg(0))
+    .option('--attention-penalty <w>', "attention: weight of the doubly-stochastic penalty (Show, Attend and Tell's lambda)", floatArg(0))
+    .option('--layers <n>', 'transformer: decoder layers', intArg(1))
+    .option('--heads <n>', 'transformer: attention heads', intArg(1))
+    .option('--width <n>', 'transformer: model width', intArg(1))
+    .option('--ffn-size <n>', 'transformer: feed-forward width', intArg(1))
+    .option('--dropout <rate>', 'dropout rate (merge: on image vector and embeddings, as the Keras tutorial: 0.5)', floatArg(0, 0.95), D.dropout)
+    .option('--label-smoothing <eps>', 'label smoothing of the training targets (reported losses stay plain)', floatArg(0, 0.5), D.labelSmoothing)
+    .option('--seed <n>', 'seed for weights, shuffling and dropout', intArg(0), D.seed)
+    .option('--replicas <n>', 'tfjs engine: data-parallel gradient threads per step (default: one per core on WASM/cpu, 1 on native TensorFlow); changes speed, not results', intArg(1))
+    .option('--resume', 'continue from <run>/train/last with its settings (only --epochs, --engine and --replicas apply)', false)
     .option('--json', 'print the final state as JSON on stdout')
     .addOption(backendOption())
     .action(async (opts) => {
       const config: TrainConfig = {
+        ...D,
         runDir: opts.run,
         backend: opts.backend,
+        decoder: opts.decoder,
+        engine: opts.engine,
         epochs: opts.epochs,
         batchSize: opts.batchSize,
         learningRate: opts.lr,
         clipNorm: opts.clipNorm,
         patience: opts.patience,
         lrPatience: opts.lrPatience,
-        lrFactor: 0.5, // halving: the usual ReduceLROnPlateau choice
-        minLearningRate: 1e-5, // below this Adam's steps are noise for this model
+        warmupSteps: opts.warmupSteps,
         embeddingSize: opts.embeddingSize,
         hiddenSize: opts.hiddenSize,
+        attentionSize: opts.attentionSize,
+        projectionSize: opts.projectionSize,
+        attentionPenalty: opts.attentionPenalty,
+        layers: opts.layers,
+        heads: opts.heads,
+        width: opts.width,
+        ffnSize: opts.ffnSize,
         dropout: opts.dropout,
+        labelSmoothing: opts.labelSmoothing,
         seed: opts.seed,
         resume: opts.resume,
         replicas: opts.replicas,
-        logEveryBatches: 5, // progress redraws are cheap; every batch would only add flicker
       };
       const r = await runTrain(config);
       if (opts.json) {

@@ -45,7 +45,7 @@ export function beamSearch(model: StepDecoder, features: tf.Tensor, opts: BeamSe
   let tokens: tf.Tensor1D = tf.tensor1d(new Int32Array(groups.length).fill(SPECIAL_IDS.start), 'int32');
   try {
     for (let t = 0; t <= maxLength && groups.length > 0; t++) {
-      const out = tf.tidy(() => model.step(tokens, state));
+      const out = tf.tidy(() => model.step(tokens, state, t));
       tf.dispose([tokens, ...state]);
       const tops = readTopTokens(out.logProbs, beamSize, t === maxLength);
       out.logProbs.dispose();

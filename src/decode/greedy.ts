@@ -22,7 +22,7 @@ export function greedySearch(model: StepDecoder, features: tf.Tensor, maxLength:
   let tokens: tf.Tensor1D = tf.tensor1d(new Int32Array(count).fill(SPECIAL_IDS.start), 'int32');
   try {
     for (let t = 0; t <= maxLength && active.length > 0; t++) {
-      const out = tf.tidy(() => model.step(tokens, state));
+      const out = tf.tidy(() => model.step(tokens, state, t));
       tf.dispose([tokens, ...state]);
       state = out.state;
       const tops = readTopTokens(out.logProbs, 1, t === maxLength);

@@ -8,17 +8,21 @@ import { replaceDirAtomic, writeFileAtomic, writeJsonAtomic } from '../io/atomic
 import type { EncoderIdentity, VocabularyFile } from '../run/formats.js';
 import { runPath } from '../run/layout.js';
 import type { CleaningRules } from '../text/clean.js';
-import { ARCHITECTURE, MergeLstm, WEIGHT_NAMES, weightShapes, type MergeLstmSizes, type Weights } from './merge-lstm.js';
+import { sizeOf, type BaseSizes, type DecoderSpec, type Weights } from './decoder.js';
+import { decoderFor, knownArchitectures } from './registry.js';
 import type { StepDecoder } from './step-decoder.js';
+import { TfjsDecoder } from './tfjs-decoder.js';
 
 export const CHECKPOINT_FILES = { meta: 'checkpoint.json', weights: 'weights.bin', optimizer: 'optimizer.bin' } as const;
 
 /** What decoding code needs from any trained model. */
 export type CaptionModel = StepDecoder & { dispose(): void };
 
-export interface CheckpointMeta extends MergeLstmSizes {
+/** The decoder's sizes sit at the top level beside these fields (DecoderSpec.sizesFrom reads them). */
+export interface CheckpointMeta extends BaseSizes {
   format: 1;
-  architecture: typeof ARCHITECTURE;
+  /** The decoder (src/model/registry.ts): 'merge-lstm', 'attention-lstm', 'transformer'. */
+  architecture: string;
   vocab: VocabularyFile;
   cleaning: CleaningRules;
   encoder: EncoderIdentity;
@@ -61,20 +65,26 @@ function concat(arrays: Float32Array[]): Uint8Array {
   return new Uint8Array(out.buffer);
 }
 
-export async function saveCheckpoint(
-  dir: string,
-  content: { meta: Omit<CheckpointMeta, 'weights' | 'format' | 'architecture'>; weights: Weights; optimizer?: OptimizerArrays },
-): Promise<void> {
-  const shapes = weightShapes(content.meta);
+/** The spec of a meta's architecture; BAD_INPUT naming the file for one this capgen does not know. */
+function specOf(meta: { architecture: string }, file: string): DecoderSpec {
+  const spec = decoderFor(meta.architecture);
+  if (!spec) throw new CapgenError('BAD_INPUT', `unknown architecture '${String(meta.architecture)}'`, { file, hint: `this capgen knows ${knownArchitectures().join(', ')}` });
+  return spec;
+}
+
+export async function saveCheckpoint(dir: string, content: { meta: Omit<CheckpointMeta, 'weights' | 'format'>; weights: Weights; optimizer?: OptimizerArrays }): Promise<void> {
+  const spec = specOf(content.meta, path.join(dir, CHECKPOINT_FILES.meta));
+  const shapes = spec.weightShapes(spec.sizesFrom(content.meta as unknown as Record<string, unknown>));
   let offset = 0;
-  const layout = WEIGHT_NAMES.map((name) => {
-    const entry = { name, shape: shapes[name], offset };
+  const layout = shapes.map(([name, shape]) => {
+    if (content.weights[name]?.length !== sizeOf(shape)) throw new Error(`saveCheckpoint: weight '${name}' has ${content.weights[name]?.length} values, expected ${sizeOf(shape)}`);
+    const entry = { name, shape, offset };
     offset += content.weights[name].length;
     return entry;
   });
-  const meta: CheckpointMeta = { format: 1, architecture: ARCHITECTURE, ...content.meta, weights: layout };
+  const meta: CheckpointMeta = { format: 1, ...content.meta, weights: layout };
   await replaceDirAtomic(dir, async (tmp) => {
-    await writeFileAtomic(path.join(tmp, CHECKPOINT_FILES.weights), concat(WEIGHT_NAMES.map((n) => content.weights[n])));
+    await writeFileAtomic(path.join(tmp, CHECKPOINT_FILES.weights), concat(shapes.map(([n]) => content.weights[n])));
     if (content.optimizer) {
       const o = content.optimizer;
       await writeFileAtomic(path.join(tmp, CHECKPOINT_FILES.optimizer), concat([...o.m, ...o.v]));
@@ -113,16 +123,20 @@ export async function readCheckpoint(dir: string): Promise<{ meta: CheckpointMet
       hint: missing ? 'train a model first (`capgen train`) or pass --checkpoint DIR' : undefined,
     });
   }
-  if (meta.architecture !== ARCHITECTURE) {
-    throw new CapgenError('BAD_INPUT', `unknown architecture '${String(meta.architecture)}'`, { file: metaFile, hint: `this capgen knows ${ARCHITECTURE}` });
+  const spec = specOf(meta, metaFile);
+  let shapes: [string, number[]][];
+  try {
+    shapes = spec.weightShapes(spec.sizesFrom(meta as unknown as Record<string, unknown>));
+  } catch (e) {
+    throw new CapgenError('BAD_INPUT', `checkpoint.json does not describe a ${meta.architecture} model: ${(e as Error).message}`, { file: metaFile });
   }
-  const shapes = weightShapes(meta);
-  const sizes = WEIGHT_NAMES.map((n) => shapes[n].reduce((a, d) => a * d, 1));
+  const names = shapes.map(([n]) => n);
+  const sizes = shapes.map(([, shape]) => sizeOf(shape));
   const total = sizes.reduce((a, n) => a + n, 0);
   const flat = await readBinary(path.join(dir, CHECKPOINT_FILES.weights), total);
-  const weights = {} as Weights;
+  const weights: Weights = {};
   let offset = 0;
-  WEIGHT_NAMES.forEach((name, i) => {
+  names.forEach((name, i) => {
     weights[name] = flat.subarray(offset, offset + sizes[i]);
     offset += sizes[i];
   });
@@ -142,9 +156,10 @@ export async function readCheckpoint(dir: string): Promise<{ meta: CheckpointMet
 }
 
 /** The model and everything needed to use it (vocabulary, cleaning, encoder) from a checkpoint folder. */
-export async function loadCheckpoint(dir: string): Promise<{ meta: CheckpointMeta; model: MergeLstm }> {
+export async function loadCheckpoint(dir: string): Promise<{ meta: CheckpointMeta; model: TfjsDecoder }> {
   const { meta, weights } = await readCheckpoint(dir);
-  return { meta, model: new MergeLstm(meta, weights) };
+  const spec = specOf(meta, path.join(dir, CHECKPOINT_FILES.meta));
+  return { meta, model: new TfjsDecoder(spec, spec.sizesFrom(meta as unknown as Record<string, unknown>), weights) };
 }
 
 /** Keys that decide what a feature vector means (`source` is only informational). */

@@ -13,6 +13,11 @@ export interface AdamOptions {
   epsilon?: number;
   /** Clip gradients to this global L2 norm; 0 turns clipping off. */
   clipNorm: number;
+  /**
+   * Keep the weights in SharedArrayBuffers (default), for gradient replicas in worker threads.
+   * The ONNX engine needs plain ArrayBuffers: onnxruntime-node refuses shared memory as input.
+   */
+  sharedMemory?: boolean;
 }
 
 export interface AdamState {
@@ -41,8 +46,9 @@ function adamKernel(a: { g: Float32Array; m: Float32Array; v: Float32Array; w: F
 
 /**
  * Owns the parameters' values from construction on: it keeps host copies (in shared memory, so that
- * gradient replicas in other threads read the current weights without a copy) and writes each
- * update back into the variables. Change the variables only through setState / the constructor.
+ * gradient replicas in other threads read the current weights without a copy) and, when it was given
+ * tfjs variables, writes each update back into them. Change the variables only through setState /
+ * the constructor. The ONNX engine gives no variables: its graphs read the host copies directly.
  */
 export class Adam {
   learningRate: number;
@@ -57,26 +63,26 @@ export class Adam {
   private m: Float32Array[];
   private v: Float32Array[];
 
-  constructor(
-    private readonly params: tf.Variable[],
-    opts: AdamOptions,
-  ) {
+  private readonly params: tf.Variable[];
+
+  constructor(params: tf.Variable[] | readonly Float32Array[], opts: AdamOptions) {
+    this.params = params.filter((p): p is tf.Variable => p instanceof tf.Variable);
     this.learningRate = opts.learningRate;
     this.beta1 = opts.beta1 ?? 0.9;
     this.beta2 = opts.beta2 ?? 0.999;
     this.epsilon = opts.epsilon ?? 1e-7;
     this.clipNorm = opts.clipNorm;
     this.w = params.map((p) => {
-      const values = p.dataSync() as Float32Array;
-      const shared = new Float32Array(new SharedArrayBuffer(values.length * 4));
-      shared.set(values);
-      return shared;
+      const values = p instanceof Float32Array ? p : (p.dataSync() as Float32Array);
+      const copy = new Float32Array(opts.sharedMemory === false ? new ArrayBuffer(values.length * 4) : new SharedArrayBuffer(values.length * 4));
+      copy.set(values);
+      return copy;
     });
     this.m = this.w.map((a) => new Float32Array(a.length));
     this.v = this.w.map((a) => new Float32Array(a.length));
   }
 
-  /** The current weights, params order, in SharedArrayBuffers (read-only for others). */
+  /** The current weights, params order, in SharedArrayBuffers unless sharedMemory is false (read-only for others). */
   get hostWeights(): readonly Float32Array[] {
     return this.w;
   }

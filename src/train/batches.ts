@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { SPECIAL_IDS } from '../run/formats.js';
 import { mixSeed, seededRandom } from '../model/init.js';
-import type { SequenceBatch } from '../model/merge-lstm.js';
+import type { BatchTensors } from '../model/ops.js';
 import type { Example } from './data.js';
 import { dropoutMasks, type ShardDropout } from './dropout.js';
 
@@ -28,23 +28,34 @@ function shuffleInPlace<T>(a: T[], rand: () => number): void {
   }
 }
 
-/** A batch as plain arrays (see SequenceBatch for the layout). */
+export interface HostMask {
+  /** B for a 'caption' site, T*B for a 'token' site. */
+  rows: number;
+  values: Float32Array;
+}
+
+/** A batch as plain arrays (time-major: position t of caption b is row t*B+b). */
 export interface HostBatch {
+  /** Columns of the layout, padding captions included (see BuildOptions.padTo). */
   batchSize: number;
   timeSteps: number;
-  features: Float32Array; // [B, D]
-  inputs: Int32Array; // [T, B]
-  rows: Int32Array; // [N]
-  rowCaption: Int32Array; // [N]
+  features: Float32Array; // [B, featureSize]
+  inputs: Int32Array; // [T*B]: start, w1..wn, then padding (0)
+  rows: Int32Array; // [N] flat indices t*B+b of the scored positions
+  rowCaption: Int32Array; // [N] the caption b of each
   targets: Int32Array; // [N]
-  /** Training only (dropout > 0): [B, D] and [T*B, E] inverted-dropout masks. */
-  featureMask?: Float32Array;
-  embeddingMask?: Float32Array;
+  /** Training only (dropout > 0): inverted-dropout masks by site, [rows, width] (src/train/dropout.ts). */
+  masks: Record<string, HostMask>;
 }
 
 export interface BuildOptions {
   /** Empty time steps added at the end (tests use it to show that padding changes nothing). */
   extraPadding?: number;
+  /**
+   * Empty captions added up to this many columns: they have no scored position, so they change no
+   * loss or gradient; an engine that compiles a graph per batch shape (ONNX) then sees one batch size.
+   */
+  padTo?: number;
   /** Training: draw dropout masks; firstCaption = position of picks[0] in the whole batch (replica shards). */
   dropout?: ShardDropout;
 }
@@ -52,7 +63,7 @@ export interface BuildOptions {
 /** Inputs [start, w1..wn], targets [w1..wn, end] for each caption, plus dropout masks when training. */
 export function buildBatch(examples: Example[], picks: number[], features: Float32Array, featureSize: number, opts: BuildOptions = {}): HostBatch {
   const extraPadding = opts.extraPadding ?? 0;
-  const batchSize = picks.length;
+  const batchSize = Math.max(picks.length, opts.padTo ?? 0);
   let longest = 0;
   for (const p of picks) longest = Math.max(longest, examples[p].ids.length);
   const timeSteps = longest + 1 + extraPadding;
@@ -66,7 +77,7 @@ export function buildBatch(examples: Example[], picks: number[], features: Float
   let k = 0;
   // Time-major rows, so the gathered logits follow the order of time steps.
   for (let t = 0; t < timeSteps; t++) {
-    for (let b = 0; b < batchSize; b++) {
+    for (let b = 0; b < picks.length; b++) {
       const ids = examples[picks[b]].ids;
       if (t > ids.length) continue;
       inputs[t * batchSize + b] = t === 0 ? SPECIAL_IDS.start : ids[t - 1];
@@ -77,7 +88,7 @@ export function buildBatch(examples: Example[], picks: number[], features: Float
     }
   }
   picks.forEach((p, b) => feats.set(features.subarray(examples[p].imageRow * featureSize, (examples[p].imageRow + 1) * featureSize), b * featureSize));
-  const batch: HostBatch = { batchSize, timeSteps, features: feats, inputs, rows, rowCaption, targets };
+  const batch: HostBatch = { batchSize, timeSteps, features: feats, inputs, rows, rowCaption, targets, masks: {} };
   if (opts.dropout) addDropoutMasks(batch, opts.dropout);
   return batch;
 }
@@ -85,35 +96,39 @@ export function buildBatch(examples: Example[], picks: number[], features: Float
 /** Draws the batch's dropout masks (nothing when the rate is 0); gradient replicas draw their shard's own. */
 export function addDropoutMasks(batch: HostBatch, spec: ShardDropout): void {
   if (spec.rate <= 0) return;
-  const featureSize = batch.features.length / batch.batchSize;
-  const masks = dropoutMasks(spec, { firstCaption: spec.firstCaption ?? 0, batchSize: batch.batchSize, timeSteps: batch.timeSteps, featureSize });
-  batch.featureMask = masks.features;
-  batch.embeddingMask = masks.embeddings;
+  const masks = dropoutMasks(spec, { firstCaption: spec.firstCaption ?? 0, batchSize: batch.batchSize, timeSteps: batch.timeSteps });
+  batch.masks = {};
+  for (const site of spec.sites) {
+    batch.masks[site.name] = { rows: site.per === 'caption' ? batch.batchSize : batch.timeSteps * batch.batchSize, values: masks[site.name] };
+  }
 }
 
-export interface DeviceBatch extends SequenceBatch {
+/** A batch on the tfjs backend, plus what the loss needs on the host. */
+export interface DeviceBatch extends BatchTensors<tf.Tensor> {
   /** [N] target word ids (the loss is computed on the host). */
   targetIds: Int32Array;
   /** Scored positions (tokens incl. end). */
   count: number;
 }
 
-export function toTensors(b: HostBatch): DeviceBatch {
-  const featureSize = b.features.length / b.batchSize;
+/** featureShape: one image's feature shape ([D] pooled, [regions, channels] spatial). */
+export function toTensors(b: HostBatch, featureShape?: number[]): DeviceBatch {
+  const shape = featureShape ?? [b.features.length / b.batchSize];
+  const masks: Record<string, tf.Tensor> = {};
+  for (const [name, m] of Object.entries(b.masks)) masks[name] = tf.tensor2d(m.values, [m.rows, m.values.length / m.rows]);
   return {
-    features: tf.tensor2d(b.features, [b.batchSize, featureSize]),
-    featureMask: b.featureMask && tf.tensor2d(b.featureMask, [b.batchSize, featureSize]),
-    embeddingMask: b.embeddingMask && tf.tensor2d(b.embeddingMask, [b.timeSteps * b.batchSize, b.embeddingMask.length / (b.timeSteps * b.batchSize)]),
-    inputs: tf.tensor2d(b.inputs, [b.timeSteps, b.batchSize], 'int32'),
+    features: tf.tensor(b.features, [b.batchSize, ...shape], 'float32'),
+    masks,
+    inputs: tf.tensor1d(b.inputs, 'int32'),
     rows: tf.tensor1d(b.rows, 'int32'),
     rowCaption: tf.tensor1d(b.rowCaption, 'int32'),
+    batchSize: b.batchSize,
+    timeSteps: b.timeSteps,
     targetIds: b.targets,
     count: b.targets.length,
   };
 }
 
 export function disposeBatch(b: DeviceBatch): void {
-  tf.dispose([b.features, b.inputs, b.rows, b.rowCaption]);
-  if (b.featureMask) b.featureMask.dispose();
-  if (b.embeddingMask) b.embeddingMask.dispose();
+  tf.dispose([b.features, b.inputs, b.rows, b.rowCaption, ...Object.values(b.masks)]);
 }

@@ -83,18 +83,22 @@ export function encodeTokens(tokens: string[], index: Map<string, number>, maxLe
   return ids;
 }
 
-export async function loadTrainingData(runDir: string, openFeatures: OpenFeatures): Promise<TrainingData> {
+/** layout: what the decoder takes, pooled vectors [D] or spatial features [regions, channels]. */
+export async function loadTrainingData(runDir: string, openFeatures: OpenFeatures, opts: { layout: 'pooled' | 'spatial' } = { layout: 'pooled' }): Promise<TrainingData> {
   const prepareFile = runPath(runDir, 'prepareJson');
   const prepare = await readJson<PrepareRecord>(prepareFile, 'prepare.json');
   if (!prepare.features) {
     throw new CapgenError('BAD_INPUT', 'this run has no image features', { file: prepareFile, hint: 'run `capgen prepare` with an encoder (not --features none)' });
   }
   const encoder = prepare.features.encoder;
-  if (encoder.featureShape.length !== 1) {
-    throw new CapgenError('MISMATCH', `the merge-lstm decoder needs pooled feature vectors, but the features are [${encoder.featureShape.join(', ')}]`, {
-      file: prepareFile,
-      hint: 'prepare with --pooling avg',
-    });
+  const spatial = encoder.featureShape.length > 1;
+  if (spatial !== (opts.layout === 'spatial')) {
+    const shape = `[${encoder.featureShape.join(', ')}]`;
+    throw new CapgenError(
+      'MISMATCH',
+      opts.layout === 'pooled' ? `this decoder needs pooled feature vectors, but the features are ${shape}` : `this decoder attends over image regions, but the features are pooled vectors ${shape}`,
+      { file: prepareFile, hint: opts.layout === 'pooled' ? 'prepare with --pooling avg, or train --decoder attention|transformer' : 'prepare with --pooling none, or train --decoder merge' },
+    );
   }
   const vocab = await readJson<VocabularyFile>(runPath(runDir, 'vocab'), 'vocab.json');
   const index = new Map(vocab.tokens.map((t, i) => [t, i] as const));

@@ -19,6 +19,8 @@ export interface LoopConfig {
   minLearningRate: number;
   /** Update the progress display every this many batches. */
   logEveryBatches: number;
+  /** Linear learning-rate warm-up over this many first steps (0 or unset = none). */
+  warmupSteps?: number;
 }
 
 /** Where training stands; saved in `last/` so that --resume continues exactly here. */
@@ -82,10 +84,14 @@ export async function trainLoop(ctx: { replicas: Replicas; optimizer: { learning
     const plan = planEpoch(data.train, { batchSize: config.batchSize, seed: config.seed, epoch, shuffle: true });
     hooks.onEpochStart?.(epoch, plan.length, state.batch);
     optimizer.learningRate = state.learningRate;
+    const warmup = config.warmupSteps ?? 0;
     const started = performance.now();
     const startSeconds = state.partial.seconds;
     let stopped = false;
     for (let index = state.batch; index < plan.length; index++) {
+      const globalStep = epoch * plan.length + index;
+      if (globalStep < warmup) optimizer.learningRate = (state.learningRate * (globalStep + 1)) / warmup;
+      else if (warmup) optimizer.learningRate = state.learningRate;
       const r = await replicas.step(plan[index], mixSeed(config.seed, epoch, index));
       state.partial.lossSum += r.loss * r.count;
       state.partial.correct += r.correct;

@@ -1,13 +1,17 @@
-// The training objective: sparse next-word cross-entropy at every scored (non-padding) position,
-// and the same positions' accuracy. Padding never reaches here: the model gathers scored rows only.
-// Softmax, loss, accuracy and the gradient are computed together in plain JS from one read of the
-// logits: on WASM the equivalent backend ops (broadcast max/sub/equal over [N, vocab]) cost more
-// than the output layer's matmul; the loss is then known without another read-back. The logits are
-// read, and the gradient written, in place in backend memory (src/backend/host-io.ts).
+// The training objective on the tfjs engine: sparse next-word cross-entropy at every scored
+// (non-padding) position (optionally label-smoothed for the gradient; the reported loss is always
+// the plain one), plus the decoder's penalty, and the same positions' accuracy. Padding never
+// reaches here: the decoders gather scored rows only.
+// Two implementations, tested equal (test/train/objective.test.ts):
+// - host backends (WASM, cpu): softmax, loss, accuracy and the gradient together in plain JS from
+//   one read of the logits, in place in backend memory (src/backend/host-io.ts): there the
+//   equivalent ops over [N, vocab] cost more than the output layer's matmul;
+// - native backends (tfjs-node, tfjs-node-gpu): tfjs ops only, one read of [loss, correct] at the end.
 import * as tf from '@tensorflow/tfjs';
 import { withFloatViews } from '../backend/host-io.js';
 import { ScratchPool } from '../util/scratch.js';
-import type { MergeLstm } from '../model/merge-lstm.js';
+import type { TfjsDecoder } from '../model/tfjs-decoder.js';
+import { hostBackend } from '../engine/tfjs-ops.js';
 import type { DeviceBatch } from './batches.js';
 
 export interface CrossEntropy {
@@ -21,7 +25,7 @@ export interface CrossEntropy {
  * logits [N, V] row-major, targets [N] -> mean loss and correct count; when `grad` ([N, V]) is
  * given, also d(mean loss)/d(logits) into it.
  */
-export function crossEntropyFromLogits(logits: Float32Array, targets: Int32Array, vocabSize: number, grad?: Float32Array): CrossEntropy {
+export function crossEntropyFromLogits(logits: Float32Array, targets: Int32Array, vocabSize: number, grad?: Float32Array, labelSmoothing = 0): CrossEntropy {
   const n = targets.length;
   let lossSum = 0;
   let correct = 0;
@@ -50,9 +54,11 @@ export function crossEntropyFromLogits(logits: Float32Array, targets: Int32Array
     lossSum += lse - logits[base + target];
     if (arg === target) correct++;
     if (grad) {
+      // (softmax - q) / n with q = (1 - eps) one-hot + eps / V
       const scale = 1 / (sum * n);
-      for (let j = 0; j < vocabSize; j++) e[j] *= scale;
-      e[target] -= 1 / n;
+      const floor = labelSmoothing / (vocabSize * n);
+      for (let j = 0; j < vocabSize; j++) e[j] = e[j] * scale - floor;
+      e[target] -= (1 - labelSmoothing) / n;
     }
   }
   return { loss: n ? lossSum / n : NaN, correct };
@@ -65,7 +71,7 @@ export interface BatchResult {
 }
 
 /** Loss (and accuracy) of a batch, no gradients: validation. */
-export function evaluateBatch(model: MergeLstm, batch: DeviceBatch): BatchResult {
+export function evaluateBatch(model: TfjsDecoder, batch: DeviceBatch): BatchResult {
   const logits = model.logits(batch, { training: false });
   let r: CrossEntropy = { loss: NaN, correct: 0 };
   withFloatViews([logits], [], ([values]) => {
@@ -78,15 +84,23 @@ export function evaluateBatch(model: MergeLstm, batch: DeviceBatch): BatchResult
 /** Holds the gradient of the last forward pass between the forward and backward halves of a step. */
 const scratch = new ScratchPool();
 
+export interface ObjectiveOptions {
+  /** Label smoothing of the training targets (0 = none). */
+  labelSmoothing: number;
+  /** Force the tfjs-ops implementation (tests; it is the default on native backends). */
+  opsOnly?: boolean;
+}
+
 /** Loss and gradients of a training batch (its dropout masks applied). grads are in model.variables order. */
-export function lossAndGrads(model: MergeLstm, batch: DeviceBatch): BatchResult & { grads: tf.Tensor[] } {
+export function lossAndGrads(model: TfjsDecoder, batch: DeviceBatch, opts: ObjectiveOptions): BatchResult & { grads: tf.Tensor[] } {
+  if (opts.opsOnly || !hostBackend()) return lossAndGradsOps(model, batch, opts);
   let result: CrossEntropy | undefined;
   const lossOp = tf.customGrad(((logits: tf.Tensor) => {
     const size = logits.size;
     // Reused from step to step: a fresh [N, vocab] array each step costs page faults (see host-io.ts).
     const grad = scratch.get('grad', size);
     withFloatViews([logits], [], ([values]) => {
-      result = crossEntropyFromLogits(values, batch.targetIds, model.vocabSize, grad);
+      result = crossEntropyFromLogits(values, batch.targetIds, model.vocabSize, grad, opts.labelSmoothing);
     });
     return {
       value: tf.scalar((result as CrossEntropy).loss),
@@ -100,8 +114,34 @@ export function lossAndGrads(model: MergeLstm, batch: DeviceBatch): BatchResult 
       },
     };
   }) as never) as (logits: tf.Tensor) => tf.Scalar;
-  const { value, grads } = tf.variableGrads(() => lossOp(model.logits(batch, { training: true })), model.variables);
+  const { value, grads } = tf.variableGrads(() => {
+    const out = model.forward(batch, { training: true });
+    const loss = lossOp(out.logits);
+    return out.penalty ? (tf.add(loss, tf.sum(out.penalty)) as tf.Scalar) : loss;
+  }, model.variables);
   value.dispose();
   const r = result as CrossEntropy;
   return { loss: r.loss, correct: r.correct, grads: model.variables.map((v) => grads[v.name]) };
+}
+
+/** The same with tfjs ops only: no host read until the step's [loss, correct] (one read per step). */
+function lossAndGradsOps(model: TfjsDecoder, batch: DeviceBatch, opts: ObjectiveOptions): BatchResult & { grads: tf.Tensor[] } {
+  const targets = tf.tensor1d(batch.targetIds, 'int32');
+  let report: tf.Tensor | undefined;
+  const { value, grads } = tf.variableGrads(() => {
+    const out = model.forward(batch, { training: true });
+    const logp = tf.logSoftmax(out.logits);
+    const oneHot = tf.oneHot(targets, model.vocabSize);
+    const plain = tf.neg(tf.mean(tf.sum(tf.mul(logp, oneHot), 1)));
+    const correct = tf.sum(tf.cast(tf.equal(tf.argMax(out.logits, 1), targets), 'float32'));
+    report = tf.keep(tf.stack([plain, correct]));
+    const eps = opts.labelSmoothing;
+    const trained = eps > 0 ? tf.neg(tf.mean(tf.sum(tf.mul(logp, tf.add(tf.mul(oneHot, 1 - eps), eps / model.vocabSize)), 1))) : plain;
+    return (out.penalty ? tf.add(trained, tf.sum(out.penalty)) : trained) as tf.Scalar;
+  }, model.variables);
+  value.dispose();
+  targets.dispose();
+  const [loss, correct] = (report as tf.Tensor).dataSync();
+  (report as tf.Tensor).dispose();
+  return { loss, correct, grads: model.variables.map((v) => grads[v.name]) };
 }

@@ -5,17 +5,21 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { readInto } from '../backend/host-io.js';
 import { initBackend, type BackendChoice } from '../backend/index.js';
-import { MergeLstm, WEIGHT_NAMES, type MergeLstmSizes, type Weights } from '../model/merge-lstm.js';
+import type { BaseSizes, Weights } from '../model/decoder.js';
+import { decoderFor } from '../model/registry.js';
+import { TfjsDecoder } from '../model/tfjs-decoder.js';
 import { addDropoutMasks, disposeBatch, toTensors, type HostBatch } from './batches.js';
 import type { ShardDropout } from './dropout.js';
 import { evaluateBatch, lossAndGrads } from './objective.js';
 
 export interface ReplicaInit {
   backend: BackendChoice;
-  sizes: MergeLstmSizes;
-  /** The optimizer's weights (SharedArrayBuffer views), WEIGHT_NAMES order. */
+  architecture: string;
+  sizes: BaseSizes;
+  labelSmoothing: number;
+  /** The optimizer's weights (SharedArrayBuffer views), in the decoder's weight order. */
   weights: Float32Array[];
-  /** This replica's gradient output (SharedArrayBuffer views), WEIGHT_NAMES order. */
+  /** This replica's gradient output (SharedArrayBuffer views), in the decoder's weight order. */
   grads: Float32Array[];
 }
 
@@ -31,12 +35,14 @@ const port = parentPort;
 if (!port) throw new Error('replica-worker must run in a worker thread');
 
 let loadedVersion = -1;
+const spec = decoderFor(init.architecture);
+if (!spec) throw new Error(`replica-worker: unknown decoder '${init.architecture}'`);
 /** The optimizer's shared weights by name; the model copies them in (they change between steps). */
-const sharedWeights = Object.fromEntries(WEIGHT_NAMES.map((name, k) => [name, init.weights[k]])) as Weights;
+const sharedWeights: Weights = Object.fromEntries(spec.weightShapes(init.sizes).map(([name], k) => [name, init.weights[k]]));
 
 const ready = (async () => {
   await initBackend(init.backend, { threads: 1 });
-  return new MergeLstm(init.sizes, sharedWeights);
+  return new TfjsDecoder(spec, init.sizes, sharedWeights);
 })();
 
 ready.then(
@@ -52,14 +58,14 @@ port.on('message', async (req: ReplicaRequest) => {
       loadedVersion = req.version;
     }
     if (req.dropout) addDropoutMasks(req.batch, req.dropout);
-    const batch = toTensors(req.batch);
+    const batch = toTensors(req.batch, model.spec.featureShape(model.sizes));
     try {
       if (req.kind === 'evaluate') {
         const r = evaluateBatch(model, batch);
         port.postMessage({ id: req.id, loss: r.loss, correct: r.correct, count: batch.count } satisfies ReplicaReply);
         return;
       }
-      const r = lossAndGrads(model, batch);
+      const r = lossAndGrads(model, batch, { labelSmoothing: init.labelSmoothing });
       r.grads.forEach((g, k) => readInto(g, init.grads[k]));
       tf.dispose(r.grads);
       port.postMessage({ id: req.id, loss: r.loss, correct: r.correct, count: batch.count } satisfies ReplicaReply);

@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { withFloatViews } from '../backend/host-io.js';
 import type { BackendChoice } from '../backend/index.js';
-import type { MergeLstm } from '../model/merge-lstm.js';
+import type { TfjsDecoder } from '../model/tfjs-decoder.js';
 import { workerScript } from '../util/worker-script.js';
 import type { Adam } from './adam.js';
 import { addDropoutMasks, buildBatch, disposeBatch, toTensors, type HostBatch } from './batches.js';
@@ -47,7 +47,7 @@ export function shardPicks(picks: number[], shards: number): { offset: number; p
 }
 
 function transferList(b: HostBatch): ArrayBuffer[] {
-  return [b.features, b.inputs, b.rows, b.rowCaption, b.targets, b.featureMask, b.embeddingMask].filter((a) => a !== undefined).map((a) => a.buffer as ArrayBuffer);
+  return [b.features, b.inputs, b.rows, b.rowCaption, b.targets, ...Object.values(b.masks).map((m) => m.values)].map((a) => a.buffer as ArrayBuffer);
 }
 
 async function startRemote(init: ReplicaInit): Promise<Remote> {
@@ -76,17 +76,23 @@ export async function startReplicas(ctx: {
   count: number;
   /** The backend this thread runs (workers load the same one). */
   backend: BackendChoice;
-  model: MergeLstm;
+  model: TfjsDecoder;
   optimizer: Adam;
   data: TrainingData;
+  /** Label smoothing of the training targets (0 = none). */
+  labelSmoothing: number;
 }): Promise<Replicas> {
   const { model, optimizer, data } = ctx;
-  const { dropout, embeddingSize } = model.sizes;
+  const { dropout } = model.sizes;
+  const sites = model.spec.dropoutSites(model.sizes);
+  const featureShape = model.spec.featureShape(model.sizes);
   const remotes = await Promise.all(
     Array.from({ length: ctx.count - 1 }, () =>
       startRemote({
         backend: ctx.backend,
+        architecture: model.spec.architecture,
         sizes: model.sizes,
+        labelSmoothing: ctx.labelSmoothing,
         weights: [...optimizer.hostWeights],
         grads: optimizer.hostWeights.map((w) => new Float32Array(new SharedArrayBuffer(w.length * 4))),
       }),
@@ -105,17 +111,17 @@ export async function startReplicas(ctx: {
     count: ctx.count,
     async step(picks, seed) {
       const shards = shardPicks(picks, ctx.count);
-      const spec = (offset: number) => ({ rate: dropout, seed, embeddingSize, firstCaption: offset });
+      const spec = (offset: number) => ({ rate: dropout, seed, sites, firstCaption: offset });
       const hosts = shards.map((s) => buildBatch(data.train, s.picks, data.features, data.featureSize));
       // Scored words per shard, read before the buffers are transferred to the workers.
       const counts = hosts.map((h) => h.targets.length);
       const count = counts.reduce((a, c) => a + c, 0);
       const remoteResults = hosts.slice(1).map((h, k) => ask(remotes[k], 'grads', h, spec(shards[k + 1].offset)));
       addDropoutMasks(hosts[0], spec(0));
-      const local = toTensors(hosts[0]);
+      const local = toTensors(hosts[0], featureShape);
       let mine: ReturnType<typeof lossAndGrads>;
       try {
-        mine = lossAndGrads(model, local);
+        mine = lossAndGrads(model, local, { labelSmoothing: ctx.labelSmoothing });
       } finally {
         disposeBatch(local);
       }
@@ -152,7 +158,7 @@ export async function startReplicas(ctx: {
       const results: StepResult[] = [];
       plan.forEach((picks, i) => {
         if (i % ctx.count) return;
-        const b = toTensors(build(picks));
+        const b = toTensors(build(picks), featureShape);
         try {
           const r = evaluateBatch(model, b);
           results.push({ loss: r.loss, correct: r.correct, count: b.count });

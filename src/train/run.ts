@@ -1,32 +1,23 @@
-// `capgen train`: load the prepared run, build (or resume) the merge-LSTM decoder, train with
-// validation, keep best/ and last/ checkpoints and the history, stop cleanly on Ctrl-C.
+// `capgen train`: load the prepared run, build (or resume) a decoder (merge, attention or
+// transformer), train it with the chosen engine (src/train/step.ts) and validation, keep best/ and
+// last/ checkpoints and the history, stop cleanly on Ctrl-C.
 import os from 'node:os';
 import path from 'node:path';
-import { describeBackend, initBackend, type BackendChoice, type BackendInfo } from '../backend/index.js';
+import { describeBackend, initBackend, type BackendInfo } from '../backend/index.js';
 import { CapgenError } from '../errors.js';
 import { formatSeconds, info, progressBar, type Progress } from '../log.js';
 import { assertSameEncoder, defaultCheckpointDir, lastCheckpointDir, readCheckpoint, saveCheckpoint, type CheckpointMeta } from '../model/checkpoint.js';
-import { MergeLstm, initialWeights, type MergeLstmSizes } from '../model/merge-lstm.js';
+import type { BaseSizes } from '../model/decoder.js';
+import { DECODERS, decoderFor } from '../model/registry.js';
 import { runPath } from '../run/layout.js';
-import { Adam } from './adam.js';
 import { loadTrainingData, type OpenFeatures, type TrainingData } from './data.js';
 import { openCachedFeatures } from './features.js';
 import { writeHistory } from './history.js';
-import { freshState, trainLoop, type LoopConfig, type TrainState } from './loop.js';
-import { startReplicas, type Replicas } from './replicas.js';
+import type { TrainConfig } from './config.js';
+import { freshState, trainLoop, type TrainState } from './loop.js';
+import { startTrainingEngine } from './step.js';
 
-export interface TrainConfig extends LoopConfig {
-  runDir: string;
-  backend: BackendChoice;
-  learningRate: number;
-  clipNorm: number;
-  embeddingSize: number;
-  hiddenSize: number;
-  dropout: number;
-  resume: boolean;
-  /** Gradient replicas (threads) per step; undefined = one per core on WASM/cpu, 1 on native TensorFlow. */
-  replicas?: number;
-}
+export type { TrainConfig } from './config.js';
 
 /** Native TensorFlow already spreads each op over every core; WASM and cpu need one replica per core. */
 function resolveReplicas(requested: number | undefined, backend: BackendInfo): number {
@@ -49,10 +40,12 @@ export interface TrainResult {
   historyPng: string;
 }
 
-function metaFor(data: TrainingData, sizes: MergeLstmSizes, config: TrainConfig, state: TrainState): Omit<CheckpointMeta, 'weights' | 'format' | 'architecture'> {
+function metaFor(ctx: { data: TrainingData; architecture: string; sizes: BaseSizes; config: TrainConfig; state: TrainState }): Omit<CheckpointMeta, 'weights' | 'format'> {
+  const { data, sizes, config, state } = ctx;
   const last = state.history.at(-1);
   const { runDir: _r, backend: _b, resume: _x, ...trainConfig } = config;
   return {
+    architecture: ctx.architecture,
     ...sizes,
     vocab: data.vocab,
     cleaning: data.prepare.cleaning,
@@ -72,15 +65,25 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
   // With several replicas each one is a core: one WASM thread apiece (an explicit 1 replica gets XNNPACK's pool).
   const backend = await initBackend(config.backend, config.replicas === 1 ? {} : { threads: 1 });
   config = { ...config, replicas: resolveReplicas(config.replicas, backend) };
-  info(`${describeBackend(backend)}, ${config.replicas} gradient replica${config.replicas === 1 ? '' : 's'}`);
-  const data = await loadTrainingData(config.runDir, deps.openFeatures ?? openCachedFeatures);
   const bestDir = defaultCheckpointDir(config.runDir);
   const lastDir = lastCheckpointDir(config.runDir);
   const trainDir = runPath(config.runDir, 'trainDir');
 
   let resumed: Awaited<ReturnType<typeof readCheckpoint>> | undefined;
+  let spec = DECODERS[config.decoder];
+  if (!spec) throw new CapgenError('USAGE', `unknown decoder '${config.decoder}'`, { hint: `choose one of ${Object.keys(DECODERS).join(', ')}` });
   if (config.resume) {
     resumed = await readCheckpoint(lastDir);
+    spec = decoderFor(resumed.meta.architecture) ?? spec; // readCheckpoint refuses unknown architectures
+    if (!resumed.optimizer || !resumed.meta.trainState) throw new CapgenError('BAD_INPUT', 'this checkpoint has no optimizer state to resume from', { file: path.join(lastDir, 'checkpoint.json') });
+    // The plan of batches and dropout masks depend on these: keep the checkpoint's values.
+    const saved = resumed.meta.trainConfig as Partial<TrainConfig>;
+    // Replicas and engines change speed, not results (per-caption dropout masks): the current choice applies.
+    config = { ...config, ...saved, epochs: config.epochs, runDir: config.runDir, backend: config.backend, replicas: config.replicas, engine: config.engine, resume: true };
+  }
+  const data = await loadTrainingData(config.runDir, deps.openFeatures ?? openCachedFeatures, { layout: spec.features });
+  const dataSizes = { vocabSize: data.vocab.tokens.length, featureShape: data.encoder.featureShape, dropout: config.dropout };
+  if (resumed) {
     const metaFile = path.join(lastDir, 'checkpoint.json');
     assertSameEncoder(resumed.meta.encoder, data.encoder, metaFile);
     if (resumed.meta.vocabSize !== data.vocab.tokens.length || resumed.meta.featureSize !== data.featureSize) {
@@ -89,25 +92,32 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
         hint: 'resume with the run folder the checkpoint was trained on',
       });
     }
-    if (!resumed.optimizer || !resumed.meta.trainState) throw new CapgenError('BAD_INPUT', 'this checkpoint has no optimizer state to resume from', { file: metaFile });
-    // The plan of batches and dropout masks depend on these: keep the checkpoint's values.
-    const saved = resumed.meta.trainConfig as Partial<TrainConfig>;
-    // Replicas change speed, not results (per-caption dropout masks): the current choice applies.
-    config = { ...config, ...saved, epochs: config.epochs, runDir: config.runDir, backend: config.backend, replicas: config.replicas, resume: true };
   }
-  const sizes: MergeLstmSizes = resumed
-    ? { vocabSize: resumed.meta.vocabSize, embeddingSize: resumed.meta.embeddingSize, hiddenSize: resumed.meta.hiddenSize, featureSize: resumed.meta.featureSize, dropout: resumed.meta.dropout }
-    : { vocabSize: data.vocab.tokens.length, embeddingSize: config.embeddingSize, hiddenSize: config.hiddenSize, featureSize: data.featureSize, dropout: config.dropout };
-  const model = new MergeLstm(sizes, resumed ? resumed.weights : initialWeights(sizes, config.seed));
-  const optimizer = new Adam(model.variables, { learningRate: config.learningRate, clipNorm: config.clipNorm });
+  const sizes = resumed ? spec.sizesFrom(resumed.meta as unknown as Record<string, unknown>) : spec.sizesFor(dataSizes, config);
   const state: TrainState = resumed ? (resumed.meta.trainState as unknown as TrainState) : freshState(config.learningRate);
-  if (resumed?.optimizer) optimizer.setState(resumed.optimizer);
   state.finished = false;
+  const engine = await startTrainingEngine({
+    choice: config.engine,
+    backend,
+    spec,
+    sizes,
+    initialWeights: resumed ? resumed.weights : spec.initialWeights(sizes, config.seed),
+    adam: { learningRate: config.learningRate, clipNorm: config.clipNorm },
+    data,
+    batchSize: config.batchSize,
+    labelSmoothing: config.labelSmoothing,
+    replicas: config.replicas as number,
+  });
+  const optimizer = engine.optimizer;
+  if (resumed?.optimizer) optimizer.setState(resumed.optimizer);
+  info(`${describeBackend(backend)}; ${engine.description}`);
 
   const stepsPerEpoch = Math.ceil(data.train.length / config.batchSize);
+  const fs = data.encoder.featureShape;
+  const shape = fs.length === 1 ? `${fs[0]}-d` : fs.join('x');
   info(
-    `train: ${data.images.length} images, ${data.train.length} training / ${data.dev.length} dev captions, vocabulary ${sizes.vocabSize}, ` +
-      `features ${sizes.featureSize}-d (${data.encoder.architecture}), ${stepsPerEpoch} steps per epoch of ${config.batchSize}` +
+    `train: decoder ${spec.architecture}, ${data.images.length} images, ${data.train.length} training / ${data.dev.length} dev captions, vocabulary ${sizes.vocabSize}, ` +
+      `features ${shape} (${data.encoder.architecture}), ${stepsPerEpoch} steps per epoch of ${config.batchSize}` +
       (resumed ? `, resuming after epoch ${state.epoch}${state.batch ? ` batch ${state.batch}` : ''}` : ''),
   );
   if (!data.dev.length) info('train: no dev captions: the best checkpoint is chosen by training loss');
@@ -128,12 +138,11 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
   let bar: Progress | undefined;
   let historyPng = path.join(trainDir, 'history.png');
   let interrupted = false;
-  let replicas: Replicas | undefined;
-  const saveLast = () => saveCheckpoint(lastDir, { meta: metaFor(data, sizes, config, state), weights: model.getWeights(), optimizer: optimizer.getState() });
+  const meta = (s: TrainState) => metaFor({ data, architecture: spec.architecture, sizes, config, state: s });
+  const saveLast = () => saveCheckpoint(lastDir, { meta: meta(state), weights: engine.weights(), optimizer: optimizer.getState() });
   try {
-    replicas = await startReplicas({ count: config.replicas as number, backend: backend.name, model, optimizer, data });
     await trainLoop({
-      replicas,
+      replicas: engine,
       optimizer,
       data,
       config,
@@ -152,7 +161,7 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
             `epoch ${r.epoch}/${config.epochs}: train loss ${r.trainLoss.toFixed(4)} acc ${r.trainAccuracy.toFixed(3)} | ${val} | lr ${r.learningRate.toExponential(2)} | ` +
               `${formatSeconds(r.seconds)}, ${r.samplesPerSecond.toFixed(0)} captions/s${improved ? ' | best' : ''}${s.finished ? ' | early stop' : ''}`,
           );
-          if (improved) await saveCheckpoint(bestDir, { meta: { ...metaFor(data, sizes, config, s), trainState: undefined }, weights: model.getWeights() });
+          if (improved) await saveCheckpoint(bestDir, { meta: { ...meta(s), trainState: undefined }, weights: engine.weights() });
           await saveLast();
           historyPng = (await writeHistory(trainDir, s.history)).png;
         },
@@ -166,10 +175,9 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
     });
   } finally {
     bar?.stop();
-    await replicas?.close();
+    await engine.close();
     process.off('SIGINT', onSigint);
     optimizer.dispose();
-    model.dispose();
   }
   if (!interrupted) info(`train: best epoch ${state.bestEpoch ?? '-'} (loss ${state.bestValLoss?.toFixed(4) ?? '-'}), checkpoints in ${bestDir} and ${lastDir}, curves in ${historyPng}`);
   return { state, bestDir, lastDir, interrupted, historyPng };

@@ -43,7 +43,7 @@ describe('capgen caption', () => {
     weights['output.kernel'] = weights['output.kernel'].map((x) => x * 8);
     weights['image.kernel'] = weights['image.kernel'].map((x) => x * 20);
     weights['output.bias'][2] = 2; // the end token: captions of a few words
-    const meta = { ...sizes, vocab: vocab.toFile(), cleaning: DEFAULT_CLEANING, encoder: encoder.identity, maxCaptionLength: 7, trainConfig: {}, epoch: 1, metrics: {}, createdAt: 'test' };
+    const meta = { architecture: 'merge-lstm', ...sizes, vocab: vocab.toFile(), cleaning: DEFAULT_CLEANING, encoder: encoder.identity, maxCaptionLength: 7, trainConfig: {}, epoch: 1, metrics: {}, createdAt: 'test' };
     await saveCheckpoint(checkpointDir, { meta, weights });
 
     await sharp(twoTone(48, 32, [250, 30, 30], [20, 40, 230]), { raw: { width: 48, height: 32, channels: 3 } }).png().toFile(files.png);

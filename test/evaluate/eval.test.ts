@@ -196,7 +196,7 @@ describe('capgen eval with a checkpoint', () => {
     const weights = initialWeights(sizes, 5);
     weights['output.kernel'] = weights['output.kernel'].map((x) => x * 8); // captions that differ per image
     weights['image.kernel'] = weights['image.kernel'].map((x) => x * 4);
-    const meta = { ...sizes, vocab: vocab.toFile(), cleaning: DEFAULT_CLEANING, encoder: IDENTITY, maxCaptionLength: 8, trainConfig: {}, epoch: 2, metrics: {}, createdAt: 'test' };
+    const meta = { architecture: 'merge-lstm', ...sizes, vocab: vocab.toFile(), cleaning: DEFAULT_CLEANING, encoder: IDENTITY, maxCaptionLength: 8, trainConfig: {}, epoch: 2, metrics: {}, createdAt: 'test' };
     await saveCheckpoint(defaultCheckpointDir(runDir), { meta, weights });
     await saveCheckpoint(path.join(root, 'other-encoder'), { meta: { ...meta, encoder: { ...IDENTITY, weightsHash: 'seeded:2' } }, weights });
   });

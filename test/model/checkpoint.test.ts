@@ -15,7 +15,7 @@ const sizes: MergeLstmSizes = { vocabSize: 11, embeddingSize: 4, hiddenSize: 6, 
 const vocab = { tokens: ['<pad>', '<start>', '<end>', '<unk>', ...'abcdefg'.split('')], specials: { pad: 0, start: 1, end: 2, unk: 3 } as const, minCount: 1 };
 
 function meta() {
-  return { ...sizes, vocab, cleaning: DEFAULT_CLEANING, encoder: encoderIdentity(), maxCaptionLength: 9, trainConfig: { batchSize: 4 }, epoch: 3, metrics: { valLoss: 1.5 }, createdAt: 'now' };
+  return { architecture: 'merge-lstm', ...sizes, vocab, cleaning: DEFAULT_CLEANING, encoder: encoderIdentity(), maxCaptionLength: 9, trainConfig: { batchSize: 4 }, epoch: 3, metrics: { valLoss: 1.5 }, createdAt: 'now' };
 }
 
 describe('checkpoint', () => {

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { orthogonal, seededRandom } from '../../src/model/init.js';
-import { MergeLstm, WEIGHT_NAMES, initialWeights, weightShapes, type MergeLstmSizes, type Weights } from '../../src/model/merge-lstm.js';
+import { MergeLstm, mergeLstm, WEIGHT_NAMES, initialWeights, weightShapes, type MergeLstmSizes, type Weights } from '../../src/model/merge-lstm.js';
 import { buildBatch, toTensors, disposeBatch } from '../../src/train/batches.js';
 import type { Example } from '../../src/train/data.js';
 
@@ -119,7 +119,7 @@ describe('merge-lstm', () => {
 
   it('dropout uses the batch masks in training only, and the same seed gives the same masks', () => {
     const model = new MergeLstm(sizes, weights);
-    const masked = (seed: number) => toTensors(buildBatch(examples, [0, 2], feats, sizes.featureSize, { dropout: { rate: sizes.dropout, seed, embeddingSize: sizes.embeddingSize } }));
+    const masked = (seed: number) => toTensors(buildBatch(examples, [0, 2], feats, sizes.featureSize, { dropout: { rate: sizes.dropout, seed, sites: mergeLstm.dropoutSites(sizes) } }));
     const [b5, b5again, b6] = [masked(5), masked(5), masked(6)];
     const a1 = model.logits(b5, { training: true }).arraySync();
     const a2 = model.logits(b5again, { training: true }).arraySync();

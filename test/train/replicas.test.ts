@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
-import { MergeLstm, initialWeights, type MergeLstmSizes } from '../../src/model/merge-lstm.js';
+import { MergeLstm, initialWeights, mergeLstm, type MergeLstmSizes } from '../../src/model/merge-lstm.js';
 import { Adam } from '../../src/train/adam.js';
 import { loadTrainingData, type TrainingData } from '../../src/train/data.js';
 import { dropoutMasks } from '../../src/train/dropout.js';
@@ -13,9 +13,9 @@ import { writeTinyRun } from './fixtures.js';
 
 describe('dropout masks', () => {
   it('are drawn per caption: a shard gets exactly its slice of the whole batch masks', () => {
-    const spec = { rate: 0.4, seed: 11, embeddingSize: 3 };
-    const whole = dropoutMasks(spec, { firstCaption: 0, batchSize: 5, timeSteps: 4, featureSize: 6 });
-    const tail = dropoutMasks(spec, { firstCaption: 3, batchSize: 2, timeSteps: 2, featureSize: 6 });
+    const spec = { rate: 0.4, seed: 11, sites: mergeLstm.dropoutSites({ vocabSize: 9, featureSize: 6, embeddingSize: 3, hiddenSize: 4, dropout: 0.4 }) };
+    const whole = dropoutMasks(spec, { firstCaption: 0, batchSize: 5, timeSteps: 4 });
+    const tail = dropoutMasks(spec, { firstCaption: 3, batchSize: 2, timeSteps: 2 });
     expect(Array.from(tail.features)).toEqual(Array.from(whole.features.subarray(3 * 6)));
     for (let t = 0; t < 2; t++)
       for (let b = 0; b < 2; b++) expect(Array.from(tail.embeddings.subarray((t * 2 + b) * 3, (t * 2 + b + 1) * 3))).toEqual(Array.from(whole.embeddings.subarray((t * 5 + 3 + b) * 3, (t * 5 + 4 + b) * 3)));
@@ -25,7 +25,7 @@ describe('dropout masks', () => {
     const dropped = all.filter((v) => v === 0).length / all.length;
     expect(dropped).toBeGreaterThan(0.2);
     expect(dropped).toBeLessThan(0.6);
-    expect(Array.from(dropoutMasks({ ...spec, seed: 12 }, { firstCaption: 0, batchSize: 5, timeSteps: 4, featureSize: 6 }).features)).not.toEqual(Array.from(whole.features));
+    expect(Array.from(dropoutMasks({ ...spec, seed: 12 }, { firstCaption: 0, batchSize: 5, timeSteps: 4 }).features)).not.toEqual(Array.from(whole.features));
   });
 
   it('shards are contiguous, nearly equal, and cover the batch', () => {
@@ -47,7 +47,7 @@ describe('gradient replicas', () => {
   async function train(count: number) {
     const model = new MergeLstm(sizes(data), initialWeights(sizes(data), 4));
     const optimizer = new Adam(model.variables, { learningRate: 0.01, clipNorm: 1 });
-    const replicas = await startReplicas({ count, backend: 'wasm', model, optimizer, data });
+    const replicas = await startReplicas({ count, backend: 'wasm', model, optimizer, data, labelSmoothing: 0 });
     const picks = [[0, 1, 2, 3, 4, 5, 6], [7, 8, 9, 10], [11, 12, 13, 14, 15, 16, 17, 18]];
     const losses: number[] = [];
     const before = tf.memory().numTensors;

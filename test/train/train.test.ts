@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { loadCheckpoint, readCheckpoint } from '../../src/model/checkpoint.js';
-import { MergeLstm, initialWeights, type MergeLstmSizes } from '../../src/model/merge-lstm.js';
+import { MergeLstm, initialWeights, mergeLstm, type MergeLstmSizes } from '../../src/model/merge-lstm.js';
 import { SPECIAL_IDS } from '../../src/run/formats.js';
 import { Adam } from '../../src/train/adam.js';
 import { buildBatch, disposeBatch, planEpoch, toTensors } from '../../src/train/batches.js';
@@ -21,6 +21,9 @@ function config(runDir: string, over: Partial<TrainConfig> = {}): TrainConfig {
   return {
     runDir,
     backend: 'wasm',
+    decoder: 'merge',
+    engine: 'tfjs', // the ONNX engine is checked against it in test/train/engines.test.ts
+    labelSmoothing: 0,
     epochs: 3,
     batchSize: 8,
     learningRate: 0.01,
@@ -84,7 +87,7 @@ describe('capgen train (tiny run)', () => {
     const picks = [0, 1, 5, 9];
     const run = (extra: number) => {
       const b = toTensors(buildBatch(data.train, picks, data.features, data.featureSize, { extraPadding: extra }));
-      const r = lossAndGrads(model, b);
+      const r = lossAndGrads(model, b, { labelSmoothing: 0 });
       const out = { loss: r.loss, grads: r.grads.map((g) => g.dataSync()) };
       tf.dispose(r.grads);
       disposeBatch(b);
@@ -127,8 +130,8 @@ describe('capgen train (tiny run)', () => {
     const model = new MergeLstm(sizes, initialWeights(sizes, 1));
     const opt = new Adam(model.variables, { learningRate: 0.01, clipNorm: 1 });
     const step = () => {
-      const b = toTensors(buildBatch(data.train, [0, 3, 4], data.features, data.featureSize, { dropout: { rate: 0.3, seed: 2, embeddingSize: 6 } }));
-      const r = lossAndGrads(model, b);
+      const b = toTensors(buildBatch(data.train, [0, 3, 4], data.features, data.featureSize, { dropout: { rate: 0.3, seed: 2, sites: mergeLstm.dropoutSites(sizes) } }));
+      const r = lossAndGrads(model, b, { labelSmoothing: 0 });
       opt.apply(r.grads);
       tf.dispose(r.grads);
       disposeBatch(b);

@@ -20,10 +20,11 @@ export interface OnnxNode {
   attributes?: Record<string, OnnxAttribute>;
 }
 
-/** A float tensor value of the graph; a string dimension is symbolic (e.g. 'batch'). */
+/** A tensor value of the graph (float unless `type` says otherwise); a string dimension is symbolic (e.g. 'batch'). */
 export interface OnnxValueInfo {
   name: string;
   shape: (number | string)[];
+  type?: 'float' | 'int32' | 'int64';
 }
 
 export interface OnnxModel {
@@ -35,9 +36,11 @@ export interface OnnxModel {
   outputs: OnnxValueInfo[];
 }
 
-/** IR version 7 goes with opset 13 (the opset of ONNX 1.8). */
-const IR_VERSION = 7;
-const DATA_TYPE = { float: 1, int64: 7 } as const;
+/** The IR version that goes with an opset: 7 with opset 13 (ONNX 1.8), 8 with opsets 14-18 (ONNX 1.9-1.14). */
+function irVersion(opset: number): number {
+  return opset <= 13 ? 7 : 8;
+}
+const DATA_TYPE = { float: 1, int32: 6, int64: 7 } as const;
 const ATTR_TYPE = { float: 1, int: 2, string: 3, ints: 7 } as const;
 
 /** Wire types of protobuf: varint, 32-bit, and length-delimited. */
@@ -149,7 +152,7 @@ function writeValueInfo(w: Writer, v: OnnxValueInfo): void {
   w.string(1, v.name);
   w.message(2, (type) =>
     type.message(1, (tensor) => {
-      tensor.int(1, DATA_TYPE.float);
+      tensor.int(1, DATA_TYPE[v.type ?? 'float']);
       tensor.message(2, (shape) => {
         for (const d of v.shape) shape.message(1, (dim) => (typeof d === 'number' ? dim.int(1, d) : dim.string(2, d)));
       });
@@ -168,7 +171,7 @@ function writeNode(w: Writer, n: OnnxNode): void {
 /** Serializes a model: ModelProto bytes that onnxruntime's InferenceSession.create accepts. */
 export function encodeOnnxModel(model: OnnxModel): Uint8Array {
   const w = new Writer();
-  w.int(1, IR_VERSION);
+  w.int(1, irVersion(model.opset));
   w.string(2, 'capgen');
   w.message(7, (g) => {
     for (const n of model.nodes) g.message(1, (m) => writeNode(m, n));

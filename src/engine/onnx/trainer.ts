@@ -1,0 +1,166 @@
+// The ONNX Runtime training engine: a decoder's teacher-forced pass, its loss and (for training) its
+// backward pass as one ONNX graph per batch shape, run by ONNX Runtime on the CPU (MLAS kernels:
+// AVX2/FMA matrix products, threaded). Weights stay in the optimizer's host arrays and go in as
+// inputs; the loss, the correct count and every weight's gradient come out. Batches are padded to
+// one batch size (BuildOptions.padTo), so there is one graph per caption length and kind.
+import { encodeOnnxModel, type OnnxModel } from '../../features/onnx/proto.js';
+import { createOnnxSession, type OnnxRuntime, type OrtSession, type OrtTensor } from '../../backend/onnx.js';
+import { sizeOf, type BaseSizes, type DecoderSpec } from '../../model/decoder.js';
+import type { HostBatch } from '../../train/batches.js';
+import { DECODER_OPSET, GraphOps, type Sym } from './graph-ops.js';
+
+export interface StepGraphOptions {
+  batchSize: number;
+  timeSteps: number;
+  /** With the backward pass (and dropout masks as inputs). */
+  training: boolean;
+  /** Label smoothing of the training targets (0 = none); the reported loss is always the plain one. */
+  labelSmoothing: number;
+}
+
+/**
+ * The graph of one step. Inputs: `w:<name>` per weight, features [B, ...featureShape], inputs [T*B],
+ * rows [N], rowCaption [N], targets [N] (int32), `mask:<site>` when training with dropout.
+ * Outputs: loss [] (mean cross-entropy per scored word), correct [] (argmax hits), and when training
+ * `grad:<name>` per weight: N times the gradient of mean cross-entropy (+ the decoder's penalty).
+ */
+export function buildStepGraph<S extends BaseSizes>(spec: DecoderSpec<S>, sizes: S, opts: StepGraphOptions): OnnxModel {
+  const g = new GraphOps();
+  const B = opts.batchSize;
+  const T = opts.timeSteps;
+  const shapes = spec.weightShapes(sizes);
+  const w: Record<string, Sym> = {};
+  for (const [name, shape] of shapes) w[name] = g.input(`w:${name}`, shape, { trainable: opts.training });
+  const features = g.input('features', [B, ...spec.featureShape(sizes)]);
+  const inputs = g.input('inputs', [T * B], { type: 'int32' });
+  const rows = g.input('rows', [-1], { type: 'int32' });
+  const rowCaption = g.input('rowCaption', [-1], { type: 'int32' });
+  const targets = g.input('targets', [-1], { type: 'int32' });
+  const masks: Record<string, Sym> = {};
+  const dropout = opts.training && sizes.dropout > 0;
+  if (dropout) {
+    for (const site of spec.dropoutSites(sizes)) masks[site.name] = g.input(`mask:${site.name}`, [site.per === 'caption' ? B : T * B, site.width]);
+  }
+  const out = spec.teacherForced(g, w, { features, inputs, rows, rowCaption, masks, batchSize: B, timeSteps: T }, { sizes, training: dropout });
+  const V = sizes.vocabSize;
+  const logits = out.logits; // [N, V]
+
+  // One softmax pass serves the loss, its gradient and nothing else over [N, V] but the argmax.
+  const probs = g.raw('Softmax', [logits], [-1, V], { attributes: { axis: 1 } });
+  const target64 = g.raw('Cast', [targets], [-1], { attributes: { to: 7 }, type: 'int64' });
+  const targetCol = g.raw('Unsqueeze', [target64, g.int64s([1])], [-1, 1], { type: 'int64' });
+  const picked = g.raw('GatherElements', [probs, targetCol], [-1, 1], { attributes: { axis: 1 } });
+  // Mean of -log p(target) over the scored words (p underflows to 0 only past ~1e-38: loss = inf, and
+  // training stops on a non-finite loss rather than going on silently).
+  g.output('loss', g.raw('Neg', [g.raw('ReduceMean', [g.raw('Log', [picked], [-1, 1])], [], { attributes: { keepdims: 0 } })], []));
+  const hits = g.raw('Equal', [g.raw('ArgMax', [logits], [-1], { attributes: { axis: 1, keepdims: 0 }, type: 'int64' }), target64], [-1]);
+  g.output('correct', g.raw('ReduceSum', [g.raw('Cast', [hits], [-1], { attributes: { to: 1 } })], [], { attributes: { keepdims: 0 } }));
+  if (!opts.training) return finish(g, 'capgen_eval');
+
+  // N * d(mean loss)/d(logits) = softmax - q, q = (1 - eps) one-hot + eps / V: the 1/N is applied to
+  // the weight gradients on the host (fewer values than [N, V]), and the penalty's seed is N to match.
+  const eps = opts.labelSmoothing;
+  const smoothed = eps > 0 ? g.raw('Sub', [probs, g.constant(Float32Array.of(eps / V), [])], [-1, V]) : probs;
+  const minusOnes = g.raw('Expand', [g.constant(Float32Array.of(-(1 - eps)), [1, 1]), g.raw('Shape', [targetCol], [2], { type: 'int64' })], [-1, 1]);
+  const dLogits = g.raw('ScatterElements', [smoothed, targetCol, minusOnes], [-1, V], { attributes: { axis: 1, reduction: 'add' } });
+  const seeds = [{ of: logits, grad: dLogits }];
+  if (out.penalty) {
+    const count = g.raw('Cast', [g.raw('Shape', [targets], [1], { type: 'int64' })], [1], { attributes: { to: 1 } });
+    seeds.push({ of: out.penalty, grad: g.raw('Expand', [count, g.int64s([...out.penalty.shape])], out.penalty.shape) });
+  }
+  const grads = g.backward(seeds, shapes.map(([name]) => w[name]));
+  shapes.forEach(([name], i) => g.output(`grad:${name}`, grads[i]));
+  return finish(g, 'capgen_train');
+}
+
+function finish(g: GraphOps, graphName: string): OnnxModel {
+  return { opset: DECODER_OPSET, graphName, nodes: g.nodes, initializers: g.initializers, inputs: g.inputs, outputs: g.outputs };
+}
+
+export interface StepResult {
+  /** Mean cross-entropy per scored word. */
+  loss: number;
+  correct: number;
+  /** Scored words. */
+  count: number;
+}
+
+/** Runs a decoder's step graphs in ONNX Runtime, one session per (kind, caption length), made on first use. */
+export class OnnxTrainer<S extends BaseSizes = BaseSizes> {
+  private readonly sessions = new Map<string, Promise<OrtSession>>();
+  private readonly names: string[];
+  private readonly shapes: number[][];
+  private ort: OnnxRuntime | undefined;
+
+  constructor(
+    readonly spec: DecoderSpec<S>,
+    readonly sizes: S,
+    private readonly opts: { batchSize: number; labelSmoothing: number; threads?: number },
+  ) {
+    const shapes = spec.weightShapes(sizes);
+    this.names = shapes.map(([n]) => n);
+    this.shapes = shapes.map(([, s]) => s);
+  }
+
+  /** Graphs made so far (for logs and tests). */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  private session(training: boolean, timeSteps: number, batchSize: number): Promise<OrtSession> {
+    const key = `${training ? 'train' : 'eval'}:${batchSize}x${timeSteps}`;
+    let s = this.sessions.get(key);
+    if (!s) {
+      const model = buildStepGraph(this.spec, this.sizes, { batchSize, timeSteps, training, labelSmoothing: this.opts.labelSmoothing });
+      s = createOnnxSession(encodeOnnxModel(model), { threads: this.opts.threads, memoryArena: false }).then((r) => {
+        this.ort = r.ort;
+        return r.session;
+      });
+      this.sessions.set(key, s);
+    }
+    return s;
+  }
+
+  /**
+   * One batch (built with padTo = the trainer's batch size): loss and correct count; with `grads`
+   * (weight order), also the gradients, copied into those arrays.
+   */
+  async run(weights: readonly Float32Array[], batch: HostBatch, grads?: Float32Array[]): Promise<StepResult> {
+    const training = grads !== undefined;
+    const session = await this.session(training, batch.timeSteps, batch.batchSize);
+    const ort = this.ort as OnnxRuntime;
+    const feeds: Record<string, OrtTensor> = {};
+    this.names.forEach((name, k) => (feeds[`w:${name}`] = new ort.Tensor('float32', weights[k] as Float32Array, this.shapes[k])));
+    feeds.features = new ort.Tensor('float32', batch.features, [batch.batchSize, ...this.spec.featureShape(this.sizes)]);
+    feeds.inputs = new ort.Tensor('int32', batch.inputs, [batch.inputs.length]);
+    feeds.rows = new ort.Tensor('int32', batch.rows, [batch.rows.length]);
+    feeds.rowCaption = new ort.Tensor('int32', batch.rowCaption, [batch.rowCaption.length]);
+    feeds.targets = new ort.Tensor('int32', batch.targets, [batch.targets.length]);
+    if (training && this.sizes.dropout > 0) {
+      for (const site of this.spec.dropoutSites(this.sizes)) {
+        const m = batch.masks[site.name];
+        if (!m) throw new Error(`onnx trainer: the batch has no '${site.name}' dropout mask`);
+        feeds[`mask:${site.name}`] = new ort.Tensor('float32', m.values, [m.rows, site.width]);
+      }
+    }
+    const out = await session.run(feeds);
+    const loss = (out.loss.data as Float32Array)[0];
+    const correct = (out.correct.data as Float32Array)[0];
+    if (grads) {
+      const perWord = 1 / batch.targets.length; // the graph's gradients are of the summed loss (see buildStepGraph)
+      this.names.forEach((name, k) => scaleInto(grads[k], out[`grad:${name}`].data as Float32Array, perWord));
+    }
+    for (const t of Object.values(out)) t.dispose?.();
+    return { loss, correct, count: batch.targets.length };
+  }
+
+  async close(): Promise<void> {
+    const all = await Promise.allSettled(this.sessions.values());
+    this.sessions.clear();
+    await Promise.all(all.map((r) => (r.status === 'fulfilled' ? r.value.release() : undefined)));
+  }
+}
+
+function scaleInto(target: Float32Array, source: Float32Array, k: number): void {
+  for (let i = 0; i < target.length; i++) target[i] = source[i] * k;
+}

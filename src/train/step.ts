@@ -1,0 +1,120 @@
+// The training step, whichever engine runs it: a batch of captions in (bucketed picks from the
+// epoch plan), its dropout masks drawn per caption, the decoder's loss and gradients out, Adam (with
+// global-norm clipping) applied to the host copy of the weights. Two engines, tested equal
+// (test/engine/, test/train/engines.test.ts):
+// - onnx: the decoder's forward + backward pass as one ONNX graph per caption length, in ONNX Runtime
+//   (src/engine/onnx/trainer.ts): native matrix kernels on any CPU, without native TensorFlow;
+// - tfjs: the decoder on TensorFlow.js, tfjs' autodiff, with data-parallel gradient replicas on
+//   WASM/cpu (src/train/replicas.ts); on tfjs-node(-gpu) one replica and tfjs ops only.
+import { loadOnnxRuntime, onnxUnavailableReason, ONNX_INSTALL_HINT } from '../backend/onnx.js';
+import type { BackendInfo } from '../backend/index.js';
+import { hostBackend } from '../engine/tfjs-ops.js';
+import { OnnxTrainer } from '../engine/onnx/trainer.js';
+import { CapgenError } from '../errors.js';
+import type { BaseSizes, DecoderSpec, Weights } from '../model/decoder.js';
+import { TfjsDecoder } from '../model/tfjs-decoder.js';
+import { Adam, type AdamOptions } from './adam.js';
+import { buildBatch } from './batches.js';
+import type { TrainingData } from './data.js';
+import { startReplicas, type Replicas, type StepResult } from './replicas.js';
+
+export type EngineChoice = 'auto' | 'onnx' | 'tfjs';
+export const ENGINE_CHOICES: EngineChoice[] = ['auto', 'onnx', 'tfjs'];
+
+export interface TrainingEngine extends Replicas {
+  readonly name: 'onnx' | 'tfjs';
+  /** One line for the log: what runs the step, on how many threads. */
+  readonly description: string;
+  readonly optimizer: Adam;
+  /** The current weights by name (host copies: valid until the next step). */
+  weights(): Weights;
+}
+
+export interface EngineContext<S extends BaseSizes> {
+  choice: EngineChoice;
+  backend: BackendInfo;
+  spec: DecoderSpec<S>;
+  sizes: S;
+  initialWeights: Weights;
+  adam: AdamOptions;
+  data: TrainingData;
+  batchSize: number;
+  labelSmoothing: number;
+  /** tfjs engine: gradient replicas (threads). */
+  replicas: number;
+}
+
+/**
+ * auto: ONNX Runtime where tfjs runs on the host (WASM, cpu) and ONNX Runtime loads; tfjs on the
+ * native backends (tfjs-node, tfjs-node-gpu), whose kernels are native already and which keep the
+ * data on the device.
+ */
+export function resolveEngine(choice: EngineChoice, backend: BackendInfo): { name: 'onnx' | 'tfjs'; why: string } {
+  if (choice === 'tfjs') return { name: 'tfjs', why: 'asked for' };
+  const ortLoads = loadOnnxRuntime() !== undefined;
+  if (choice === 'onnx') {
+    if (!ortLoads) throw new CapgenError('BACKEND', `the onnx training engine is not available: ${onnxUnavailableReason()}`, { hint: ONNX_INSTALL_HINT });
+    return { name: 'onnx', why: 'asked for' };
+  }
+  if (!hostBackend(backend.name)) return { name: 'tfjs', why: `native TensorFlow (${backend.name})` };
+  if (!ortLoads) return { name: 'tfjs', why: `ONNX Runtime is missing (${onnxUnavailableReason()})` };
+  return { name: 'onnx', why: `fastest on ${backend.name === 'wasm' ? 'WASM' : 'cpu'} hosts` };
+}
+
+export async function startTrainingEngine<S extends BaseSizes>(ctx: EngineContext<S>): Promise<TrainingEngine> {
+  const { spec, sizes, data } = ctx;
+  const names = spec.weightShapes(sizes).map(([n]) => n);
+  const resolved = resolveEngine(ctx.choice, ctx.backend);
+  if (resolved.name === 'tfjs') {
+    const model = new TfjsDecoder(spec, sizes, ctx.initialWeights);
+    const optimizer = new Adam(model.variables, ctx.adam);
+    const replicas = await startReplicas({ count: ctx.replicas, backend: ctx.backend.name, model, optimizer, data, labelSmoothing: ctx.labelSmoothing });
+    return {
+      ...replicas,
+      name: 'tfjs',
+      description: `engine tfjs (${resolved.why}), ${replicas.count} gradient replica${replicas.count === 1 ? '' : 's'}`,
+      optimizer,
+      weights: () => Object.fromEntries(names.map((n, k) => [n, optimizer.hostWeights[k]])),
+      async close() {
+        await replicas.close();
+        model.dispose();
+      },
+    };
+  }
+
+  const optimizer = new Adam(names.map((n) => ctx.initialWeights[n]), { ...ctx.adam, sharedMemory: false });
+  const trainer = new OnnxTrainer(spec, sizes, { batchSize: ctx.batchSize, labelSmoothing: ctx.labelSmoothing });
+  const grads = optimizer.hostWeights.map((w) => new Float32Array(w.length));
+  const sites = spec.dropoutSites(sizes);
+  return {
+    name: 'onnx',
+    description: `engine onnx (ONNX Runtime, ${resolved.why})`,
+    count: 1,
+    optimizer,
+    weights: () => Object.fromEntries(names.map((n, k) => [n, optimizer.hostWeights[k]])),
+    async step(picks, seed): Promise<StepResult> {
+      // Padded to the batch size: one graph per caption length, whatever the batch's size.
+      const batch = buildBatch(data.train, picks, data.features, data.featureSize, {
+        padTo: ctx.batchSize,
+        dropout: { rate: sizes.dropout, seed, sites },
+      });
+      const r = await trainer.run(optimizer.hostWeights, batch, grads);
+      optimizer.applyHost(grads);
+      return r;
+    },
+    async evaluate(examples, plan) {
+      const padTo = Math.max(...plan.map((p) => p.length));
+      let lossSum = 0;
+      let correct = 0;
+      let tokens = 0;
+      for (const picks of plan) {
+        const r = await trainer.run(optimizer.hostWeights, buildBatch(examples, picks, data.features, data.featureSize, { padTo }));
+        lossSum += r.loss * r.count;
+        correct += r.correct;
+        tokens += r.count;
+      }
+      return { lossSum, correct, tokens };
+    },
+    close: () => trainer.close(),
+  };
+}

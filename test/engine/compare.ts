@@ -1,0 +1,81 @@
+// Shared by the engine tests of every decoder: runs one training batch through the ONNX Runtime
+// engine and through tfjs' autodiff of the same decoder (tfjs ops only, no fast paths), on small
+// fixed weights, and returns both engines' loss and gradients.
+import * as tf from '@tensorflow/tfjs';
+import type { BaseSizes, DecoderSpec, Weights } from '../../src/model/decoder.js';
+import { seededRandom } from '../../src/model/init.js';
+import { TfjsDecoder } from '../../src/model/tfjs-decoder.js';
+import { OnnxTrainer } from '../../src/engine/onnx/trainer.js';
+import { buildBatch, toTensors, disposeBatch } from '../../src/train/batches.js';
+import type { Example } from '../../src/train/data.js';
+
+export function randomWeights<S extends BaseSizes>(spec: DecoderSpec<S>, sizes: S, seed: number): Weights {
+  const rand = seededRandom(seed);
+  const w: Weights = {};
+  for (const [n, shape] of spec.weightShapes(sizes)) w[n] = Float32Array.from({ length: shape.reduce((a, d) => a * d, 1) }, () => (rand() - 0.5) * 0.8);
+  return w;
+}
+
+/** tfjs reference: mean cross-entropy (+ penalty) and its gradients by tf.variableGrads. */
+export function tfjsLossAndGrads<S extends BaseSizes>(spec: DecoderSpec<S>, sizes: S, weights: Weights, batch: ReturnType<typeof buildBatch>, opts: { labelSmoothing: number }) {
+  const model = new TfjsDecoder(spec, sizes, weights, { fused: false });
+  const dev = toTensors(batch, spec.featureShape(sizes));
+  try {
+    let ce = 0;
+    const { value, grads } = tf.variableGrads(() => {
+      const out = model.forward(dev, { training: true });
+      const logp = tf.logSoftmax(out.logits);
+      const oneHot = tf.oneHot(tf.tensor1d(batch.targets, 'int32'), sizes.vocabSize);
+      const loss = tf.neg(tf.mean(tf.sum(tf.mul(logp, oneHot), 1)));
+      ce = loss.dataSync()[0];
+      const eps = opts.labelSmoothing;
+      const q = tf.add(tf.mul(oneHot, 1 - eps), eps / sizes.vocabSize);
+      const trained = tf.neg(tf.mean(tf.sum(tf.mul(logp, q), 1)));
+      return (out.penalty ? tf.add(trained, tf.sum(out.penalty)) : trained) as tf.Scalar;
+    }, model.variables);
+    const g = model.variables.map((v) => grads[v.name].dataSync() as Float32Array);
+    value.dispose();
+    tf.dispose(Object.values(grads));
+    return { loss: ce, grads: g, names: model.weightNames };
+  } finally {
+    disposeBatch(dev);
+    model.dispose();
+  }
+}
+
+export async function compareEngines<S extends BaseSizes>(spec: DecoderSpec<S>, sizes: S, opts: { examples: Example[]; featureRows: number; seed: number; labelSmoothing?: number }) {
+  const rand = seededRandom(opts.seed);
+  const features = Float32Array.from({ length: opts.featureRows * sizes.featureSize }, () => rand() * 2 - 1);
+  const picks = opts.examples.map((_, i) => i);
+  const padTo = picks.length + 2; // padding captions must change nothing
+  const dropout = { rate: sizes.dropout, seed: 5, sites: spec.dropoutSites(sizes) };
+  const weights = randomWeights(spec, sizes, opts.seed + 1);
+  const padded = buildBatch(opts.examples, picks, features, sizes.featureSize, { padTo, dropout });
+  const plain = buildBatch(opts.examples, picks, features, sizes.featureSize, { dropout });
+  const ref = tfjsLossAndGrads(spec, sizes, weights, plain, { labelSmoothing: opts.labelSmoothing ?? 0 });
+  const trainer = new OnnxTrainer(spec, sizes, { batchSize: padTo, labelSmoothing: opts.labelSmoothing ?? 0, threads: 1 });
+  const grads = ref.names.map((n) => new Float32Array(weights[n].length));
+  try {
+    const r = await trainer.run(ref.names.map((n) => weights[n]), padded, grads);
+    return { ref, onnx: { loss: r.loss, grads, correct: r.correct } };
+  } finally {
+    await trainer.close();
+  }
+}
+
+
+/** Largest absolute difference between two arrays. */
+export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  return worst;
+}
+
+/** Both engines' loss and every gradient agree to `tol`, and every weight gets a gradient. */
+export function expectEnginesEqual(r: Awaited<ReturnType<typeof compareEngines>>, expect: (v: unknown, m?: string) => any, tol = 1e-5): void {
+  expect(Math.abs(r.onnx.loss - r.ref.loss)).toBeLessThan(tol);
+  r.ref.names.forEach((name, k) => {
+    expect(maxAbsDiff(r.ref.grads[k], r.onnx.grads[k]), name).toBeLessThan(tol);
+    expect(r.ref.grads[k].some((x) => x !== 0), `${name} has a gradient`).toBe(true);
+  });
+}
