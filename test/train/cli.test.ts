@@ -26,7 +26,7 @@ describe.skipIf(!existsSync(BIN))('capgen train (CLI)', () => {
     const tiny = await tinyRunWithCache();
     const r = await runCli(['train', '--run', tiny.runDir, '--epochs', '2', ...SMALL, '--json']);
     expect(r.stderr).toMatch(/backend: WASM/);
-    expect(r.stderr).toMatch(/train: 40 images, 90 training \/ 30 dev captions, vocabulary 13, features 16-d .* 23 steps per epoch/);
+    expect(r.stderr).toMatch(/train: decoder merge-lstm, 40 images, 90 training \/ 30 dev captions, vocabulary 13, features 16-d .* 23 steps per epoch/);
     expect(r.stderr.match(/^epoch \d\/2: train loss [\d.]+ acc [\d.]+ \| val loss [\d.]+ acc [\d.]+/gm)).toHaveLength(2);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
