@@ -89,8 +89,12 @@ export interface DecoderSpec<S extends BaseSizes = BaseSizes> {
   teacherForced<T>(ops: Ops<T>, w: Record<string, T>, batch: BatchTensors<T>, ctx: { sizes: S; training: boolean }): TeacherForced<T>;
   /** features [B, ...featureShape] -> the initial search state (tensors whose first dimension is B). */
   initState<T>(ops: Ops<T>, w: Record<string, T>, features: T, sizes: S): T[];
-  /** One search step: tokens [B] int (start id first) at `position` (0-based). */
-  step<T>(ops: Ops<T>, w: Record<string, T>, input: { tokens: T; state: T[]; position: number }, sizes: S): StepOutput<T>;
+  /**
+   * One search step: tokens [B] int (start id first) at `position` (0-based). `positions` [B] int holds
+   * the same position as a tensor: a step that depends on the position must read it from there (e.g.
+   * gather a position embedding), so that one exported/compiled step graph serves every position.
+   */
+  step<T>(ops: Ops<T>, w: Record<string, T>, input: { tokens: T; positions: T; state: T[]; position: number }, sizes: S): StepOutput<T>;
 }
 
 /** Total values of a shape. */
