@@ -48,7 +48,7 @@ function countReads<T>(fn: () => T): { value: T; reads: number } {
 
 describe('training engines', () => {
   beforeAll(async () => {
-    setLogLevel('error');
+    setLogLevel({ quiet: true });
     await initBackend('cpu');
     const tiny = writeTinyRun(tempDir());
     data = await loadTrainingData(tiny.runDir, tiny.openFeatures);
