@@ -6,6 +6,9 @@ import type { BaseSizes, DecoderSpec, Weights } from '../../src/model/decoder.js
 import { seededRandom } from '../../src/model/init.js';
 import { TfjsDecoder } from '../../src/model/tfjs-decoder.js';
 import { OnnxTrainer } from '../../src/engine/onnx/trainer.js';
+import { buildDecoderGraphs } from '../../src/engine/onnx/decode-graphs.js';
+import { encodeOnnxModel } from '../../src/features/onnx/proto.js';
+import { loadOnnxRuntime, type OrtTensor } from '../../src/backend/onnx.js';
 import { buildBatch, toTensors, disposeBatch } from '../../src/train/batches.js';
 import type { Example } from '../../src/train/data.js';
 
@@ -79,3 +82,49 @@ export function expectEnginesEqual(r: Awaited<ReturnType<typeof compareEngines>>
     expect(r.ref.grads[k].some((x) => x !== 0), `${name} has a gradient`).toBe(true);
   });
 }
+
+/** Runs init and `steps` steps with ONNX Runtime and tfjs on the same tokens; returns the largest differences. */
+export async function compareDecoding<S extends BaseSizes>(spec: DecoderSpec<S>, sizes: S, opts: { batch: number; steps: number; seed: number }) {
+  const weights = randomWeights(spec, sizes, opts.seed);
+  const graphs = buildDecoderGraphs(spec, sizes, weights);
+  const O = loadOnnxRuntime();
+  if (!O) throw new Error('compareDecoding needs onnxruntime-node');
+  const init = await O.InferenceSession.create(encodeOnnxModel(graphs.init));
+  const step = await O.InferenceSession.create(encodeOnnxModel(graphs.step));
+  const model = new TfjsDecoder(spec, sizes, weights, { fused: false });
+  const rand = seededRandom(opts.seed + 1);
+  const featureShape = spec.featureShape(sizes);
+  const flat = Float32Array.from({ length: opts.batch * sizes.featureSize }, () => rand() * 2 - 1);
+  const features = tf.tensor(flat, [opts.batch, ...featureShape]);
+  let tfState = model.initState(features);
+  let ortState: OrtTensor[] = Object.values(await init.run({ features: new O.Tensor('float32', flat, [opts.batch, ...featureShape]) }));
+  let worst = 0;
+  try {
+    for (let t = 0; t < opts.steps; t++) {
+      const ids = Int32Array.from({ length: opts.batch }, () => 1 + Math.floor(rand() * (sizes.vocabSize - 1)));
+      const tokens = tf.tensor1d(ids, 'int32');
+      const out = model.step(tokens, tfState, t);
+      const feeds: Record<string, OrtTensor> = { tokens: new O.Tensor('int32', ids, [opts.batch]), positions: new O.Tensor('int32', new Int32Array(opts.batch).fill(t), [opts.batch]) };
+      ortState.forEach((s, i) => (feeds[`state:${i}`] = s));
+      const r = await step.run(feeds);
+      const a = out.logProbs.dataSync();
+      const b = r.logProbs.data as Float32Array;
+      for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+      if (graphs.attention) {
+        const x = (out.attention as tf.Tensor).dataSync();
+        const y = r.attention.data as Float32Array;
+        for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]));
+      }
+      tf.dispose([tokens, out.logProbs, ...(out.attention ? [out.attention] : []), ...tfState]);
+      tfState = out.state;
+      ortState = Array.from({ length: graphs.stateCount }, (_, i) => r[`state:${i}:next`]);
+    }
+  } finally {
+    tf.dispose([features, ...tfState]);
+    model.dispose();
+    await init.release();
+    await step.release();
+  }
+  return { worst, stateCount: graphs.stateCount };
+}
+

@@ -1,0 +1,61 @@
+// A trained decoder as two ONNX graphs for captioning, recorded from its DecoderSpec with GraphOps
+// (no gradients), the weights baked in as initializers:
+//   init: features [B, ...featureShape] -> state:0..k-1
+//   step: tokens [B] int32, positions [B] int32, state:0..k-1 -> logProbs [B, V], state:0..k-1 (next),
+//         attention [B, regions] for decoders that attend
+// Batch size is dynamic; so is every state dimension that changes from step to step (a transformer's
+// key/value cache grows by one position per step), so one step graph serves every position.
+// Used by `capgen export --format onnx` and by ONNX Runtime decoding.
+import type { OnnxModel } from '../../features/onnx/proto.js';
+import type { BaseSizes, DecoderSpec, Weights } from '../../model/decoder.js';
+import type { Shape } from '../../model/ops.js';
+import { DECODER_OPSET, GraphOps, type Sym } from './graph-ops.js';
+
+export interface DecoderGraphs {
+  init: OnnxModel;
+  step: OnnxModel;
+  /** Number of state tensors (inputs/outputs `state:i`). */
+  stateCount: number;
+  /** Whether the step graph has an `attention` output. */
+  attention: boolean;
+}
+
+function constants<S extends BaseSizes>(g: GraphOps, spec: DecoderSpec<S>, sizes: S, weights: Weights): Record<string, Sym> {
+  const w: Record<string, Sym> = {};
+  for (const [name, shape] of spec.weightShapes(sizes)) w[name] = g.constant(weights[name], shape);
+  return w;
+}
+
+function model(g: GraphOps, graphName: string): OnnxModel {
+  return { opset: DECODER_OPSET, graphName, nodes: g.nodes, initializers: g.initializers, inputs: g.inputs, outputs: g.outputs };
+}
+
+/** Records one step with state inputs of the given shapes; returns the graph and its state output shapes. */
+function recordStep<S extends BaseSizes>(spec: DecoderSpec<S>, sizes: S, weights: Weights, stateShapes: Shape[]): { graph: OnnxModel; outShapes: Shape[]; attention: boolean } {
+  const g = new GraphOps();
+  const w = constants(g, spec, sizes, weights);
+  const tokens = g.input('tokens', [-1], { type: 'int32' });
+  const positions = g.input('positions', [-1], { type: 'int32' });
+  const state = stateShapes.map((shape, i) => g.input(`state:${i}`, shape));
+  const out = spec.step(g, w, { tokens, positions, state, position: 0 }, sizes);
+  g.output('logProbs', out.logProbs);
+  out.state.forEach((s, i) => g.output(`state:${i}:next`, s));
+  if (out.attention) g.output('attention', out.attention);
+  return { graph: model(g, `${spec.architecture}_step`), outShapes: out.state.map((s) => s.shape), attention: out.attention !== undefined };
+}
+
+export function buildDecoderGraphs<S extends BaseSizes>(spec: DecoderSpec<S>, sizes: S, weights: Weights): DecoderGraphs {
+  const g = new GraphOps();
+  const w = constants(g, spec, sizes, weights);
+  const features = g.input('features', [-1, ...spec.featureShape(sizes)]);
+  const state = spec.initState(g, w, features, sizes);
+  state.forEach((s, i) => g.output(`state:${i}`, s));
+  const init = model(g, `${spec.architecture}_init`);
+
+  // Dimensions that a step changes (a growing cache) become dynamic; then record the step for good.
+  let shapes: Shape[] = state.map((s) => s.shape);
+  const first = recordStep(spec, sizes, weights, shapes);
+  shapes = shapes.map((shape, i) => shape.map((d, j) => (first.outShapes[i][j] === d ? d : -1)));
+  const step = shapes.some((s, i) => s.some((d, j) => d !== state[i].shape[j])) ? recordStep(spec, sizes, weights, shapes) : first;
+  return { init, step: step.graph, stateCount: state.length, attention: step.attention };
+}
