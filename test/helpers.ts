@@ -1,4 +1,5 @@
 // Shared test helpers: temp folders, the ../shared data (optional), and running the built CLI.
+import * as tf from '@tensorflow/tfjs';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -46,3 +47,27 @@ export function runCli(args: string[], opts: { cwd?: string; env?: Record<string
     });
   });
 }
+
+/**
+ * Reads of tensor values to the host by capgen's code (dataSync, data, arraySync, array, buffer*).
+ * The cpu backend's own kernels read their inputs internally; on a GPU those run on the device,
+ * so they are not what this counts.
+ */
+export function countReads<T>(fn: () => T): { value: T; reads: number } {
+  const proto = tf.Tensor.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const names = ['dataSync', 'data', 'arraySync', 'array', 'bufferSync', 'buffer'];
+  const saved = names.map((n) => proto[n]);
+  let reads = 0;
+  names.forEach((n, i) => {
+    proto[n] = function (this: unknown, ...a: unknown[]) {
+      reads++;
+      return saved[i].apply(this, a);
+    };
+  });
+  try {
+    return { value: fn(), reads };
+  } finally {
+    names.forEach((n, i) => (proto[n] = saved[i]));
+  }
+}
+

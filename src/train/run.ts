@@ -177,7 +177,6 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
     bar?.stop();
     await engine.close();
     process.off('SIGINT', onSigint);
-    optimizer.dispose();
   }
   if (!interrupted) info(`train: best epoch ${state.bestEpoch ?? '-'} (loss ${state.bestValLoss?.toFixed(4) ?? '-'}), checkpoints in ${bestDir} and ${lastDir}, curves in ${historyPng}`);
   return { state, bestDir, lastDir, interrupted, historyPng };

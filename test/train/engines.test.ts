@@ -13,7 +13,7 @@ import { runTrain } from '../../src/train/run.js';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../src/train/config.js';
 import { readCheckpoint, lastCheckpointDir } from '../../src/model/checkpoint.js';
 import { setLogLevel } from '../../src/log.js';
-import { tempDir } from '../helpers.js';
+import { countReads, tempDir } from '../helpers.js';
 import { writeTinyRun } from './fixtures.js';
 import { maxAbsDiff } from '../engine/compare.js';
 
@@ -22,29 +22,6 @@ if (!ort) console.warn(`skipping the ONNX engine parts: ${onnxUnavailableReason(
 
 let data: TrainingData;
 const sizesOf = (d: TrainingData): MergeLstmSizes => ({ vocabSize: d.vocab.tokens.length, embeddingSize: 6, hiddenSize: 8, featureSize: d.featureSize, dropout: 0.3 });
-
-/**
- * Reads of tensor values to the host by capgen's code (dataSync, data, arraySync, array, buffer*).
- * The cpu backend's own kernels read their inputs internally; on a GPU those run on the device,
- * so they are not what this counts.
- */
-function countReads<T>(fn: () => T): { value: T; reads: number } {
-  const proto = tf.Tensor.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
-  const names = ['dataSync', 'data', 'arraySync', 'array', 'bufferSync', 'buffer'];
-  const saved = names.map((n) => proto[n]);
-  let reads = 0;
-  names.forEach((n, i) => {
-    proto[n] = function (this: unknown, ...a: unknown[]) {
-      reads++;
-      return saved[i].apply(this, a);
-    };
-  });
-  try {
-    return { value: fn(), reads };
-  } finally {
-    names.forEach((n, i) => (proto[n] = saved[i]));
-  }
-}
 
 describe('training engines', () => {
   beforeAll(async () => {
