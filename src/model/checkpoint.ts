@@ -12,6 +12,11 @@ import { sizeOf, type BaseSizes, type DecoderSpec, type Weights } from './decode
 import { decoderFor, knownArchitectures } from './registry.js';
 import type { StepDecoder } from './step-decoder.js';
 import { TfjsDecoder } from './tfjs-decoder.js';
+import { ONNX_INSTALL_HINT } from '../backend/onnx.js';
+import { OnnxStepDecoder } from '../engine/onnx/step-decoder.js';
+import { syncSessionUnavailableReason } from '../engine/onnx/sync-session.js';
+import { hostBackend } from '../engine/tfjs-ops.js';
+import { debug } from '../log.js';
 
 export const CHECKPOINT_FILES = { meta: 'checkpoint.json', weights: 'weights.bin', optimizer: 'optimizer.bin' } as const;
 
@@ -156,10 +161,24 @@ export async function readCheckpoint(dir: string): Promise<{ meta: CheckpointMet
 }
 
 /** The model and everything needed to use it (vocabulary, cleaning, encoder) from a checkpoint folder. */
-export async function loadCheckpoint(dir: string): Promise<{ meta: CheckpointMeta; model: TfjsDecoder }> {
+/**
+ * engine 'auto' (default): ONNX Runtime where tfjs runs on the host (WASM, cpu: native kernels, one
+ * graph call per step) and synchronous ONNX sessions load; tfjs otherwise (native backends keep the
+ * data on their device).
+ */
+export async function loadCheckpoint(dir: string, opts: { engine?: 'auto' | 'onnx' | 'tfjs' } = {}): Promise<{ meta: CheckpointMeta; model: CaptionModel; engine: 'onnx' | 'tfjs' }> {
   const { meta, weights } = await readCheckpoint(dir);
   const spec = specOf(meta, path.join(dir, CHECKPOINT_FILES.meta));
-  return { meta, model: new TfjsDecoder(spec, spec.sizesFrom(meta as unknown as Record<string, unknown>), weights) };
+  const sizes = spec.sizesFrom(meta as unknown as Record<string, unknown>);
+  const engine = opts.engine ?? 'auto';
+  if (engine === 'onnx' || (engine === 'auto' && hostBackend())) {
+    const model = OnnxStepDecoder.create(spec, sizes, weights);
+    if (model) return { meta, model, engine: 'onnx' };
+    const why = syncSessionUnavailableReason() ?? 'unknown reason';
+    if (engine === 'onnx') throw new CapgenError('BACKEND', `the onnx decoding engine is not available: ${why}`, { hint: ONNX_INSTALL_HINT });
+    debug(`decoding on tfjs: ONNX Runtime sessions are unavailable (${why})`);
+  }
+  return { meta, model: new TfjsDecoder(spec, sizes, weights), engine: 'tfjs' };
 }
 
 /** Keys that decide what a feature vector means (`source` is only informational). */
