@@ -1,6 +1,6 @@
 // Which engine computes the image features: TensorFlow.js (the reference, any backend) or ONNX
 // Runtime (onnxruntime-node, optional; several times faster on CPUs). Both give the same features.
-import { ONNX_INSTALL_HINT, loadOnnxRuntime, onnxUnavailableReason, onnxVersion } from '../backend/onnx.js';
+import { ONNX_INSTALL_HINT, loadOnnxRuntime, onnxUnavailableReason, onnxVersion } from './onnx/runtime.js';
 import { CapgenError, isCapgenError } from '../errors.js';
 import type { FeaturesConfig } from './config.js';
 import type { Encoder } from './encoder.js';

@@ -6,8 +6,8 @@ import type { EncoderIdentity } from '../run/formats.js';
 import type { FeaturesConfig } from './config.js';
 import type { Encoder } from './encoder.js';
 import { decodeFailure, decodeImage, packPixels } from './image-load.js';
-import { createLayersEncoder, hashLayersWeights } from './layers-encoder.js';
-import { loadResNet50 } from './resnet50-load.js';
+import { createLayersEncoder, hashLayersWeights } from './encoders/layers-encoder.js';
+import { loadResNet50 } from './encoders/resnet50/load.js';
 
 export const ENCODER_CHOICES = ['resnet50', 'seeded-cnn', 'path/to/model.json'] as const;
 

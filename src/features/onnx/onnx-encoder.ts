@@ -2,14 +2,14 @@
 // graphs (same weights, same identity) and run by onnxruntime-node on the CPU's cores.
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { createOnnxSession, type OnnxRuntime, type OrtSession } from '../../backend/onnx.js';
+import { createOnnxSession, type OnnxRuntime, type OrtSession } from './runtime.js';
 import type { EncoderIdentity } from '../../run/formats.js';
 import type { FeaturesConfig } from '../config.js';
 import type { BatchEncoder } from '../encoder.js';
 import { packPixels } from '../image-load.js';
-import { hashLayersWeights } from '../layers-encoder.js';
-import { resnet50Identity } from '../resnet50.js';
-import { resolveResNet50 } from '../resnet50-load.js';
+import { hashLayersWeights } from '../encoders/layers-encoder.js';
+import { resnet50Identity } from '../encoders/resnet50/resnet50.js';
+import { resolveResNet50 } from '../encoders/resnet50/load.js';
 import { INPUT_NAME, OUTPUT_NAME } from './graph-builder.js';
 import { layersGraph, type LayersModelJson } from './layers-graph.js';
 import { encodeOnnxModel, type OnnxModel } from './proto.js';

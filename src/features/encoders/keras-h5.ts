@@ -1,7 +1,7 @@
 // Reads Keras HDF5 weight files (`model.save_weights` / keras.applications downloads) with h5wasm:
 // root attribute `layer_names`, per-layer attribute `weight_names`, one dataset per weight.
 import h5wasm from 'h5wasm/node';
-import { CapgenError } from '../errors.js';
+import { CapgenError } from '../../errors.js';
 
 export interface KerasWeight {
   /** e.g. `conv1_conv/kernel:0` */
