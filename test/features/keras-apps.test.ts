@@ -16,7 +16,9 @@ import { readKerasH5, writeKerasH5, type KerasWeights } from '../../src/features
 import { vgg16Graph } from '../../src/features/encoders/vgg16/vgg16.js';
 import { embedPixels, loadEncoder } from '../../src/features/load-encoder.js';
 import { createOnnxEncoder, kerasAppGraph } from '../../src/features/onnx/onnx-encoder.js';
-import { tempDir } from '../helpers.js';
+import { readFileSync } from 'node:fs';
+import type { PrepareRecord } from '../../src/run/formats.js';
+import { runCli, tempDir } from '../helpers.js';
 import { HAS_ORT, maxAbsDiff, testImages } from './onnx-helpers.js';
 import { avgPool, batchNorm, concat, conv2d, globalMean, maxPool, relu, zeroPad, type Map3 } from './reference-convnet.js';
 
@@ -251,5 +253,20 @@ describe('Keras Applications encoders: numerics', () => {
 
   it('refuses another --preprocess, naming the one Keras uses', async () => {
     await expect(chooseEngine({ ...DEFAULT_FEATURES_CONFIG, encoder: 'inceptionv3', weights: 'random', preprocess: 'caffe' }, 'auto')).rejects.toThrow(/InceptionV3 uses Keras' tf preprocessing/);
+  });
+
+  // CPU-cheap (~4 CPU-s) but slow in wall time on a loaded machine: two node start-ups and VGG16 at 224x224.
+  it.skipIf(!HAS_ORT)('capgen prepare --encoder vgg16 (built CLI): auto runs ONNX and records the identity', async () => {
+    const out = path.join(dir, 'run-vgg16');
+    const ok = await runCli(['prepare', '--dataset', 'synthetic', '--count', '4', '--data', path.join(dir, 'data'), '--encoder', 'vgg16', '--weights', 'random', '--out', out]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stderr).toMatch(/features: vgg16 \(block5_pool, caffe, squash, pooling avg\) -> \[512\].*engine onnx/);
+    const record = JSON.parse(readFileSync(path.join(out, 'prepare.json'), 'utf8')) as PrepareRecord;
+    expect(record.features?.encoder).toMatchObject({ architecture: 'vgg16', weightsHash: 'random:1', inputSize: [224, 224], featureShape: [512] });
+  }, 180_000);
+
+  it('a missing --weights file is a NOT_FOUND error naming the network and the file', async () => {
+    const file = path.join(dir, 'nope.h5');
+    await expect(chooseEngine({ ...DEFAULT_FEATURES_CONFIG, encoder: 'vgg16', weights: file }, 'auto')).rejects.toMatchObject({ code: 'NOT_FOUND', file, message: expect.stringMatching(/VGG16 weights file not found/) });
   });
 });
