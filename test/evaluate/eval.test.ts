@@ -9,6 +9,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { decodeFeatures } from '../../src/decode/index.js';
 import { DEFAULT_EVAL_CONFIG, type EvalConfig } from '../../src/evaluate/config.js';
+import { outputDiagnostics } from '../../src/evaluate/diagnostics.js';
+import { cocoBleu } from '../../src/evaluate/metrics/coco-bleu.js';
 import { scoreCaptions } from '../../src/evaluate/metrics/index.js';
 import type { EvalRecord } from '../../src/evaluate/record.js';
 import { runEval } from '../../src/evaluate/run.js';
@@ -109,6 +111,14 @@ describe('capgen eval --predictions', () => {
       expect(r).toMatchObject({ split: 'dev', images: 3, references: 15, cleaning: DEFAULT_CLEANING, source: { kind: 'predictions', file: predictionsFile } });
       expect(r.bleu).toMatchObject({ smoothing: 'method1', brevityPenalty: expected.bleuDetails.brevityPenalty });
       expect(r.elapsedSeconds.total).toBeGreaterThan(0);
+      const coco = cocoBleu(refs, hyps).bleu;
+      expect(r.cocoBleu).toMatchObject({ bleu1: coco[0], bleu2: coco[1], bleu3: coco[2], bleu4: coco[3] });
+      expect(r.cocoBleu.convention).toMatch(/pycocoevalcap/);
+      expect(r.diagnostics).toEqual(outputDiagnostics(hyps, refs));
+      expect(r.protocol).toBe(
+        'protocol: dev split, 3 images, 5.0 references per image; tokens lower-cased, punctuation deleted, non-alphabetic tokens dropped, one-letter words ("a") kept (natural.WordTokenizer); ' +
+          'BLEU as NLTK corpus_bleu, smoothing method1; coco-caption BLEU unsmoothed; both on the same tokens',
+      );
     }
     expect(expected.bleu4).toBeGreaterThan(0); // the fixture is not degenerate
 
@@ -131,6 +141,9 @@ describe('capgen eval --predictions', () => {
     }
     for (const h of hyps) expect(html).toContain(`<div class="generated">${h.join(' ')}</div>`);
     expect(html).toContain(`data-cider="${expected.perImage[0].ciderD}"`);
+    expect(html).toContain(`data-metric="coco-bleu4">${record.cocoBleu.bleu4.toFixed(4)}<`);
+    expect(html).toContain(`<p class="protocol">${record.protocol.replace(/"/g, '&quot;')}</p>`);
+    expect(html).toMatch(/<table class="metrics" id="diagnostics">.*Distinct captions<\/th><td>100\.0%/);
     expect(html).not.toMatch(/<(link|script) [^>]*src=/); // nothing loaded from outside
   });
 
@@ -171,6 +184,10 @@ describe('capgen eval --predictions', () => {
     const record = JSON.parse(ok.stdout) as EvalRecord;
     const fromFile = JSON.parse(readFileSync(path.join(outDir, 'metrics.json'), 'utf8')) as EvalRecord;
     expect(record.metrics).toEqual(fromFile.metrics);
+    const table = await runCli(['eval', '--run', runDir, '--predictions', predictionsFile, '--out', outDir, '--no-thumbnails']);
+    expect(table.stdout).toContain(fromFile.protocol);
+    expect(table.stdout).toMatch(new RegExp(`BLEU-4 \\(coco-caption\\)\\s+${fromFile.cocoBleu.bleu4.toFixed(4)}`));
+    expect(table.stdout).toMatch(/captions: 100\.0% distinct/);
     expect(readFileSync(path.join(outDir, 'report.html'), 'utf8')).not.toContain('data:image/jpeg');
     const bad = path.join(root, 'bad-cli.jsonl');
     await fs.writeFile(bad, `${JSON.stringify(predictions[0])}\nnot json\n`);

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { downloadOnce } from '../../src/features/download.js';
-import { RESNET50_WEIGHTS, resolveResNet50Weights } from '../../src/features/resnet50-load.js';
+import { RESNET50_WEIGHTS, resolveResNet50Weights } from '../../src/features/encoders/resnet50/load.js';
 import { tempDir } from '../helpers.js';
 
 const body = Buffer.from(Array.from({ length: 50_000 }, (_, i) => (i * 31) % 251));

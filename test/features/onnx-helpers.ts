@@ -1,6 +1,6 @@
 // Shared by the onnx-*.test.ts files: whether onnxruntime-node is installed (they skip without it),
 // and the largest absolute difference of two feature arrays.
-import { loadOnnxRuntime, onnxUnavailableReason } from '../../src/backend/onnx.js';
+import { loadOnnxRuntime, onnxUnavailableReason } from '../../src/features/onnx/runtime.js';
 
 export const HAS_ORT = loadOnnxRuntime() !== undefined;
 if (!HAS_ORT) process.stderr.write(`note: ONNX Runtime tests skipped (${onnxUnavailableReason()}); npm ci installs the optional onnxruntime-node\n`);

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { DEFAULT_FEATURES_CONFIG, type FeaturesConfig } from '../../src/features/config.js';
 import { chooseEngine } from '../../src/features/engine.js';
-import { createLayersEncoder } from '../../src/features/layers-encoder.js';
+import { createLayersEncoder } from '../../src/features/encoders/layers-encoder.js';
 import { embedPixels } from '../../src/features/load-encoder.js';
 import { HAS_SHARED, SHARED_DIR, tempDir } from '../helpers.js';
 import { HAS_ORT, maxAbsDiff, testImages } from './onnx-helpers.js';

@@ -1,10 +1,10 @@
-// Puts the arrays of a Keras ResNet50 weights file into the layers of resnet50-spec.ts, checking that
+// Puts the arrays of a Keras ResNet50 weights file into the layers of spec.ts, checking that
 // each expected weight is there with its shape and that nothing is left over; or generates seeded ones.
-import { CapgenError } from '../errors.js';
-import type { KerasWeights } from './keras-h5.js';
-import { allConvs, kerasWeightShapes, type ResNet50Spec } from './resnet50-spec.js';
+import { CapgenError } from '../../../errors.js';
+import type { KerasWeights } from '../keras-h5.js';
+import { allConvs, kerasWeightShapes, type ResNet50Spec } from './spec.js';
 
-import { mulberry32 } from '../util/random.js';
+import { mulberry32 } from '../../../util/random.js';
 /** Raw weights of one conv + BN pair, as Keras stores them. kernel is [kh, kw, in, out]. */
 export interface ConvWeights {
   kernel: Float32Array;

@@ -2,15 +2,15 @@
 // downloading once), or from seeded random weights when the user explicitly asks for them.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { CapgenError } from '../errors.js';
-import { info } from '../log.js';
-import type { EncoderIdentity } from '../run/formats.js';
-import { capgenCacheDir, downloadOnce, hashFile } from './download.js';
-import type { Encoder } from './encoder.js';
-import { readKerasH5 } from './keras-h5.js';
+import { CapgenError } from '../../../errors.js';
+import { info } from '../../../log.js';
+import type { EncoderIdentity } from '../../../run/formats.js';
+import { capgenCacheDir, downloadOnce, hashFile } from '../../download.js';
+import type { Encoder } from '../../encoder.js';
+import { readKerasH5 } from '../keras-h5.js';
 import { createResNet50, type ResNet50Options } from './resnet50.js';
-import { resnet50Spec } from './resnet50-spec.js';
-import { mapResNet50Weights, randomResNet50Weights } from './resnet50-weights.js';
+import { resnet50Spec } from './spec.js';
+import { mapResNet50Weights, randomResNet50Weights } from './weights.js';
 
 /** The file Keras' `ResNet50(weights='imagenet', include_top=False)` downloads, and its md5 from keras/applications/resnet.py. */
 export const RESNET50_WEIGHTS = {
