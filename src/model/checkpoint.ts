@@ -12,7 +12,7 @@ import { sizeOf, type BaseSizes, type DecoderSpec, type Weights } from './decode
 import { decoderFor, knownArchitectures } from './registry.js';
 import type { StepDecoder } from './step-decoder.js';
 import { TfjsDecoder } from './tfjs-decoder.js';
-import { ONNX_INSTALL_HINT } from '../backend/onnx.js';
+import { ONNX_INSTALL_HINT } from '../features/onnx/runtime.js';
 import { OnnxStepDecoder } from '../engine/onnx/step-decoder.js';
 import { syncSessionUnavailableReason } from '../engine/onnx/sync-session.js';
 import { hostBackend } from '../engine/tfjs-ops.js';

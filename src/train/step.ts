@@ -6,7 +6,7 @@
 //   (src/engine/onnx/trainer.ts): native matrix kernels on any CPU, without native TensorFlow;
 // - tfjs: the decoder on TensorFlow.js, tfjs' autodiff, with data-parallel gradient replicas on
 //   WASM/cpu (src/train/replicas.ts); on tfjs-node(-gpu) one replica and tfjs ops only.
-import { loadOnnxRuntime, onnxUnavailableReason, ONNX_INSTALL_HINT } from '../backend/onnx.js';
+import { loadOnnxRuntime, onnxUnavailableReason, ONNX_INSTALL_HINT } from '../features/onnx/runtime.js';
 import type { BackendInfo } from '../backend/index.js';
 import { hostBackend } from '../engine/tfjs-ops.js';
 import { OnnxTrainer } from '../engine/onnx/trainer.js';

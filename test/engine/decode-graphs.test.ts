@@ -2,7 +2,7 @@
 // decoding runs) against the same decoder on tfjs: the same state and log-probabilities, step by step.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
-import { loadOnnxRuntime, onnxUnavailableReason } from '../../src/backend/onnx.js';
+import { loadOnnxRuntime, onnxUnavailableReason } from '../../src/features/onnx/runtime.js';
 import { mergeLstm } from '../../src/model/merge-lstm.js';
 import { compareDecoding } from './compare.js';
 

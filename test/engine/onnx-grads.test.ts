@@ -1,7 +1,7 @@
 // The ONNX Runtime training engine against tfjs' autodiff of the same decoder (test/engine/compare.ts).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
-import { loadOnnxRuntime, onnxUnavailableReason } from '../../src/backend/onnx.js';
+import { loadOnnxRuntime, onnxUnavailableReason } from '../../src/features/onnx/runtime.js';
 import { mergeLstm } from '../../src/model/merge-lstm.js';
 import type { Example } from '../../src/train/data.js';
 import { compareEngines, expectEnginesEqual, maxAbsDiff } from './compare.js';

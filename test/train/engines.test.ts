@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
-import { loadOnnxRuntime, onnxUnavailableReason } from '../../src/backend/onnx.js';
+import { loadOnnxRuntime, onnxUnavailableReason } from '../../src/features/onnx/runtime.js';
 import { initialWeights, mergeLstm, type MergeLstmSizes } from '../../src/model/merge-lstm.js';
 import { TfjsDecoder } from '../../src/model/tfjs-decoder.js';
 import { buildBatch, disposeBatch, toTensors } from '../../src/train/batches.js';

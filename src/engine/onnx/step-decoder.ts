@@ -4,7 +4,7 @@
 // and cpu both live in host memory, and per step that is the state and one [B, V] row block.
 import * as tf from '@tensorflow/tfjs';
 import { encodeOnnxModel } from '../../features/onnx/proto.js';
-import { loadOnnxRuntime, type OnnxRuntime, type OrtTensor } from '../../backend/onnx.js';
+import { loadOnnxRuntime, type OnnxRuntime, type OrtTensor } from '../../features/onnx/runtime.js';
 import type { BaseSizes, DecoderSpec, Weights } from '../../model/decoder.js';
 import type { StepDecoder } from '../../model/step-decoder.js';
 import { buildDecoderGraphs } from './decode-graphs.js';
