@@ -1,8 +1,12 @@
 // `capgen train`: flags -> TrainConfig -> runTrain.
+import os from 'node:os';
 import { Command } from 'commander';
-import { result } from '../log.js';
+import { result, warn } from '../log.js';
 import { DEFAULT_RUN_DIR } from '../run/layout.js';
+import { withRunLock } from '../run/lock.js';
+import { guardTrainDir } from '../run/overwrite.js';
 import { runTrain, type TrainConfig } from '../train/run.js';
+import { Interrupted, stopRequested } from '../util/signals.js';
 import { backendOption, floatArg, intArg } from './options.js';
 
 export function trainCommand(): Command {
@@ -23,6 +27,7 @@ export function trainCommand(): Command {
     .option('--seed <n>', 'seed for weights, shuffling and dropout', intArg(0), 1)
     .option('--replicas <n>', 'data-parallel gradient threads per step (default: one per core on WASM/cpu, 1 on native TensorFlow); changes speed, not results', intArg(1))
     .option('--resume', "continue from <run>/train/last with its settings (only --epochs and --replicas apply)", false)
+    .option('--overwrite', 'replace an earlier training in this run folder (without it, train refuses)', false)
     .option('--json', 'print the final state as JSON on stdout')
     .addOption(backendOption())
     .action(async (opts) => {
@@ -45,9 +50,15 @@ export function trainCommand(): Command {
         replicas: opts.replicas,
         logEveryBatches: 5, // progress redraws are cheap; every batch would only add flicker
       };
-      const r = await runTrain(config);
+      const cores = os.availableParallelism();
+      if (opts.replicas > cores) warn(`--replicas ${opts.replicas} is more than the ${cores} cores here: each replica is a thread, so extra ones only slow training down`);
+      const r = await withRunLock(config.runDir, 'train', async () => {
+        await guardTrainDir(config.runDir, { resume: config.resume, overwrite: opts.overwrite });
+        return runTrain(config);
+      });
       if (opts.json) {
         result(JSON.stringify({ bestDir: r.bestDir, lastDir: r.lastDir, interrupted: r.interrupted, bestEpoch: r.state.bestEpoch, bestLoss: r.state.bestValLoss, epochs: r.state.history }, null, 2));
       }
+      if (r.interrupted) throw new Interrupted(stopRequested() ?? 'SIGINT', `train saved a resumable checkpoint in ${r.lastDir}; continue with \`capgen train --run ${config.runDir} --resume\``);
     });
 }

@@ -10,6 +10,7 @@ import { runPath } from '../run/layout.js';
 import type { CleaningRules } from '../text/clean.js';
 import { ARCHITECTURE, MergeLstm, WEIGHT_NAMES, weightShapes, type MergeLstmSizes, type Weights } from './merge-lstm.js';
 import type { StepDecoder } from './step-decoder.js';
+import { sha256Hex, verifyFileHash } from './weights-hash.js';
 
 export const CHECKPOINT_FILES = { meta: 'checkpoint.json', weights: 'weights.bin', optimizer: 'optimizer.bin' } as const;
 
@@ -33,6 +34,8 @@ export interface CheckpointMeta extends MergeLstmSizes {
   weights: { name: string; shape: number[]; offset: number }[];
   /** Only in `last/`: where the loop stands, for --resume (owned by src/train). */
   trainState?: Record<string, unknown>;
+  /** SHA-256 of each binary file (weights.bin, optimizer.bin), checked on read; absent in older checkpoints. */
+  sha256?: Record<string, string>;
 }
 
 /** Adam's moments, in weight order, and its step count. */
@@ -74,17 +77,21 @@ export async function saveCheckpoint(
   });
   const meta: CheckpointMeta = { format: 1, architecture: ARCHITECTURE, ...content.meta, weights: layout };
   await replaceDirAtomic(dir, async (tmp) => {
-    await writeFileAtomic(path.join(tmp, CHECKPOINT_FILES.weights), concat(WEIGHT_NAMES.map((n) => content.weights[n])));
+    const weightBytes = concat(WEIGHT_NAMES.map((n) => content.weights[n]));
+    await writeFileAtomic(path.join(tmp, CHECKPOINT_FILES.weights), weightBytes);
+    meta.sha256 = { [CHECKPOINT_FILES.weights]: sha256Hex(weightBytes) };
     if (content.optimizer) {
       const o = content.optimizer;
-      await writeFileAtomic(path.join(tmp, CHECKPOINT_FILES.optimizer), concat([...o.m, ...o.v]));
+      const optimizerBytes = concat([...o.m, ...o.v]);
+      await writeFileAtomic(path.join(tmp, CHECKPOINT_FILES.optimizer), optimizerBytes);
+      meta.sha256[CHECKPOINT_FILES.optimizer] = sha256Hex(optimizerBytes);
       meta.trainState = { ...meta.trainState, optimizerStep: o.step };
     }
     await writeJsonAtomic(path.join(tmp, CHECKPOINT_FILES.meta), meta);
   });
 }
 
-async function readBinary(file: string, expectedValues: number): Promise<Float32Array> {
+async function readBinary(file: string, expectedValues: number, sha256?: string): Promise<Float32Array> {
   let buf: Buffer;
   try {
     buf = await fs.readFile(file);
@@ -94,6 +101,7 @@ async function readBinary(file: string, expectedValues: number): Promise<Float32
   if (buf.byteLength !== expectedValues * 4) {
     throw new CapgenError('BAD_INPUT', `checkpoint file has ${buf.byteLength} bytes, expected ${expectedValues * 4}`, { file, hint: 'the checkpoint is damaged; retrain or use the other checkpoint' });
   }
+  verifyFileHash(file, buf, sha256);
   // Copy into an aligned buffer (a Node Buffer may start at any offset of a shared pool).
   const out = new Float32Array(expectedValues);
   new Uint8Array(out.buffer).set(buf);
@@ -110,7 +118,7 @@ export async function readCheckpoint(dir: string): Promise<{ meta: CheckpointMet
     const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
     throw new CapgenError(missing ? 'NOT_FOUND' : 'BAD_INPUT', missing ? 'no checkpoint here' : `checkpoint.json is not valid JSON`, {
       file: metaFile,
-      hint: missing ? 'train a model first (`capgen train`) or pass --checkpoint DIR' : undefined,
+      hint: missing ? 'train a model first (`capgen train`), or give the run folder (--run) or checkpoint folder it is in' : undefined,
     });
   }
   if (meta.architecture !== ARCHITECTURE) {
@@ -119,7 +127,7 @@ export async function readCheckpoint(dir: string): Promise<{ meta: CheckpointMet
   const shapes = weightShapes(meta);
   const sizes = WEIGHT_NAMES.map((n) => shapes[n].reduce((a, d) => a * d, 1));
   const total = sizes.reduce((a, n) => a + n, 0);
-  const flat = await readBinary(path.join(dir, CHECKPOINT_FILES.weights), total);
+  const flat = await readBinary(path.join(dir, CHECKPOINT_FILES.weights), total, meta.sha256?.[CHECKPOINT_FILES.weights]);
   const weights = {} as Weights;
   let offset = 0;
   WEIGHT_NAMES.forEach((name, i) => {
@@ -129,7 +137,7 @@ export async function readCheckpoint(dir: string): Promise<{ meta: CheckpointMet
   const step = meta.trainState?.optimizerStep;
   let optimizer: OptimizerArrays | undefined;
   if (typeof step === 'number') {
-    const opt = await readBinary(path.join(dir, CHECKPOINT_FILES.optimizer), 2 * total);
+    const opt = await readBinary(path.join(dir, CHECKPOINT_FILES.optimizer), 2 * total, meta.sha256?.[CHECKPOINT_FILES.optimizer]);
     const parts: Float32Array[] = [];
     let o = 0;
     for (const n of [...sizes, ...sizes]) {
