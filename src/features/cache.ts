@@ -52,7 +52,7 @@ export interface FeatureCache {
 
 /** Folder name for an identity: the same encoder and settings always map to the same cache. */
 export function cacheKey(identity: EncoderIdentity, dtype: 'float32' | 'float16'): string {
-  const { source: _informational, ...rest } = identity;
+  const { source: _informational, sourceInRun: _alsoInformational, ...rest } = identity;
   const canonical = JSON.stringify(Object.fromEntries(Object.entries({ ...rest, dtype }).sort(([a], [b]) => a.localeCompare(b))));
   return `${identity.architecture}-${createHash('sha256').update(canonical).digest('hex').slice(0, 12)}`;
 }

@@ -164,7 +164,7 @@ function encoderKey(e: EncoderIdentity): string {
 export function assertSameEncoder(checkpoint: EncoderIdentity, features: EncoderIdentity, file: string): void {
   if (encoderKey(checkpoint) === encoderKey(features)) return;
   const diff = (Object.keys(checkpoint) as (keyof EncoderIdentity)[])
-    .filter((k) => k !== 'source' && JSON.stringify(checkpoint[k]) !== JSON.stringify(features[k]))
+    .filter((k) => k !== 'source' && k !== 'sourceInRun' && JSON.stringify(checkpoint[k]) !== JSON.stringify(features[k]))
     .map((k) => `${k} ${JSON.stringify(checkpoint[k])} vs ${JSON.stringify(features[k])}`);
   throw new CapgenError('MISMATCH', `the checkpoint was trained on features from another encoder (${diff.join('; ')})`, {
     file,
