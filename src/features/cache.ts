@@ -228,16 +228,21 @@ export async function openCacheWriter(dir: string, meta: CacheMeta): Promise<Cac
   let rowCount = state.rowCount;
   let indexSize = existsSync(indexPath) ? (await fs.stat(indexPath)).size : 0;
   const commit = async (names: string[], bytes: Buffer, contents?: string[]) => {
+    let writing = vectorsPath;
     try {
       // Vectors first and durable, then the index line that commits them.
       await vectors.write(bytes);
       await vectors.sync();
+      writing = indexPath;
       const line: BatchLine = { firstRow: rowCount, names, sha256: createHash('sha256').update(bytes).digest('hex'), ...(contents ? { contents } : {}) };
       const text = `${JSON.stringify(line)}\n`;
       await index.write(text);
       await index.sync();
       indexSize += Buffer.byteLength(text);
     } catch (e) {
+      // FileHandle errors carry no path: name the cache's files for the message.
+      const err = e as NodeJS.ErrnoException;
+      err.path ??= writing;
       // A full disk mid-batch: cut both files back to what is committed (best effort: the next
       // open repairs whatever is left).
       await fs.truncate(vectorsPath, rowCount * rowBytes).catch(() => undefined);

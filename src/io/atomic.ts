@@ -31,6 +31,8 @@ async function writeTemp(target: string, data: string | Uint8Array): Promise<str
     }
   } catch (e) {
     await fs.rm(tmp, { force: true });
+    // FileHandle errors carry no path: name the file being written, for the message.
+    if (e && typeof e === 'object') (e as NodeJS.ErrnoException).path ??= target;
     throw e;
   }
   return tmp;
