@@ -10,6 +10,7 @@ import { DATASET_FORMATS, type DatasetFormat } from '../prepare/readers/types.js
 import { run } from '../prepare/run.js';
 import { parseSplitRatios } from '../prepare/splits.js';
 import { formatSummary } from '../prepare/summary.js';
+import { withRunLock } from '../run/lock.js';
 import { backendOption, intArg } from './options.js';
 
 interface PrepareFlags {
@@ -90,7 +91,7 @@ export function prepareCommand(): Command {
     .option('--count <n>', 'synthetic images to generate', intArg(3), d.count)
     .option('--seed <n>', 'seed of the random split, the synthetic dataset and generated weights', intArg(0), d.seed)
     .option('--min-count <n>', 'keep words seen at least this often in training captions', intArg(1), d.minCount)
-    .option('--max-length <n>', 'cut captions to at most this many tokens', intArg(1))
+    .option('--max-length <n>', 'cut captions to at most this many tokens (default: the 99.9th percentile of the data, at most 100)', intArg(1))
     .option('--split <shares>', 'train,dev,test shares of a random split (given, it overrides official lists)', d.splitRatios.join(','))
     .option('--encoder <name>', 'image encoder: resnet50, densenet201, vgg16, inceptionv3 (Keras ImageNet weights), seeded-cnn, path/to/model.json, or none', f.encoder)
     .option('--encoder-layer <name>', 'tfjs layers model: the layer whose output is the feature')
@@ -105,7 +106,8 @@ export function prepareCommand(): Command {
     .addOption(backendOption())
     .option('--json', 'print the summary as JSON on stdout')
     .action(async (flags: PrepareFlags, cmd: Command) => {
-      const summary = await run(toConfig(flags, cmd));
+      const config = toConfig(flags, cmd);
+      const summary = await withRunLock(config.outDir, 'prepare', () => run(config));
       info(formatSummary(summary));
       if (flags.json) result(JSON.stringify(summary, null, 2));
     });

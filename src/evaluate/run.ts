@@ -2,10 +2,11 @@
 // score against the image's references, and write metrics.json, predictions.jsonl and report.html.
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic, writeJsonAtomic, writeJsonLinesAtomic } from '../io/atomic.js';
+import { writeFileSetAtomic } from '../io/atomic.js';
 import { formatSeconds, info, warn } from '../log.js';
 import type { PrepareRecord } from '../run/formats.js';
 import { runPath } from '../run/layout.js';
+import { throwIfStopRequested } from '../util/signals.js';
 import type { EvalConfig } from './config.js';
 import { outputDiagnostics } from './diagnostics.js';
 import { cocoBleu } from './metrics/coco-bleu.js';
@@ -77,10 +78,15 @@ export async function runEval(config: EvalConfig): Promise<EvalResult> {
     meteor: scores.perImage[i].meteor,
     ...(captioned.decoded ? { logProb: captioned.decoded[i].logProb } : {}),
   }));
-  await writeJsonLinesAtomic(files.predictions, rows);
-  await writeFileAtomic(files.report, await buildReport(config, prepare, record, rows));
+  const report = await buildReport(config, prepare, record, rows);
+  throwIfStopRequested('eval stopped before writing its outputs; the previous ones are unchanged');
   record.elapsedSeconds.total = (performance.now() - started) / 1000;
-  await writeJsonAtomic(files.metrics, record);
+  // One set: a failure leaves the previous metrics, predictions and report together, never a mix.
+  await writeFileSetAtomic([
+    { target: files.predictions, data: rows.map((r) => `${JSON.stringify(r)}\n`).join('') },
+    { target: files.report, data: report },
+    { target: files.metrics, data: `${JSON.stringify(record, null, 2)}\n` },
+  ]);
   info(`eval: wrote ${files.metrics}, ${files.predictions} and ${files.report} (${formatSeconds(record.elapsedSeconds.total)} in all)`);
   return { record, outDir, files };
 }

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend, type BackendChoice } from '../backend/index.js';
 import { decodeBatch } from '../decode/index.js';
 import { embedImageBuffer, loadEncoder } from '../features/load-encoder.js';
+import { locateEncoder } from '../features/encoder-location.js';
 import { info } from '../log.js';
 import { CHECKPOINT_FILES, loadCheckpoint } from '../model/checkpoint.js';
 import type { EncoderIdentity } from '../run/formats.js';
@@ -16,6 +17,8 @@ export interface CaptionerOptions {
   backend: BackendChoice;
   /** Beam search length normalisation alpha (0 = total log-probability). */
   lengthPenalty: number;
+  /** Where the encoder is now (--encoder): checked against the weights hash in the checkpoint. */
+  encoderPath?: string;
 }
 
 export function describeEncoder(e: EncoderIdentity): string {
@@ -28,7 +31,7 @@ export async function loadCaptioner(opts: CaptionerOptions): Promise<Captioner> 
   info(backend);
   const { meta, model } = await loadCheckpoint(opts.checkpointDir);
   const vocab = Vocabulary.fromFile(meta.vocab, path.join(opts.checkpointDir, CHECKPOINT_FILES.meta));
-  const encoder = await loadEncoder(meta.encoder);
+  const encoder = await loadEncoder(meta.encoder, { weightsPath: await locateEncoder(meta.encoder, { explicit: opts.encoderPath, checkpointDir: opts.checkpointDir }) });
   const modelName = `${displayPath(opts.checkpointDir)} (${meta.architecture}, epoch ${meta.epoch})`;
   const encoderName = describeEncoder(meta.encoder);
   info(`model: ${modelName}; vocabulary ${vocab.size} ids; captions up to ${meta.maxCaptionLength} words; encoder ${encoderName}`);

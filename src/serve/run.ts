@@ -19,6 +19,8 @@ export interface ServeConfig {
   backend: BackendChoice;
   /** Length normalisation alpha used by beam search (0 = total log-probability). */
   lengthPenalty: number;
+  /** Where the encoder is now (--encoder), when the run folder moved. */
+  encoderPath?: string;
 }
 
 export interface ServeHandle {
@@ -31,7 +33,7 @@ export interface ServeHandle {
 /** Starts the server; the returned handle's `closed` resolves after SIGINT/SIGTERM or close(). */
 export async function startServe(config: ServeConfig): Promise<ServeHandle> {
   const checkpointDir = config.checkpoint ?? defaultCheckpointDir(config.runDir);
-  const captioner = await loadCaptioner({ checkpointDir, backend: config.backend, lengthPenalty: config.lengthPenalty });
+  const captioner = await loadCaptioner({ checkpointDir, backend: config.backend, lengthPenalty: config.lengthPenalty, encoderPath: config.encoderPath });
   const app = await buildServer({ captioner, maxUploadBytes: Math.round(config.maxUploadMb * 2 ** 20) });
   let url: string;
   try {

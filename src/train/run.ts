@@ -16,6 +16,7 @@ import { writeHistory } from './history.js';
 import type { TrainConfig } from './config.js';
 import { freshState, trainLoop, type TrainState } from './loop.js';
 import { startTrainingEngine } from './step.js';
+import { onStopRequest, stopRequested } from '../util/signals.js';
 
 export type { TrainConfig } from './config.js';
 
@@ -122,19 +123,8 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
   );
   if (!data.dev.length) info('train: no dev captions: the best checkpoint is chosen by training loss');
 
-  let stopRequested = false;
-  let signals = 0;
-  const onSigint = () => {
-    signals++;
-    if (signals === 1) {
-      stopRequested = true;
-      process.stderr.write('\ntrain: stopping after this batch and saving a resumable checkpoint (Ctrl-C again to abort)\n');
-    } else {
-      process.off('SIGINT', onSigint);
-      process.kill(process.pid, 'SIGINT');
-    }
-  };
-  process.on('SIGINT', onSigint);
+  // SIGINT/SIGTERM (src/util/signals.ts): stop after this batch and save a resumable checkpoint.
+  const unsubscribe = onStopRequest((_signal, again) => again || process.stderr.write('train: stopping after this batch and saving a resumable checkpoint\n'));
   let bar: Progress | undefined;
   let historyPng = path.join(trainDir, 'history.png');
   let interrupted = false;
@@ -153,7 +143,7 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
           bar.update(start, { loss: '-', acc: '-', sps: '-' });
         },
         onProgress: (p) => bar?.update(p.batch, { loss: p.loss.toFixed(4), acc: p.accuracy.toFixed(3), sps: p.samplesPerSecond.toFixed(0) }),
-        shouldStop: () => stopRequested || (deps.shouldStop?.() ?? false),
+        shouldStop: () => stopRequested() !== undefined || (deps.shouldStop?.() ?? false),
         onEpochEnd: async (r, s, improved) => {
           bar?.stop();
           const val = r.valLoss === null ? 'no dev split' : `val loss ${r.valLoss.toFixed(4)} acc ${(r.valAccuracy ?? 0).toFixed(3)}`;
@@ -176,7 +166,7 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
   } finally {
     bar?.stop();
     await engine.close();
-    process.off('SIGINT', onSigint);
+    unsubscribe();
   }
   if (!interrupted) info(`train: best epoch ${state.bestEpoch ?? '-'} (loss ${state.bestValLoss?.toFixed(4) ?? '-'}), checkpoints in ${bestDir} and ${lastDir}, curves in ${historyPng}`);
   return { state, bestDir, lastDir, interrupted, historyPng };

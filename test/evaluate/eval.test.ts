@@ -222,11 +222,18 @@ describe('capgen eval with a checkpoint', () => {
     const outDir = path.join(root, 'out');
     const loadingLeak = await tensorsLeftByLoading(defaultCheckpointDir(runDir));
     expect(loadingLeak).toBe(0);
+    // 1 of the 4 dev images has no feature: more than a stray, so eval refuses (a damaged cache)...
+    const config = { ...DEFAULT_EVAL_CONFIG, runDir, split: 'dev' as const, beamSize: 2, lengthPenalty: 0.5, batchSize: 2, outDir, backend: 'wasm' as const };
+    await expect(runEval(config)).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/^1 of 4 dev images have no usable cached feature/) });
+    // ...until prepare has computed it
+    const writer = await openCacheWriter(path.join(runDir, FEATURES_DIR), { identity: IDENTITY, dtype: 'float32', dim: 6 });
+    await writer.append(['nofeat.jpg'], Float32Array.from([0.1, 0.5, 0.9, 1.3, 0.2, 0.7]));
+    await writer.close();
     const tensorsBefore = tf.memory().numTensors;
-    const { record, files } = await runEval({ ...DEFAULT_EVAL_CONFIG, runDir, split: 'dev', beamSize: 2, lengthPenalty: 0.5, batchSize: 2, outDir, backend: 'wasm' });
+    const { record, files } = await runEval(config);
     expect(tf.memory().numTensors - tensorsBefore).toBe(loadingLeak); // decoding frees everything it makes
     // independent: the same vectors from the cache, decoded in one batch
-    const images = ['dog.jpg', 'b&w.png', 'gone.jpg']; // nofeat.jpg has no features
+    const images = ['dog.jpg', 'b&w.png', 'gone.jpg', 'nofeat.jpg'];
     const { model } = await loadCheckpoint(defaultCheckpointDir(runDir));
     const { openFeatureCache } = await import('../../src/features/cache.js');
     const cache = await openFeatureCache(path.join(runDir, FEATURES_DIR));
@@ -245,9 +252,9 @@ describe('capgen eval with a checkpoint', () => {
     expect(record.metrics.bleu2).toBe(expected.bleu2);
     expect(record).toMatchObject({
       split: 'dev',
-      images: 3,
+      images: 4,
       source: { kind: 'model', epoch: 2, decoding: { maxLength: 8, beamSize: 2, lengthPenalty: 0.5, batchSize: 2 } },
-      skipped: [{ image: 'nofeat.jpg' }],
+      skipped: [],
     });
     expect(record.elapsedSeconds.decoding).toBeGreaterThan(0);
   });

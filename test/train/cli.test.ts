@@ -1,5 +1,5 @@
 // `capgen train` as a user runs it: the built CLI on a tiny prepared run with a real feature cache;
-// Ctrl-C (SIGINT) saves a resumable checkpoint, and --resume finishes the run.
+// Ctrl-C (SIGINT) saves a resumable checkpoint and exits 130, and --resume finishes the run.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -44,7 +44,7 @@ describe.skipIf(!existsSync(BIN))('capgen train (CLI)', () => {
     });
     const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)));
     expect(stderr).toMatch(/stopping after this batch/);
-    expect(code).toBe(0);
+    expect(code).toBe(130); // interrupted: `capgen train && capgen eval` must not go on
     const last = JSON.parse(readFileSync(path.join(tiny.runDir, 'train', 'last', 'checkpoint.json'), 'utf8'));
     const stoppedAt = last.trainState.epoch * 1000 + last.trainState.batch;
     expect(last.trainState.epoch).toBeGreaterThanOrEqual(1);
