@@ -22,6 +22,7 @@ export function trainCommand(): Command {
     .option('--dropout <rate>', 'dropout on image vector and embeddings (the Keras tutorial: 0.5)', floatArg(0, 0.95), 0.5)
     .option('--seed <n>', 'seed for weights, shuffling and dropout', intArg(0), 1)
     .option('--replicas <n>', 'data-parallel gradient threads per step (default: one per core on WASM/cpu, 1 on native TensorFlow); changes speed, not results', intArg(1))
+    .option('--tensorboard <dir>', 'also write TensorBoard event files (Keras layout: <dir>/train, <dir>/validation); native backends only')
     .option('--resume', "continue from <run>/train/last with its settings (only --epochs and --replicas apply)", false)
     .option('--json', 'print the final state as JSON on stdout')
     .addOption(backendOption())
@@ -43,6 +44,7 @@ export function trainCommand(): Command {
         seed: opts.seed,
         resume: opts.resume,
         replicas: opts.replicas,
+        tensorboardDir: opts.tensorboard,
         logEveryBatches: 5, // progress redraws are cheap; every batch would only add flicker
       };
       const r = await runTrain(config);

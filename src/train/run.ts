@@ -12,6 +12,7 @@ import { Adam } from './adam.js';
 import { loadTrainingData, type OpenFeatures, type TrainingData } from './data.js';
 import { openCachedFeatures } from './features.js';
 import { writeHistory } from './history.js';
+import { openTensorBoard } from './keras-logs.js';
 import { freshState, trainLoop, type LoopConfig, type TrainState } from './loop.js';
 import { startReplicas, type Replicas } from './replicas.js';
 
@@ -26,6 +27,8 @@ export interface TrainConfig extends LoopConfig {
   resume: boolean;
   /** Gradient replicas (threads) per step; undefined = one per core on WASM/cpu, 1 on native TensorFlow. */
   replicas?: number;
+  /** TensorBoard event files here (native backends only); a log choice, never saved with the checkpoint. */
+  tensorboardDir?: string;
 }
 
 /** Native TensorFlow already spreads each op over every core; WASM and cpu need one replica per core. */
@@ -51,7 +54,7 @@ export interface TrainResult {
 
 function metaFor(data: TrainingData, sizes: MergeLstmSizes, config: TrainConfig, state: TrainState): Omit<CheckpointMeta, 'weights' | 'format' | 'architecture'> {
   const last = state.history.at(-1);
-  const { runDir: _r, backend: _b, resume: _x, ...trainConfig } = config;
+  const { runDir: _r, backend: _b, resume: _x, tensorboardDir: _t, ...trainConfig } = config;
   return {
     ...sizes,
     vocab: data.vocab,
@@ -73,6 +76,7 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
   const backend = await initBackend(config.backend, config.replicas === 1 ? {} : { threads: 1 });
   config = { ...config, replicas: resolveReplicas(config.replicas, backend) };
   info(`${describeBackend(backend)}, ${config.replicas} gradient replica${config.replicas === 1 ? '' : 's'}`);
+  const tensorboard = config.tensorboardDir === undefined ? undefined : openTensorBoard(config.tensorboardDir, backend);
   const data = await loadTrainingData(config.runDir, deps.openFeatures ?? openCachedFeatures);
   const bestDir = defaultCheckpointDir(config.runDir);
   const lastDir = lastCheckpointDir(config.runDir);
@@ -93,7 +97,7 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
     // The plan of batches and dropout masks depend on these: keep the checkpoint's values.
     const saved = resumed.meta.trainConfig as Partial<TrainConfig>;
     // Replicas change speed, not results (per-caption dropout masks): the current choice applies.
-    config = { ...config, ...saved, epochs: config.epochs, runDir: config.runDir, backend: config.backend, replicas: config.replicas, resume: true };
+    config = { ...config, ...saved, epochs: config.epochs, runDir: config.runDir, backend: config.backend, replicas: config.replicas, tensorboardDir: config.tensorboardDir, resume: true };
   }
   const sizes: MergeLstmSizes = resumed
     ? { vocabSize: resumed.meta.vocabSize, embeddingSize: resumed.meta.embeddingSize, hiddenSize: resumed.meta.hiddenSize, featureSize: resumed.meta.featureSize, dropout: resumed.meta.dropout }
@@ -155,6 +159,7 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
           if (improved) await saveCheckpoint(bestDir, { meta: { ...metaFor(data, sizes, config, s), trainState: undefined }, weights: model.getWeights() });
           await saveLast();
           historyPng = (await writeHistory(trainDir, s.history)).png;
+          tensorboard?.write(r);
         },
         onInterrupt: async (s) => {
           bar?.stop();
