@@ -19,7 +19,7 @@ import { seededRandom } from '../../src/model/init.js';
 import type { EncoderIdentity, PreparedCaption, PrepareRecord } from '../../src/run/formats.js';
 import { cleanCaption, DEFAULT_CLEANING } from '../../src/text/clean.js';
 import { Vocabulary } from '../../src/text/vocabulary.js';
-import { runCli, tempDir } from '../helpers.js';
+import { runCli, skipWithout, tempDir } from '../helpers.js';
 
 const IMAGES: { image: string; split: 'train' | 'dev'; raws: string[] }[] = [
   { image: 'dog.jpg', split: 'dev', raws: ['A dog runs on the grass.', 'The brown dog is running!', 'a dog running', 'Dog on grass', 'A dog plays in a field'] },
@@ -72,6 +72,7 @@ async function tensorsLeftByLoading(dir: string): Promise<number> {
 }
 
 const CHROMIUM = process.env.CAPGEN_CHROMIUM ?? '/usr/bin/chromium';
+const SKIP_CHROMIUM = skipWithout(existsSync(CHROMIUM), 'Chromium', `${CHROMIUM} is absent (install it with: apt-get install -y chromium)`);
 
 const referencesOf = (image: string) => IMAGES.find((i) => i.image === image)!.raws.map((r) => cleanCaption(r, DEFAULT_CLEANING));
 const readJsonLines = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -134,7 +135,7 @@ describe('capgen eval --predictions', () => {
     expect(html).not.toMatch(/<(link|script) [^>]*src=/); // nothing loaded from outside
   });
 
-  it.skipIf(!existsSync(CHROMIUM))('report.html opens from disk and sorts the images by score', async () => {
+  it.skipIf(SKIP_CHROMIUM)('report.html opens from disk and sorts the images by score', async () => {
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless', '--disable-gpu', '--no-first-run'] });
     try {

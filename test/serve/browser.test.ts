@@ -3,17 +3,17 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { skipWithout } from '../helpers.js';
 import { fakeCaptioner } from './fake-captioner.js';
 import { solidImage, startServer } from './fixtures.js';
 
 export const CHROMIUM_PATH = process.env.CAPGEN_CHROMIUM ?? '/usr/bin/chromium';
-const HAS_CHROMIUM = existsSync(CHROMIUM_PATH);
-if (!HAS_CHROMIUM) process.stderr.write(`note: ${CHROMIUM_PATH} is absent: the browser test of capgen serve is skipped (install it with: apt-get install -y chromium)\n`);
+const SKIP_CHROMIUM = skipWithout(existsSync(CHROMIUM_PATH), 'Chromium', `${CHROMIUM_PATH} is absent (install it with: apt-get install -y chromium)`);
 
 /** Flags for a headless browser in a container without a sandbox, network or GPU. */
 export const CHROMIUM_ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
-describe.skipIf(!HAS_CHROMIUM)('capgen serve page in headless Chromium', () => {
+describe.skipIf(SKIP_CHROMIUM)('capgen serve page in headless Chromium', () => {
   let browser: Browser;
   beforeAll(async () => {
     browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
