@@ -15,7 +15,8 @@
 //   output.kernel  [hiddenSize, vocabSize]         output.bias [vocabSize]
 import * as tf from '@tensorflow/tfjs';
 import { readInto, tensorFromHost } from '../backend/host-io.js';
-import { glorotUniform, orthogonal, seededRandom, uniform } from './init.js';
+import { mulberry32 } from '../util/random.js';
+import { glorotUniform, orthogonal, uniform } from './init.js';
 import { lstmSequence } from './lstm-sequence.js';
 import type { StepDecoder } from './step-decoder.js';
 
@@ -63,7 +64,7 @@ export function weightShapes(s: MergeLstmSizes): Record<WeightName, number[]> {
 
 /** Keras' default initialisation, seeded. */
 export function initialWeights(s: MergeLstmSizes, seed: number): Weights {
-  const rand = seededRandom(seed);
+  const rand = mulberry32(seed);
   const h = s.hiddenSize;
   const lstmBias = new Float32Array(4 * h);
   lstmBias.fill(1, h, 2 * h); // unit_forget_bias: remember by default early in training

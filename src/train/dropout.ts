@@ -1,8 +1,7 @@
 // Dropout masks drawn on the host, one seeded stream per caption: the caption at position p of a
 // batch gets the same masks however the batch is split across gradient replicas (src/train/replicas.ts),
 // so the number of replicas changes the speed of training, never its result.
-import { mixSeed } from '../model/init.js';
-import { mulberry32 } from '../util/random.js';
+import { mixSeed, mulberry32 } from '../util/random.js';
 
 export interface DropoutSpec {
   /** Fraction of units dropped (0 = no masks). */

@@ -15,7 +15,7 @@ import { runEval } from '../../src/evaluate/run.js';
 import { openCacheWriter } from '../../src/features/cache.js';
 import { defaultCheckpointDir, loadCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.js';
 import { initialWeights, type MergeLstmSizes } from '../../src/model/merge-lstm.js';
-import { seededRandom } from '../../src/model/init.js';
+import { mulberry32 } from '../../src/util/random.js';
 import type { EncoderIdentity, PreparedCaption, PrepareRecord } from '../../src/run/formats.js';
 import { cleanCaption, DEFAULT_CLEANING } from '../../src/text/clean.js';
 import { Vocabulary } from '../../src/text/vocabulary.js';
@@ -56,7 +56,7 @@ async function buildRun(root: string): Promise<{ runDir: string; imagesDir: stri
   const rows: PreparedCaption[] = IMAGES.flatMap((i) => i.raws.map((raw) => ({ image: i.image, split: i.split, raw, tokens: ['WRONG'] })));
   await fs.writeFile(path.join(runDir, 'captions.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
   const writer = await openCacheWriter(path.join(runDir, FEATURES_DIR), { identity: IDENTITY, dtype: 'float32', dim: 6 });
-  const rand = seededRandom(9);
+  const rand = mulberry32(9);
   const named = ['dog.jpg', 'b&w.png', 'gone.jpg', 'train1.jpg'];
   await writer.append(named, Float32Array.from({ length: named.length * 6 }, () => rand() * 2));
   await writer.close();
