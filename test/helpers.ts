@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll } from 'vitest';
+import { afterAll, it } from 'vitest';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const BIN = path.join(REPO_ROOT, 'bin', 'capgen.js');
@@ -13,6 +13,23 @@ export const BIN = path.join(REPO_ROOT, 'bin', 'capgen.js');
 export const SHARED_DIR = path.resolve(REPO_ROOT, '..', 'shared');
 export const HAS_SHARED = existsSync(path.join(SHARED_DIR, 'data', 'flickr8k'));
 if (!HAS_SHARED) process.stderr.write(`note: ${SHARED_DIR} is absent: tests that need real Flickr8k data are skipped\n`);
+
+/**
+ * Whether to skip the tests of an optional dependency (onnxruntime-node, Chromium) that is missing:
+ * on a user's machine they skip with a printed note; with CI set they do not skip quietly, because CI
+ * installs every optional dependency: the file gets one failing test that names what is missing.
+ */
+export function skipWithout(available: boolean, what: string, reason: string): boolean {
+  if (available) return false;
+  if (process.env.CI) {
+    it(`${what} is installed (CI is set, so its tests must run)`, () => {
+      throw new Error(`${what} is missing on CI: ${reason}`);
+    });
+  } else {
+    process.stderr.write(`note: tests that need ${what} are skipped: ${reason}\n`);
+  }
+  return true;
+}
 
 /** A temp folder removed after the test file finishes. */
 export function tempDir(prefix = 'capgen-test-'): string {

@@ -4,6 +4,8 @@ import { Command } from 'commander';
 import { DEFAULT_CAPTION_CONFIG, runCaption, type CaptionConfig } from '../caption/run.js';
 import { CapgenError } from '../errors.js';
 import { result } from '../log.js';
+import { defaultCheckpointDir } from '../model/checkpoint.js';
+import { DEFAULT_RUN_DIR } from '../run/layout.js';
 import { backendOption, floatArg, intArg } from './options.js';
 
 /**
@@ -19,7 +21,8 @@ export function captionCommand(): Command {
   return new Command('caption')
     .description('caption image files, folders or globs (dir/*.jpg) with a trained checkpoint')
     .argument('<images...>', 'image files, folders of images (not recursive), or glob patterns such as "photos/*.jpg"')
-    .option('--checkpoint <dir>', 'checkpoint folder', d.checkpointDir)
+    .option('--run <dir>', 'run folder whose best checkpoint captions', DEFAULT_RUN_DIR)
+    .option('--checkpoint <dir>', 'checkpoint folder (default: <run>/train/best)')
     .option('--beam-size <n>', 'beam width; 1 = greedy search', intArg(1, 100), d.beamSize)
     .option('--length-penalty <alpha>', 'beam ranking: log-probability / length^alpha (0 = total log-probability)', floatArg(0, 5), d.lengthPenalty)
     .option('--batch-size <n>', 'images embedded per encoder call', intArg(1), d.batchSize)
@@ -29,7 +32,7 @@ export function captionCommand(): Command {
     .action(async (images: string[], opts) => {
       const config: CaptionConfig = {
         inputs: images,
-        checkpointDir: opts.checkpoint,
+        checkpointDir: opts.checkpoint ?? defaultCheckpointDir(opts.run),
         beamSize: opts.beamSize,
         lengthPenalty: opts.lengthPenalty,
         batchSize: opts.batchSize,

@@ -1,6 +1,7 @@
 // The capgen program: commander maps flags to typed configs and calls each stage's run().
 // Only this module decides the exit code: 0 ok, 1 a bug (stack trace), 2 bad input or usage,
 // 130/143 stopped by SIGINT/SIGTERM (after saving what can be resumed).
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isCapgenError } from '../errors.js';
 import { diskError } from '../io/disk-errors.js';
@@ -10,10 +11,16 @@ import { registerCommands } from './commands.js';
 
 /** Commands that run long enough to be stopped: they stop at a safe point on SIGINT/SIGTERM. */
 const LONG_RUNNING = new Set(['prepare', 'train', 'eval', 'demo']);
+/** The installed package's version (package.json sits two folders above dist/cli/, in a checkout and in the tarball). */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
 
 export function buildProgram(): Command {
   const program = new Command('capgen')
     .description('Train and evaluate image-captioning models: CNN image features + LSTM decoder, on TensorFlow.js.')
+    .version(packageVersion(), '-V, --version', 'print the capgen version')
     .option('--verbose', 'more logs, and stack traces on errors')
     .option('--quiet', 'only results and errors')
     .showHelpAfterError('(run with --help for usage)')

@@ -11,11 +11,12 @@ import { run } from '../prepare/run.js';
 import { parseSplitRatios } from '../prepare/splits.js';
 import { formatSummary } from '../prepare/summary.js';
 import { withRunLock } from '../run/lock.js';
-import { backendOption, intArg } from './options.js';
+import { backendOption, intArg, resolveRunDir, runOption } from './options.js';
 
 interface PrepareFlags {
   data?: string;
-  out: string;
+  run: string;
+  out?: string;
   format?: DatasetFormat;
   images?: string;
   dataset?: 'synthetic';
@@ -49,9 +50,10 @@ function toConfig(flags: PrepareFlags, cmd: Command): PrepareConfig {
     info(`encoder: ${encoder} (the default for --dataset synthetic: seeded weights, no download)`);
   }
   const splitGiven = cmd.getOptionValueSource('split') === 'cli';
+  const runDir = resolveRunDir(flags, cmd);
   return {
-    dataDir: flags.data ?? (synthetic ? path.join(flags.out, SYNTHETIC_DATA_SUBDIR) : DEFAULT_PREPARE_CONFIG.dataDir),
-    outDir: flags.out,
+    dataDir: flags.data ?? (synthetic ? path.join(runDir, SYNTHETIC_DATA_SUBDIR) : DEFAULT_PREPARE_CONFIG.dataDir),
+    outDir: runDir,
     format: flags.format,
     imagesDir: flags.images,
     dataset: flags.dataset,
@@ -81,10 +83,11 @@ function toConfig(flags: PrepareFlags, cmd: Command): PrepareConfig {
 export function prepareCommand(): Command {
   const d = DEFAULT_PREPARE_CONFIG;
   const f = DEFAULT_FEATURES_CONFIG;
-  return new Command('prepare')
+  const command = new Command('prepare')
     .description('clean and tokenize captions, build vocabulary and splits, cache image features')
-    .option('--data <dir>', `dataset folder (default: ${d.dataDir}; with --dataset synthetic: <out>/${SYNTHETIC_DATA_SUBDIR})`)
-    .option('--out <dir>', 'run folder to write', d.outDir)
+    .option('--data <dir>', `dataset folder (default: ${d.dataDir}; with --dataset synthetic: <run>/${SYNTHETIC_DATA_SUBDIR})`);
+  for (const o of runOption('run folder to write', d.outDir, { outAlias: true })) command.addOption(o);
+  return command
     .addOption(new Option('--format <name>', 'caption file format (default: detected)').choices([...DATASET_FORMATS]))
     .option('--images <dir>', 'images folder (default: Images/, Flicker8k_Dataset/ or flickr30k_images/ in --data)')
     .addOption(new Option('--dataset <name>', 'generate a built-in dataset into --data first').choices(['synthetic']))

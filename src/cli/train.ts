@@ -44,6 +44,7 @@ export function trainCommand(): Command {
     .option('--replicas <n>', 'tfjs engine: data-parallel gradient threads per step (default: one per core on WASM/cpu, 1 on native TensorFlow); changes speed, not results', intArg(1))
     .option('--resume', 'continue from <run>/train/last with its settings (only --epochs, --engine and --replicas apply)', false)
     .option('--overwrite', 'replace an earlier training in this run folder (without it, train refuses)', false)
+    .option('--tensorboard <dir>', 'also write TensorBoard event files (Keras layout: <dir>/train, <dir>/validation); native backends only')
     .option('--json', 'print the final state as JSON on stdout')
     .addOption(backendOption())
     .action(async (opts) => {
@@ -74,6 +75,7 @@ export function trainCommand(): Command {
         seed: opts.seed,
         resume: opts.resume,
         replicas: opts.replicas,
+        tensorboardDir: opts.tensorboard,
       };
       const cores = os.availableParallelism();
       if (opts.replicas > cores) warn(`--replicas ${opts.replicas} is more than the ${cores} cores here: each replica is a thread, so extra ones only slow training down`);

@@ -1,7 +1,7 @@
 // The training loop: epochs of seeded, bucketed batches; Adam with clipping; validation after each
 // epoch; early stopping and learning-rate decay on plateau. I/O (checkpoints, history, progress)
 // goes through hooks so that tests can drive the loop directly and stop it after any batch.
-import { mixSeed } from '../model/init.js';
+import { mixSeed } from '../util/random.js';
 import { planEpoch } from './batches.js';
 import type { Example, TrainingData } from './data.js';
 import type { EpochRecord } from './history.js';

@@ -14,6 +14,7 @@ import { loadTrainingData, type OpenFeatures, type TrainingData } from './data.j
 import { openCachedFeatures } from './features.js';
 import { writeHistory } from './history.js';
 import type { TrainConfig } from './config.js';
+import { openTensorBoard } from './keras-logs.js';
 import { freshState, trainLoop, type TrainState } from './loop.js';
 import { startTrainingEngine } from './step.js';
 import { onStopRequest, stopRequested } from '../util/signals.js';
@@ -44,7 +45,7 @@ export interface TrainResult {
 function metaFor(ctx: { data: TrainingData; architecture: string; sizes: BaseSizes; config: TrainConfig; state: TrainState }): Omit<CheckpointMeta, 'weights' | 'format'> {
   const { data, sizes, config, state } = ctx;
   const last = state.history.at(-1);
-  const { runDir: _r, backend: _b, resume: _x, ...trainConfig } = config;
+  const { runDir: _r, backend: _b, resume: _x, tensorboardDir: _t, ...trainConfig } = config;
   return {
     architecture: ctx.architecture,
     ...sizes,
@@ -66,6 +67,7 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
   // With several replicas each one is a core: one WASM thread apiece (an explicit 1 replica gets XNNPACK's pool).
   const backend = await initBackend(config.backend, config.replicas === 1 ? {} : { threads: 1 });
   config = { ...config, replicas: resolveReplicas(config.replicas, backend) };
+  const tensorboard = config.tensorboardDir === undefined ? undefined : openTensorBoard(config.tensorboardDir, backend);
   const bestDir = defaultCheckpointDir(config.runDir);
   const lastDir = lastCheckpointDir(config.runDir);
   const trainDir = runPath(config.runDir, 'trainDir');
@@ -80,7 +82,7 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
     // The plan of batches and dropout masks depend on these: keep the checkpoint's values.
     const saved = resumed.meta.trainConfig as Partial<TrainConfig>;
     // Replicas and engines change speed, not results (per-caption dropout masks): the current choice applies.
-    config = { ...config, ...saved, epochs: config.epochs, runDir: config.runDir, backend: config.backend, replicas: config.replicas, engine: config.engine, resume: true };
+    config = { ...config, ...saved, epochs: config.epochs, runDir: config.runDir, backend: config.backend, replicas: config.replicas, engine: config.engine, tensorboardDir: config.tensorboardDir, resume: true };
   }
   const data = await loadTrainingData(config.runDir, deps.openFeatures ?? openCachedFeatures, { layout: spec.features });
   const dataSizes = { vocabSize: data.vocab.tokens.length, featureShape: data.encoder.featureShape, dropout: config.dropout };
@@ -154,6 +156,7 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
           if (improved) await saveCheckpoint(bestDir, { meta: { ...meta(s), trainState: undefined }, weights: engine.weights() });
           await saveLast();
           historyPng = (await writeHistory(trainDir, s.history)).png;
+          tensorboard?.write(r);
         },
         onInterrupt: async (s) => {
           bar?.stop();

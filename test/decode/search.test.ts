@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { beamSearch, decodeFeatures, greedySearch, type Hypothesis } from '../../src/decode/index.js';
 import { initialWeights, MergeLstm, type MergeLstmSizes } from '../../src/model/merge-lstm.js';
-import { seededRandom } from '../../src/model/init.js';
+import { mulberry32 } from '../../src/util/random.js';
 import { f32, TableModel } from './table-model.js';
 
 const END = 2;
@@ -48,7 +48,7 @@ function allCaptions(m: TableModel, maxLength: number): Hypothesis[] {
 }
 
 function randomTable(vocabSize: number, seed: number): number[][] {
-  const rand = seededRandom(seed);
+  const rand = mulberry32(seed);
   return Array.from({ length: vocabSize }, () => Array.from({ length: vocabSize }, () => 0.02 + rand() ** 2));
 }
 
@@ -137,7 +137,7 @@ describe('search on a transition table', () => {
 
 describe('search on a random-weight MergeLstm', () => {
   const sizes: MergeLstmSizes = { vocabSize: 50, embeddingSize: 16, hiddenSize: 24, featureSize: 12, dropout: 0 };
-  const rand = seededRandom(7);
+  const rand = mulberry32(7);
   const features = Array.from({ length: 11 }, () => Float32Array.from({ length: sizes.featureSize }, () => rand() * 4 - 2));
 
   function model(biasUnk = 0): MergeLstm {

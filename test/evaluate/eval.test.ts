@@ -17,11 +17,11 @@ import { runEval } from '../../src/evaluate/run.js';
 import { openCacheWriter } from '../../src/features/cache.js';
 import { defaultCheckpointDir, loadCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.js';
 import { initialWeights, type MergeLstmSizes } from '../../src/model/merge-lstm.js';
-import { seededRandom } from '../../src/model/init.js';
+import { mulberry32 } from '../../src/util/random.js';
 import type { EncoderIdentity, PreparedCaption, PrepareRecord } from '../../src/run/formats.js';
 import { cleanCaption, DEFAULT_CLEANING } from '../../src/text/clean.js';
 import { Vocabulary } from '../../src/text/vocabulary.js';
-import { runCli, tempDir } from '../helpers.js';
+import { runCli, skipWithout, tempDir } from '../helpers.js';
 
 const IMAGES: { image: string; split: 'train' | 'dev'; raws: string[] }[] = [
   { image: 'dog.jpg', split: 'dev', raws: ['A dog runs on the grass.', 'The brown dog is running!', 'a dog running', 'Dog on grass', 'A dog plays in a field'] },
@@ -58,7 +58,7 @@ async function buildRun(root: string): Promise<{ runDir: string; imagesDir: stri
   const rows: PreparedCaption[] = IMAGES.flatMap((i) => i.raws.map((raw) => ({ image: i.image, split: i.split, raw, tokens: ['WRONG'] })));
   await fs.writeFile(path.join(runDir, 'captions.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
   const writer = await openCacheWriter(path.join(runDir, FEATURES_DIR), { identity: IDENTITY, dtype: 'float32', dim: 6 });
-  const rand = seededRandom(9);
+  const rand = mulberry32(9);
   const named = ['dog.jpg', 'b&w.png', 'gone.jpg', 'train1.jpg'];
   await writer.append(named, Float32Array.from({ length: named.length * 6 }, () => rand() * 2));
   await writer.close();
@@ -74,6 +74,7 @@ async function tensorsLeftByLoading(dir: string): Promise<number> {
 }
 
 const CHROMIUM = process.env.CAPGEN_CHROMIUM ?? '/usr/bin/chromium';
+const SKIP_CHROMIUM = skipWithout(existsSync(CHROMIUM), 'Chromium', `${CHROMIUM} is absent (install it with: apt-get install -y chromium)`);
 
 const referencesOf = (image: string) => IMAGES.find((i) => i.image === image)!.raws.map((r) => cleanCaption(r, DEFAULT_CLEANING));
 const readJsonLines = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -147,7 +148,7 @@ describe('capgen eval --predictions', () => {
     expect(html).not.toMatch(/<(link|script) [^>]*src=/); // nothing loaded from outside
   });
 
-  it.skipIf(!existsSync(CHROMIUM))('report.html opens from disk and sorts the images by score', async () => {
+  it.skipIf(SKIP_CHROMIUM)('report.html opens from disk and sorts the images by score', async () => {
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless', '--disable-gpu', '--no-first-run'] });
     try {

@@ -19,7 +19,7 @@ import { createOnnxEncoder, kerasAppGraph } from '../../src/features/onnx/onnx-e
 import { readFileSync } from 'node:fs';
 import type { PrepareRecord } from '../../src/run/formats.js';
 import { runCli, tempDir } from '../helpers.js';
-import { HAS_ORT, maxAbsDiff, testImages } from './onnx-helpers.js';
+import { SKIP_ORT, maxAbsDiff, testImages } from './onnx-helpers.js';
 import { avgPool, batchNorm, concat, conv2d, globalMean, maxPool, relu, zeroPad, type Map3 } from './reference-convnet.js';
 
 /** One image as a plain-array map with Keras' preprocessing applied. */
@@ -203,7 +203,7 @@ describe('Keras Applications encoders: numerics', () => {
     const tfjs = await createKerasAppEncoder(parts);
     expectClose(embedPixels(tfjs, images, [9, 7]), reference, 1e-4);
     tfjs.dispose();
-    if (HAS_ORT) {
+    if (!SKIP_ORT) {
       const built = kerasAppGraph(parts);
       if (!('model' in built)) throw new Error(built.reason);
       const onnx = await createOnnxEncoder(built.model, identity, { threads: 1 });
@@ -219,7 +219,7 @@ describe('Keras Applications encoders: numerics', () => {
     ['inceptionv3', 8, [83, 77]],
   ];
   for (const [name, widthDivisor, inputSize] of cases) {
-    it.skipIf(!HAS_ORT)(`${name}: the ONNX engine gives the tfjs features to 1e-4, pooled and unpooled, and a recorded identity rebuilds it`, async () => {
+    it.skipIf(SKIP_ORT)(`${name}: the ONNX engine gives the tfjs features to 1e-4, pooled and unpooled, and a recorded identity rebuilds it`, async () => {
       for (const pooling of ['avg', 'none'] as const) {
         const opts = { name, weights: 'random', seed: 7, pooling, resize: 'squash' as const, widthDivisor, inputSize };
         const parts = await resolveKerasApp(opts);
@@ -242,7 +242,7 @@ describe('Keras Applications encoders: numerics', () => {
   }
 
   // Full size for one network only (the others' narrow copies above use the same ONNX operators).
-  it.skipIf(!HAS_ORT)('--engine auto picks ONNX Runtime at full size, with the Keras feature size', async () => {
+  it.skipIf(SKIP_ORT)('--engine auto picks ONNX Runtime at full size, with the Keras feature size', async () => {
     for (const [name, dim] of [['densenet201', 1920]] as const) {
       const chosen = await chooseEngine({ ...DEFAULT_FEATURES_CONFIG, encoder: name, weights: 'random' }, 'auto');
       expect(chosen.label, name).toMatch(/^onnx \(/);
@@ -256,7 +256,7 @@ describe('Keras Applications encoders: numerics', () => {
   });
 
   // CPU-cheap (~4 CPU-s) but slow in wall time on a loaded machine: two node start-ups and VGG16 at 224x224.
-  it.skipIf(!HAS_ORT)('capgen prepare --encoder vgg16 (built CLI): auto runs ONNX and records the identity', async () => {
+  it.skipIf(SKIP_ORT)('capgen prepare --encoder vgg16 (built CLI): auto runs ONNX and records the identity', async () => {
     const out = path.join(dir, 'run-vgg16');
     const ok = await runCli(['prepare', '--dataset', 'synthetic', '--count', '4', '--data', path.join(dir, 'data'), '--encoder', 'vgg16', '--weights', 'random', '--out', out]);
     expect(ok.code, ok.stderr).toBe(0);

@@ -11,7 +11,7 @@ import { chooseEngine } from '../../src/features/engine.js';
 import { createLayersEncoder } from '../../src/features/encoders/layers-encoder.js';
 import { embedPixels } from '../../src/features/load-encoder.js';
 import { HAS_SHARED, SHARED_DIR, tempDir } from '../helpers.js';
-import { HAS_ORT, maxAbsDiff, testImages } from './onnx-helpers.js';
+import { SKIP_ORT, maxAbsDiff, testImages } from './onnx-helpers.js';
 
 /** Saves `model` as model.json + one weight file, as tfjs' converter lays them out. */
 async function save(model: tf.LayersModel, dir: string): Promise<string> {
@@ -54,7 +54,7 @@ function tinyModel(): tf.LayersModel {
   return tf.model({ inputs: input, outputs: x });
 }
 
-describe.skipIf(!HAS_ORT)('tfjs layers models on ONNX Runtime', () => {
+describe.skipIf(SKIP_ORT)('tfjs layers models on ONNX Runtime', () => {
   const root = tempDir('capgen-onnx-layers-');
   let modelJson: string;
   beforeAll(async () => {

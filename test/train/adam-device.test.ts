@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
-import { seededRandom } from '../../src/model/init.js';
+import { mulberry32 as seededRandom } from '../../src/util/random.js';
 import { Adam } from '../../src/train/adam.js';
 import { DeviceAdam } from '../../src/train/adam-device.js';
 import { maxAbsDiff } from '../engine/compare.js';

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
-import { loadOnnxRuntime, onnxUnavailableReason } from '../../src/features/onnx/runtime.js';
+import { SKIP_ORT } from '../features/onnx-helpers.js';
 import { initialWeights, mergeLstm, type MergeLstmSizes } from '../../src/model/merge-lstm.js';
 import { TfjsDecoder } from '../../src/model/tfjs-decoder.js';
 import { buildBatch, disposeBatch, toTensors } from '../../src/train/batches.js';
@@ -17,8 +17,6 @@ import { countReads, tempDir } from '../helpers.js';
 import { writeTinyRun } from './fixtures.js';
 import { maxAbsDiff } from '../engine/compare.js';
 
-const ort = loadOnnxRuntime();
-if (!ort) console.warn(`skipping the ONNX engine parts: ${onnxUnavailableReason()}`);
 
 let data: TrainingData;
 const sizesOf = (d: TrainingData): MergeLstmSizes => ({ vocabSize: d.vocab.tokens.length, embeddingSize: 6, hiddenSize: 8, featureSize: d.featureSize, dropout: 0.3 });
@@ -64,7 +62,7 @@ describe('training engines', () => {
     return { ...DEFAULT_TRAIN_CONFIG, runDir, backend: 'cpu', epochs: 2, batchSize: 8, learningRate: 0.01, embeddingSize: 6, hiddenSize: 8, dropout: 0.3, replicas: 1, logEveryBatches: 100, ...over };
   }
 
-  it.skipIf(!ort)('onnx and tfjs train the same model (1e-5 after 2 epochs), and a run resumes on the other engine', async () => {
+  it.skipIf(SKIP_ORT)('onnx and tfjs train the same model (1e-5 after 2 epochs), and a run resumes on the other engine', async () => {
     const trained = async (over: Partial<TrainConfig>, stopAfter?: number) => {
       const tiny = writeTinyRun(tempDir());
       let steps = 0;

@@ -59,17 +59,12 @@ export function mapResNet50Weights(spec: ResNet50Spec, file: KerasWeights, fileN
   return out;
 }
 
-/** mulberry32: a small seeded generator, so `--weights random --seed N` repeats exactly. */
-export function seededUniform(seed: number): () => number {
-  return mulberry32(seed);
-}
-
 /**
  * Seeded stand-in weights (only when the user asks for `--weights random`): He-uniform kernels,
  * small random biases and BatchNorm statistics so that folding is exercised, never all-identity.
  */
 export function randomResNet50Weights(spec: ResNet50Spec, seed: number): ResNet50Weights {
-  const rand = seededUniform(seed);
+  const rand = mulberry32(seed); // so `--weights random --seed N` repeats exactly
   const fill = (n: number, lo: number, hi: number) => Float32Array.from({ length: n }, () => lo + (hi - lo) * rand());
   const out: ResNet50Weights = new Map();
   for (const c of allConvs(spec)) {
