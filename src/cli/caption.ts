@@ -15,6 +15,7 @@ export function captionCommand(): Command {
     .option('--beam-size <n>', 'beam width; 1 = greedy search', intArg(1, 100), d.beamSize)
     .option('--length-penalty <alpha>', 'beam ranking: log-probability / length^alpha (0 = total log-probability)', floatArg(0, 5), d.lengthPenalty)
     .option('--batch-size <n>', 'images embedded per encoder call', intArg(1), d.batchSize)
+    .option('--attention-maps <dir>', 'write one PNG per image into DIR: each word with its attention heatmap (attention and transformer decoders)')
     .option('--json', 'print JSON on stdout instead of image<TAB>caption lines')
     .addOption(backendOption())
     .action(async (images: string[], opts) => {
@@ -25,6 +26,7 @@ export function captionCommand(): Command {
         lengthPenalty: opts.lengthPenalty,
         batchSize: opts.batchSize,
         backend: opts.backend,
+        attentionMapsDir: opts.attentionMaps,
       };
       const r = await runCaption(config);
       if (opts.json) {
