@@ -9,7 +9,7 @@ import { runPath } from '../run/layout.js';
 import type { EvalConfig } from './config.js';
 import { scoreCaptions } from './metrics/index.js';
 import { metricValues, type EvalRecord } from './record.js';
-import { renderReport } from './report-html.js';
+import { renderReport, type ReportRow } from './report-html.js';
 import { readPrepareRecord, readPreparedCaptions } from './run-files.js';
 import { fromModel, fromPredictions } from './captioned.js';
 import { thumbnails } from './thumbnails.js';
@@ -66,14 +66,16 @@ export async function runEval(config: EvalConfig): Promise<EvalResult> {
     ...(captioned.decoded ? { logProb: captioned.decoded[i].logProb } : {}),
   }));
   await writeJsonLinesAtomic(files.predictions, rows);
-  await writeFileAtomic(files.report, await buildReport(config, prepare, record, rows));
+  const grid = captioned.attentionGrid;
+  const maps = grid ? captioned.decoded!.map((d, i) => ({ grid, words: captioned.hypotheses[i], weights: d.attention! })) : undefined;
+  await writeFileAtomic(files.report, await buildReport(config, prepare, record, rows.map((r, i) => ({ ...r, attention: maps?.[i] }))));
   record.elapsedSeconds.total = (performance.now() - started) / 1000;
   await writeJsonAtomic(files.metrics, record);
   info(`eval: wrote ${files.metrics}, ${files.predictions} and ${files.report} (${formatSeconds(record.elapsedSeconds.total)} in all)`);
   return { record, outDir, files };
 }
 
-async function buildReport(config: EvalConfig, prepare: PrepareRecord, record: EvalRecord, rows: { image: string; caption: string; references: string[]; bleu4: number; ciderD: number }[]): Promise<string> {
+async function buildReport(config: EvalConfig, prepare: PrepareRecord, record: EvalRecord, rows: Omit<ReportRow, 'thumbnail'>[]): Promise<string> {
   const imagesDir = typeof prepare.config?.imagesDir === 'string' ? prepare.config.imagesDir : undefined;
   const thumbs = config.thumbnails && imagesDir ? await thumbnails(rows.map((r) => path.resolve(config.runDir, imagesDir, r.image))) : [];
   const curvesFile = runPath(config.runDir, 'trainDir', 'history.png');
