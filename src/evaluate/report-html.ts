@@ -22,6 +22,8 @@ export interface WordMaps {
   words: string[];
   /** One row per word: weights over the H*W regions, row-major. */
   weights: number[][];
+  /** The encoder's input [height, width] when it centre-cropped the image (the grid covers that crop only). */
+  crop?: [number, number];
 }
 
 export interface ReportInput {
@@ -83,7 +85,14 @@ function drawMaps(box) {
   const bytes = Uint8Array.from(atob(box.dataset.maps), (ch) => ch.charCodeAt(0));
   const img = box.closest('.card').querySelector('.thumb img');
   const shown = img && img.naturalWidth > 0;
-  const height = shown ? Math.round((MAP_WIDTH * img.naturalHeight) / img.naturalWidth) : MAP_WIDTH;
+  // the part of the image the grid covers: all of it, or (crop encoders) its centre crop
+  let [sx, sy, sw, sh] = shown ? [0, 0, img.naturalWidth, img.naturalHeight] : [0, 0, 1, 1];
+  if (shown && box.dataset.crop) {
+    const [ch, cw] = box.dataset.crop.split(',').map(Number);
+    const w0 = Math.min(sw, (sh * cw) / ch), h0 = (w0 * ch) / cw;
+    [sx, sy, sw, sh] = [(sw - w0) / 2, (sh - h0) / 2, w0, h0];
+  }
+  const height = shown ? Math.round((MAP_WIDTH * sh) / sw) : MAP_WIDTH;
   words.forEach((word, k) => {
     const small = document.createElement('canvas');
     small.width = w;
@@ -99,7 +108,7 @@ function drawMaps(box) {
     canvas.width = MAP_WIDTH;
     canvas.height = height;
     const ctx = canvas.getContext('2d');
-    if (shown) ctx.drawImage(img, 0, 0, MAP_WIDTH, height);
+    if (shown) ctx.drawImage(img, sx, sy, sw, sh, 0, 0, MAP_WIDTH, height);
     else { ctx.fillStyle = '#ddd'; ctx.fillRect(0, 0, MAP_WIDTH, height); }
     ctx.imageSmoothingEnabled = true;
     ctx.imageSmoothingQuality = 'high';
@@ -148,7 +157,8 @@ export function encodeMaps(weights: number[][]): string {
 function mapsBox(maps: WordMaps): string {
   if (maps.words.length === 0) return '';
   const words = escapeHtml(JSON.stringify(maps.words));
-  return `<div class="maps" data-grid="${maps.grid.join(',')}" data-words="${words}" data-maps="${encodeMaps(maps.weights)}"></div>`;
+  const crop = maps.crop ? ` data-crop="${maps.crop.join(',')}"` : '';
+  return `<div class="maps" data-grid="${maps.grid.join(',')}"${crop} data-words="${words}" data-maps="${encodeMaps(maps.weights)}"></div>`;
 }
 
 function card(row: ReportRow): string {

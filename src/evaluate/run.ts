@@ -67,7 +67,9 @@ export async function runEval(config: EvalConfig): Promise<EvalResult> {
   }));
   await writeJsonLinesAtomic(files.predictions, rows);
   const grid = captioned.attentionGrid;
-  const maps = grid ? captioned.decoded!.map((d, i) => ({ grid, words: captioned.hypotheses[i], weights: d.attention! })) : undefined;
+  const encoder = captioned.source.kind === 'model' ? captioned.source.encoder : undefined;
+  const crop = encoder?.resize === 'crop' ? { crop: encoder.inputSize } : {};
+  const maps = grid ? captioned.decoded!.map((d, i) => ({ grid, words: captioned.hypotheses[i], weights: d.attention!, ...crop })) : undefined;
   await writeFileAtomic(files.report, await buildReport(config, prepare, record, rows.map((r, i) => ({ ...r, attention: maps?.[i] }))));
   record.elapsedSeconds.total = (performance.now() - started) / 1000;
   await writeJsonAtomic(files.metrics, record);

@@ -139,8 +139,9 @@ describe('report.html attention maps', () => {
         expect(await page.$$eval(`${selector} figcaption`, (f) => f.map((x) => x.textContent))).toEqual(maps.words);
         // the panel is painted: not one flat colour
         const colours = await page.$eval(`${selector} canvas`, (c) => {
-          const canvas = c as HTMLCanvasElement;
-          const d = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+          // (the test's TypeScript has no DOM types)
+          const canvas = c as unknown as { width: number; height: number; getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } };
+          const d = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
           const seen = new Set<string>();
           for (let i = 0; i < d.length; i += 4 * 37) seen.add(`${d[i]},${d[i + 1]},${d[i + 2]}`);
           return seen.size;
