@@ -10,19 +10,11 @@ import { initBackend } from '../../src/backend/index.js';
 import { figureLayout, GAP, HEADER_HEIGHT, LABEL_HEIGHT, MAX_COLUMNS, PANEL_WIDTH, renderAttentionPng } from '../../src/caption/attention-png.js';
 import { DEFAULT_CAPTION_CONFIG, mapFileNames, runCaption } from '../../src/caption/run.js';
 import { decodeFeatures } from '../../src/decode/index.js';
-import { createLayersEncoder } from '../../src/features/layers-encoder.js';
 import { embedImageFiles, loadEncoder } from '../../src/features/load-encoder.js';
-import { loadCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.js';
-import { initialWeights, type MergeLstmSizes } from '../../src/model/merge-lstm.js';
-import { registerDecoder } from '../../src/model/registry.js';
-import type { EncoderIdentity } from '../../src/run/formats.js';
-import { DEFAULT_CLEANING } from '../../src/text/clean.js';
+import { loadCheckpoint } from '../../src/model/checkpoint.js';
 import { Vocabulary } from '../../src/text/vocabulary.js';
-import { attendingSpec, attendingWeights, type AttendingSizes } from '../decode/attending-spec.js';
-import { writeTinyModel } from '../features/tiny-model.js';
+import { writeAttendingCheckpoints } from '../decode/attending-checkpoint.js';
 import { runCli, tempDir } from '../helpers.js';
-
-const WORDS = 'a dog cat runs on grass red blue ball man woman child plays beach water'.split(' ');
 
 /** Expected PNG size, from the layout rules written out independently of figureLayout. */
 function expectedSize(words: number, panelHeight: number): { width: number; height: number } {
@@ -34,27 +26,14 @@ function expectedSize(words: number, panelHeight: number): { width: number; heig
 
 describe('capgen caption --attention-maps', () => {
   const root = tempDir('capgen-attention-maps-');
-  const attendingDir = path.join(root, 'attending');
-  const mergeDir = path.join(root, 'merge');
+  let attendingDir: string;
+  let mergeDir: string;
   const mapsDir = path.join(root, 'maps');
   const images = { wide: path.join(root, 'wide.png'), tall: path.join(root, 'photos', 'tall.jpg'), twin: path.join(root, 'other', 'wide.png') };
-  let identity: EncoderIdentity;
 
   beforeAll(async () => {
     await initBackend('wasm');
-    registerDecoder(attendingSpec);
-    const { modelJson } = await writeTinyModel(path.join(root, 'encoder'), { seed: 3, shards: 1 });
-    const encoder = await createLayersEncoder({ modelJsonPath: modelJson, layer: 'features', preprocess: 'unit', pooling: 'none', resize: 'squash' });
-    identity = encoder.identity;
-    encoder.dispose();
-    expect(identity.featureShape).toEqual([8, 8, 4]);
-    const vocab = Vocabulary.build(new Map(WORDS.map((w) => [w, 1])), 1);
-    const common = { vocab: vocab.toFile(), cleaning: DEFAULT_CLEANING, maxCaptionLength: 6, trainConfig: {}, epoch: 1, metrics: {}, createdAt: 'test' };
-    const sizes: AttendingSizes = { vocabSize: vocab.size, featureSize: 8 * 8 * 4, dropout: 0, height: 8, width: 8, channels: 4 };
-    await saveCheckpoint(attendingDir, { meta: { architecture: attendingSpec.architecture, ...sizes, encoder: identity, ...common }, weights: attendingWeights(sizes, { seed: 2, endBias: 0 }) });
-    const mergeSizes: MergeLstmSizes = { vocabSize: vocab.size, embeddingSize: 8, hiddenSize: 8, featureSize: 4, dropout: 0 };
-    await saveCheckpoint(mergeDir, { meta: { architecture: 'merge-lstm', ...mergeSizes, encoder: { ...identity, pooling: 'avg', featureShape: [4] }, ...common }, weights: initialWeights(mergeSizes, 1) });
-
+    ({ attendingDir, mergeDir } = await writeAttendingCheckpoints(root, { resize: 'squash' }));
     // three different scenes: a bright gradient, a dark one, a bright square on black
     const scene = (width: number, height: number, colour: (x: number, y: number) => number[]) => {
       const px = Buffer.alloc(width * height * 3);
@@ -129,6 +108,24 @@ describe('capgen caption --attention-maps', () => {
       model.dispose();
       encoder.dispose();
     }
+  });
+
+  it('for a centre-cropping encoder, panels show the crop it saw: the encoder input\'s shape', async () => {
+    // a wide image, left half red and right half blue; a square crop keeps its middle half
+    const px = Buffer.alloc(80 * 20 * 3);
+    for (let i = 0; i < 80 * 20; i++) px.set(i % 80 < 40 ? [255, 0, 0] : [0, 0, 255], i * 3);
+    const image = await sharp(px, { raw: { width: 80, height: 20, channels: 3 } }).png().toBuffer();
+    const fig = { image, caption: 'a', words: ['a'], weights: [[0.25, 0.25, 0.25, 0.25]], grid: [2, 2] as [number, number] };
+    const squash = await sharp(await renderAttentionPng({ ...fig, encoder: { resize: 'squash', inputSize: [16, 16] } })).metadata();
+    expect(squash.height).toBe(expectedSize(1, Math.round(PANEL_WIDTH / 3)).height); // 4:1 shown as 3:1 at most
+    const png = await renderAttentionPng({ ...fig, encoder: { resize: 'crop', inputSize: [16, 16] } });
+    const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+    expect({ width: info.width, height: info.height }).toEqual(expectedSize(1, PANEL_WIDTH));
+    // the image panel: red on its left edge, blue on its right edge (the crop's two halves)
+    const at = (x: number, y: number) => Array.from(data.subarray((y * info.width + x) * info.channels, (y * info.width + x) * info.channels + 3));
+    const top = HEADER_HEIGHT + GAP + 100;
+    expect(at(GAP + 5, top)).toEqual([255, 0, 0]);
+    expect(at(GAP + PANEL_WIDTH - 5, top)).toEqual([0, 0, 255]);
   });
 
   it('names files without clobbering inputs, and repeats get a number', () => {
