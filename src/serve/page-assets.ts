@@ -25,7 +25,7 @@ select { font: inherit; padding: 6px 10px; border-radius: 8px; border: 1px solid
 .card { display: flex; flex-wrap: wrap; gap: 16px; padding: 14px; border-radius: 14px; background: var(--card); box-shadow: 0 1px 3px rgba(0,0,0,.12); }
 .card .figure { position: relative; flex: 1 1 260px; max-width: 100%; }
 .card .figure img { display: block; width: 100%; max-height: 420px; object-fit: contain; border-radius: 10px; background: var(--bg); }
-.heat { position: absolute; pointer-events: none; opacity: 0.65; }
+.heat { position: absolute; pointer-events: none; opacity: 0.65; border-radius: 10px; }
 .caption .word { border-radius: 4px; cursor: pointer; }
 .caption .word:hover, .caption .word:focus, .caption .word.active { background: color-mix(in srgb, var(--accent) 22%, transparent); outline: none; }
 .card .text { flex: 1 1 240px; min-width: 0; }
