@@ -3,7 +3,10 @@
 import path from 'node:path';
 import type { BackendChoice } from '../backend/index.js';
 import { describeBackend, initBackend } from '../backend/index.js';
+import { attentionGridOf } from '../decode/attention.js';
 import { decodeFeatures, DEFAULT_DECODE_BATCH_SIZE, DEFAULT_DECODE_OPTIONS } from '../decode/index.js';
+import { CapgenError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { embedImageFiles, loadEncoder } from '../features/load-encoder.js';
 import { locateEncoder } from '../features/encoder-location.js';
 import { info } from '../log.js';
@@ -11,6 +14,7 @@ import { CHECKPOINT_FILES, defaultCheckpointDir, loadCheckpoint } from '../model
 import type { EncoderIdentity } from '../run/formats.js';
 import { DEFAULT_RUN_DIR } from '../run/layout.js';
 import { Vocabulary } from '../text/vocabulary.js';
+import { renderAttentionPng } from './attention-png.js';
 import { expandInputs, type InputProblem } from './inputs.js';
 
 export interface CaptionConfig {
@@ -24,6 +28,8 @@ export interface CaptionConfig {
   backend: BackendChoice;
   /** Where the encoder is now (--encoder): checked against the weights hash in the checkpoint. */
   encoderPath?: string;
+  /** Write one PNG per image here: each word's attention over the image (attending decoders only). */
+  attentionMapsDir?: string;
 }
 
 export const DEFAULT_CAPTION_CONFIG: Omit<CaptionConfig, 'inputs'> = {
@@ -41,6 +47,8 @@ export interface CaptionedImage {
   logProb: number;
   /** With beam search: every final beam, best first. */
   beams?: { caption: string; score: number; logProb: number }[];
+  /** With attentionMapsDir: the PNG written for this image. */
+  attentionMap?: string;
 }
 
 export interface CaptionRunResult {
@@ -61,7 +69,16 @@ export async function runCaption(config: CaptionConfig): Promise<CaptionRunResul
   info(describeBackend(await initBackend(config.backend)));
   const { meta, model } = await loadCheckpoint(config.checkpointDir);
   try {
-    const vocab = Vocabulary.fromFile(meta.vocab, path.join(config.checkpointDir, CHECKPOINT_FILES.meta));
+    const metaFile = path.join(config.checkpointDir, CHECKPOINT_FILES.meta);
+    const vocab = Vocabulary.fromFile(meta.vocab, metaFile);
+    const featureShape = model.spec.featureShape(model.sizes);
+    let grid: [number, number] | undefined;
+    if (config.attentionMapsDir !== undefined) {
+      // before any image is embedded: a model without maps is a usage error, found at once
+      const found = attentionGridOf({ architecture: meta.architecture, featureShape, encoderFeatureShape: meta.encoder.featureShape, model });
+      if ('reason' in found) throw new CapgenError('USAGE', `--attention-maps: ${found.reason}`, { file: metaFile, hint: 'caption without --attention-maps, or use a checkpoint trained with --decoder attention or transformer' });
+      grid = found.grid;
+    }
     const encoder = await loadEncoder(meta.encoder, { weightsPath: await locateEncoder(meta.encoder, { explicit: config.encoderPath, checkpointDir: config.checkpointDir }) });
     info(`caption: ${files.length} image${files.length === 1 ? '' : 's'}; checkpoint ${config.checkpointDir} (epoch ${meta.epoch}); encoder ${describeEncoder(meta.encoder)}`);
     let embedded: Awaited<ReturnType<typeof embedImageFiles>>;
@@ -74,17 +91,46 @@ export async function runCaption(config: CaptionConfig): Promise<CaptionRunResul
     const decoded = await decodeFeatures(
       model,
       readable.map((f) => embedded.features.get(f)!),
-      { maxLength: meta.maxCaptionLength, beamSize: config.beamSize, lengthPenalty: config.lengthPenalty, batchSize: DEFAULT_DECODE_BATCH_SIZE },
+      {
+        maxLength: meta.maxCaptionLength,
+        beamSize: config.beamSize,
+        lengthPenalty: config.lengthPenalty,
+        batchSize: DEFAULT_DECODE_BATCH_SIZE,
+        featureShape,
+        ...(grid ? { attention: { grid } } : {}),
+      },
     );
     const words = (tokens: number[]) => vocab.decode(tokens).join(' ');
-    const captions = readable.map((image, i) => ({
+    const captions: CaptionedImage[] = readable.map((image, i) => ({
       image,
       caption: words(decoded[i].tokens),
       logProb: decoded[i].logProb,
       ...(config.beamSize > 1 ? { beams: decoded[i].beams.map((b) => ({ caption: words(b.tokens), score: b.score, logProb: b.logProb })) } : {}),
     }));
+    if (grid && config.attentionMapsDir !== undefined) {
+      const names = mapFileNames(readable);
+      for (let i = 0; i < readable.length; i++) {
+        const target = path.join(config.attentionMapsDir, names[i]);
+        const png = await renderAttentionPng({ image: readable[i], caption: captions[i].caption, words: vocab.decode(decoded[i].tokens), weights: decoded[i].attention!, grid, encoder: meta.encoder });
+        await writeFileAtomic(target, png);
+        captions[i].attentionMap = target;
+      }
+      info(`caption: wrote ${readable.length} attention map${readable.length === 1 ? '' : 's'} to ${config.attentionMapsDir}`);
+    }
     return { captions, failed: [...problems, ...embedded.failed], checkpoint: config.checkpointDir, encoder: meta.encoder };
   } finally {
     model.dispose();
   }
+}
+
+/** `photo.jpg` -> `photo-attention.png` (never an input's own name); a repeated file name (two folders) gets `-2`, `-3`, ... */
+export function mapFileNames(images: string[]): string[] {
+  const used = new Set<string>();
+  return images.map((image) => {
+    const stem = path.basename(image, path.extname(image)) || 'image';
+    let name = `${stem}-attention.png`;
+    for (let n = 2; used.has(name.toLowerCase()); n++) name = `${stem}-${n}-attention.png`;
+    used.add(name.toLowerCase());
+    return name;
+  });
 }

@@ -27,6 +27,7 @@ export function captionCommand(): Command {
     .option('--length-penalty <alpha>', 'beam ranking: log-probability / length^alpha (0 = total log-probability)', floatArg(0, 5), d.lengthPenalty)
     .option('--batch-size <n>', 'images embedded per encoder call', intArg(1), d.batchSize)
     .option('--encoder <path>', "the encoder's model.json (or ResNet50 .h5) when it is no longer where prepare found it; checked against the checkpoint")
+    .option('--attention-maps <dir>', 'write one PNG per image into DIR: each word with its attention heatmap (attention and transformer decoders)')
     .option('--json', 'print JSON on stdout instead of image<TAB>caption lines')
     .addOption(backendOption())
     .action(async (images: string[], opts) => {
@@ -38,6 +39,7 @@ export function captionCommand(): Command {
         batchSize: opts.batchSize,
         backend: opts.backend,
         encoderPath: opts.encoder,
+        attentionMapsDir: opts.attentionMaps,
       };
       const r = await runCaption(config);
       if (opts.json) {

@@ -23,6 +23,7 @@ export function evalCommand(): Command {
     .option('--predictions <file>', 'score this JSON Lines file of {"image", "caption"} instead of decoding (no model needed)')
     .option('--out <dir>', 'output folder (default: <run>/eval)')
     .option('--no-thumbnails', 'leave image thumbnails out of report.html')
+    .option('--no-attention-maps', "leave the words' attention maps out of report.html (attending decoders)")
     .option('--json', 'print metrics.json on stdout instead of a table')
     .addOption(backendOption())
     .action(async (opts) => {
@@ -38,6 +39,7 @@ export function evalCommand(): Command {
         predictionsFile: opts.predictions,
         outDir: opts.out,
         thumbnails: opts.thumbnails,
+        attentionMaps: opts.attentionMaps,
         backend: opts.backend,
       };
       // Writing into the run folder takes its lock; --out elsewhere only reads the run.

@@ -1,18 +1,17 @@
 // Beam search over a batch of images: every step scores all beams of all images in ONE model call
 // ([images x beams] rows), keeps the beamSize best continuations per image, and drops images whose
 // beams have all ended. Finished beams keep their slot and score, so they compete with the beams
-// still growing under the same length-normalised ranking.
+// still growing under the same length-normalised ranking. Any decoder whose state tensors all have
+// the batch first (LSTM h/c, transformer key/value caches [B, heads, t, dh]) is reordered by one
+// gather per tensor. With DecodeOptions.attention each beam carries its words' attention rows.
 import * as tf from '@tensorflow/tfjs';
 import type { StepDecoder } from '../model/step-decoder.js';
 import { SPECIAL_IDS } from '../run/formats.js';
+import { attentionRow, readAttention } from './attention.js';
 import { allowedTokens, readTopTokens } from './candidates.js';
-import { normalisedScore, type DecodedCaption, type Hypothesis } from './types.js';
+import { normalisedScore, type DecodeOptions, type DecodedCaption, type Hypothesis } from './types.js';
 
-export interface BeamSearchOptions {
-  maxLength: number;
-  beamSize: number;
-  lengthPenalty: number;
-}
+export type BeamSearchOptions = Pick<DecodeOptions, 'maxLength' | 'beamSize' | 'lengthPenalty' | 'attention'>;
 
 interface Beam extends Hypothesis {
   finished: boolean;
@@ -35,11 +34,12 @@ interface Group {
  */
 export function beamSearch(model: StepDecoder, features: tf.Tensor, opts: BeamSearchOptions): DecodedCaption[] {
   const { maxLength, beamSize, lengthPenalty } = opts;
+  const grid = opts.attention?.grid;
   const results: DecodedCaption[] = new Array(features.shape[0]);
   // one empty beam per image before the first word
   let groups: Group[] = Array.from({ length: features.shape[0] }, (_, image) => ({
     image,
-    beams: [{ tokens: [], logProb: 0, score: 0, length: 0, finished: false, row: image }],
+    beams: [{ tokens: [], logProb: 0, score: 0, length: 0, finished: false, row: image, ...(grid ? { attention: [] } : {}) }],
   }));
   let state = model.initState(features as tf.Tensor2D);
   let tokens: tf.Tensor1D = tf.tensor1d(new Int32Array(groups.length).fill(SPECIAL_IDS.start), 'int32');
@@ -47,8 +47,16 @@ export function beamSearch(model: StepDecoder, features: tf.Tensor, opts: BeamSe
     for (let t = 0; t <= maxLength && groups.length > 0; t++) {
       const out = tf.tidy(() => model.step(tokens, state, t));
       tf.dispose([tokens, ...state]);
+      state = out.state; // owned here from now on, whatever throws below
+      const rows = out.logProbs.shape[0];
       const tops = readTopTokens(out.logProbs, beamSize, t === maxLength);
       out.logProbs.dispose();
+      let attention;
+      try {
+        attention = readAttention(out.attention, rows, grid);
+      } finally {
+        out.attention?.dispose(); // computed by attending decoders whether or not it is kept
+      }
 
       const kept: Group[] = [];
       const sourceRows: number[] = [];
@@ -60,6 +68,8 @@ export function beamSearch(model: StepDecoder, features: tf.Tensor, opts: BeamSe
             candidates.push(beam);
             continue;
           }
+          // this step's attention of the beam's row: it chose whichever word the candidate adds
+          const row = attention && attentionRow(attention, beam.row);
           for (const { token, logProb } of allowedTokens(tops, beam.row, beamSize, t === 0 && maxLength > 0)) {
             const total = beam.logProb + logProb;
             const ended = token === SPECIAL_IDS.end;
@@ -70,13 +80,14 @@ export function beamSearch(model: StepDecoder, features: tf.Tensor, opts: BeamSe
               length: t + 1,
               finished: ended,
               row: beam.row,
+              ...(beam.attention ? { attention: ended || !row ? beam.attention : [...beam.attention, row] } : {}),
             });
           }
         }
         // stable sort: on equal scores the earlier beam (and within a beam the likelier token) wins
         const best = candidates.sort((a, b) => b.score - a.score).slice(0, beamSize);
         if (best.every((b) => b.finished)) {
-          results[group.image] = finalise(best);
+          results[group.image] = finalise(best, grid);
           continue;
         }
         const beams = best.map((b) => {
@@ -87,8 +98,9 @@ export function beamSearch(model: StepDecoder, features: tf.Tensor, opts: BeamSe
         kept.push({ image: group.image, beams });
       }
       const gatherRows = tf.tensor1d(sourceRows, 'int32');
-      state = out.state.map((s) => tf.gather(s, gatherRows));
-      tf.dispose([gatherRows, ...out.state]);
+      const all = state;
+      state = all.map((s) => tf.gather(s, gatherRows));
+      tf.dispose([gatherRows, ...all]);
       tokens = tf.tensor1d(nextTokens, 'int32');
       groups = kept;
     }
@@ -98,7 +110,7 @@ export function beamSearch(model: StepDecoder, features: tf.Tensor, opts: BeamSe
   return results;
 }
 
-function finalise(beams: Beam[]): DecodedCaption {
-  const ranked: Hypothesis[] = beams.map(({ tokens, logProb, score, length }) => ({ tokens, logProb, score, length }));
-  return { ...ranked[0], beams: ranked };
+function finalise(beams: Beam[], grid: [number, number] | undefined): DecodedCaption {
+  const ranked: Hypothesis[] = beams.map(({ tokens, logProb, score, length, attention }) => ({ tokens, logProb, score, length, ...(attention ? { attention } : {}) }));
+  return { ...ranked[0], beams: ranked, ...(grid ? { attentionGrid: grid } : {}) };
 }

@@ -6,6 +6,7 @@ import { beamSearch } from './beam-search.js';
 import { greedySearch } from './greedy.js';
 import { normalisedScore, type DecodeOptions, type DecodedCaption } from './types.js';
 
+export { attentionRegions } from './attention.js';
 export { beamSearch } from './beam-search.js';
 export { greedySearch } from './greedy.js';
 export * from './types.js';
@@ -29,9 +30,10 @@ export interface DecodeBatchOptions extends DecodeOptions {
 export function decodeBatch(model: StepDecoder, features: tf.Tensor, opts: DecodeOptions): DecodedCaption[] {
   if (!Number.isInteger(opts.beamSize) || opts.beamSize < 1) throw new RangeError(`beamSize must be a whole number >= 1, got ${opts.beamSize}`);
   if (opts.beamSize === 1) {
-    return greedySearch(model, features, opts.maxLength).map((h) => {
+    const grid = opts.attention?.grid;
+    return greedySearch(model, features, opts).map((h) => {
       const best = { ...h, score: normalisedScore(h.logProb, h.length, opts.lengthPenalty) };
-      return { ...best, beams: [best] };
+      return { ...best, beams: [best], ...(grid ? { attentionGrid: grid } : {}) };
     });
   }
   return beamSearch(model, features, opts);

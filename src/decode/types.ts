@@ -10,6 +10,11 @@ export interface DecodeOptions {
    * generated tokens including the end token. 0 ranks by plain total log-probability.
    */
   lengthPenalty: number;
+  /**
+   * Keep each word's attention over the image regions (decoders that attend), laid out on this
+   * [H, W] grid. Unset, nothing is read back: eval over a whole split holds no maps it will not show.
+   */
+  attention?: { grid: [number, number] };
 }
 
 export const DEFAULT_DECODE_OPTIONS: Omit<DecodeOptions, 'maxLength'> = {
@@ -26,11 +31,18 @@ export interface Hypothesis {
   score: number;
   /** Tokens generated, end token included. */
   length: number;
+  /**
+   * With DecodeOptions.attention: one row per word of `tokens`, the attention [H*W] (row-major over
+   * the grid, summing to 1) of the step that chose that word.
+   */
+  attention?: number[][];
 }
 
 /** The decoding of one image: the best hypothesis, and with beam search all final beams, best first. */
 export interface DecodedCaption extends Hypothesis {
   beams: Hypothesis[];
+  /** [H, W] of the attention rows, when they were asked for. */
+  attentionGrid?: [number, number];
 }
 
 /** score = logProb / length^alpha. */

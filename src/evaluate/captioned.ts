@@ -2,6 +2,7 @@
 // read from a predictions file; either way paired with the image's references.
 import path from 'node:path';
 import { describeBackend, initBackend } from '../backend/index.js';
+import { attentionGridOf } from '../decode/attention.js';
 import { decodeFeatures, type DecodedCaption } from '../decode/index.js';
 import { CapgenError } from '../errors.js';
 import { openFeatureCache } from '../features/cache.js';
@@ -23,6 +24,8 @@ export interface Captioned {
   items: ImageReferences[];
   hypotheses: string[][];
   decoded?: DecodedCaption[];
+  /** [H, W] of decoded[i].attention, when the model attends and the report shows maps. */
+  attentionGrid?: [number, number];
   source: EvalRecord['source'];
   cleaning: CleaningRules;
   skipped: EvalRecord['skipped'];
@@ -109,14 +112,20 @@ export async function fromModel(
     if (items.length === 0) throw new CapgenError('BAD_INPUT', `no image of the ${config.split} split can be captioned`, { file: cacheDir, hint: 'rerun `capgen prepare`' });
 
     const decoding = { maxLength: meta.maxCaptionLength, beamSize: config.beamSize, lengthPenalty: config.lengthPenalty, batchSize: config.batchSize };
+    const featureShape = model.spec.featureShape(model.sizes);
+    // Rows are read back only for the report's maps: without them decoding holds no attention at all.
+    const found = config.attentionMaps ? attentionGridOf({ architecture: meta.architecture, featureShape, encoderFeatureShape: meta.encoder.featureShape, model }) : undefined;
+    const attentionGrid = found && 'grid' in found ? found.grid : undefined;
     const how = config.beamSize === 1 ? 'greedy' : `beam ${config.beamSize}, length penalty ${config.lengthPenalty}`;
-    info(`eval: ${config.split} split, ${items.length} images, checkpoint ${checkpointDir} (epoch ${meta.epoch}), ${how}, at most ${meta.maxCaptionLength} words, ${config.batchSize} images a batch`);
+    info(`eval: ${config.split} split, ${items.length} images, checkpoint ${checkpointDir} (epoch ${meta.epoch}), ${how}, at most ${meta.maxCaptionLength} words, ${config.batchSize} images a batch${attentionGrid ? `, attention maps ${attentionGrid.join('x')}` : ''}`);
     const bar = progressBar(items.length, 'decoding |{bar}| {value}/{total} images | {eta_formatted} left');
     const decodeStarted = performance.now();
     let decoded: DecodedCaption[];
     try {
       decoded = await decodeFeatures(model, vectors, {
         ...decoding,
+        featureShape,
+        ...(attentionGrid ? { attention: { grid: attentionGrid } } : {}),
         onProgress: (done) => {
           bar.update(done);
           throwIfStopRequested(`eval stopped after decoding ${done} images; nothing was written`);
@@ -131,6 +140,7 @@ export async function fromModel(
       items,
       hypotheses: decoded.map((d) => vocab.decode(d.tokens)),
       decoded,
+      ...(attentionGrid ? { attentionGrid } : {}),
       source: { kind: 'model', checkpoint: path.resolve(checkpointDir), epoch: meta.epoch, architecture: meta.architecture, encoder: meta.encoder, decoding },
       cleaning: meta.cleaning,
       skipped,

@@ -25,6 +25,8 @@ export interface EvalConfig {
   outDir?: string;
   /** Embed image thumbnails in report.html (they make it ~5 KB per image larger). */
   thumbnails: boolean;
+  /** Show each word's attention map in report.html when the model attends (~70 bytes a word). */
+  attentionMaps: boolean;
   backend: BackendChoice;
 }
 
@@ -36,5 +38,6 @@ export const DEFAULT_EVAL_CONFIG: EvalConfig = {
   batchSize: DEFAULT_DECODE_BATCH_SIZE,
   smoothing: DEFAULT_SMOOTHING, // method0 = no smoothing: what corpus_bleu does unless told otherwise, so numbers compare with papers
   thumbnails: true,
+  attentionMaps: true, // an attending model's maps explain its captions, for a few KB per image
   backend: 'auto',
 };

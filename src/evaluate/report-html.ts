@@ -1,6 +1,7 @@
 // report.html: one self-contained page (inline CSS, JS and images) with the metrics, how they were
 // obtained, the training curves, and every image with its generated and reference captions,
-// sortable by score so the worst captions are easy to find. Pure: data in, HTML text out.
+// sortable by score so the worst captions are easy to find, and for attending models each word's
+// attention map drawn over the thumbnail. Pure: data in, HTML text out.
 import { METRIC_LABELS, type EvalRecord, type MetricValues } from './record.js';
 
 export interface ReportRow {
@@ -11,6 +12,18 @@ export interface ReportRow {
   ciderD: number;
   /** data: URI of a thumbnail; a placeholder is shown without one. */
   thumbnail?: string;
+  /** Where an attending model looked for each word of `caption`. */
+  attention?: WordMaps;
+}
+
+export interface WordMaps {
+  /** [H, W] regions. */
+  grid: [number, number];
+  words: string[];
+  /** One row per word: weights over the H*W regions, row-major. */
+  weights: number[][];
+  /** The encoder's input [height, width] when it centre-cropped the image (the grid covers that crop only). */
+  crop?: [number, number];
 }
 
 export interface ReportInput {
@@ -38,6 +51,8 @@ pre { background: #f6f6f6; padding: 8px; overflow-x: auto; font-size: 12px; }
 .name { color: #666; font-size: 12px; } .generated { font-weight: 600; margin: 2px 0; }
 .warning { background: #fff3cd; border: 1px solid #e0c060; padding: 6px 10px; } .protocol { color: #555; font-size: 12px; }
 .scores { font-size: 12px; color: #444; } ul.refs { margin: 4px 0; padding-left: 18px; color: #555; }
+.maps { display: flex; flex-wrap: wrap; gap: 6px; margin: 4px 0; }
+.maps figure { margin: 0; font-size: 12px; text-align: center; } .maps canvas { display: block; border-radius: 3px; }
 `;
 
 // Reorders the cards by a data attribute; ties keep the image-name order.
@@ -57,6 +72,67 @@ function sortCards(spec) {
 const select = document.getElementById('sort');
 select.addEventListener('change', () => sortCards(select.value));
 sortCards(select.value);
+
+// Attention maps: each word's bytes (0-255, scaled by the word's peak) painted as a heatmap over the
+// thumbnail, upsampled by the canvas' smoothing. Drawn when a card comes near the screen.
+const MAP_WIDTH = 96;
+function heat(v) {
+  const c = (x) => Math.round(255 * Math.min(1, Math.max(0, x)));
+  return [c(1.5 - Math.abs(4 * v - 3)), c(1.5 - Math.abs(4 * v - 2)), c(1.5 - Math.abs(4 * v - 1))];
+}
+function drawMaps(box) {
+  const [h, w] = box.dataset.grid.split(',').map(Number);
+  const words = JSON.parse(box.dataset.words);
+  const bytes = Uint8Array.from(atob(box.dataset.maps), (ch) => ch.charCodeAt(0));
+  const img = box.closest('.card').querySelector('.thumb img');
+  const shown = img && img.naturalWidth > 0;
+  // the part of the image the grid covers: all of it, or (crop encoders) its centre crop
+  let [sx, sy, sw, sh] = shown ? [0, 0, img.naturalWidth, img.naturalHeight] : [0, 0, 1, 1];
+  if (shown && box.dataset.crop) {
+    const [ch, cw] = box.dataset.crop.split(',').map(Number);
+    const w0 = Math.min(sw, (sh * cw) / ch), h0 = (w0 * ch) / cw;
+    [sx, sy, sw, sh] = [(sw - w0) / 2, (sh - h0) / 2, w0, h0];
+  }
+  const height = shown ? Math.round((MAP_WIDTH * sh) / sw) : MAP_WIDTH;
+  words.forEach((word, k) => {
+    const small = document.createElement('canvas');
+    small.width = w;
+    small.height = h;
+    const sctx = small.getContext('2d');
+    const pixels = sctx.createImageData(w, h);
+    for (let r = 0; r < h * w; r++) {
+      const v = bytes[k * h * w + r] / 255;
+      pixels.data.set([...heat(v), Math.round(255 * (0.2 + 0.5 * v))], r * 4);
+    }
+    sctx.putImageData(pixels, 0, 0);
+    const canvas = document.createElement('canvas');
+    canvas.width = MAP_WIDTH;
+    canvas.height = height;
+    const ctx = canvas.getContext('2d');
+    if (shown) ctx.drawImage(img, sx, sy, sw, sh, 0, 0, MAP_WIDTH, height);
+    else { ctx.fillStyle = '#ddd'; ctx.fillRect(0, 0, MAP_WIDTH, height); }
+    ctx.imageSmoothingEnabled = true;
+    ctx.imageSmoothingQuality = 'high';
+    ctx.drawImage(small, 0, 0, MAP_WIDTH, height);
+    const figure = document.createElement('figure');
+    const label = document.createElement('figcaption');
+    label.textContent = word;
+    figure.append(canvas, label);
+    box.appendChild(figure);
+  });
+}
+function whenReady(box) {
+  const img = box.closest('.card').querySelector('.thumb img');
+  if (img && !img.complete) img.addEventListener('load', () => drawMaps(box), { once: true });
+  else drawMaps(box);
+}
+const mapBoxes = document.querySelectorAll('.maps[data-maps]');
+if ('IntersectionObserver' in window) {
+  const observer = new IntersectionObserver((entries) => entries.forEach((e) => {
+    if (e.isIntersecting) { observer.unobserve(e.target); whenReady(e.target); }
+  }), { rootMargin: '600px' });
+  mapBoxes.forEach((b) => observer.observe(b));
+} else mapBoxes.forEach(whenReady);
 `;
 
 function metricsTable(metrics: MetricValues, coco: EvalRecord['cocoBleu']): string {
@@ -81,6 +157,28 @@ function diagnosticsSection(r: EvalRecord): string {
   return `<h2>Generated captions</h2>${warnings}<table class="metrics" id="diagnostics">${rows.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join('')}</table>`;
 }
 
+/**
+ * Attention rows -> base64 of one byte per region: each row scaled so its peak is 255 (the page
+ * shows where a word looked, not absolute weights), all rows one after the other. ~70 characters
+ * a word on a 7x7 grid, so the maps of a 1000-image report add well under a megabyte.
+ */
+export function encodeMaps(weights: number[][]): string {
+  const regions = weights[0]?.length ?? 0;
+  const bytes = new Uint8Array(weights.length * regions);
+  weights.forEach((row, k) => {
+    const peak = Math.max(...row);
+    row.forEach((x, r) => (bytes[k * regions + r] = peak > 0 ? Math.round((255 * Math.max(0, x)) / peak) : 0));
+  });
+  return Buffer.from(bytes).toString('base64');
+}
+
+function mapsBox(maps: WordMaps): string {
+  if (maps.words.length === 0) return '';
+  const words = escapeHtml(JSON.stringify(maps.words));
+  const crop = maps.crop ? ` data-crop="${maps.crop.join(',')}"` : '';
+  return `<div class="maps" data-grid="${maps.grid.join(',')}"${crop} data-words="${words}" data-maps="${encodeMaps(maps.weights)}"></div>`;
+}
+
 function card(row: ReportRow): string {
   const thumb = row.thumbnail ? `<img src="${row.thumbnail}" alt="${escapeHtml(row.image)}">` : `<div class="placeholder">image not found</div>`;
   const refs = row.references.map((r) => `<li>${escapeHtml(r)}</li>`).join('');
@@ -88,6 +186,7 @@ function card(row: ReportRow): string {
     `<div class="card" data-image="${escapeHtml(row.image)}" data-bleu4="${row.bleu4}" data-cider="${row.ciderD}">` +
     `<div class="thumb">${thumb}</div><div><div class="name">${escapeHtml(row.image)}</div>` +
     `<div class="generated">${escapeHtml(row.caption) || '<i>(empty caption)</i>'}</div>` +
+    (row.attention ? mapsBox(row.attention) : '') +
     `<div class="scores">BLEU-4 ${row.bleu4.toFixed(4)} · CIDEr-D ${row.ciderD.toFixed(4)}</div><ul class="refs">${refs}</ul></div></div>`
   );
 }
@@ -115,6 +214,10 @@ export function renderReport(input: ReportInput): string {
     backend: r.backend,
     createdAt: r.createdAt,
   };
+  const maps = rows.find((row) => row.attention)?.attention;
+  const mapsNote = maps
+    ? `<p>Under each caption, where the model looked for each word: its attention over the ${maps.grid[0]}x${maps.grid[1]} image regions (red = most, blue = least, per word).</p>`
+    : '';
   const curves = input.trainingCurves ? `<h2>Training curves</h2><img src="${input.trainingCurves}" alt="training curves" style="max-width:100%">` : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>capgen eval: ${escapeHtml(r.split)}</title><style>${STYLE}</style></head>
@@ -129,6 +232,7 @@ ${diagnosticsSection(r)}
 <pre>${escapeHtml(JSON.stringify(settings, null, 2))}</pre></details>
 ${curves}
 <h2>Images</h2>
+${mapsNote}
 <div class="controls"><label>Sort by <select id="sort">
 <option value="cider:asc">CIDEr-D, worst first</option><option value="cider:desc">CIDEr-D, best first</option>
 <option value="bleu4:asc">BLEU-4 (sentence), worst first</option><option value="bleu4:desc">BLEU-4 (sentence), best first</option>

@@ -12,7 +12,7 @@ import { outputDiagnostics } from './diagnostics.js';
 import { cocoBleu } from './metrics/coco-bleu.js';
 import { scoreCaptions } from './metrics/index.js';
 import { COCO_BLEU_CONVENTION, metricValues, protocolLine, type EvalRecord } from './record.js';
-import { renderReport } from './report-html.js';
+import { renderReport, type ReportRow } from './report-html.js';
 import { readPrepareRecord, readPreparedCaptions } from './run-files.js';
 import { fromModel, fromPredictions } from './captioned.js';
 import { thumbnails } from './thumbnails.js';
@@ -78,7 +78,11 @@ export async function runEval(config: EvalConfig): Promise<EvalResult> {
     meteor: scores.perImage[i].meteor,
     ...(captioned.decoded ? { logProb: captioned.decoded[i].logProb } : {}),
   }));
-  const report = await buildReport(config, prepare, record, rows);
+  const grid = captioned.attentionGrid;
+  const encoder = captioned.source.kind === 'model' ? captioned.source.encoder : undefined;
+  const crop = encoder?.resize === 'crop' ? { crop: encoder.inputSize } : {};
+  const maps = grid ? captioned.decoded!.map((d, i) => ({ grid, words: captioned.hypotheses[i], weights: d.attention!, ...crop })) : undefined;
+  const report = await buildReport(config, prepare, record, rows.map((r, i) => ({ ...r, attention: maps?.[i] })));
   throwIfStopRequested('eval stopped before writing its outputs; the previous ones are unchanged');
   record.elapsedSeconds.total = (performance.now() - started) / 1000;
   // One set: a failure leaves the previous metrics, predictions and report together, never a mix.
@@ -91,7 +95,7 @@ export async function runEval(config: EvalConfig): Promise<EvalResult> {
   return { record, outDir, files };
 }
 
-async function buildReport(config: EvalConfig, prepare: PrepareRecord, record: EvalRecord, rows: { image: string; caption: string; references: string[]; bleu4: number; ciderD: number }[]): Promise<string> {
+async function buildReport(config: EvalConfig, prepare: PrepareRecord, record: EvalRecord, rows: Omit<ReportRow, 'thumbnail'>[]): Promise<string> {
   const imagesDir = typeof prepare.config?.imagesDir === 'string' ? prepare.config.imagesDir : undefined;
   const thumbs = config.thumbnails && imagesDir ? await thumbnails(rows.map((r) => path.resolve(config.runDir, imagesDir, r.image))) : [];
   const curvesFile = runPath(config.runDir, 'trainDir', 'history.png');

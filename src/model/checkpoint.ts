@@ -22,7 +22,7 @@ import { sha256Hex, verifyFileHash } from './weights-hash.js';
 export const CHECKPOINT_FILES = { meta: 'checkpoint.json', weights: 'weights.bin', optimizer: 'optimizer.bin' } as const;
 
 /** What decoding code needs from any trained model. */
-export type CaptionModel = StepDecoder & { dispose(): void };
+export type CaptionModel = StepDecoder & { readonly spec: DecoderSpec; readonly sizes: BaseSizes; dispose(): void };
 
 /** The decoder's sizes sit at the top level beside these fields (DecoderSpec.sizesFrom reads them). */
 export interface CheckpointMeta extends BaseSizes {

@@ -3,6 +3,7 @@
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend, type BackendChoice } from '../backend/index.js';
+import { attentionGridOf } from '../decode/attention.js';
 import { decodeBatch } from '../decode/index.js';
 import { embedImageBuffer, loadEncoder } from '../features/load-encoder.js';
 import { locateEncoder } from '../features/encoder-location.js';
@@ -44,19 +45,24 @@ export async function loadCaptioner(opts: CaptionerOptions): Promise<Captioner> 
   const encoder = await loadEncoder(meta.encoder, { weightsPath: await locateEncoder(meta.encoder, { explicit: opts.encoderPath, checkpointDir: opts.checkpointDir }) });
   const modelName = `${opts.publicName} (${meta.architecture}, epoch ${meta.epoch})`;
   const encoderName = describeEncoder(meta.encoder);
+  const featureShape = model.spec.featureShape(model.sizes);
+  // Attending models answer with each word's map (one image's worth: a few KB); others without.
+  const found = attentionGridOf({ architecture: meta.architecture, featureShape, encoderFeatureShape: meta.encoder.featureShape, model });
+  const grid = 'grid' in found ? found.grid : undefined;
   // Paths go to the server's own log only; visitors see modelName and encoderName.
-  info(`model: ${modelName} from ${path.resolve(opts.checkpointDir)}; vocabulary ${vocab.size} ids; captions up to ${meta.maxCaptionLength} words; encoder ${encoderName}${meta.encoder.source ? ` from ${meta.encoder.source}` : ''}`);
+  info(`model: ${modelName} from ${path.resolve(opts.checkpointDir)}; vocabulary ${vocab.size} ids; captions up to ${meta.maxCaptionLength} words; encoder ${encoderName}${meta.encoder.source ? ` from ${meta.encoder.source}` : ''}; ${grid ? `attention maps ${grid.join('x')}` : 'no attention maps'}`);
 
   return {
     async caption(image: Buffer, { beamSize }): Promise<CaptionResult> {
       const vector = await embedImageBuffer(encoder, image);
-      const features = tf.tensor2d(vector, [1, vector.length]); // [1, featureSize]
+      const features = tf.tensor(vector, [1, ...featureShape]); // [1, ...featureShape]
       try {
         // decodeBatch frees its own intermediate tensors; the serve leak test checks that.
-        const [decoded] = decodeBatch(model, features, { maxLength: meta.maxCaptionLength, beamSize, lengthPenalty: opts.lengthPenalty });
+        const [decoded] = decodeBatch(model, features, { maxLength: meta.maxCaptionLength, beamSize, lengthPenalty: opts.lengthPenalty, ...(grid ? { attention: { grid } } : {}) });
         const words = (tokens: number[]) => vocab.decode(tokens).join(' ');
         const caption = words(decoded!.tokens);
-        return beamSize > 1 ? { caption, beams: decoded!.beams.map((b) => ({ caption: words(b.tokens), score: b.score })) } : { caption };
+        const attention = grid && decoded!.attention ? { attention: { grid, words: vocab.decode(decoded!.tokens), weights: decoded!.attention, resize: meta.encoder.resize, inputSize: meta.encoder.inputSize } } : {};
+        return { caption, ...(beamSize > 1 ? { beams: decoded!.beams.map((b) => ({ caption: words(b.tokens), score: b.score })) } : {}), ...attention };
       } finally {
         features.dispose();
       }

@@ -23,7 +23,11 @@ h2 { font-size: 1rem; margin: 20px 0 8px; color: var(--muted); font-weight: 600;
 .options label { color: var(--muted); font-size: 0.9rem; }
 select { font: inherit; padding: 6px 10px; border-radius: 8px; border: 1px solid var(--line); background: var(--card); color: var(--fg); }
 .card { display: flex; flex-wrap: wrap; gap: 16px; padding: 14px; border-radius: 14px; background: var(--card); box-shadow: 0 1px 3px rgba(0,0,0,.12); }
-.card img { flex: 1 1 260px; max-width: 100%; max-height: 420px; object-fit: contain; border-radius: 10px; background: var(--bg); }
+.card .figure { position: relative; flex: 1 1 260px; max-width: 100%; }
+.card .figure img { display: block; width: 100%; max-height: 420px; object-fit: contain; border-radius: 10px; background: var(--bg); }
+.heat { position: absolute; pointer-events: none; opacity: 0.65; border-radius: 10px; }
+.caption .word { border-radius: 4px; cursor: pointer; }
+.caption .word:hover, .caption .word:focus, .caption .word.active { background: color-mix(in srgb, var(--accent) 22%, transparent); outline: none; }
 .card .text { flex: 1 1 240px; min-width: 0; }
 .status { margin: 0 0 6px; color: var(--muted); font-size: 0.9rem; min-height: 1.2em; }
 .status.error { color: var(--bad); font-weight: 600; }
@@ -55,7 +59,62 @@ export const PAGE_SCRIPT = `
     $('status').textContent = text;
     $('status').className = isError ? 'status error' : 'status';
   }
-  function clearResult() { $('caption').textContent = ''; $('beams').textContent = ''; $('beams-title').hidden = true; $('meta').textContent = ''; }
+  function clearResult() { $('caption').textContent = ''; $('beams').textContent = ''; $('beams-title').hidden = true; $('meta').textContent = ''; $('hint').hidden = true; hideHeat(); }
+
+  // Attention maps: one word's weights painted on a canvas of H x W pixels, which the browser
+  // stretches smoothly over the part of the preview the encoder saw (all of it, or its centre crop).
+  function heatColour(v) {
+    function c(x) { return Math.round(255 * Math.min(1, Math.max(0, x))); }
+    return [c(1.5 - Math.abs(4 * v - 3)), c(1.5 - Math.abs(4 * v - 2)), c(1.5 - Math.abs(4 * v - 1))];
+  }
+  function hideHeat() { $('heat').hidden = true; }
+  function showHeat(attention, k) {
+    var img = $('preview'), canvas = $('heat');
+    var h = attention.grid[0], w = attention.grid[1], row = attention.weights[k];
+    if (!img.naturalWidth || !row) return;
+    var peak = Math.max.apply(null, row) || 1;
+    canvas.width = w;
+    canvas.height = h;
+    var ctx = canvas.getContext('2d'), pixels = ctx.createImageData(w, h);
+    for (var r = 0; r < h * w; r++) {
+      var v = Math.max(0, row[r]) / peak, rgb = heatColour(v);
+      pixels.data[r * 4] = rgb[0]; pixels.data[r * 4 + 1] = rgb[1]; pixels.data[r * 4 + 2] = rgb[2];
+      pixels.data[r * 4 + 3] = Math.round(255 * (0.25 + 0.75 * v));
+    }
+    ctx.putImageData(pixels, 0, 0);
+    // where the image is drawn inside the <img> box (object-fit: contain)
+    var scale = Math.min(img.clientWidth / img.naturalWidth, img.clientHeight / img.naturalHeight);
+    var shownW = img.naturalWidth * scale, shownH = img.naturalHeight * scale;
+    var left = img.offsetLeft + (img.clientWidth - shownW) / 2, top = img.offsetTop + (img.clientHeight - shownH) / 2;
+    if (attention.resize === 'crop') {
+      var aspect = attention.inputSize[0] / attention.inputSize[1];
+      var cropW = Math.min(shownW, shownH / aspect), cropH = cropW * aspect;
+      left += (shownW - cropW) / 2; top += (shownH - cropH) / 2; shownW = cropW; shownH = cropH;
+    }
+    canvas.style.left = left + 'px'; canvas.style.top = top + 'px';
+    canvas.style.width = shownW + 'px'; canvas.style.height = shownH + 'px';
+    canvas.hidden = false;
+  }
+  function showCaption(answer) {
+    var box = $('caption');
+    box.textContent = '';
+    var attention = answer.attention;
+    if (!attention || attention.words.length === 0) { box.textContent = answer.caption; return; }
+    $('hint').hidden = false;
+    attention.words.forEach(function (word, k) {
+      if (k > 0) box.appendChild(document.createTextNode(' '));
+      var span = document.createElement('span');
+      span.className = 'word';
+      span.tabIndex = 0;
+      span.textContent = word;
+      span.addEventListener('mouseenter', function () { showHeat(attention, k); });
+      span.addEventListener('focus', function () { showHeat(attention, k); });
+      span.addEventListener('mouseleave', hideHeat);
+      span.addEventListener('blur', hideHeat);
+      span.addEventListener('click', function () { span.focus(); showHeat(attention, k); });
+      box.appendChild(span);
+    });
+  }
 
   function showPreview(src) {
     if (previewUrl) URL.revokeObjectURL(previewUrl);
@@ -65,7 +124,8 @@ export const PAGE_SCRIPT = `
   }
 
   function showAnswer(answer) {
-    $('caption').textContent = answer.caption;
+    hideHeat();
+    showCaption(answer);
     var list = $('beams');
     list.textContent = '';
     $('beams-title').hidden = !(answer.beams && answer.beams.length);

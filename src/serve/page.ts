@@ -63,10 +63,14 @@ export function renderPage(options: PageOptions): RenderedPage {
     </select>
   </div>
   <section id="result" class="card" hidden>
-    <img id="preview" alt="the uploaded image">
+    <div class="figure">
+      <img id="preview" alt="the uploaded image">
+      <canvas id="heat" class="heat" hidden></canvas>
+    </div>
     <div class="text">
       <p id="status" class="status" role="status" aria-live="polite"></p>
       <p id="caption" class="caption"></p>
+      <p id="hint" class="meta" hidden>Point at a word (or tap it) to see where the model looked.</p>
       <p id="beams-title" class="beams-title" hidden>The beam's candidates, best first:</p>
       <ol id="beams" class="beams"></ol>
       <p id="meta" class="meta"></p>

@@ -91,6 +91,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     return {
       caption: result.caption,
       ...(beamSize > 1 && result.beams ? { beams: result.beams } : {}),
+      ...(result.attention ? { attention: result.attention } : {}),
       model: captioner.describe().model,
       beamSize,
       image,

@@ -12,6 +12,21 @@ export interface CaptionResult {
   caption: string;
   /** The top beams, best first; present when beamSize > 1. */
   beams?: BeamCaption[];
+  /** Where the model looked for each word of `caption` (attending decoders only). */
+  attention?: WordAttention;
+}
+
+export interface WordAttention {
+  /** [H, W] regions of the encoder's feature map. */
+  grid: [number, number];
+  /** The caption's words, in order. */
+  words: string[];
+  /** One row per word: weights over the H*W regions (row-major, summing to 1). */
+  weights: number[][];
+  /** How the encoder framed the image: the grid covers all of it (squash) or its centre crop of inputSize's shape. */
+  resize: 'squash' | 'crop';
+  /** Encoder input [height, width]. */
+  inputSize: [number, number];
 }
 
 export interface CaptionerInfo {
