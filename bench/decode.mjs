@@ -103,7 +103,7 @@ async function trainedSideBySide() {
       maxLength = d.prepare.maxCaptionLength;
       console.log(`no capgen checkpoint in ${runDir}: PyTorch trains the merge decoder for ${epochs} epoch(s) on the run's ${d.train.length} training captions (untimed), and both sides decode with those weights`);
       const trainDir = writePeerData(path.join(dir, 'train'), { features: d.features, featureShape: [D], vocabSize: sizes.vocabSize, train: d.train });
-      const r = await runPeer(path.join(here, 'train_torch.py'), ['--data', trainDir, '--epochs', String(epochs), '--save-weights', weightsFile, '--threads', '2', '--no-validate']);
+      const r = await runPeer(path.join(here, 'train_torch.py'), ['--data', trainDir, '--epochs', String(epochs), '--save-weights', weightsFile, '--threads', '1', '--no-validate']);
       if (!r) return;
       source = `merge decoder trained by PyTorch for ${epochs} epoch(s) on ${runDir}`;
     }
