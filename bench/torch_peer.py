@@ -155,11 +155,17 @@ def teacher_batch(captions, picks):
 
 
 class Timer:
+    """Wall-clock and process CPU seconds (all threads) since construction."""
+
     def __init__(self):
         self.t0 = time.perf_counter()
+        self.cpu0 = time.process_time()
 
     def seconds(self):
         return time.perf_counter() - self.t0
+
+    def cpu_seconds(self):
+        return time.process_time() - self.cpu0
 
 
 # ---- the merge decoder, in capgen's weight layout (src/model/merge-lstm.ts) ------------------------------

@@ -95,9 +95,10 @@ def benchmark(args, name, make_model, make_optimizer, loss_fn):
             last = loss.item()
             first = last if first is None else first
         seconds = timer.seconds()
+        cpu_ms = 1000 * timer.cpu_seconds() / done  # all threads: less sensitive to other load than wall time
         epoch_train = seconds * len(train) / done
         print(f"{name}: torch {torch.__version__}, {threads} thread(s), {params / 1e6:.2f} M parameters: {steps}/{len(plan)} steps in {seconds:.1f} s, "
-              f"{done / seconds:.0f} captions/s, loss {first:.3f} -> {last:.3f}; training epoch {epoch_train:.1f} s{' (extrapolated)' if steps < len(plan) else ''}", flush=True)
+              f"{done / seconds:.0f} captions/s, {cpu_ms:.2f} CPU-ms per caption, loss {first:.3f} -> {last:.3f}; training epoch {epoch_train:.1f} s{' (extrapolated)' if steps < len(plan) else ''}", flush=True)
         val_seconds, val = 0.0, None
         if dev:
             t = peer.Timer()
@@ -105,7 +106,7 @@ def benchmark(args, name, make_model, make_optimizer, loss_fn):
             val_seconds = t.seconds()
             print(f"{name}: {threads} thread(s): validation of {len(dev)} dev captions in {val_seconds:.1f} s, loss {val[0]:.3f}, accuracy {val[1]:.3f}", flush=True)
         return {"seconds": epoch_train + val_seconds, "trainSeconds": epoch_train, "validationSeconds": val_seconds, "steps": steps,
-                "stepsPerEpoch": len(plan), "extrapolated": steps < len(plan), "loss": last, "valLoss": val and val[0], "parameters": params}
+                "stepsPerEpoch": len(plan), "extrapolated": steps < len(plan), "cpuMsPerCaption": cpu_ms, "loss": last, "valLoss": val and val[0], "parameters": params}
 
     best = peer.best_of_threads(peer.parse_threads(args.threads), run, prefix=name)
     print(f"{name}: epoch time {best['seconds']:.1f} s ({best['trainSeconds']:.1f} s training{' extrapolated' if best['extrapolated'] else ''} + "

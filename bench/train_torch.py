@@ -91,8 +91,9 @@ def run(threads):
             last = loss.item()
             first = last if first is None else first
     train_seconds = timer.seconds()
+    cpu_ms = 1000 * timer.cpu_seconds() / done  # all threads: less sensitive to other load than wall time
     epoch_train = train_seconds * len(train) * epochs / done / epochs
-    print(f"torch {torch.__version__}, {threads} thread(s): {steps}/{len(plan)} steps in {train_seconds:.1f} s, {done / train_seconds:.0f} captions/s, "
+    print(f"torch {torch.__version__}, {threads} thread(s): {steps}/{len(plan)} steps in {train_seconds:.1f} s, {done / train_seconds:.0f} captions/s, {cpu_ms:.2f} CPU-ms per caption, "
           f"loss {first:.3f} -> {last:.3f}; training epoch {epoch_train:.1f} s{' (extrapolated)' if steps < len(plan) else ''}", flush=True)
     val_seconds, val = 0.0, None
     if dev:
@@ -101,7 +102,7 @@ def run(threads):
         val_seconds = t.seconds()
         print(f"torch {threads} thread(s): validation of {len(dev)} dev captions in {val_seconds:.1f} s, loss {val[0]:.3f}, accuracy {val[1]:.3f}", flush=True)
     return {"seconds": epoch_train + val_seconds, "trainSeconds": epoch_train, "validationSeconds": val_seconds, "steps": steps,
-            "stepsPerEpoch": len(plan), "extrapolated": steps < len(plan), "loss": last, "valLoss": val and val[0], "model": model}
+            "stepsPerEpoch": len(plan), "extrapolated": steps < len(plan), "cpuMsPerCaption": cpu_ms, "loss": last, "valLoss": val and val[0], "model": model}
 
 
 best = peer.best_of_threads(peer.parse_threads(args.threads), run)
