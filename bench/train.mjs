@@ -7,13 +7,13 @@
 //        [--replicas N] [--no-torch] [--torch-threads 1,2] [--no-validate]
 // Numbers and how to read them: bench/README.md (train).
 import os from 'node:os';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend } from '../dist/backend/index.js';
 import { describePeer, ensureTorchPeer, peerDir, runPeer, writePeerData } from './lib/torch-peer.mjs';
-import { MergeLstm, initialWeights } from '../dist/model/merge-lstm.js';
+import { MergeLstm, WEIGHT_NAMES, initialWeights } from '../dist/model/merge-lstm.js';
 import { seededRandom } from '../dist/model/init.js';
 import { Adam } from '../dist/train/adam.js';
 import { planEpoch } from '../dist/train/batches.js';
@@ -116,8 +116,12 @@ if (!argv.includes('--no-torch')) {
   // The peer trains on exactly capgen's data (features, captions, vocabulary), in its best configuration.
   const peer = ensureTorchPeer();
   if (peer.available) {
-    const dir = writePeerData(peerDir('train'), { features: data.features, featureShape: [data.featureSize], vocabSize: data.vocabSize, train: data.train, dev: validate ? data.dev : [] });
-    const args = ['--data', dir, '--batch', String(batchSize), '--threads', flag('torch-threads', '1,2'), ...(steps < plan.length ? ['--steps', String(steps)] : []), ...(validate ? [] : ['--no-validate'])];
+    // The same batches in the same order (capgen's plan), so that only the dropout draws differ.
+    const dir = writePeerData(peerDir('train'), { features: data.features, featureShape: [data.featureSize], vocabSize: data.vocabSize, train: data.train, dev: validate ? data.dev : [], extra: { plan } });
+    // capgen's own initial weights (Keras initialisers, same seed): both sides start from the same point.
+    const init = initialWeights(sizes, seed);
+    writeFileSync(path.join(dir, 'init.bin'), Buffer.concat(WEIGHT_NAMES.map((n) => Buffer.from(init[n].buffer, init[n].byteOffset, init[n].byteLength))));
+    const args = ['--data', dir, '--init-weights', path.join(dir, 'init.bin'), '--batch', String(batchSize), '--threads', flag('torch-threads', '1,2'), ...(steps < plan.length ? ['--steps', String(steps)] : []), ...(validate ? [] : ['--no-validate'])];
     const r = await runPeer(path.join(here, 'train_torch.py'), args);
     rmSync(dir, { recursive: true, force: true });
     if (r) {

@@ -6,7 +6,8 @@
 # epoch with 1 and 2 torch threads, reporting the faster.
 # Data: --data DIR (what bench/train.mjs writes from a prepared capgen run), else synthetic Flickr8k-sized data.
 # Usage: /usr/bin/python3 bench/train_torch.py [--data DIR | --captions 30000 --dev-captions 5000 --vocab 2535
-#        --features 1024] [--batch 128] [--steps N] [--threads 1,2] [--no-validate] [--epochs 1 --save-weights F]
+#        --features 1024] [--batch 128] [--steps N] [--threads 1,2] [--no-validate] [--init-weights F]
+#        [--epochs 1 --save-weights F]
 import argparse
 import json
 import math
@@ -30,6 +31,7 @@ p.add_argument("--threads", default="1,2", help="torch thread counts to try; the
 p.add_argument("--no-validate", action="store_true")
 p.add_argument("--epochs", type=int, default=1, help="with --save-weights: epochs to train before saving")
 p.add_argument("--save-weights", help="write the trained weights in capgen's layout (weights.bin) to this file")
+p.add_argument("--init-weights", help="start from these weights (capgen's layout), e.g. capgen's own seeded initial weights")
 p.add_argument("--seed", type=int, default=1)
 args = p.parse_args()
 
@@ -40,9 +42,11 @@ if args.data:
     train = [(c[0], c[1:]) for c in meta["train"]]
     dev = [(c[0], c[1:]) for c in meta["dev"]]
     vocab = meta["vocabSize"]
+    given_plan = meta.get("plan")
     print(f"torch: data {args.data}: {len(train)} training, {len(dev)} dev captions, {features.shape[0]} images, vocabulary {vocab}, {features.shape[1]}-d features")
 else:
     vocab = args.vocab
+    given_plan = None
     features = torch.relu(torch.randn(7000, args.features))  # post-ReLU-like; 6000 training + 1000 dev images
     train = peer.synthetic_captions(args.captions, vocab, 6000, rng)
     dev = peer.synthetic_captions(args.dev_captions, vocab, 1000, rng, first_image=6000)
@@ -71,13 +75,16 @@ def validate(model):
 def run(threads):
     torch.manual_seed(args.seed)
     model = peer.MergeLstm(vocab, feature_size)
+    if args.init_weights:  # the same start as capgen (Keras initialisers): same loss curve, up to dropout draws
+        model.load_capgen_weights(peer.read_capgen_weights(args.init_weights, peer.merge_shapes(vocab, feature_size, 256, 256)))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)  # capgen: Keras' Adam defaults
     model.train()
     epochs = args.epochs if args.save_weights else 1
     done, first, last = 0, None, None
     timer = peer.Timer()
     for epoch in range(epochs):
-        plan = peer.plan_epoch(train, args.batch, rng)
+        # capgen's own plan of batches when it handed one over (epoch 0), else the same algorithm here
+        plan = given_plan if given_plan and epoch == 0 else peer.plan_epoch(train, args.batch, rng)
         steps = min(len(plan), args.steps or len(plan))
         for picks in plan[:steps]:
             inputs, targets, mask = peer.teacher_batch(train, picks)
