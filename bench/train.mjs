@@ -4,7 +4,7 @@
 // very same data) as a ratio. Uses a prepared run when given (--run DIR, default /work/runs/p8k-mobilenet
 // or /tmp/p8k-mobilenet when present), else synthetic Flickr8k-sized features and captions.
 // Usage: node bench/train.mjs [--run DIR] [--captions 30000] [--vocab 2535] [--steps N] [--batch 128]
-//        [--replicas N] [--no-torch] [--torch-threads 1,2] [--no-validate]
+//        [--replicas N] [--no-torch | --no-capgen] [--torch-threads 1,2] [--no-validate] [--synthetic]
 // Numbers and how to read them: bench/README.md (train).
 import os from 'node:os';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
@@ -74,43 +74,50 @@ const optimizer = new Adam(model.variables, { learningRate: 1e-3, clipNorm: 5 })
 const replicas = await startReplicas({ count: replicaCount, backend: info.name, model, optimizer, data });
 const plan = planEpoch(data.train, { batchSize, seed, epoch: 0, shuffle: true });
 const steps = Math.min(plan.length, Number(flag('steps', plan.length)));
-let peakRss = process.memoryUsage().rss;
-let firstLoss;
-let lastLoss;
-let captionsDone = 0;
-const t0 = performance.now();
-const cpu0 = process.cpuUsage();
-for (let index = 0; index < steps; index++) {
-  const r = await replicas.step(plan[index], index);
-  if (index === 0 || index === steps - 1 || index % 50 === 0) {
-    lastLoss = r.loss;
-    firstLoss ??= lastLoss;
-  }
-  captionsDone += plan[index].length;
-  if (index % 20 === 0) peakRss = Math.max(peakRss, process.memoryUsage().rss);
-}
-const seconds = (performance.now() - t0) / 1000;
-const cpu = process.cpuUsage(cpu0);
-console.log(`capgen: CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s over all threads = ${((cpu.user + cpu.system) / 1e3 / captionsDone).toFixed(2)} CPU-ms per caption`);
-peakRss = Math.max(peakRss, process.memoryUsage().rss);
-const epochSeconds = (seconds * data.train.length) / captionsDone;
-console.log(`capgen: ${steps}/${plan.length} steps in ${seconds.toFixed(1)} s, ${(captionsDone / seconds).toFixed(0)} captions/s, loss ${firstLoss.toFixed(3)} -> ${lastLoss.toFixed(3)}`);
-console.log(`capgen: training epoch ${epochSeconds.toFixed(1)} s${steps < plan.length ? ' (extrapolated)' : ''}, peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB (all threads), tensors alive ${tf.memory().numTensors}`);
 const validate = data.dev.length > 0 && !argv.includes('--no-validate');
-let validationSeconds = 0;
-if (validate) {
-  // What `capgen train` does after each epoch (src/train/loop.ts validate): batch 256, length order, no dropout.
-  const v0 = performance.now();
-  const devPlan = planEpoch(data.dev, { batchSize: 256, seed: 0, epoch: 0, shuffle: false });
-  const v = await replicas.evaluate(data.dev, devPlan);
-  validationSeconds = (performance.now() - v0) / 1000;
-  console.log(`capgen: validation of ${data.dev.length} dev captions in ${validationSeconds.toFixed(1)} s, loss ${(v.lossSum / v.tokens).toFixed(3)}, accuracy ${(v.correct / v.tokens).toFixed(3)}`);
-}
-const capgenEpoch = epochSeconds + validationSeconds;
-console.log(`capgen: epoch time ${capgenEpoch.toFixed(1)} s (${epochSeconds.toFixed(1)} s training${steps < plan.length ? ' extrapolated' : ''} + ${validationSeconds.toFixed(1)} s validation); load average ${loadAverage()}`);
+// --no-capgen: the peer alone (its whole epoch takes minutes; capgen's is measured elsewhere)
+const capgenEpoch = argv.includes('--no-capgen') ? undefined : await measureCapgen();
 await replicas.close();
 model.dispose();
 optimizer.dispose();
+
+/** capgen's epoch: the first `steps` steps extrapolated, then validation. Returns seconds. */
+async function measureCapgen() {
+  let peakRss = process.memoryUsage().rss;
+  let firstLoss;
+  let lastLoss;
+  let captionsDone = 0;
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  for (let index = 0; index < steps; index++) {
+    const r = await replicas.step(plan[index], index);
+    if (index === 0 || index === steps - 1 || index % 50 === 0) {
+      lastLoss = r.loss;
+      firstLoss ??= lastLoss;
+    }
+    captionsDone += plan[index].length;
+    if (index % 20 === 0) peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  console.log(`capgen: CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s over all threads = ${((cpu.user + cpu.system) / 1e3 / captionsDone).toFixed(2)} CPU-ms per caption`);
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  const epochSeconds = (seconds * data.train.length) / captionsDone;
+  console.log(`capgen: ${steps}/${plan.length} steps in ${seconds.toFixed(1)} s, ${(captionsDone / seconds).toFixed(0)} captions/s, loss ${firstLoss.toFixed(3)} -> ${lastLoss.toFixed(3)}`);
+  console.log(`capgen: training epoch ${epochSeconds.toFixed(1)} s${steps < plan.length ? ' (extrapolated)' : ''}, peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB (all threads), tensors alive ${tf.memory().numTensors}`);
+  let validationSeconds = 0;
+  if (validate) {
+    // What `capgen train` does after each epoch (src/train/loop.ts validate): batch 256, length order, no dropout.
+    const v0 = performance.now();
+    const devPlan = planEpoch(data.dev, { batchSize: 256, seed: 0, epoch: 0, shuffle: false });
+    const v = await replicas.evaluate(data.dev, devPlan);
+    validationSeconds = (performance.now() - v0) / 1000;
+    console.log(`capgen: validation of ${data.dev.length} dev captions in ${validationSeconds.toFixed(1)} s, loss ${(v.lossSum / v.tokens).toFixed(3)}, accuracy ${(v.correct / v.tokens).toFixed(3)}`);
+  }
+  const capgenEpoch = epochSeconds + validationSeconds;
+  console.log(`capgen: epoch time ${capgenEpoch.toFixed(1)} s (${epochSeconds.toFixed(1)} s training${steps < plan.length ? ' extrapolated' : ''} + ${validationSeconds.toFixed(1)} s validation); load average ${loadAverage()}`);
+  return capgenEpoch;
+}
 
 if (!argv.includes('--no-torch')) {
   // The peer trains on exactly capgen's data (features, captions, vocabulary), in its best configuration.
@@ -126,7 +133,7 @@ if (!argv.includes('--no-torch')) {
     rmSync(dir, { recursive: true, force: true });
     if (r) {
       console.log(describePeer(r));
-      console.log(`ratio: capgen epoch / torch epoch = ${(capgenEpoch / r.seconds).toFixed(2)} (capgen ${capgenEpoch.toFixed(1)} s, torch ${r.seconds.toFixed(1)} s, each with validation${steps < plan.length ? `, training extrapolated from ${steps} steps` : ''})${peer.best && r.peer.best ? '' : ' -- the peer was NOT in its best configuration: ' + (peer.why || r.peer.blas)}`);
+      if (capgenEpoch !== undefined) console.log(`ratio: capgen epoch / torch epoch = ${(capgenEpoch / r.seconds).toFixed(2)} (capgen ${capgenEpoch.toFixed(1)} s, torch ${r.seconds.toFixed(1)} s, each with validation${steps < plan.length ? `, training extrapolated from ${steps} steps` : ''})${peer.best && r.peer.best ? '' : ' -- the peer was NOT in its best configuration: ' + (peer.why || r.peer.blas)}`);
     }
   }
 }
