@@ -81,12 +81,13 @@ def run(threads):
         t = peer.Timer()
         out = decode_all()
         seconds = t.seconds()
+        cpu = t.cpu_seconds()
     captions = []
     for row in out.tolist():
         captions.append(row[: row.index(END)] if END in row else row)
     words = sum(len(c) for c in captions) / len(captions)
-    print(f"torch {torch.__version__}, {threads} thread(s): greedy {len(captions)} images in {seconds:.2f} s (batch {args.batch}), mean {words:.1f} words", flush=True)
-    return {"seconds": seconds, "meanWords": words, "captions": captions}
+    print(f"torch {torch.__version__}, {threads} thread(s): greedy {len(captions)} images in {seconds:.2f} s wall, {cpu:.2f} s CPU (batch {args.batch}), mean {words:.1f} words", flush=True)
+    return {"seconds": seconds, "cpuSeconds": cpu, "meanWords": words, "captions": captions}
 
 
 best = peer.best_of_threads(peer.parse_threads(args.threads), run)
