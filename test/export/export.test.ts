@@ -11,10 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { loadCaptioner, prepareImage, type Captioner } from '../../src/export/web/caption-model.js';
 import { runCli, tempDir } from '../helpers.js';
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../serve/browser.test.js';
 import { serveFolder } from './static-server.js';
 
+// The headless Chromium of test/serve/browser.test.ts (Debian's package; CI installs it).
+const CHROMIUM_PATH = process.env.CAPGEN_CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const HAS_CHROMIUM = existsSync(CHROMIUM_PATH);
+if (!HAS_CHROMIUM) process.stderr.write(`note: ${CHROMIUM_PATH} is absent: the browser test of capgen export is skipped (apt-get install -y chromium)\n`);
 // As test/e2e/pipeline.test.ts, shorter: enough for captions that differ between images.
 const TRAIN_FLAGS = ['--epochs', '6', '--seed', '1', '--batch-size', '16', '--embedding-size', '64', '--hidden-size', '128', '--dropout', '0.2', '--lr', '3e-3'];
 

@@ -5,6 +5,9 @@
 // and data-elapsed-ms (image chosen -> caption shown).
 import { PAGE_STYLE } from '../../serve/page-assets.js';
 
+/** An inline icon, so the browser does not ask the static host for /favicon.ico. */
+const FAVICON = `data:image/svg+xml,${encodeURIComponent('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#2563eb"/><path d="M4 11h8M4 8h8M4 5h5" stroke="#fff" stroke-width="1.6"/></svg>')}`;
+
 const EXTRA_STYLE = `
 .attention { display: flex; flex-wrap: wrap; gap: 6px; margin: 0 0 10px; }
 .attention figure { margin: 0; text-align: center; font-size: 0.8rem; color: var(--muted); }
@@ -19,6 +22,7 @@ export function renderIndexHtml(opts: { title: string; modelLine: string }): str
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(opts.title)}</title>
+<link rel="icon" href="${FAVICON}">
 <style>${PAGE_STYLE}${EXTRA_STYLE}</style>
 </head>
 <body>
