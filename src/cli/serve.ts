@@ -13,6 +13,7 @@ export function serveCommand(): Command {
     .option('--host <address>', 'address to listen on (127.0.0.1: this machine only; 0.0.0.0 to share on the network)', '127.0.0.1')
     .option('--max-upload-mb <n>', 'largest accepted upload in MB (10: any phone photo, but bounded memory)', floatArg(0.001, 1024), 10)
     .option('--length-penalty <alpha>', 'beam search length normalisation (0 = total log-probability, as `capgen caption`)', floatArg(0), 0)
+    .option('--client-side', 'serve the page of `capgen export --format web`: the browser runs the model, images never leave it')
     .addOption(backendOption())
     .action(async (opts) => {
       const config: ServeConfig = {
@@ -23,6 +24,7 @@ export function serveCommand(): Command {
         maxUploadMb: opts.maxUploadMb,
         backend: opts.backend,
         lengthPenalty: opts.lengthPenalty,
+        clientSide: opts.clientSide ?? false,
       };
       await runServe(config);
     });

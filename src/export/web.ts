@@ -46,7 +46,10 @@ export async function writeWebFolder(dir: string, src: ExportSource): Promise<{ 
   const tfjs = await fs.readFile(packageFile('@tensorflow/tfjs', 'dist/tf.min.js'), 'utf8');
   const wasmBackend = await fs.readFile(packageFile('@tensorflow/tfjs-backend-wasm', 'dist/tf-backend-wasm.min.js'), 'utf8');
   // One module script: the UMD bundles set globalThis.tf (and tf.wasm); the decoding module and the page follow.
-  await write('capgen.js', [tfjs, wasmBackend, module.replace(/^\/\/# sourceMappingURL=.*$/m, ''), PAGE_LOGIC].join('\n;\n'));
+  // TensorFlow.js' bundled regenerator assigns an undeclared global; module code is strict, where that
+  // throws and the bundle falls back to Function(...), which a Content-Security-Policy without 'unsafe-eval' blocks.
+  const prelude = 'var regeneratorRuntime;';
+  await write('capgen.js', [prelude, tfjs, wasmBackend, module.replace(/^\/\/# sourceMappingURL=.*$/m, ''), PAGE_LOGIC].join('\n;\n'));
   await write('capgen-model.js', module.replace(/^\/\/# sourceMappingURL=.*$/m, ''));
   for (const wasm of WASM_FILES) await write(wasm, await fs.readFile(packageFile('@tensorflow/tfjs-backend-wasm', `dist/${wasm}`)));
   const encoderName = src.meta.encoder.architecture === 'tfjs-layers' ? path.basename(path.dirname(src.meta.encoder.source ?? 'model')) : src.meta.encoder.architecture;

@@ -2,6 +2,7 @@
 // tfjs files and as the web folder; the exported files, loaded with TensorFlow.js' own loaders over
 // HTTP and decoded by capgen-model.js (no capgen model code), give `capgen caption`'s captions word for
 // word, greedy and beam 3: in Node, and in headless Chromium through the page's <input type="file">.
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -10,7 +11,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { loadCaptioner, prepareImage, type Captioner } from '../../src/export/web/caption-model.js';
-import { runCli, tempDir } from '../helpers.js';
+import { BIN, runCli, tempDir } from '../helpers.js';
 import { serveFolder } from './static-server.js';
 
 // The headless Chromium of test/serve/browser.test.ts (Debian's package; CI installs it).
@@ -127,6 +128,36 @@ describe('capgen export (tfjs, web)', () => {
       expect(await page.locator('#beams li').count()).toBe(3);
       expect(problems).toEqual([]);
       await page.close();
+    });
+
+    it('capgen serve --client-side serves the same page, which captions in the browser', async () => {
+      const child = spawn(process.execPath, [BIN, 'serve', '--client-side', '--run', runDir, '--port', '0'], { env: { ...process.env, CAPGEN_BACKEND: 'wasm' }, stdio: ['ignore', 'ignore', 'pipe'] });
+      try {
+        let stderr = '';
+        const url = await new Promise<string>((resolve, reject) => {
+          child.stderr.on('data', (d) => {
+            stderr += d;
+            const m = stderr.match(/open (http:\/\/\S+\/) \(captions are computed in the browser/);
+            if (m) resolve(m[1]);
+          });
+          child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
+        });
+        const served = await (await fetch(url)).text();
+        expect(served).toBe(readFileSync(path.join(webDir, 'index.html'), 'utf8'));
+        const page = await browser.newPage();
+        const problems: string[] = [];
+        page.on('pageerror', (e) => problems.push(e.message));
+        page.on('console', (m) => (m.type() === 'error' ? problems.push(m.text()) : undefined)); // CSP violations included
+        await page.goto(url);
+        await page.waitForSelector('body[data-ready]', { timeout: 60_000 });
+        await page.setInputFiles('#file', images[3]);
+        await page.waitForSelector('#caption[data-caption]');
+        expect(await page.getAttribute('#caption', 'data-caption')).toBe(expected.greedy.get(images[3])?.caption);
+        expect(problems).toEqual([]);
+        await page.close();
+      } finally {
+        child.kill('SIGTERM');
+      }
     });
   });
 });
