@@ -21,12 +21,13 @@ export interface DecoderGraphs {
   featureShape: number[];
 }
 
-/** The weights as graph constants, each added on first use (so init holds only what init reads). */
+/** The weights as graph constants named weights/NAME (apart from the inputs' names: a decoder may have a
+ *  weight called 'positions'), each added on first use (so init holds only what init reads). */
 function lazyWeights(ops: TfGraphOps, spec: DecoderSpec, sizes: BaseSizes, weights: Weights): Record<string, TfSym> {
   const w: Record<string, TfSym> = {};
   for (const [name, shape] of spec.weightShapes(sizes)) {
     let sym: TfSym | undefined;
-    Object.defineProperty(w, name, { enumerable: true, get: () => (sym ??= ops.weight(name, weights[name], shape)) });
+    Object.defineProperty(w, name, { enumerable: true, get: () => (sym ??= ops.weight(`weights/${name}`, weights[name], shape)) });
   }
   return w;
 }
@@ -56,13 +57,13 @@ function recordStep(spec: DecoderSpec, sizes: BaseSizes, weights: Weights, state
   const names = decoderTensorNames(stateShapes.length, false);
   const tokens = ops.input(names.inputs.tokens, [-1], 'int32');
   const positions = ops.input(names.inputs.positions, [-1], 'int32');
-  const state = stateShapes.map((shape, i) => ops.input(names.inputs.state[i], [-1, ...shape.slice(1)]));
+  const state = stateShapes.map((shape, i) => ops.input(names.inputs.state[i], shape));
   const out = spec.step(ops, lazyWeights(ops, spec, sizes, weights), { tokens, positions, state, position }, sizes);
   if (out.state.length !== stateShapes.length) throw new Error(`${spec.architecture}: step returns ${out.state.length} state tensors, initState ${stateShapes.length}`);
   ops.output('logProbs', out.logProbs);
   out.state.forEach((s, i) => ops.output(names.outputs.state[i], s));
   if (out.attention) ops.output('attention', out.attention);
-  return { ops, attention: out.attention !== undefined };
+  return { ops, attention: out.attention !== undefined, outShapes: out.state.map((x) => x.shape) };
 }
 
 /** Records both graphs. Throws when the step graph depends on the `position` number (it must read `positions`). */
@@ -74,8 +75,15 @@ export function recordDecoderGraphs(spec: DecoderSpec, sizes: BaseSizes, weights
   const first = decoderTensorNames(state.length, false);
   state.forEach((s, i) => initOps.output(first.inputs.state[i], s));
 
-  const stateShapes = state.map((s) => s.shape);
-  const step = recordStep(spec, sizes, weights, stateShapes, 0);
+  // State that grows with each word (a transformer's key/value caches) has sizes that init fixes at 0:
+  // the dimensions a step changes are left to run time (-1) in the step graph's inputs.
+  let stateShapes = state.map((s) => [-1, ...s.shape.slice(1)]);
+  let step = recordStep(spec, sizes, weights, stateShapes, 0);
+  const grown = stateShapes.map((shape, i) => shape.map((d, k) => (d === step.outShapes[i][k] ? d : -1)));
+  if (JSON.stringify(grown) !== JSON.stringify(stateShapes)) {
+    stateShapes = grown;
+    step = recordStep(spec, sizes, weights, stateShapes, 0);
+  }
   // One graph must serve every position: a spec that branches on the number would be wrong past step 0.
   const later = recordStep(spec, sizes, weights, stateShapes, 1);
   if (JSON.stringify(step.ops.nodes) !== JSON.stringify(later.ops.nodes)) {

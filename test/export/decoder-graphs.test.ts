@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { recordDecoderGraphs, type GraphModelFiles } from '../../src/export/decoder-graphs.js';
-import type { DecoderSpec } from '../../src/model/decoder.js';
+import type { DataSizes, DecoderSpec } from '../../src/model/decoder.js';
 import { seededRandom } from '../../src/model/init.js';
 import { DECODERS } from '../../src/model/registry.js';
 import { TfjsDecoder } from '../../src/model/tfjs-decoder.js';
@@ -36,7 +36,9 @@ describe('decoder graphs (tfjs graph models) equal the eager decoder', () => {
   for (const [name, spec] of Object.entries(DECODERS) as [string, DecoderSpec][]) {
     it(`${name}: init and 3 steps, batch of 3`, async () => {
       const featureShape = spec.features === 'pooled' ? [5] : [2, 2, 3];
-      const sizes = spec.sizesFor({ vocabSize: 11, featureShape, dropout: 0 }, SMALL);
+      // maxLength: the longest caption, which decoders with learned word positions size their table by.
+      const data = { vocabSize: 11, featureShape, dropout: 0, maxLength: 6 } as DataSizes;
+      const sizes = spec.sizesFor(data, SMALL);
       const rand = seededRandom(7);
       // Random weights everywhere (initial biases are zero, which would hide a wrong bias wiring).
       const weights = Object.fromEntries(spec.weightShapes(sizes).map(([n, shape]) => [n, Float32Array.from({ length: shape.reduce((a, d) => a * d, 1) }, () => rand() - 0.5)]));
