@@ -55,10 +55,10 @@ export async function loadExportSource(config: Pick<ExportConfig, 'checkpointDir
 export async function runExport(config: ExportConfig): Promise<ExportResult> {
   const write = FORMATS[config.format];
   if (!write) throw new CapgenError('USAGE', `unknown export format '${config.format}'`, { hint: `choose ${EXPORT_FORMATS.join(', ')}` });
+  const src = await loadExportSource(config);
   // Building the encoder's layers model makes a few tensors (WASM: what caption runs on; the pure-JS
   // backend would print tfjs' 'install tfjs-node' banner).
   await initBackend('wasm');
-  const src = await loadExportSource(config);
   info(`export: ${config.format} from ${config.checkpointDir} (${src.meta.architecture}, epoch ${src.meta.epoch}, encoder ${src.meta.encoder.architecture}) -> ${config.outDir}`);
   let files: WrittenFile[] = [];
   await replaceDirAtomic(config.outDir, async (tmp) => {
