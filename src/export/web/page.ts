@@ -181,6 +181,9 @@ document.addEventListener('paste', (e) => {
   try {
     const backend = await startBackend();
     captioner = await loadCaptioner(tfg, new URL('./model/', location.href).href);
+    // The export's --beam-size is the page's default when the menu offers it.
+    const beam = String(captioner.manifest.decoding.beamSize);
+    if ([...$('beam').options].some((o) => o.value === beam)) $('beam').value = beam;
     document.body.setAttribute('data-ready', backend);
     setStatus('ready (' + backend + '): choose, drop or paste an image');
   } catch (e) {
