@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { captionCommand } from './caption.js';
 import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
+import { exportCommand } from './export.js';
 import { prepareCommand } from './prepare.js';
 import { serveCommand } from './serve.js';
 import { trainCommand } from './train.js';
@@ -13,5 +14,6 @@ export function registerCommands(program: Command): void {
   program.addCommand(evalCommand());
   program.addCommand(captionCommand());
   program.addCommand(serveCommand());
+  program.addCommand(exportCommand());
   program.addCommand(demoCommand());
 }

@@ -15,6 +15,7 @@ export function serveCommand(): Command {
     .option('--encoder <path>', "the encoder's model.json (or ResNet50 .h5) when it is no longer where prepare found it; checked against the checkpoint")
     .option('--name <text>', "the model's name on the page and in API answers (default: the run folder's base name; paths are never shown)")
     .option('--length-penalty <alpha>', 'beam search length normalisation (0 = total log-probability, as `capgen caption`)', floatArg(0), 0)
+    .option('--client-side', 'serve the page of `capgen export --format web`: the browser runs the model, images never leave it')
     .addOption(backendOption())
     .action(async (opts) => {
       const config: ServeConfig = {
@@ -27,6 +28,7 @@ export function serveCommand(): Command {
         lengthPenalty: opts.lengthPenalty,
         encoderPath: opts.encoder,
         name: opts.name,
+        clientSide: opts.clientSide ?? false,
       };
       await runServe(config);
     });

@@ -7,6 +7,7 @@ import { info } from '../log.js';
 import { defaultCheckpointDir } from '../model/checkpoint.js';
 import { RUN_FILES } from '../run/layout.js';
 import { loadCaptioner } from './captioner.js';
+import { buildClientSideServer } from './client-side.js';
 import { buildServer } from './server.js';
 
 export interface ServeConfig {
@@ -21,6 +22,8 @@ export interface ServeConfig {
   backend: BackendChoice;
   /** Length normalisation alpha used by beam search (0 = total log-probability). */
   lengthPenalty: number;
+  /** Serve the exported web page (the browser runs the model) instead of captioning on the server. */
+  clientSide?: boolean;
   /** Where the encoder is now (--encoder), when the run folder moved. */
   encoderPath?: string;
   /** What visitors see as the model's name (`--name`); default: the run folder's base name. */
@@ -49,8 +52,12 @@ export interface ServeHandle {
 /** Starts the server; the returned handle's `closed` resolves after SIGINT/SIGTERM or close(). */
 export async function startServe(config: ServeConfig): Promise<ServeHandle> {
   const checkpointDir = config.checkpoint ?? defaultCheckpointDir(config.runDir);
-  const captioner = await loadCaptioner({ checkpointDir, backend: config.backend, lengthPenalty: config.lengthPenalty, encoderPath: config.encoderPath, publicName: publicModelName(config) });
-  const app = await buildServer({ captioner, maxUploadBytes: Math.round(config.maxUploadMb * 2 ** 20) });
+  const app = config.clientSide
+    ? await buildClientSideServer({ checkpointDir, lengthPenalty: config.lengthPenalty })
+    : await buildServer({
+        captioner: await loadCaptioner({ checkpointDir, backend: config.backend, lengthPenalty: config.lengthPenalty, encoderPath: config.encoderPath, publicName: publicModelName(config) }),
+        maxUploadBytes: Math.round(config.maxUploadMb * 2 ** 20),
+      });
   let url: string;
   try {
     url = await app.listen({ host: config.host, port: config.port });
@@ -80,7 +87,8 @@ export async function startServe(config: ServeConfig): Promise<ServeHandle> {
 /** The CLI entry: serve until interrupted. */
 export async function runServe(config: ServeConfig): Promise<void> {
   const handle = await startServe(config);
-  info(`capgen serve: open ${handle.url.replace('127.0.0.1', 'localhost')}/ (API: POST /api/caption, GET /api/health; Ctrl-C stops)`);
+  const api = config.clientSide ? 'captions are computed in the browser' : 'API: POST /api/caption, GET /api/health';
+  info(`capgen serve: open ${handle.url.replace('127.0.0.1', 'localhost')}/ (${api}; Ctrl-C stops)`);
   await handle.closed;
   info('capgen serve: stopped');
 }

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { PYTHON, writePeerData } from '../../bench/lib/torch-peer.mjs';
 import { initBackend } from '../../src/backend/index.js';
 import { greedySearch } from '../../src/decode/greedy.js';
-import { seededRandom } from '../../src/model/init.js';
+import { mulberry32 as seededRandom } from '../../src/util/random.js';
 import { MergeLstm, WEIGHT_NAMES, weightShapes, type MergeLstmSizes, type Weights } from '../../src/model/merge-lstm.js';
 import { buildBatch, disposeBatch, toTensors } from '../../src/train/batches.js';
 import type { Example } from '../../src/train/data.js';

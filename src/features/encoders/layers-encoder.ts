@@ -48,7 +48,7 @@ export async function hashLayersWeights(modelJsonPath: string): Promise<string> 
 }
 
 /** Loads model.json and its shards from disk (tf.loadLayersModel's file:// needs tfjs-node). */
-async function loadFromDisk(modelJsonPath: string): Promise<tf.LayersModel> {
+export async function loadFromDisk(modelJsonPath: string): Promise<tf.LayersModel> {
   const json = await readModelJson(modelJsonPath);
   const handler: tf.io.IOHandler = {
     load: async () => {

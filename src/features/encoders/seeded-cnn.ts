@@ -96,3 +96,44 @@ export function createSeededCnnEncoder(opts: SeededCnnOptions): Encoder {
     },
   };
 }
+
+/**
+ * The same network as a tfjs layers model (for `capgen export`), on 'unit'-preprocessed pixels
+ * [N, H, W, 3] (x/255): each layer is the op embed() runs, so the features are the same.
+ */
+export function seededCnnLayersModel(opts: SeededCnnOptions): tf.LayersModel {
+  const encoder = createSeededCnnEncoder(opts); // validates the options
+  const [heightPx, widthPx] = encoder.identity.inputSize;
+  encoder.dispose();
+  const rng = mulberry32(opts.seed);
+  const input = tf.input({ shape: [heightPx, widthPx, 3] });
+  // Centre on the image's mean colour: the mean, negated (a Dense of -identity: exact), tiled back to
+  // the image's size and added (tfjs has no Subtract layer; a + (-b) is a - b in floating point).
+  const negate = tf.layers.dense({ units: 3, useBias: false });
+  const negMean = negate.apply(tf.layers.globalAveragePooling2d({}).apply(input)) as tf.SymbolicTensor;
+  const tiled = tf.layers.upSampling2d({ size: [heightPx, widthPx] }).apply(tf.layers.reshape({ targetShape: [1, 1, 3] }).apply(negMean)) as tf.SymbolicTensor;
+  let h = tf.layers.add().apply([input, tiled]) as tf.SymbolicTensor;
+  const convs: { layer: tf.layers.Layer; kernel: tf.Tensor4D }[] = [];
+  let inChannels = 3;
+  for (const outChannels of CONV_CHANNELS) {
+    const layer = tf.layers.conv2d({ filters: outChannels, kernelSize: 3, strides: 2, padding: 'same', useBias: false, activation: 'relu' });
+    h = layer.apply(h) as tf.SymbolicTensor;
+    convs.push({ layer, kernel: seededKernel(rng, inChannels, outChannels) });
+    inChannels = outChannels;
+  }
+  const [, gh, gw] = h.shape as number[];
+  const cell: [number, number] = [gh / FEATURE_GRID, gw / FEATURE_GRID];
+  const colourCell: [number, number] = [heightPx / COLOUR_GRID, widthPx / COLOUR_GRID];
+  const pooled = [
+    tf.layers.averagePooling2d({ poolSize: cell, strides: cell, padding: 'valid' }).apply(h),
+    tf.layers.maxPooling2d({ poolSize: cell, strides: cell, padding: 'valid' }).apply(h),
+    tf.layers.averagePooling2d({ poolSize: colourCell, strides: colourCell, padding: 'valid' }).apply(input),
+  ].map((t) => tf.layers.flatten().apply(t) as tf.SymbolicTensor);
+  const model = tf.model({ inputs: input, outputs: tf.layers.concatenate().apply(pooled) as tf.SymbolicTensor });
+  tf.tidy(() => negate.setWeights([tf.neg(tf.eye(3))]));
+  for (const { layer, kernel } of convs) {
+    layer.setWeights([kernel]);
+    kernel.dispose();
+  }
+  return model;
+}

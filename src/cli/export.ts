@@ -1,0 +1,38 @@
+// `capgen export`: flags -> ExportConfig -> runExport; the written files and their sizes on stdout.
+import { Command, Option } from 'commander';
+import { DEFAULT_DECODE_OPTIONS } from '../decode/types.js';
+import { EXPORT_FORMATS, runExport, type ExportConfig } from '../export/run.js';
+import { result, warn } from '../log.js';
+import { defaultCheckpointDir } from '../model/checkpoint.js';
+import { DEFAULT_RUN_DIR } from '../run/layout.js';
+import { floatArg, intArg } from './options.js';
+
+const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(2)} MB`;
+
+export function exportCommand(): Command {
+  return new Command('export')
+    .description('write a trained model as files that run without capgen: TensorFlow.js models, or a static web page that captions in the browser')
+    .addOption(new Option('--format <format>', 'tfjs: encoder + decoder graphs + capgen-model.json; web: a static site around them').choices([...EXPORT_FORMATS]).makeOptionMandatory())
+    .requiredOption('--out <dir>', 'output folder (replaced whole)')
+    .option('--run <dir>', 'run folder whose best checkpoint is exported', DEFAULT_RUN_DIR)
+    .option('--checkpoint <dir>', 'checkpoint folder (default: <run>/train/best)')
+    .option('--beam-size <n>', 'default decoding recorded in the manifest (1 = greedy, as `capgen caption`)', intArg(1, 100), DEFAULT_DECODE_OPTIONS.beamSize)
+    .option('--length-penalty <alpha>', 'beam ranking recorded in the manifest (0 = total log-probability, as `capgen caption`)', floatArg(0, 5), DEFAULT_DECODE_OPTIONS.lengthPenalty)
+    .action(async (opts) => {
+      const config: ExportConfig = {
+        checkpointDir: opts.checkpoint ?? defaultCheckpointDir(opts.run),
+        format: opts.format,
+        outDir: opts.out,
+        beamSize: opts.beamSize,
+        lengthPenalty: opts.lengthPenalty,
+      };
+      const r = await runExport(config);
+      for (const f of [...r.files].sort((a, b) => b.bytes - a.bytes)) result(`${mb(f.bytes).padStart(10)}  ${f.path}`);
+      result(`${mb(r.totalBytes).padStart(10)}  total in ${r.outDir}`);
+      if (r.budgetBytes !== undefined) {
+        const line = `size budget: ${mb(r.totalBytes)} of ${mb(r.budgetBytes)} (${r.totalBytes <= r.budgetBytes ? 'within' : 'OVER'}; a visitor downloads all of it once)`;
+        if (r.totalBytes <= r.budgetBytes) result(line);
+        else warn(line);
+      }
+    });
+}

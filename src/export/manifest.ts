@@ -1,0 +1,59 @@
+// capgen-model.json: everything a program needs besides the model files to caption an image with an
+// exported model (every format writes the same one): the vocabulary and special ids, how to turn an
+// image into the encoder's input, how to run the decoder's init/step graphs (tensor names, state), and
+// capgen's decoding settings. src/export/web/caption-model.ts is a complete reader.
+import type { CheckpointMeta } from '../model/checkpoint.js';
+import type { CleaningRules } from '../text/clean.js';
+import type { ModelManifest } from './web/caption-model.js';
+
+export const MANIFEST_FILE = 'capgen-model.json';
+
+/** The manifest as written: the reader's fields plus what only people and other tools need. */
+export interface ExportManifest extends ModelManifest {
+  /** The cleaning rules the training captions went through (to clean references the same way). */
+  cleaning: CleaningRules;
+  /** The decoder's sizes as its checkpoint records them. */
+  decoderSizes: Record<string, unknown>;
+  /** Where it came from. */
+  source: { checkpoint: string; epoch: number; encoder: CheckpointMeta['encoder']; capgenFormat: string };
+}
+
+/** Names of the decoder graphs' inputs and outputs (shared by every format that exports graphs). */
+export function decoderTensorNames(stateCount: number, attention: boolean): ModelManifest['decoder']['step'] & { initInput: string } {
+  const state = Array.from({ length: stateCount }, (_, i) => `state_${i}`);
+  return {
+    path: '',
+    initInput: 'features',
+    inputs: { tokens: 'tokens', positions: 'positions', state },
+    outputs: { logProbs: 'logProbs', state: state.map((s) => `next_${s}`), ...(attention ? { attention: 'attention' } : {}) },
+  };
+}
+
+export interface ManifestParts {
+  meta: CheckpointMeta;
+  checkpointDir: string;
+  /** Format label ('tfjs', 'onnx'), recorded in source. */
+  format: string;
+  encoderPath: string;
+  decoder: ModelManifest['decoder'];
+  decoding: ModelManifest['decoding'];
+}
+
+export function buildManifest(p: ManifestParts): ExportManifest {
+  const { meta } = p;
+  const sizes: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(meta)) if (typeof v === 'number' && !['format', 'epoch', 'maxCaptionLength'].includes(k)) sizes[k] = v;
+  return {
+    format: 'capgen-model',
+    version: 1,
+    vocabulary: meta.vocab.tokens,
+    specialIds: { ...meta.vocab.specials },
+    image: { inputSize: meta.encoder.inputSize, resize: meta.encoder.resize, preprocess: meta.encoder.preprocess, featureShape: meta.encoder.featureShape },
+    encoder: { path: p.encoderPath, format: 'layers-model' },
+    decoder: p.decoder,
+    decoding: p.decoding,
+    cleaning: meta.cleaning,
+    decoderSizes: sizes,
+    source: { checkpoint: p.checkpointDir, epoch: meta.epoch, encoder: meta.encoder, capgenFormat: p.format },
+  };
+}

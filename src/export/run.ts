@@ -1,0 +1,69 @@
+// `capgen export`: a checkpoint -> files that run without capgen. One module per format (tfjs.ts,
+// web.ts; onnx.ts), all writing the same capgen-model.json (manifest.ts). The output folder is
+// replaced whole: an interrupted export leaves the previous one (or nothing), never half of one.
+import path from 'node:path';
+import { initBackend } from '../backend/index.js';
+import { CapgenError } from '../errors.js';
+import { info } from '../log.js';
+import { CHECKPOINT_FILES, readCheckpoint } from '../model/checkpoint.js';
+import { decoderFor } from '../model/registry.js';
+import { replaceDirAtomic } from '../io/atomic.js';
+import type { ExportSource, WrittenFile } from './types.js';
+import { writeTfjsModel } from './tfjs.js';
+import { WEB_SIZE_BUDGET_BYTES, writeWebFolder } from './web.js';
+
+export const EXPORT_FORMATS = ['tfjs', 'web'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+export interface ExportConfig {
+  checkpointDir: string;
+  format: ExportFormat;
+  outDir: string;
+  /** Decoding defaults written into the manifest. */
+  beamSize: number;
+  lengthPenalty: number;
+}
+
+export interface ExportResult {
+  outDir: string;
+  format: ExportFormat;
+  files: WrittenFile[];
+  totalBytes: number;
+  /** Web only: the size budget and whether the folder fits it. */
+  budgetBytes?: number;
+}
+
+const FORMATS: Record<ExportFormat, (dir: string, src: ExportSource) => Promise<{ files: WrittenFile[] }>> = {
+  tfjs: writeTfjsModel,
+  web: writeWebFolder,
+};
+
+export async function loadExportSource(config: Pick<ExportConfig, 'checkpointDir' | 'beamSize' | 'lengthPenalty'>): Promise<ExportSource> {
+  const { meta, weights } = await readCheckpoint(config.checkpointDir);
+  const spec = decoderFor(meta.architecture);
+  if (!spec) throw new CapgenError('BAD_INPUT', `unknown architecture '${meta.architecture}'`, { file: path.join(config.checkpointDir, CHECKPOINT_FILES.meta) });
+  return {
+    checkpointDir: config.checkpointDir,
+    meta,
+    spec,
+    sizes: spec.sizesFrom(meta as unknown as Record<string, unknown>),
+    weights,
+    decoding: { maxLength: meta.maxCaptionLength, beamSize: config.beamSize, lengthPenalty: config.lengthPenalty },
+  };
+}
+
+export async function runExport(config: ExportConfig): Promise<ExportResult> {
+  const write = FORMATS[config.format];
+  if (!write) throw new CapgenError('USAGE', `unknown export format '${config.format}'`, { hint: `choose ${EXPORT_FORMATS.join(', ')}` });
+  const src = await loadExportSource(config);
+  // Building the encoder's layers model makes a few tensors (WASM: what caption runs on; the pure-JS
+  // backend would print tfjs' 'install tfjs-node' banner).
+  await initBackend('wasm');
+  info(`export: ${config.format} from ${config.checkpointDir} (${src.meta.architecture}, epoch ${src.meta.epoch}, encoder ${src.meta.encoder.architecture}) -> ${config.outDir}`);
+  let files: WrittenFile[] = [];
+  await replaceDirAtomic(config.outDir, async (tmp) => {
+    files = (await write(tmp, src)).files;
+  });
+  const totalBytes = files.reduce((n, f) => n + f.bytes, 0);
+  return { outDir: config.outDir, format: config.format, files, totalBytes, ...(config.format === 'web' ? { budgetBytes: WEB_SIZE_BUDGET_BYTES } : {}) };
+}
