@@ -12,7 +12,7 @@ const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(2)} MB`;
 export function exportCommand(): Command {
   return new Command('export')
     .description('write a trained model as files that run without capgen: TensorFlow.js models, or a static web page that captions in the browser')
-    .addOption(new Option('--format <format>', 'tfjs: encoder + decoder graphs + capgen-model.json; web: a static site around them').choices([...EXPORT_FORMATS]).makeOptionMandatory())
+    .addOption(new Option('--format <format>', 'tfjs: encoder + decoder graphs (TensorFlow.js) + capgen-model.json; onnx: the same as ONNX files (encoder takes raw pixels); web: a static site around the tfjs files').choices([...EXPORT_FORMATS]).makeOptionMandatory())
     .requiredOption('--out <dir>', 'output folder (replaced whole)')
     .option('--run <dir>', 'run folder whose best checkpoint is exported', DEFAULT_RUN_DIR)
     .option('--checkpoint <dir>', 'checkpoint folder (default: <run>/train/best)')

@@ -35,6 +35,8 @@ export interface ManifestParts {
   /** Format label ('tfjs', 'onnx'), recorded in source. */
   format: string;
   encoderPath: string;
+  /** 'layers-model' (tfjs; preprocessing by the reader), 'onnx' (raw pixels in, preprocessing inside). */
+  encoderFormat?: ModelManifest['encoder']['format'];
   decoder: ModelManifest['decoder'];
   decoding: ModelManifest['decoding'];
 }
@@ -49,7 +51,7 @@ export function buildManifest(p: ManifestParts): ExportManifest {
     vocabulary: meta.vocab.tokens,
     specialIds: { ...meta.vocab.specials },
     image: { inputSize: meta.encoder.inputSize, resize: meta.encoder.resize, preprocess: meta.encoder.preprocess, featureShape: meta.encoder.featureShape },
-    encoder: { path: p.encoderPath, format: 'layers-model' },
+    encoder: { path: p.encoderPath, format: p.encoderFormat ?? 'layers-model' },
     decoder: p.decoder,
     decoding: p.decoding,
     cleaning: meta.cleaning,

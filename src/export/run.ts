@@ -9,10 +9,11 @@ import { CHECKPOINT_FILES, readCheckpoint } from '../model/checkpoint.js';
 import { decoderFor } from '../model/registry.js';
 import { replaceDirAtomic } from '../io/atomic.js';
 import type { ExportSource, WrittenFile } from './types.js';
+import { writeOnnxModel } from './onnx.js';
 import { writeTfjsModel } from './tfjs.js';
 import { WEB_SIZE_BUDGET_BYTES, writeWebFolder } from './web.js';
 
-export const EXPORT_FORMATS = ['tfjs', 'web'] as const;
+export const EXPORT_FORMATS = ['tfjs', 'onnx', 'web'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export interface ExportConfig {
@@ -35,6 +36,7 @@ export interface ExportResult {
 
 const FORMATS: Record<ExportFormat, (dir: string, src: ExportSource) => Promise<{ files: WrittenFile[] }>> = {
   tfjs: writeTfjsModel,
+  onnx: writeOnnxModel,
   web: writeWebFolder,
 };
 

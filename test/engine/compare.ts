@@ -105,7 +105,7 @@ export async function compareDecoding<S extends BaseSizes>(spec: DecoderSpec<S>,
       const tokens = tf.tensor1d(ids, 'int32');
       const out = model.step(tokens, tfState, t);
       const feeds: Record<string, OrtTensor> = { tokens: new O.Tensor('int32', ids, [opts.batch]), positions: new O.Tensor('int32', new Int32Array(opts.batch).fill(t), [opts.batch]) };
-      ortState.forEach((s, i) => (feeds[`state:${i}`] = s));
+      ortState.forEach((s, i) => (feeds[`state_${i}`] = s));
       const r = await step.run(feeds);
       const a = out.logProbs.dataSync();
       const b = r.logProbs.data as Float32Array;
@@ -117,7 +117,7 @@ export async function compareDecoding<S extends BaseSizes>(spec: DecoderSpec<S>,
       }
       tf.dispose([tokens, out.logProbs, ...(out.attention ? [out.attention] : []), ...tfState]);
       tfState = out.state;
-      ortState = Array.from({ length: graphs.stateCount }, (_, i) => r[`state:${i}:next`]);
+      ortState = Array.from({ length: graphs.stateCount }, (_, i) => r[`next_state_${i}`]);
     }
   } finally {
     tf.dispose([features, ...tfState]);

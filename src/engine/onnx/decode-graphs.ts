@@ -1,7 +1,7 @@
 // A trained decoder as two ONNX graphs for captioning, recorded from its DecoderSpec with GraphOps
 // (no gradients), the weights baked in as initializers:
-//   init: features [B, ...featureShape] -> state:0..k-1
-//   step: tokens [B] int32, positions [B] int32, state:0..k-1 -> logProbs [B, V], state:0..k-1 (next),
+//   init: features [B, ...featureShape] -> state_0..state_{k-1}
+//   step: tokens [B] int32, positions [B] int32, state_0.. -> logProbs [B, V], next_state_0..,
 //         attention [B, regions] for decoders that attend
 // Batch size is dynamic; so is every state dimension that changes from step to step (a transformer's
 // key/value cache grows by one position per step), so one step graph serves every position.
@@ -14,7 +14,7 @@ import { DECODER_OPSET, GraphOps, type Sym } from './graph-ops.js';
 export interface DecoderGraphs {
   init: OnnxModel;
   step: OnnxModel;
-  /** Number of state tensors (inputs/outputs `state:i`). */
+  /** Number of state tensors (state_i in, next_state_i out: the names of src/export/manifest.ts). */
   stateCount: number;
   /** Whether the step graph has an `attention` output. */
   attention: boolean;
@@ -44,10 +44,10 @@ function recordStep<S extends BaseSizes>(spec: DecoderSpec<S>, sizes: S, weights
   const w = constants(g, spec, sizes, weights);
   const tokens = g.input('tokens', [-1], { type: 'int32' });
   const positions = g.input('positions', [-1], { type: 'int32' });
-  const state = stateShapes.map((shape, i) => g.input(`state:${i}`, shape));
+  const state = stateShapes.map((shape, i) => g.input(`state_${i}`, shape));
   const out = spec.step(g, w, { tokens, positions, state, position: 0 }, sizes);
   g.output('logProbs', out.logProbs);
-  out.state.forEach((s, i) => g.output(`state:${i}:next`, s));
+  out.state.forEach((s, i) => g.output(`next_state_${i}`, s));
   if (out.attention) g.output('attention', out.attention);
   return { graph: model(g, `${spec.architecture}_step`), outShapes: out.state.map((s) => s.shape), attention: out.attention !== undefined };
 }
@@ -57,7 +57,7 @@ export function buildDecoderGraphs<S extends BaseSizes>(spec: DecoderSpec<S>, si
   const w = constants(g, spec, sizes, weights);
   const features = g.input('features', [-1, ...spec.featureShape(sizes)]);
   const state = spec.initState(g, w, features, sizes);
-  state.forEach((s, i) => g.output(`state:${i}`, s));
+  state.forEach((s, i) => g.output(`state_${i}`, s));
   const init = model(g, `${spec.architecture}_init`);
 
   // Dimensions that a step changes (a growing cache) become dynamic; then record the step for good.

@@ -44,7 +44,7 @@ export class OnnxStepDecoder implements StepDecoder {
 
   initState(features: tf.Tensor): tf.Tensor[] {
     const out = this.init.run({ features: this.toOrt(features.dtype === 'float32' ? features : features.toFloat()) });
-    return Array.from({ length: this.stateCount }, (_, i) => OnnxStepDecoder.toTf(out[`state:${i}`]));
+    return Array.from({ length: this.stateCount }, (_, i) => OnnxStepDecoder.toTf(out[`state_${i}`]));
   }
 
   step(tokens: tf.Tensor1D, state: tf.Tensor[], position = 0): { logProbs: tf.Tensor2D; state: tf.Tensor[]; attention?: tf.Tensor2D } {
@@ -53,11 +53,11 @@ export class OnnxStepDecoder implements StepDecoder {
       tokens: new this.ort.Tensor('int32', Int32Array.from(tokens.dataSync()), [rows]),
       positions: new this.ort.Tensor('int32', new Int32Array(rows).fill(position), [rows]),
     };
-    state.forEach((s, i) => (feeds[`state:${i}`] = this.toOrt(s)));
+    state.forEach((s, i) => (feeds[`state_${i}`] = this.toOrt(s)));
     const out = this.stepSession.run(feeds);
     return {
       logProbs: OnnxStepDecoder.toTf(out.logProbs) as tf.Tensor2D,
-      state: Array.from({ length: this.stateCount }, (_, i) => OnnxStepDecoder.toTf(out[`state:${i}:next`])),
+      state: Array.from({ length: this.stateCount }, (_, i) => OnnxStepDecoder.toTf(out[`next_state_${i}`])),
       attention: out.attention ? (OnnxStepDecoder.toTf(out.attention) as tf.Tensor2D) : undefined,
     };
   }

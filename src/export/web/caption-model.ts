@@ -14,7 +14,8 @@ export interface ModelManifest {
   vocabulary: string[];
   specialIds: { pad: number; start: number; end: number; unk: number };
   image: { inputSize: [number, number]; resize: 'squash' | 'crop'; preprocess: 'caffe' | 'tf' | 'torch' | 'unit'; featureShape: number[] };
-  encoder: { path: string; format: 'layers-model' };
+  /** 'onnx' (export --format onnx): raw RGB pixels in, preprocessing inside the graph; this module reads 'layers-model'. */
+  encoder: { path: string; format: 'layers-model' | 'onnx' };
   decoder: {
     architecture: string;
     featureShape: number[];

@@ -205,6 +205,25 @@ export function convertLayer(ctx: LayerContext, layer: LayerJson, ins: Value[]):
       out = { name: b.op('Flatten', [toKeras(x)], { axis: 1 }, name), layout: 'keras', shape: [size] };
       break;
     }
+    case 'Dense': {
+      // Keras applies a Dense layer to the last axis, whatever the rank: MatMul on the channels-last value.
+      const units = Number(c.units);
+      const cin = x.shape[x.shape.length - 1];
+      const kernel = weight(name, 'kernel') as Float32Array;
+      if (kernel.length !== cin * units) fail(`layer ${name}: kernel size does not match its input`);
+      let y = b.op('MatMul', [toKeras(x), b.constant(`${name}/kernel`, [cin, units], Float32Array.from(kernel))]);
+      if (c.use_bias !== false) y = b.op('Add', [y, b.constant(`${name}/bias`, [units], Float32Array.from(weight(name, 'bias') as Float32Array))]);
+      out = { name: activation(y, c.activation ?? 'linear', 'keras'), layout: 'keras', shape: [...x.shape.slice(0, -1), units] };
+      break;
+    }
+    case 'UpSampling2D': {
+      // Nearest-neighbour repeat of every pixel: Resize with integer scales, floor of the asymmetric source.
+      const [sh, sw] = pair(c.size ?? 2, 'size');
+      if ((c.interpolation ?? 'nearest') !== 'nearest') fail(`layer ${name}: interpolation ${String(c.interpolation)}`);
+      const resized = b.op('Resize', [toNchw(x), '', b.floats(`${name}/scales`, [1, 1, sh, sw])], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' }, name);
+      out = { name: resized, layout: 'nchw', shape: [x.shape[0] * sh, x.shape[1] * sw, x.shape[2]] };
+      break;
+    }
     case 'Dropout':
     case 'SpatialDropout2D':
       out = { ...x }; // inference: the identity
