@@ -296,30 +296,33 @@ export const transformer: DecoderSpec<TransformerSizes> = {
     return { logits: head(ops, w, ops.gather(x, batch.rows)) };
   },
 
-  /** State: per layer the regions' cross keys and values [B, h, R, dh]; from position 0 on, then per
-   *  layer the words' self-attention keys and values so far [B, h, t, dh]. */
+  /** State: per layer the regions' cross-attention keys and values [B, h, R, dh], then per layer the
+   *  words' self-attention keys and values so far [B, h, t, dh] (empty at first: t = 0). The layout
+   *  never changes, so one recorded step graph (src/engine/onnx/decode-graphs.ts) serves every position. */
   initState(ops, w, features, s) {
     const memory = imageMemory(ops, w, features, s);
-    const state: (typeof memory)[] = [];
-    for (let i = 0; i < s.layers; i++) state.push(...crossKeysValues(ops, w, i, memory, s));
-    return state;
+    const cross: (typeof memory)[] = [];
+    for (let i = 0; i < s.layers; i++) cross.push(...crossKeysValues(ops, w, i, memory, s));
+    // Empty caches with the batch's (possibly dynamic) size: zero positions cut from a cross tensor.
+    const R = s.gridHeight * s.gridWidth;
+    const empty = () => ops.split(cross[0], [0, R], 2)[0];
+    const caches = Array.from({ length: 2 * s.layers }, empty);
+    return [...cross, ...caches];
   },
 
-  step(ops, w, { tokens, state, position }, s) {
+  step(ops, w, { tokens, positions, state, position }, s) {
     const L = s.layers;
-    const hasCache = state.length === 4 * L;
-    if (state.length !== (position === 0 ? 2 * L : 4 * L) || (position > 0 && !hasCache)) {
-      throw new Error(`transformer: a state of ${state.length} tensors does not fit position ${position}`);
-    }
+    if (state.length !== 4 * L) throw new Error(`transformer: a state of ${state.length} tensors, expected ${4 * L}`);
+    // Positions come as a tensor (one step graph for all of them); an eager caller's number is checked.
+    if (ops.kind === 'tfjs' && position >= s.maxLength) throw new Error(`transformer: position ${position} is past the ${s.maxLength} word positions it was trained with`);
     const B = ops.shape(tokens)[0];
-    let x = ops.add(ops.gather(w.embedding, tokens), positionRows(ops, w, position, 1, s)); // [B, D]
-    const next = state.slice(0, 2 * L);
+    let x = ops.add(ops.gather(w.embedding, tokens), ops.gather(w.positions, positions)); // [B, D]
     const caches: typeof state = [];
     let probs: typeof x | undefined;
     for (let i = 0; i < L; i++) {
       const [q, kNew, vNew] = selfQkv(ops, w, x, i, 1, B, s); // [B, h, 1, dh]
-      const k = hasCache ? ops.concat([state[2 * L + 2 * i], kNew], 2) : kNew;
-      const v = hasCache ? ops.concat([state[2 * L + 2 * i + 1], vNew], 2) : vNew;
+      const k = ops.concat([state[2 * L + 2 * i], kNew], 2); // [B, h, t+1, dh]
+      const v = ops.concat([state[2 * L + 2 * i + 1], vNew], 2);
       caches.push(k, v);
       const att = attend(ops, q, k, v, s); // the cache holds positions <= this one only: no mask
       x = ops.add(x, dense(ops, mergeHeads(ops, att.context, 1, s, B), w[`l${i}.self.out.kernel`], w[`l${i}.self.out.bias`]));
@@ -329,6 +332,6 @@ export const transformer: DecoderSpec<TransformerSizes> = {
     }
     // Maps for people: the last layer's cross-attention, averaged over heads: [B, h, 1, R] -> [B, R].
     const attention = ops.mean(ops.reshape(probs as typeof x, [B, s.heads, s.gridHeight * s.gridWidth]), [1]);
-    return { logProbs: ops.logSoftmax(head(ops, w, x)), state: [...next, ...caches], attention };
+    return { logProbs: ops.logSoftmax(head(ops, w, x)), state: [...state.slice(0, 2 * L), ...caches], attention };
   },
 };
