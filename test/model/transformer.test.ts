@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { loadOnnxRuntime, onnxUnavailableReason } from '../../src/backend/onnx.js';
+import { decodeBatch } from '../../src/decode/index.js';
 import { loadCheckpoint, readCheckpoint } from '../../src/model/checkpoint.js';
 import { seededRandom } from '../../src/model/init.js';
 import { TfjsDecoder } from '../../src/model/tfjs-decoder.js';
@@ -148,6 +149,29 @@ describe('transformer decoder', () => {
     const r = await compareDecoding(transformer, sizes, { batch: 3, steps: 6, seed: 4 });
     expect(r.stateCount).toBe(4 * sizes.layers);
     expect(r.worst).toBeLessThan(1e-5);
+  });
+
+  it('beam search reorders the key/value caches right: every beam scores what teacher forcing gives its words', () => {
+    const model = new TfjsDecoder(transformer, sizes, randomWeights(transformer, sizes, 8));
+    const feats = tf.tensor(features, [3, ...transformer.featureShape(sizes)]);
+    const maxLength = sizes.maxLength - 2; // what train gives: maxCaptionLength + 2 positions
+    // (No leak check here: the search code's own disposal of `attention` is the maps branch's work;
+    // the step itself is checked leak-free above.)
+    const decoded = tf.tidy(() => decodeBatch(model, feats, { maxLength, beamSize: 3, lengthPenalty: 0 }));
+    let beams = 0;
+    decoded.forEach((d, image) => {
+      for (const h of d.beams) {
+        expect(h.length).toBe(h.tokens.length + 1); // every beam ended (at maxLength only <end> may follow)
+        const { logits, host } = logitsOf(model, [{ imageRow: image, ids: Int32Array.from(h.tokens) }], [0]);
+        const logProb = logits.reduce((sum, row, k) => sum + logSoftmax(row)[host.targets[k]], 0);
+        expect(h.logProb).toBeCloseTo(logProb, 4);
+        beams++;
+      }
+    });
+    expect(beams).toBe(9);
+    for (const d of decoded) expect(new Set(d.beams.map((h) => h.tokens.join(' '))).size).toBe(3); // an image's beams differ
+    feats.dispose();
+    model.dispose();
   });
 
   it('a training step leaks no tensors, and dropout needs the masks', () => {
