@@ -220,8 +220,10 @@ function siteNames(s: TransformerSizes): string[] {
 }
 
 // Defaults of a small captioning Transformer (the "3 layers, width 256-512, 8 heads").
-const DEFAULT_LAYERS = 3; // deeper overfits Flickr8k's 30k captions and costs epoch time linearly
-const DEFAULT_WIDTH = 256; // 512 is ~3x the epoch time on 2 cores for no better dev loss at this data size
+const DEFAULT_LAYERS = 3; // the size; each layer adds about the same step time again
+// 512 would quadruple most matrix products (and the epoch time), past the budget of 3x the
+// merge decoder's epoch on CPUs; --width 512 where a GPU or more cores allow it.
+const DEFAULT_WIDTH = 256;
 const DEFAULT_HEADS = 8; // dh = 32 at width 256: the usual head size
 const FFN_FACTOR = 4; // feed-forward width = 4 x width, as in "Attention is all you need"
 

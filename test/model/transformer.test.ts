@@ -283,27 +283,23 @@ describe('transformer training (tiny spatial run)', () => {
     model.dispose();
   }, 120_000);
 
-  it.skipIf(!ort)('the onnx and tfjs engines train to the same weights', async () => {
-    const a = writeSpatialRun(tempDir());
-    const b = writeSpatialRun(tempDir());
-    await runTrain(config(a.runDir, { engine: 'tfjs' }), { openFeatures: a.openFeatures });
-    await runTrain(config(b.runDir, { engine: 'onnx' }), { openFeatures: b.openFeatures });
-    expect(worstDiff(await lastWeights(a.runDir), await lastWeights(b.runDir))).toBeLessThan(1e-4);
-  }, 60_000);
-
-  it('resuming an interrupted run reaches the weights of an uninterrupted one (the warm-up included)', async () => {
-    const a = writeSpatialRun(tempDir());
-    const b = writeSpatialRun(tempDir());
+  it('resuming an interrupted run reaches the weights of an uninterrupted one (warm-up included); tfjs on 2 gradient replicas trains the same model as onnx', async () => {
+    const [a, b, c] = [0, 1, 2].map(() => writeSpatialRun(tempDir()));
+    const engine = ort ? 'onnx' : 'tfjs';
     // No --warmup-steps: the decoder's own warm-up of one epoch (7 steps of 8 over 54 captions).
-    await runTrain(config(a.runDir, { warmupSteps: undefined }), { openFeatures: a.openFeatures });
+    await runTrain(config(a.runDir, { engine, warmupSteps: undefined }), { openFeatures: a.openFeatures });
     let batches = 0;
-    const stopped = await runTrain(config(b.runDir, { warmupSteps: undefined }), { openFeatures: b.openFeatures, shouldStop: () => ++batches === 5 });
+    const stopped = await runTrain(config(b.runDir, { engine, warmupSteps: undefined }), { openFeatures: b.openFeatures, shouldStop: () => ++batches === 5 });
     expect(stopped.interrupted).toBe(true);
     expect(stopped.state.batch).toBe(5); // inside the warm-up
-    const resumed = await runTrain(config(b.runDir, { resume: true, seed: 999, learningRate: 1 }), { openFeatures: b.openFeatures });
+    const resumed = await runTrain(config(b.runDir, { engine, resume: true, seed: 999, learningRate: 1 }), { openFeatures: b.openFeatures });
     expect(resumed.interrupted).toBe(false);
     const wa = await readCheckpoint(path.join(a.runDir, 'train', 'last'));
     expect(wa.meta.trainConfig).toMatchObject({ warmupSteps: 7 });
-    expect(worstDiff(wa.weights, await lastWeights(b.runDir))).toBeLessThan(1e-5);
-  }, 60_000);
+    expect(worstDiff(wa.weights, await lastWeights(b.runDir))).toBeLessThan(1e-6);
+    // The other engine, data-parallel: other summation orders, float rounding that Adam's normalisation
+    // magnifies for near-zero gradients of this tiny model; still far below what one step changes.
+    await runTrain(config(c.runDir, { engine: 'tfjs', warmupSteps: undefined, replicas: 2 }), { openFeatures: c.openFeatures });
+    expect(worstDiff(wa.weights, await lastWeights(c.runDir))).toBeLessThan(1e-4);
+  }, 120_000);
 });
