@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { loadOnnxRuntime, onnxUnavailableReason } from '../../src/backend/onnx.js';
-import { decodeBatch } from '../../src/decode/index.js';
+import { decodeBatch, type DecodedCaption } from '../../src/decode/index.js';
 import { loadCheckpoint, readCheckpoint } from '../../src/model/checkpoint.js';
 import { seededRandom } from '../../src/model/init.js';
 import { TfjsDecoder } from '../../src/model/tfjs-decoder.js';
@@ -157,7 +157,10 @@ describe('transformer decoder', () => {
     const maxLength = sizes.maxLength - 2; // what train gives: maxCaptionLength + 2 positions
     // (No leak check here: the search code's own disposal of `attention` is the maps branch's work;
     // the step itself is checked leak-free above.)
-    const decoded = tf.tidy(() => decodeBatch(model, feats, { maxLength, beamSize: 3, lengthPenalty: 0 }));
+    let decoded: DecodedCaption[] = [];
+    tf.tidy(() => {
+      decoded = decodeBatch(model, feats, { maxLength, beamSize: 3, lengthPenalty: 0 });
+    });
     let beams = 0;
     decoded.forEach((d, image) => {
       for (const h of d.beams) {
