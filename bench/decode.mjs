@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, describeBackend } from '../dist/backend/index.js';
 import { decodeFeatures } from '../dist/decode/index.js';
 import { initialWeights, MergeLstm } from '../dist/model/merge-lstm.js';
-import { seededRandom } from '../dist/model/init.js';
+import { mulberry32 } from '../dist/util/random.js';
 
 const args = Object.fromEntries(process.argv.slice(2).join(' ').split('--').filter(Boolean).map((s) => s.trim().split(/\s+/)));
 const images = Number(args.images ?? 1000);
@@ -21,7 +21,7 @@ const info = await initBackend(backend);
 console.log(describeBackend(info));
 const sizes = { vocabSize, embeddingSize: 256, hiddenSize: 256, featureSize: 2048, dropout: 0 };
 const model = new MergeLstm(sizes, initialWeights(sizes, 1));
-const rand = seededRandom(2);
+const rand = mulberry32(2);
 // ResNet50 pooled features are non-negative (post-ReLU averages), mostly below ~2
 const features = Array.from({ length: images }, () => Float32Array.from({ length: sizes.featureSize }, () => rand() * rand() * 2));
 console.log(`${images} images, vocabulary ${vocabSize}, hidden ${sizes.hiddenSize}, features ${sizes.featureSize}, max ${maxLength} words`);

@@ -2,8 +2,8 @@
 // extractFeatures, on ../shared/data/flickr8k images, per encoder and engine (tfjs / ONNX Runtime).
 // Prints images/s (wall), CPU-seconds per image (all threads; robust to other processes competing
 // for the cores), peak RSS of that run alone (each setting runs in its own child process) and the load average.
-// Usage: node bench/features.mjs [--encoder resnet50|mobilenet|both] [--engine tfjs|onnx|both] [--images 128] [--workers 1,2] [--batch 16]
-// ResNet50 runs with RANDOM weights (the real ones cannot be downloaded here): same speed, meaningless features.
+// Usage: node bench/features.mjs [--encoder resnet50|densenet201|vgg16|inceptionv3|mobilenet|both|keras,a,b] [--engine tfjs|onnx|both] [--images 128] [--workers 1,2] [--batch 16]
+// The Keras encoders run with RANDOM weights (the real ones cannot be downloaded here): same speed, meaningless features.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -30,6 +30,9 @@ if (!existsSync(imagesDir)) {
 }
 const encoders = {
   resnet50: { label: 'ResNet50 (RANDOM weights, speed only)', config: { encoder: 'resnet50', weights: 'random' } },
+  densenet201: { label: 'DenseNet201 (RANDOM weights)', config: { encoder: 'densenet201', weights: 'random' } },
+  vgg16: { label: 'VGG16 (RANDOM weights)', config: { encoder: 'vgg16', weights: 'random' } },
+  inceptionv3: { label: 'InceptionV3 299x299 (RANDOM weights)', config: { encoder: 'inceptionv3', weights: 'random' } },
   mobilenet: {
     label: 'MobileNet v1 1.0 features -> 1024-d',
     config: { encoder: path.join(shared, 'models', 'mobilenet_v1_1.0_224_features', 'model.json'), preprocess: 'tf' },
@@ -56,7 +59,10 @@ if (childAt >= 0) {
   process.exit(0);
 }
 
-const selected = which === 'both' ? ['mobilenet', 'resnet50'] : [which];
+// 'both' keeps its old meaning; 'keras' is the four Keras Applications encoders; or a comma list.
+const selected = which === 'both' ? ['mobilenet', 'resnet50'] : which === 'keras' ? ['resnet50', 'densenet201', 'vgg16', 'inceptionv3'] : which.split(',');
+const unknown = selected.filter((k) => !encoders[k]);
+if (unknown.length) throw new Error(`unknown --encoder ${unknown.join(', ')}: choose ${Object.keys(encoders).join(', ')}, both or keras`);
 const engines = engineArg === 'both' ? ['tfjs', 'onnx'] : [engineArg];
 console.log(`${os.cpus().length} cores; first ${count} images of ${imagesDir}; batch ${batchSize}; tfjs engine on the WASM backend`);
 for (const key of selected) {

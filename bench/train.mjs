@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend } from '../dist/backend/index.js';
 import { MergeLstm, initialWeights } from '../dist/model/merge-lstm.js';
-import { seededRandom } from '../dist/model/init.js';
+import { mulberry32 } from '../dist/util/random.js';
 import { Adam } from '../dist/train/adam.js';
 import { planEpoch } from '../dist/train/batches.js';
 import { loadTrainingData } from '../dist/train/data.js';
@@ -30,7 +30,7 @@ const seed = 1;
 
 /** Flickr8k-like synthetic data: caption lengths ~ N(11.8, 3.8) in [3, 34], Zipf-ish word ids. */
 function synthetic(captions, vocab, featureSize, images) {
-  const rand = seededRandom(seed);
+  const rand = mulberry32(seed);
   const normal = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
   const features = new Float32Array(images * featureSize);
   for (let i = 0; i < features.length; i++) features[i] = Math.max(0, normal()); // post-ReLU-like

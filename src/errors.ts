@@ -7,7 +7,8 @@ export type ErrorCode =
   | 'BAD_INPUT' // a file exists but its content is wrong
   | 'BACKEND' // a compute backend that was asked for cannot be loaded
   | 'MISMATCH' // artifacts that do not belong together (e.g. checkpoint vs features)
-  | 'NETWORK'; // a download failed
+  | 'NETWORK' // a download failed
+  | 'DISK'; // the file system refused a write: full, read-only, no permission, quota
 
 export interface ErrorDetails {
   file?: string;

@@ -1,10 +1,11 @@
 // Shared test helpers: temp folders, the ../shared data (optional), and running the built CLI.
+import * as tf from '@tensorflow/tfjs';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll } from 'vitest';
+import { afterAll, it } from 'vitest';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const BIN = path.join(REPO_ROOT, 'bin', 'capgen.js');
@@ -12,6 +13,23 @@ export const BIN = path.join(REPO_ROOT, 'bin', 'capgen.js');
 export const SHARED_DIR = path.resolve(REPO_ROOT, '..', 'shared');
 export const HAS_SHARED = existsSync(path.join(SHARED_DIR, 'data', 'flickr8k'));
 if (!HAS_SHARED) process.stderr.write(`note: ${SHARED_DIR} is absent: tests that need real Flickr8k data are skipped\n`);
+
+/**
+ * Whether to skip the tests of an optional dependency (onnxruntime-node, Chromium) that is missing:
+ * on a user's machine they skip with a printed note; with CI set they do not skip quietly, because CI
+ * installs every optional dependency: the file gets one failing test that names what is missing.
+ */
+export function skipWithout(available: boolean, what: string, reason: string): boolean {
+  if (available) return false;
+  if (process.env.CI) {
+    it(`${what} is installed (CI is set, so its tests must run)`, () => {
+      throw new Error(`${what} is missing on CI: ${reason}`);
+    });
+  } else {
+    process.stderr.write(`note: tests that need ${what} are skipped: ${reason}\n`);
+  }
+  return true;
+}
 
 /** A temp folder removed after the test file finishes. */
 export function tempDir(prefix = 'capgen-test-'): string {
@@ -46,3 +64,27 @@ export function runCli(args: string[], opts: { cwd?: string; env?: Record<string
     });
   });
 }
+
+/**
+ * Reads of tensor values to the host by capgen's code (dataSync, data, arraySync, array, buffer*).
+ * The cpu backend's own kernels read their inputs internally; on a GPU those run on the device,
+ * so they are not what this counts.
+ */
+export function countReads<T>(fn: () => T): { value: T; reads: number } {
+  const proto = tf.Tensor.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const names = ['dataSync', 'data', 'arraySync', 'array', 'bufferSync', 'buffer'];
+  const saved = names.map((n) => proto[n]);
+  let reads = 0;
+  names.forEach((n, i) => {
+    proto[n] = function (this: unknown, ...a: unknown[]) {
+      reads++;
+      return saved[i].apply(this, a);
+    };
+  });
+  try {
+    return { value: fn(), reads };
+  } finally {
+    names.forEach((n, i) => (proto[n] = saved[i]));
+  }
+}
+

@@ -138,3 +138,14 @@ export function describeBackend(info: BackendInfo): string {
   const wasmFailure = info.skipped.find((why) => why.startsWith('wasm:'));
   return `backend: ${label}, ${info.threads} ${plural}${info.requested === 'auto' ? ' (auto)' : ''}${wasmFailure ? ` because ${wasmFailure}` : ''}`;
 }
+
+/** What capgen uses of tfjs-node's own API: the TensorBoard event-file writer (`tf.node.summaryFileWriter`). */
+export interface NativeSummaryApi {
+  summaryFileWriter(logdir: string): { scalar(name: string, value: number, step: number): void; flush(): void };
+}
+
+/** tfjs-node(-gpu)'s `node` namespace when the current backend is native, else undefined (WASM and cpu have none). */
+export function nativeNodeApi(): NativeSummaryApi | undefined {
+  if (current?.name !== 'gpu' && current?.name !== 'node') return undefined;
+  return (require(NATIVE_PACKAGES[current.name]) as { node: NativeSummaryApi }).node;
+}

@@ -1,7 +1,8 @@
-// Turns `capgen caption` arguments (files, folders, simple globs such as photos/*.jpg) into image
+// Turns `capgen caption` arguments (files, folders, globs such as photos/**/*.jpg) into image
 // paths. What cannot be found is reported per argument, so the other images are still captioned.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { glob, isDynamicPattern } from 'tinyglobby';
 
 /** What sharp decodes; folders and globs pick only these (named files are always tried). */
 export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif']);
@@ -17,30 +18,8 @@ export interface ExpandedInputs {
   problems: InputProblem[];
 }
 
-const WILDCARD = /[*?[]/;
-
 function isImageName(name: string): boolean {
   return IMAGE_EXTENSIONS.has(path.extname(name).toLowerCase());
-}
-
-/** One glob segment (`*`, `?`, `[abc]`) -> a regular expression; like a shell, `*` skips dot-files. */
-function segmentRegex(segment: string): RegExp {
-  let re = '';
-  for (let i = 0; i < segment.length; i++) {
-    const c = segment[i];
-    if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else if (c === '[') {
-      const close = segment.indexOf(']', i + 1);
-      if (close < 0) re += '\\[';
-      else {
-        const body = segment.slice(i + 1, close).replace(/^!/, '^').replace(/\\/g, '\\\\');
-        re += `[${body}]`;
-        i = close;
-      }
-    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
-  }
-  return new RegExp(`^${segment.startsWith('.') ? '' : '(?!\\.)'}${re}$`);
 }
 
 async function statOrUndefined(p: string): Promise<import('node:fs').Stats | undefined> {
@@ -59,26 +38,14 @@ async function listDir(dir: string): Promise<string[]> {
   }
 }
 
-/** Expands a pattern segment by segment (no `**`): every wildcard segment is matched against a listing. */
+/**
+ * Image files matching a glob (tinyglobby: `*`, `?`, `[abc]`, `**`, `{a,b}`, `\*` for a literal star;
+ * like a shell, wildcards skip dot-files). Paths come back as the pattern was written: relative to the
+ * working folder, or absolute for an absolute pattern.
+ */
 async function expandGlob(pattern: string): Promise<string[]> {
-  const absolute = path.isAbsolute(pattern);
-  const segments = pattern.split(/[\\/]+/).filter((s, i) => s !== '' || i === 0);
-  let bases = [absolute ? path.parse(pattern).root : ''];
-  for (const segment of segments.slice(absolute ? 1 : 0)) {
-    const next: string[] = [];
-    for (const base of bases) {
-      if (!WILDCARD.test(segment)) {
-        next.push(path.join(base, segment));
-        continue;
-      }
-      const re = segmentRegex(segment);
-      for (const name of await listDir(base || '.')) if (re.test(name)) next.push(path.join(base, name));
-    }
-    bases = next;
-  }
-  const files: string[] = [];
-  for (const candidate of bases) if ((await statOrUndefined(candidate))?.isFile() && isImageName(candidate)) files.push(candidate);
-  return files;
+  const matches = await glob(pattern, { onlyFiles: true, expandDirectories: false, absolute: path.isAbsolute(pattern), dot: false });
+  return matches.filter(isImageName).sort();
 }
 
 export async function expandInputs(args: readonly string[]): Promise<ExpandedInputs> {
@@ -100,7 +67,8 @@ export async function expandInputs(args: readonly string[]): Promise<ExpandedInp
       images.forEach(add);
     } else if (stat) {
       add(arg);
-    } else if (WILDCARD.test(arg)) {
+    } else if (isDynamicPattern(arg) || arg.includes('\\')) {
+      // (only escaped wildcards, as in `star\*.jpg`, is static to tinyglobby, but still a pattern)
       const matches = await expandGlob(arg);
       if (matches.length === 0) problems.push({ path: arg, reason: 'no image files match this pattern' });
       matches.forEach(add);

@@ -5,6 +5,7 @@ import type { BackendChoice } from '../backend/index.js';
 import { describeBackend, initBackend } from '../backend/index.js';
 import { decodeFeatures, DEFAULT_DECODE_BATCH_SIZE, DEFAULT_DECODE_OPTIONS } from '../decode/index.js';
 import { embedImageFiles, loadEncoder } from '../features/load-encoder.js';
+import { locateEncoder } from '../features/encoder-location.js';
 import { info } from '../log.js';
 import { CHECKPOINT_FILES, defaultCheckpointDir, loadCheckpoint } from '../model/checkpoint.js';
 import type { EncoderIdentity } from '../run/formats.js';
@@ -21,6 +22,8 @@ export interface CaptionConfig {
   /** Images embedded and decoded per batch. */
   batchSize: number;
   backend: BackendChoice;
+  /** Where the encoder is now (--encoder): checked against the weights hash in the checkpoint. */
+  encoderPath?: string;
 }
 
 export const DEFAULT_CAPTION_CONFIG: Omit<CaptionConfig, 'inputs'> = {
@@ -59,7 +62,7 @@ export async function runCaption(config: CaptionConfig): Promise<CaptionRunResul
   const { meta, model } = await loadCheckpoint(config.checkpointDir);
   try {
     const vocab = Vocabulary.fromFile(meta.vocab, path.join(config.checkpointDir, CHECKPOINT_FILES.meta));
-    const encoder = await loadEncoder(meta.encoder);
+    const encoder = await loadEncoder(meta.encoder, { weightsPath: await locateEncoder(meta.encoder, { explicit: config.encoderPath, checkpointDir: config.checkpointDir }) });
     info(`caption: ${files.length} image${files.length === 1 ? '' : 's'}; checkpoint ${config.checkpointDir} (epoch ${meta.epoch}); encoder ${describeEncoder(meta.encoder)}`);
     let embedded: Awaited<ReturnType<typeof embedImageFiles>>;
     try {

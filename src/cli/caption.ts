@@ -4,33 +4,46 @@ import { Command } from 'commander';
 import { DEFAULT_CAPTION_CONFIG, runCaption, type CaptionConfig } from '../caption/run.js';
 import { CapgenError } from '../errors.js';
 import { result } from '../log.js';
+import { defaultCheckpointDir } from '../model/checkpoint.js';
+import { DEFAULT_RUN_DIR } from '../run/layout.js';
 import { backendOption, floatArg, intArg } from './options.js';
+
+/**
+ * A file name as one tab-separated field: backslash, tab, newline and carriage return written as
+ * \\ \t \n \r (as `sha256sum` and `cut`-friendly tools do), so the line always splits at its one tab.
+ */
+export function escapeField(name: string): string {
+  return name.replace(/[\\\t\n\r]/g, (ch) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[ch] as string);
+}
 
 export function captionCommand(): Command {
   const d = DEFAULT_CAPTION_CONFIG;
   return new Command('caption')
     .description('caption image files, folders or globs (dir/*.jpg) with a trained checkpoint')
     .argument('<images...>', 'image files, folders of images (not recursive), or glob patterns such as "photos/*.jpg"')
-    .option('--checkpoint <dir>', 'checkpoint folder', d.checkpointDir)
+    .option('--run <dir>', 'run folder whose best checkpoint captions', DEFAULT_RUN_DIR)
+    .option('--checkpoint <dir>', 'checkpoint folder (default: <run>/train/best)')
     .option('--beam-size <n>', 'beam width; 1 = greedy search', intArg(1, 100), d.beamSize)
     .option('--length-penalty <alpha>', 'beam ranking: log-probability / length^alpha (0 = total log-probability)', floatArg(0, 5), d.lengthPenalty)
     .option('--batch-size <n>', 'images embedded per encoder call', intArg(1), d.batchSize)
+    .option('--encoder <path>', "the encoder's model.json (or ResNet50 .h5) when it is no longer where prepare found it; checked against the checkpoint")
     .option('--json', 'print JSON on stdout instead of image<TAB>caption lines')
     .addOption(backendOption())
     .action(async (images: string[], opts) => {
       const config: CaptionConfig = {
         inputs: images,
-        checkpointDir: opts.checkpoint,
+        checkpointDir: opts.checkpoint ?? defaultCheckpointDir(opts.run),
         beamSize: opts.beamSize,
         lengthPenalty: opts.lengthPenalty,
         batchSize: opts.batchSize,
         backend: opts.backend,
+        encoderPath: opts.encoder,
       };
       const r = await runCaption(config);
       if (opts.json) {
         result(JSON.stringify({ checkpoint: r.checkpoint, encoder: r.encoder, captions: r.captions, failed: r.failed.map((f) => ({ image: f.path, error: f.reason })) }, null, 2));
       } else {
-        for (const c of r.captions) result(`${c.image}\t${c.caption}`);
+        for (const c of r.captions) result(`${escapeField(c.image)}\t${c.caption}`);
       }
       for (const f of r.failed) process.stderr.write(`capgen: error: ${f.path}: ${f.reason}\n`);
       if (r.failed.length) {

@@ -4,22 +4,22 @@ import { Command } from 'commander';
 import { DEFAULT_DEMO_CONFIG, runDemo, type DemoConfig } from '../demo/run.js';
 import { formatDemoReport } from '../demo/report.js';
 import { result } from '../log.js';
-import { backendOption, intArg } from './options.js';
+import { backendOption, intArg, resolveRunDir, runOption } from './options.js';
 
 export function demoCommand(): Command {
   const d = DEFAULT_DEMO_CONFIG;
-  return new Command('demo')
-    .description('the whole pipeline offline on a generated shapes dataset: prepare, train, eval, caption (a few minutes)')
-    .option('--out <dir>', 'run folder for everything the demo writes', d.outDir)
+  const command = new Command('demo').description('the whole pipeline offline on a generated shapes dataset: prepare, train, eval, caption (a few minutes)');
+  for (const o of runOption('run folder for everything the demo writes', d.outDir, { outAlias: true })) command.addOption(o);
+  return command
     .option('--count <n>', 'synthetic scenes to generate (80/10/10 train/dev/test)', intArg(10, 100_000), d.count)
     .option('--seed <n>', 'seed of the scenes, the encoder weights and training', intArg(0), d.seed)
     .option('--epochs <n>', 'training epochs', intArg(1), d.epochs)
     .option('--show <n>', 'held-out scenes to caption and show', intArg(1, 100), d.showImages)
     .option('--json', 'print the demo record as JSON on stdout')
     .addOption(backendOption())
-    .action(async (opts) => {
+    .action(async (opts, cmd: Command) => {
       const config: DemoConfig = {
-        outDir: opts.out,
+        outDir: resolveRunDir(opts, cmd),
         count: opts.count,
         seed: opts.seed,
         epochs: opts.epochs,

@@ -5,6 +5,7 @@ import { SMOOTHING_METHODS } from '../evaluate/metrics/index.js';
 import { formatMetricsTable } from '../evaluate/record.js';
 import { runEval } from '../evaluate/run.js';
 import { result } from '../log.js';
+import { withRunLock } from '../run/lock.js';
 import { backendOption, floatArg, intArg } from './options.js';
 
 export function evalCommand(): Command {
@@ -39,7 +40,8 @@ export function evalCommand(): Command {
         thumbnails: opts.thumbnails,
         backend: opts.backend,
       };
-      const r = await runEval(config);
+      // Writing into the run folder takes its lock; --out elsewhere only reads the run.
+      const r = config.outDir === undefined ? await withRunLock(config.runDir, 'eval', () => runEval(config)) : await runEval(config);
       result(opts.json ? JSON.stringify(r.record, null, 2) : `${formatMetricsTable(r.record)}\nreport: ${r.files.report}`);
     });
 }

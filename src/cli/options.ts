@@ -1,6 +1,7 @@
 // Flag parsers and shared options, so that every command spells and validates them the same way.
-import { InvalidArgumentError, Option } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { BACKEND_CHOICES, type BackendChoice } from '../backend/index.js';
+import { CapgenError } from '../errors.js';
 
 export function intArg(min: number, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
   return (v) => {
@@ -24,4 +25,22 @@ export function backendOption(): Option {
     .choices([...BACKEND_CHOICES])
     .env('CAPGEN_BACKEND')
     .default('auto' satisfies BackendChoice);
+}
+
+/**
+ * `--run <dir>`: the one name every command gives the run folder. Commands that used to call it
+ * `--out` (prepare, demo) keep that spelling as a hidden alias; `resolveRunDir` merges the two.
+ */
+export function runOption(description: string, defaultDir: string, opts: { outAlias?: boolean } = {}): Option[] {
+  const run = new Option('--run <dir>', `${description}${opts.outAlias ? ' (alias: --out)' : ''}`).default(defaultDir);
+  return opts.outAlias ? [run, new Option('--out <dir>', 'alias of --run').hideHelp()] : [run];
+}
+
+/** The run folder from `--run` or its `--out` alias; both given and different is a usage error. */
+export function resolveRunDir(opts: { run: string; out?: string }, cmd: Command): string {
+  if (opts.out === undefined) return opts.run;
+  if (cmd.getOptionValueSource('run') === 'cli' && opts.run !== opts.out) {
+    throw new CapgenError('USAGE', `--run ${opts.run} and --out ${opts.out} name two run folders: give one (--out is an alias of --run)`);
+  }
+  return opts.out;
 }

@@ -10,11 +10,13 @@ import { DATASET_FORMATS, type DatasetFormat } from '../prepare/readers/types.js
 import { run } from '../prepare/run.js';
 import { parseSplitRatios } from '../prepare/splits.js';
 import { formatSummary } from '../prepare/summary.js';
-import { backendOption, intArg } from './options.js';
+import { withRunLock } from '../run/lock.js';
+import { backendOption, intArg, resolveRunDir, runOption } from './options.js';
 
 interface PrepareFlags {
   data?: string;
-  out: string;
+  run: string;
+  out?: string;
   format?: DatasetFormat;
   images?: string;
   dataset?: 'synthetic';
@@ -48,9 +50,10 @@ function toConfig(flags: PrepareFlags, cmd: Command): PrepareConfig {
     info(`encoder: ${encoder} (the default for --dataset synthetic: seeded weights, no download)`);
   }
   const splitGiven = cmd.getOptionValueSource('split') === 'cli';
+  const runDir = resolveRunDir(flags, cmd);
   return {
-    dataDir: flags.data ?? (synthetic ? path.join(flags.out, SYNTHETIC_DATA_SUBDIR) : DEFAULT_PREPARE_CONFIG.dataDir),
-    outDir: flags.out,
+    dataDir: flags.data ?? (synthetic ? path.join(runDir, SYNTHETIC_DATA_SUBDIR) : DEFAULT_PREPARE_CONFIG.dataDir),
+    outDir: runDir,
     format: flags.format,
     imagesDir: flags.images,
     dataset: flags.dataset,
@@ -80,22 +83,23 @@ function toConfig(flags: PrepareFlags, cmd: Command): PrepareConfig {
 export function prepareCommand(): Command {
   const d = DEFAULT_PREPARE_CONFIG;
   const f = DEFAULT_FEATURES_CONFIG;
-  return new Command('prepare')
+  const command = new Command('prepare')
     .description('clean and tokenize captions, build vocabulary and splits, cache image features')
-    .option('--data <dir>', `dataset folder (default: ${d.dataDir}; with --dataset synthetic: <out>/${SYNTHETIC_DATA_SUBDIR})`)
-    .option('--out <dir>', 'run folder to write', d.outDir)
+    .option('--data <dir>', `dataset folder (default: ${d.dataDir}; with --dataset synthetic: <run>/${SYNTHETIC_DATA_SUBDIR})`);
+  for (const o of runOption('run folder to write', d.outDir, { outAlias: true })) command.addOption(o);
+  return command
     .addOption(new Option('--format <name>', 'caption file format (default: detected)').choices([...DATASET_FORMATS]))
     .option('--images <dir>', 'images folder (default: Images/, Flicker8k_Dataset/ or flickr30k_images/ in --data)')
     .addOption(new Option('--dataset <name>', 'generate a built-in dataset into --data first').choices(['synthetic']))
     .option('--count <n>', 'synthetic images to generate', intArg(3), d.count)
     .option('--seed <n>', 'seed of the random split, the synthetic dataset and generated weights', intArg(0), d.seed)
     .option('--min-count <n>', 'keep words seen at least this often in training captions', intArg(1), d.minCount)
-    .option('--max-length <n>', 'cut captions to at most this many tokens', intArg(1))
+    .option('--max-length <n>', 'cut captions to at most this many tokens (default: the 99.9th percentile of the data, at most 100)', intArg(1))
     .option('--split <shares>', 'train,dev,test shares of a random split (given, it overrides official lists)', d.splitRatios.join(','))
-    .option('--encoder <name>', 'image encoder: resnet50, seeded-cnn, path/to/model.json, or none', f.encoder)
+    .option('--encoder <name>', 'image encoder: resnet50, densenet201, vgg16, inceptionv3 (Keras ImageNet weights), seeded-cnn, path/to/model.json, or none', f.encoder)
     .option('--encoder-layer <name>', 'tfjs layers model: the layer whose output is the feature')
     .addOption(new Option('--preprocess <mode>', 'tfjs layers model: pixel preprocessing').choices(['caffe', 'tf', 'torch', 'unit']))
-    .option('--weights <path>', "resnet50: Keras .h5 weights file, or 'random'")
+    .option('--weights <path>', "resnet50, densenet201, vgg16, inceptionv3: Keras .h5 weights file, or 'random'")
     .addOption(new Option('--pooling <mode>', 'feature pooling').choices(['avg', 'none']).default(f.pooling))
     .addOption(new Option('--resize <mode>', 'image resizing').choices(['squash', 'crop']).default(f.resize))
     .option('--batch-size <n>', 'images per encoder call', intArg(1), f.batchSize)
@@ -105,7 +109,8 @@ export function prepareCommand(): Command {
     .addOption(backendOption())
     .option('--json', 'print the summary as JSON on stdout')
     .action(async (flags: PrepareFlags, cmd: Command) => {
-      const summary = await run(toConfig(flags, cmd));
+      const config = toConfig(flags, cmd);
+      const summary = await withRunLock(config.outDir, 'prepare', () => run(config));
       info(formatSummary(summary));
       if (flags.json) result(JSON.stringify(summary, null, 2));
     });

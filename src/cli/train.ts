@@ -1,10 +1,14 @@
 // `capgen train`: flags -> TrainConfig -> runTrain.
 import { Command, Option } from 'commander';
-import { result } from '../log.js';
+import { result, warn } from '../log.js';
 import { DECODERS, DECODER_NAMES, type DecoderName } from '../model/registry.js';
 import { DEFAULT_TRAIN_CONFIG as D, type TrainConfig } from '../train/config.js';
 import { runTrain } from '../train/run.js';
 import { ENGINE_CHOICES } from '../train/step.js';
+import os from 'node:os';
+import { withRunLock } from '../run/lock.js';
+import { guardTrainDir } from '../run/overwrite.js';
+import { Interrupted, stopRequested } from '../util/signals.js';
 import { backendOption, floatArg, intArg } from './options.js';
 
 export function trainCommand(): Command {
@@ -39,6 +43,8 @@ export function trainCommand(): Command {
     .option('--seed <n>', 'seed for weights, shuffling and dropout', intArg(0), D.seed)
     .option('--replicas <n>', 'tfjs engine: data-parallel gradient threads per step (default: one per core on WASM/cpu, 1 on native TensorFlow); changes speed, not results', intArg(1))
     .option('--resume', 'continue from <run>/train/last with its settings (only --epochs, --engine and --replicas apply)', false)
+    .option('--overwrite', 'replace an earlier training in this run folder (without it, train refuses)', false)
+    .option('--tensorboard <dir>', 'also write TensorBoard event files (Keras layout: <dir>/train, <dir>/validation); native backends only')
     .option('--json', 'print the final state as JSON on stdout')
     .addOption(backendOption())
     .action(async (opts, cmd: Command) => {
@@ -72,10 +78,17 @@ export function trainCommand(): Command {
         seed: opts.seed,
         resume: opts.resume,
         replicas: opts.replicas,
+        tensorboardDir: opts.tensorboard,
       };
-      const r = await runTrain(config);
+      const cores = os.availableParallelism();
+      if (opts.replicas > cores) warn(`--replicas ${opts.replicas} is more than the ${cores} cores here: each replica is a thread, so extra ones only slow training down`);
+      const r = await withRunLock(config.runDir, 'train', async () => {
+        await guardTrainDir(config.runDir, { resume: config.resume, overwrite: opts.overwrite });
+        return runTrain(config);
+      });
       if (opts.json) {
         result(JSON.stringify({ bestDir: r.bestDir, lastDir: r.lastDir, interrupted: r.interrupted, bestEpoch: r.state.bestEpoch, bestLoss: r.state.bestValLoss, epochs: r.state.history }, null, 2));
       }
+      if (r.interrupted) throw new Interrupted(stopRequested() ?? 'SIGINT', `train saved a resumable checkpoint in ${r.lastDir}; continue with \`capgen train --run ${config.runDir} --resume\``);
     });
 }

@@ -60,7 +60,7 @@ export function beamSearch(model: StepDecoder, features: tf.Tensor, opts: BeamSe
             candidates.push(beam);
             continue;
           }
-          for (const { token, logProb } of allowedTokens(tops, beam.row, beamSize)) {
+          for (const { token, logProb } of allowedTokens(tops, beam.row, beamSize, t === 0 && maxLength > 0)) {
             const total = beam.logProb + logProb;
             const ended = token === SPECIAL_IDS.end;
             candidates.push({

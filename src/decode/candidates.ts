@@ -29,19 +29,23 @@ export function readTopTokens(logProbs: tf.Tensor2D, count: number, endOnly: boo
     end.dispose();
     return { width: 1, ids: new Int32Array(rows).fill(SPECIAL_IDS.end), logProbs: new Float32Array(values) };
   }
-  const width = Math.min(count + NEVER_EMITTED.size, vocabSize);
+  const width = Math.min(count + NEVER_EMITTED.size + 1, vocabSize); // + 1: the end token, refused as a first word
   const { values, indices } = tf.topk(logProbs, width);
   const out = { width, ids: new Int32Array(indices.dataSync()), logProbs: new Float32Array(values.dataSync()) };
   tf.dispose([values, indices]);
   return out;
 }
 
-/** The first `count` allowed (token, logProb) pairs of one row, best first. */
-export function allowedTokens(tops: RowTops, row: number, count: number): { token: number; logProb: number }[] {
+/**
+ * The first `count` allowed (token, logProb) pairs of one row, best first. With `firstWord` the end
+ * token is refused too: a caption has at least one word (an empty caption describes nothing, and
+ * beam search with total log-probability would otherwise prefer it on weak models).
+ */
+export function allowedTokens(tops: RowTops, row: number, count: number, firstWord = false): { token: number; logProb: number }[] {
   const out: { token: number; logProb: number }[] = [];
   for (let j = row * tops.width; j < (row + 1) * tops.width && out.length < count; j++) {
     const token = tops.ids[j];
-    if (NEVER_EMITTED.has(token) || tops.logProbs[j] === -Infinity) continue;
+    if (NEVER_EMITTED.has(token) || tops.logProbs[j] === -Infinity || (firstWord && token === SPECIAL_IDS.end)) continue;
     out.push({ token, logProb: tops.logProbs[j] });
   }
   return out;

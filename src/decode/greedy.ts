@@ -31,7 +31,7 @@ export function greedySearch(model: StepDecoder, features: tf.Tensor, maxLength:
       const nextTokens: number[] = [];
       for (let r = 0; r < active.length; r++) {
         const image = active[r];
-        const [{ token, logProb }] = allowedTokens(tops, r, 1);
+        const [{ token, logProb }] = allowedTokens(tops, r, 1, t === 0 && maxLength > 0);
         logProbs[image] += logProb;
         if (token === SPECIAL_IDS.end) {
           results[image] = { tokens: words[image], logProb: logProbs[image], score: logProbs[image], length: t + 1 };

@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { CapgenError } from '../errors.js';
+import { Interrupted, onStopRequest, stopRequested } from '../util/signals.js';
 
 /** bin/capgen.js, two folders up from this module (dist/demo/ or src/demo/). */
 export const CAPGEN_BIN = fileURLToPath(new URL('../../bin/capgen.js', import.meta.url));
@@ -16,12 +17,21 @@ export interface StageRun {
 export function invokeCapgen(args: string[]): Promise<StageRun> {
   const startedMs = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CAPGEN_BIN, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // Its own process group: a terminal's Ctrl-C reaches only the demo, which passes every SIGINT
+    // and SIGTERM on once, so the stage saves what it can and exits 130/143 as if run by hand.
+    const child = spawn(process.execPath, [CAPGEN_BIN, ...args], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+    const unsubscribe = onStopRequest((signal) => child.kill(signal));
     let stdout = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => (stdout += chunk));
     child.on('error', reject);
     child.on('close', (code, signal) => {
+      unsubscribe();
+      const stoppedBy = stopRequested();
+      if (stoppedBy && code !== 0) {
+        reject(new Interrupted(stoppedBy, `demo: \`capgen ${args[0]}\` stopped; run the demo again to start over`));
+        return;
+      }
       if (code === 0) {
         resolve({ stdout, elapsedMs: Date.now() - startedMs });
         return;

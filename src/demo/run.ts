@@ -9,6 +9,7 @@ import { writeJsonAtomic } from '../io/atomic.js';
 import { formatSeconds, info, isVerbose } from '../log.js';
 import type { PreparedCaption } from '../run/formats.js';
 import { runPath } from '../run/layout.js';
+import { throwIfStopRequested } from '../util/signals.js';
 import { invokeCapgen, parseJsonOutput } from './invoke.js';
 
 export interface DemoConfig {
@@ -91,6 +92,7 @@ export async function runDemo(config: DemoConfig): Promise<DemoResult> {
   const common = ['--backend', config.backend];
   const global = isVerbose() ? ['--verbose'] : [];
   const stage = async (name: keyof DemoResult['stageSeconds'], args: string[]) => {
+    throwIfStopRequested(`demo stopped before \`capgen ${name}\``);
     info(`\ndemo: capgen ${[name, ...args].join(' ')}`);
     const run = await invokeCapgen([...global, name, ...args, ...common]);
     info(`demo: ${name} finished in ${formatSeconds(run.elapsedMs / 1000)}`);
@@ -102,7 +104,8 @@ export async function runDemo(config: DemoConfig): Promise<DemoResult> {
     '--data', datasetDir, '--out', runDir,
     '--encoder', 'seeded-cnn', // the offline encoder, chosen explicitly: no download, useless for photos
   ]);
-  const trained = await stage('train', ['--run', runDir, '--epochs', String(config.epochs), '--seed', String(config.seed), ...TRAIN_FLAGS]);
+  // --overwrite: a demo run again in its own folder trains from scratch, as its first run did.
+  const trained = await stage('train', ['--run', runDir, '--overwrite', '--epochs', String(config.epochs), '--seed', String(config.seed), ...TRAIN_FLAGS]);
   const evaluated = await stage('eval', ['--run', runDir, '--split', 'test', '--json']);
   const evalRecord = parseJsonOutput<{ metrics: Record<string, number> }>(evaluated, 'eval');
 

@@ -5,12 +5,14 @@ import { describeBackend, initBackend } from '../backend/index.js';
 import { decodeFeatures, type DecodedCaption } from '../decode/index.js';
 import { CapgenError } from '../errors.js';
 import { openFeatureCache } from '../features/cache.js';
+import { checkFeatureCoverage } from '../features/coverage.js';
 import { formatSeconds, info, progressBar, warn } from '../log.js';
 import { assertSameEncoder, CHECKPOINT_FILES, defaultCheckpointDir, loadCheckpoint } from '../model/checkpoint.js';
 import type { PreparedCaption, PrepareRecord } from '../run/formats.js';
 import { runPath } from '../run/layout.js';
 import { cleanCaption, type CleaningRules } from '../text/clean.js';
 import { Vocabulary } from '../text/vocabulary.js';
+import { throwIfStopRequested } from '../util/signals.js';
 import type { EvalConfig } from './config.js';
 import type { EvalRecord } from './record.js';
 import { referencesByImage, type ImageReferences } from './references.js';
@@ -84,6 +86,7 @@ export async function fromModel(
     }
     const cacheDir = path.join(config.runDir, prepare.features.dir);
     const cache = await openFeatureCache(cacheDir);
+    if (cache.damaged) warn(`eval: ${cache.damaged} cached features failed their hash check`);
     let vectors: Float32Array[];
     try {
       assertSameEncoder(meta.encoder, cache.identity, cacheDir);
@@ -94,9 +97,11 @@ export async function fromModel(
         if (v) {
           withFeatures.push(item);
           vectors.push(v);
-        } else skipped.push({ image: item.image, reason: 'no features in the cache (missing or unreadable image)' });
+        } else skipped.push({ image: item.image, reason: 'no usable feature in the cache (damaged or incomplete cache)' });
       }
+      const splitImages = items.length;
       items = withFeatures;
+      checkFeatureCoverage([{ split: config.split, images: splitImages, missing: splitImages - items.length }], { cacheDir, command: 'eval' });
     } finally {
       cache.close();
     }
@@ -110,7 +115,13 @@ export async function fromModel(
     const decodeStarted = performance.now();
     let decoded: DecodedCaption[];
     try {
-      decoded = await decodeFeatures(model, vectors, { ...decoding, onProgress: (done) => bar.update(done) });
+      decoded = await decodeFeatures(model, vectors, {
+        ...decoding,
+        onProgress: (done) => {
+          bar.update(done);
+          throwIfStopRequested(`eval stopped after decoding ${done} images; nothing was written`);
+        },
+      });
     } finally {
       bar.stop();
     }

@@ -2,6 +2,7 @@
 import type { DecodeOptions } from '../decode/index.js';
 import type { EncoderIdentity } from '../run/formats.js';
 import type { CleaningRules } from '../text/clean.js';
+import type { OutputDiagnostics } from './diagnostics.js';
 import type { CaptionScores, SmoothingMethod } from './metrics/index.js';
 
 /** The headline numbers of CaptionScores (their meanings are documented there). */
@@ -26,6 +27,12 @@ export interface EvalRecord {
   references: number;
   metrics: MetricValues;
   bleu: CaptionScores['bleuDetails'] & { smoothing: SmoothingMethod; sentenceSmoothing: SmoothingMethod; weights: string };
+  /** BLEU-1..4 under coco-caption's convention (pycocoevalcap), on the same tokens: what most papers print. */
+  cocoBleu: { bleu1: number; bleu2: number; bleu3: number; bleu4: number; hypothesisLength: number; referenceLength: number; convention: string };
+  /** Statistics of the generated captions that reveal a broken model, and the warnings they raise. */
+  diagnostics: OutputDiagnostics;
+  /** One line saying how the numbers were obtained (split, references, tokens, BLEU conventions). */
+  protocol: string;
   /** How captions were produced: decoding settings, or the predictions file scored. */
   source:
     | { kind: 'model'; checkpoint: string; epoch: number; architecture: string; encoder: EncoderIdentity; decoding: DecodeOptions & { batchSize: number } }
@@ -42,10 +49,40 @@ export function metricValues(s: CaptionScores): MetricValues {
   return { bleu1, bleu2, bleu3, bleu4, meanSentenceBleu4, ciderD, rougeL, meteor };
 }
 
-/** The stdout table: one metric a line. */
+export const COCO_BLEU_CONVENTION =
+  "coco-caption (pycocoevalcap bleu_scorer.py): n-grams counted per caption with 0 for orders longer than the caption, precisions (correct + 1e-15) / (guess + 1e-9) with no smoothing, closest reference length (ties: the shorter); on capgen's tokens, not coco's PTB tokenizer";
+
+/** The protocol line printed with every table: what two numbers must share to be compared. */
+export function protocolLine(r: Pick<EvalRecord, 'split' | 'images' | 'references' | 'cleaning' | 'bleu'>): string {
+  const c = r.cleaning;
+  const rules = [
+    c.lowercase ? 'lower-cased' : 'case kept',
+    c.stripPunctuation ? 'punctuation deleted' : 'punctuation kept',
+    c.alphabeticOnly ? 'non-alphabetic tokens dropped' : 'all tokens kept',
+    c.keepOneLetterWords ? 'one-letter words ("a") kept' : 'one-letter words ("a") DROPPED (inflates BLEU)',
+  ];
+  const perImage = r.images ? (r.references / r.images).toFixed(1) : '0';
+  return (
+    `protocol: ${r.split} split, ${r.images} images, ${perImage} references per image; tokens ${rules.join(', ')} (${c.tokenizer}); ` +
+    `BLEU as NLTK corpus_bleu, smoothing ${r.bleu.smoothing}; coco-caption BLEU unsmoothed; both on the same tokens`
+  );
+}
+
+/** The stdout table: the protocol, one metric a line, BLEU under both conventions, then the output diagnostics. */
 export function formatMetricsTable(r: EvalRecord): string {
-  const width = Math.max(...Object.values(METRIC_LABELS).map((l) => l.length));
-  const lines = (Object.keys(METRIC_LABELS) as (keyof MetricValues)[]).map((k) => `${METRIC_LABELS[k].padEnd(width)}  ${r.metrics[k].toFixed(4)}`);
+  const coco = ([1, 2, 3, 4] as const).map((n) => [`BLEU-${n} (coco-caption)`, r.cocoBleu[`bleu${n}`]] as const);
+  const rows = [...(Object.keys(METRIC_LABELS) as (keyof MetricValues)[]).map((k) => [METRIC_LABELS[k], r.metrics[k]] as const), ...coco];
+  const width = Math.max(...rows.map(([l]) => l.length));
+  const lines = rows.map(([label, value]) => `${label.padEnd(width)}  ${value.toFixed(4)}`);
   const how = r.source.kind === 'model' ? `${r.source.decoding.beamSize === 1 ? 'greedy' : `beam ${r.source.decoding.beamSize}, length penalty ${r.source.decoding.lengthPenalty}`}` : `predictions from ${r.source.file}`;
-  return [`${r.split}: ${r.images} images, ${r.references} references, ${how}, BLEU smoothing ${r.bleu.smoothing}`, ...lines].join('\n');
+  const d = r.diagnostics;
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const output = [
+    `captions: ${pct(d.distinctCaptionShare)} distinct; most common on ${pct(d.mostCommonCaption.imageShare)} of the images ("${d.mostCommonCaption.caption}"); ` +
+      `${d.distinctWordsGenerated} distinct words (references: ${d.distinctWordsInReferences}); mean length ${d.meanLengthGenerated.toFixed(1)} words (references: ${d.meanLengthReferences.toFixed(1)})`,
+    `captions: ${d.maxLengthShare === null ? 'maximum length unknown (predictions file)' : `${pct(d.maxLengthShare)} at the ${d.maxLength}-word limit`}; ` +
+      `a repeated bigram in ${pct(d.repeatedBigramShare)}, a repeated trigram in ${pct(d.repeatedTrigramShare)}`,
+    ...d.warnings.map((w) => `WARNING: ${w}`),
+  ];
+  return [`${r.split}: ${r.images} images, ${r.references} references, ${how}, BLEU smoothing ${r.bleu.smoothing}`, r.protocol, ...lines, ...output].join('\n');
 }

@@ -36,6 +36,7 @@ pre { background: #f6f6f6; padding: 8px; overflow-x: auto; font-size: 12px; }
 .thumb img { max-width: 160px; max-height: 120px; }
 .placeholder { width: 150px; height: 110px; background: #eee; color: #888; display: flex; align-items: center; justify-content: center; font-size: 12px; }
 .name { color: #666; font-size: 12px; } .generated { font-weight: 600; margin: 2px 0; }
+.warning { background: #fff3cd; border: 1px solid #e0c060; padding: 6px 10px; } .protocol { color: #555; font-size: 12px; }
 .scores { font-size: 12px; color: #444; } ul.refs { margin: 4px 0; padding-left: 18px; color: #555; }
 `;
 
@@ -58,9 +59,26 @@ select.addEventListener('change', () => sortCards(select.value));
 sortCards(select.value);
 `;
 
-function metricsTable(metrics: MetricValues): string {
+function metricsTable(metrics: MetricValues, coco: EvalRecord['cocoBleu']): string {
   const rows = (Object.keys(METRIC_LABELS) as (keyof MetricValues)[]).map((k) => `<tr><th>${escapeHtml(METRIC_LABELS[k])}</th><td class="num" data-metric="${k}">${metrics[k].toFixed(4)}</td></tr>`);
+  for (const n of [1, 2, 3, 4] as const) rows.push(`<tr><th>BLEU-${n} (coco-caption)</th><td class="num" data-metric="coco-bleu${n}">${coco[`bleu${n}`].toFixed(4)}</td></tr>`);
   return `<table class="metrics">${rows.join('')}</table>`;
+}
+
+/** The statistics that reveal a broken model, with its warnings first. */
+function diagnosticsSection(r: EvalRecord): string {
+  const d = r.diagnostics;
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const warnings = d.warnings.map((w) => `<p class="warning"><b>Warning:</b> ${escapeHtml(w)}</p>`).join('');
+  const rows: [string, string][] = [
+    ['Distinct captions', pct(d.distinctCaptionShare)],
+    ['Most common caption', `${escapeHtml(d.mostCommonCaption.caption) || '<i>(empty)</i>'} (${pct(d.mostCommonCaption.imageShare)} of the images)`],
+    ['Distinct words', `${d.distinctWordsGenerated} (references: ${d.distinctWordsInReferences})`],
+    ['Mean length, words', `${d.meanLengthGenerated.toFixed(1)} (references: ${d.meanLengthReferences.toFixed(1)})`],
+    ['At the length limit', d.maxLengthShare === null ? 'unknown (predictions file)' : `${pct(d.maxLengthShare)} (${d.maxLength} words)`],
+    ['Repeated bigram / trigram in a caption', `${pct(d.repeatedBigramShare)} / ${pct(d.repeatedTrigramShare)}`],
+  ];
+  return `<h2>Generated captions</h2>${warnings}<table class="metrics" id="diagnostics">${rows.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join('')}</table>`;
 }
 
 function card(row: ReportRow): string {
@@ -89,6 +107,7 @@ export function renderReport(input: ReportInput): string {
     images: r.images,
     references: r.references,
     bleu: r.bleu,
+    cocoBleu: r.cocoBleu,
     source: r.source,
     cleaning: r.cleaning,
     skipped: r.skipped.length,
@@ -101,9 +120,11 @@ export function renderReport(input: ReportInput): string {
 <html lang="en"><head><meta charset="utf-8"><title>capgen eval: ${escapeHtml(r.split)}</title><style>${STYLE}</style></head>
 <body>
 <h1>capgen eval: ${escapeHtml(r.split)} split, ${r.images} images</h1>
-<p>Captions from ${describeSource(r)}. References cleaned with the training rules; BLEU as NLTK corpus_bleu (smoothing ${escapeHtml(r.bleu.smoothing)}).</p>
+<p>Captions from ${describeSource(r)}. References cleaned with the training rules; BLEU as NLTK corpus_bleu (smoothing ${escapeHtml(r.bleu.smoothing)}) and as coco-caption.</p>
+<p class="protocol">${escapeHtml(r.protocol)}</p>
 <h2>Metrics</h2>
-${metricsTable(r.metrics)}
+${metricsTable(r.metrics, r.cocoBleu)}
+${diagnosticsSection(r)}
 <details><summary>How these numbers were obtained (the settings recorded in metrics.json)</summary>
 <pre>${escapeHtml(JSON.stringify(settings, null, 2))}</pre></details>
 ${curves}

@@ -2,13 +2,16 @@
 // score against the image's references, and write metrics.json, predictions.jsonl and report.html.
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic, writeJsonAtomic, writeJsonLinesAtomic } from '../io/atomic.js';
-import { formatSeconds, info } from '../log.js';
+import { writeFileSetAtomic } from '../io/atomic.js';
+import { formatSeconds, info, warn } from '../log.js';
 import type { PrepareRecord } from '../run/formats.js';
 import { runPath } from '../run/layout.js';
+import { throwIfStopRequested } from '../util/signals.js';
 import type { EvalConfig } from './config.js';
+import { outputDiagnostics } from './diagnostics.js';
+import { cocoBleu } from './metrics/coco-bleu.js';
 import { scoreCaptions } from './metrics/index.js';
-import { metricValues, type EvalRecord } from './record.js';
+import { COCO_BLEU_CONVENTION, metricValues, protocolLine, type EvalRecord } from './record.js';
 import { renderReport } from './report-html.js';
 import { readPrepareRecord, readPreparedCaptions } from './run-files.js';
 import { fromModel, fromPredictions } from './captioned.js';
@@ -37,22 +40,32 @@ export async function runEval(config: EvalConfig): Promise<EvalResult> {
     captioned.hypotheses,
     { smoothing: config.smoothing },
   );
+  const references = captioned.items.map((i) => i.references);
+  const coco = cocoBleu(references, captioned.hypotheses);
   const scoringSeconds = (performance.now() - scoringStarted) / 1000;
   const splits = [...new Set(captioned.items.map((i) => i.split))].sort();
-  const record: EvalRecord = {
-    createdAt: new Date().toISOString(),
+  const maxLength = captioned.source.kind === 'model' ? captioned.source.decoding.maxLength : undefined;
+  const head = {
     split: config.predictionsFile ? splits.join('+') : config.split,
     images: captioned.items.length,
     references: captioned.items.reduce((n, i) => n + i.references.length, 0),
-    metrics: metricValues(scores),
     bleu: { ...scores.bleuDetails, smoothing: scores.smoothing, sentenceSmoothing: scores.sentenceSmoothing, weights: 'cumulative uniform: (1), (1/2,1/2), (1/3,1/3,1/3), (1/4,1/4,1/4,1/4)' },
-    source: captioned.source,
     cleaning: captioned.cleaning,
+  };
+  const record: EvalRecord = {
+    createdAt: new Date().toISOString(),
+    ...head,
+    metrics: metricValues(scores),
+    cocoBleu: { bleu1: coco.bleu[0]!, bleu2: coco.bleu[1]!, bleu3: coco.bleu[2]!, bleu4: coco.bleu[3]!, hypothesisLength: coco.hypothesisLength, referenceLength: coco.referenceLength, convention: COCO_BLEU_CONVENTION },
+    diagnostics: outputDiagnostics(captioned.hypotheses, references, maxLength),
+    protocol: protocolLine(head),
+    source: captioned.source,
     skipped: captioned.skipped,
     elapsedSeconds: { decoding: captioned.decodingSeconds, scoring: scoringSeconds, total: 0 },
     backend: captioned.backend,
   };
 
+  for (const w of record.diagnostics.warnings) warn(`eval: ${w}`);
   const outDir = config.outDir ?? runPath(config.runDir, 'evalDir');
   const files = { metrics: path.join(outDir, EVAL_FILES.metrics), predictions: path.join(outDir, EVAL_FILES.predictions), report: path.join(outDir, EVAL_FILES.report) };
   const rows = captioned.items.map((item, i) => ({
@@ -65,10 +78,15 @@ export async function runEval(config: EvalConfig): Promise<EvalResult> {
     meteor: scores.perImage[i].meteor,
     ...(captioned.decoded ? { logProb: captioned.decoded[i].logProb } : {}),
   }));
-  await writeJsonLinesAtomic(files.predictions, rows);
-  await writeFileAtomic(files.report, await buildReport(config, prepare, record, rows));
+  const report = await buildReport(config, prepare, record, rows);
+  throwIfStopRequested('eval stopped before writing its outputs; the previous ones are unchanged');
   record.elapsedSeconds.total = (performance.now() - started) / 1000;
-  await writeJsonAtomic(files.metrics, record);
+  // One set: a failure leaves the previous metrics, predictions and report together, never a mix.
+  await writeFileSetAtomic([
+    { target: files.predictions, data: rows.map((r) => `${JSON.stringify(r)}\n`).join('') },
+    { target: files.report, data: report },
+    { target: files.metrics, data: `${JSON.stringify(record, null, 2)}\n` },
+  ]);
   info(`eval: wrote ${files.metrics}, ${files.predictions} and ${files.report} (${formatSeconds(record.elapsedSeconds.total)} in all)`);
   return { record, outDir, files };
 }

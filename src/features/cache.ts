@@ -19,11 +19,21 @@ export interface CacheMeta {
   dim: number;
 }
 
-/** One line of index.jsonl: the rows [firstRow, firstRow + names.length) and a hash of their bytes. */
+/**
+ * One line of index.jsonl: the rows [firstRow, firstRow + names.length), a hash of their bytes and,
+ * per image, a hash of the image file's bytes (so a changed image is recomputed, a renamed copy reused).
+ */
 interface BatchLine {
   firstRow: number;
   names: string[];
   sha256: string;
+  /** contentHash() of each image file; absent in caches written before content keys. */
+  contents?: string[];
+}
+
+/** What identifies an image's content: the first 128 bits of the SHA-256 of the file's bytes. */
+export function contentHash(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex').slice(0, 32);
 }
 
 export interface FeatureCache {
@@ -33,6 +43,8 @@ export interface FeatureCache {
   dim: number;
   names(): string[];
   has(name: string): boolean;
+  /** Images whose committed vectors failed their hash check (or were cut off): left out of names(). */
+  readonly damaged: number;
   /** The feature of one image, flattened (reshape with identity.featureShape). */
   get(name: string): Float32Array | undefined;
   close(): void;
@@ -40,7 +52,7 @@ export interface FeatureCache {
 
 /** Folder name for an identity: the same encoder and settings always map to the same cache. */
 export function cacheKey(identity: EncoderIdentity, dtype: 'float32' | 'float16'): string {
-  const { source: _informational, ...rest } = identity;
+  const { source: _informational, sourceInRun: _alsoInformational, ...rest } = identity;
   const canonical = JSON.stringify(Object.fromEntries(Object.entries({ ...rest, dtype }).sort(([a], [b]) => a.localeCompare(b))));
   return `${identity.architecture}-${createHash('sha256').update(canonical).digest('hex').slice(0, 12)}`;
 }
@@ -49,70 +61,117 @@ const bytesPer = (dtype: CacheMeta['dtype']) => (dtype === 'float16' ? 2 : 4);
 
 interface Recovered {
   meta: CacheMeta;
+  /** Image name -> row; a later batch with the same name wins (the image changed and was recomputed). */
   rows: Map<string, number>;
+  /** Content hash -> a row holding it (to reuse it for a renamed copy). */
+  byContent: Map<string, number>;
+  /** Image name -> content hash of its row; absent for rows from before content keys. */
+  contentOf: Map<string, string>;
+  /** Rows kept: the end of the last good batch when repairing, else of the last parsed batch. */
   rowCount: number;
+  /** Images left out because their batch is damaged (bytes missing or not matching the hash). */
+  damaged: number;
+}
+
+function readBytes(fd: number, offset: number, length: number): Buffer {
+  const bytes = Buffer.alloc(length);
+  let done = 0;
+  while (done < length) {
+    const n = readSync(fd, bytes, done, length - done, offset + done);
+    if (n === 0) break;
+    done += n;
+  }
+  return bytes.subarray(0, done);
 }
 
 /**
- * Reads the index, drops a torn last line and any batch whose bytes are incomplete or do not match
- * their hash, and truncates both files to what is committed. Safe to call on a cache being opened
- * for writing after a crash.
+ * Reads the index and checks every committed batch's bytes against its hash. Reading (repair false),
+ * a damaged batch is left out and counted; repairing (prepare, before it appends), the cache is cut
+ * back to just before the first damaged batch or torn line, so prepare recomputes everything after it.
  */
 async function recover(dir: string, repair: boolean): Promise<Recovered> {
   const metaPath = path.join(dir, CACHE_FILES.meta);
   if (!existsSync(metaPath)) throw new CapgenError('NOT_FOUND', 'no feature cache here', { file: metaPath, hint: 'run `capgen prepare` to compute image features' });
-  const meta = JSON.parse(await fs.readFile(metaPath, 'utf8')) as CacheMeta;
+  let meta: CacheMeta;
+  try {
+    meta = JSON.parse(await fs.readFile(metaPath, 'utf8')) as CacheMeta;
+  } catch {
+    throw new CapgenError('BAD_INPUT', 'the feature cache description is not valid JSON', { file: metaPath, hint: 'delete the features folder and rerun `capgen prepare`' });
+  }
   const rowBytes = meta.dim * bytesPer(meta.dtype);
   const vectorsPath = path.join(dir, CACHE_FILES.vectors);
   const indexPath = path.join(dir, CACHE_FILES.index);
   const indexText = existsSync(indexPath) ? await fs.readFile(indexPath, 'utf8') : '';
   const vectorBytes = existsSync(vectorsPath) ? (await fs.stat(vectorsPath)).size : 0;
-  const lines = indexText.split('\n');
-  const batches: BatchLine[] = [];
+  const good: BatchLine[] = [];
+  const batches: { batch: BatchLine; intact: boolean }[] = [];
+  let damaged = 0;
+  let goodPrefixBytes = 0; // index bytes up to the first torn or damaged line
+  let prefixIntact = true;
   let indexBytes = 0;
-  // Only lines ending in '\n' are complete; the last element after split is the (possibly torn) tail.
-  for (const line of lines.slice(0, -1)) {
-    let batch: BatchLine;
-    try {
-      batch = JSON.parse(line) as BatchLine;
-    } catch {
-      break;
+  let expectedFirst = 0;
+  const fd = vectorBytes > 0 ? openSync(vectorsPath, 'r') : undefined;
+  try {
+    // Only lines ending in '\n' are complete; the last element after split is the (possibly torn) tail.
+    for (const line of indexText.split('\n').slice(0, -1)) {
+      indexBytes += Buffer.byteLength(line) + 1;
+      let batch: BatchLine;
+      try {
+        batch = JSON.parse(line) as BatchLine;
+      } catch {
+        break; // a torn line can only be the last one written
+      }
+      if (batch.firstRow !== expectedFirst || !Array.isArray(batch.names)) break;
+      expectedFirst = batch.firstRow + batch.names.length;
+      const start = batch.firstRow * rowBytes;
+      const length = batch.names.length * rowBytes;
+      const intact = fd !== undefined && start + length <= vectorBytes && createHash('sha256').update(readBytes(fd, start, length)).digest('hex') === batch.sha256;
+      batches.push({ batch, intact });
+      if (intact) good.push(batch);
+      else damaged += batch.names.length;
+      if (!intact) prefixIntact = false;
+      if (prefixIntact) goodPrefixBytes = indexBytes;
+      if (!intact && repair) break;
     }
-    const expectedFirst = batches.length ? batches[batches.length - 1].firstRow + batches[batches.length - 1].names.length : 0;
-    if (batch.firstRow !== expectedFirst || (batch.firstRow + batch.names.length) * rowBytes > vectorBytes) break;
-    batches.push(batch);
-    indexBytes += Buffer.byteLength(line) + 1;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
-  // The last batch is the only one a crash can tear: check its bytes against its hash.
-  const last = batches[batches.length - 1];
-  if (last) {
-    const bytes = Buffer.alloc(last.names.length * rowBytes);
-    const fd = openSync(vectorsPath, 'r');
-    try {
-      readSync(fd, bytes, 0, bytes.length, last.firstRow * rowBytes);
-    } finally {
-      closeSync(fd);
-    }
-    if (createHash('sha256').update(bytes).digest('hex') !== last.sha256) {
-      batches.pop();
-      indexBytes -= Buffer.byteLength(JSON.stringify(last)) + 1;
-    }
-  }
-  const rowCount = batches.length ? batches[batches.length - 1].firstRow + batches[batches.length - 1].names.length : 0;
+  const lastGood = good[good.length - 1];
+  const rowCount = lastGood ? lastGood.firstRow + lastGood.names.length : 0;
   if (repair) {
-    if (indexBytes !== Buffer.byteLength(indexText) && existsSync(indexPath)) await fs.truncate(indexPath, indexBytes);
+    if (goodPrefixBytes !== Buffer.byteLength(indexText) && existsSync(indexPath)) await fs.truncate(indexPath, goodPrefixBytes);
     if (vectorBytes !== rowCount * rowBytes && existsSync(vectorsPath)) await fs.truncate(vectorsPath, rowCount * rowBytes);
   }
   const rows = new Map<string, number>();
-  for (const b of batches) b.names.forEach((name, i) => rows.set(name, b.firstRow + i));
-  return { meta, rows, rowCount };
+  const byContent = new Map<string, number>();
+  const contentOf = new Map<string, string>();
+  for (const { batch: b, intact } of batches) {
+    if (!intact) {
+      // The newest vector of these images is lost: an older row of the same name is stale, not a fallback.
+      for (const name of b.names) {
+        rows.delete(name);
+        contentOf.delete(name);
+      }
+      continue;
+    }
+    b.names.forEach((name, i) => {
+      rows.set(name, b.firstRow + i);
+      const content = b.contents?.[i];
+      if (content) {
+        byContent.set(content, b.firstRow + i);
+        contentOf.set(name, content);
+      } else contentOf.delete(name);
+    });
+  }
+  return { meta, rows, byContent, contentOf, rowCount, damaged };
 }
 
 export async function openFeatureCache(dir: string): Promise<FeatureCache> {
-  const { meta, rows } = await recover(dir, false);
+  const { meta, rows, damaged } = await recover(dir, false);
   const rowBytes = meta.dim * bytesPer(meta.dtype);
   let fd: number | undefined;
   return {
+    damaged,
     identity: meta.identity,
     dtype: meta.dtype,
     dim: meta.dim,
@@ -135,11 +194,17 @@ export async function openFeatureCache(dir: string): Promise<FeatureCache> {
 }
 
 export interface CacheWriter {
-  /** Names already committed (skip them). */
-  has(name: string): boolean;
+  /** Committed under this name (and, when `content` is given, with this content: a changed image is not). */
+  has(name: string, content?: string): boolean;
+  /** A committed row holding this content (under any name), to copy for a renamed image. */
+  rowWithContent(content: string): number | undefined;
   readonly rowCount: number;
+  /** Images dropped when the cache was opened because their batch was damaged (prepare recomputes them). */
+  readonly repaired: number;
   /** Appends one batch: rows of `dim` floats each, [names.length * dim]. Durable when it resolves. */
-  append(names: string[], features: Float32Array): Promise<void>;
+  append(names: string[], features: Float32Array, contents?: string[]): Promise<void>;
+  /** Appends copies of committed rows under new names (renamed images: no encoder run). */
+  copyRows(names: string[], sourceRows: number[], contents: string[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -155,26 +220,66 @@ export async function openCacheWriter(dir: string, meta: CacheMeta): Promise<Cac
     await writeJsonAtomic(metaPath, meta);
   }
   const state = await recover(dir, true);
-  const vectors = await fs.open(path.join(dir, CACHE_FILES.vectors), 'a');
-  const index = await fs.open(path.join(dir, CACHE_FILES.index), 'a');
+  const rowBytes = meta.dim * bytesPer(meta.dtype);
+  const vectorsPath = path.join(dir, CACHE_FILES.vectors);
+  const indexPath = path.join(dir, CACHE_FILES.index);
+  const vectors = await fs.open(vectorsPath, 'a');
+  const index = await fs.open(indexPath, 'a');
   let rowCount = state.rowCount;
-  return {
-    has: (name) => state.rows.has(name),
-    get rowCount() {
-      return rowCount;
-    },
-    async append(names, features) {
-      if (features.length !== names.length * meta.dim) throw new Error(`append: ${features.length} values for ${names.length} rows of ${meta.dim}`);
-      const data = meta.dtype === 'float16' ? float32ToFloat16(features) : features;
-      const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  let indexSize = existsSync(indexPath) ? (await fs.stat(indexPath)).size : 0;
+  const commit = async (names: string[], bytes: Buffer, contents?: string[]) => {
+    let writing = vectorsPath;
+    try {
       // Vectors first and durable, then the index line that commits them.
       await vectors.write(bytes);
       await vectors.sync();
-      const line: BatchLine = { firstRow: rowCount, names, sha256: createHash('sha256').update(bytes).digest('hex') };
-      await index.write(`${JSON.stringify(line)}\n`);
+      writing = indexPath;
+      const line: BatchLine = { firstRow: rowCount, names, sha256: createHash('sha256').update(bytes).digest('hex'), ...(contents ? { contents } : {}) };
+      const text = `${JSON.stringify(line)}\n`;
+      await index.write(text);
       await index.sync();
-      names.forEach((name, i) => state.rows.set(name, rowCount + i));
-      rowCount += names.length;
+      indexSize += Buffer.byteLength(text);
+    } catch (e) {
+      // FileHandle errors carry no path: name the cache's files for the message.
+      const err = e as NodeJS.ErrnoException;
+      err.path ??= writing;
+      // A full disk mid-batch: cut both files back to what is committed (best effort: the next
+      // open repairs whatever is left).
+      await fs.truncate(vectorsPath, rowCount * rowBytes).catch(() => undefined);
+      await fs.truncate(indexPath, indexSize).catch(() => undefined);
+      throw e;
+    }
+    names.forEach((name, i) => {
+      state.rows.set(name, rowCount + i);
+      const content = contents?.[i];
+      if (content) {
+        state.byContent.set(content, rowCount + i);
+        state.contentOf.set(name, content);
+      }
+    });
+    rowCount += names.length;
+  };
+  return {
+    has: (name, content) => state.rows.has(name) && (content === undefined || state.contentOf.get(name) === content),
+    rowWithContent: (content) => state.byContent.get(content),
+    get rowCount() {
+      return rowCount;
+    },
+    repaired: state.damaged,
+    async append(names, features, contents) {
+      if (features.length !== names.length * meta.dim) throw new Error(`append: ${features.length} values for ${names.length} rows of ${meta.dim}`);
+      const data = meta.dtype === 'float16' ? float32ToFloat16(features) : features;
+      await commit(names, Buffer.from(data.buffer, data.byteOffset, data.byteLength), contents);
+    },
+    async copyRows(names, sourceRows, contents) {
+      const bytes = Buffer.alloc(names.length * rowBytes);
+      const fd = openSync(vectorsPath, 'r');
+      try {
+        sourceRows.forEach((row, i) => readBytes(fd, row * rowBytes, rowBytes).copy(bytes, i * rowBytes));
+      } finally {
+        closeSync(fd);
+      }
+      await commit(names, bytes, contents);
     },
     async close() {
       await vectors.close();

@@ -2,14 +2,14 @@
 import type { EncoderIdentity } from '../run/formats.js';
 
 export interface FeaturesConfig {
-  /** 'resnet50' (Keras ResNet50), 'seeded-cnn' (the demo's offline encoder), a path to a tfjs
+  /** 'resnet50' (Keras ResNet50), 'densenet201' / 'vgg16' / 'inceptionv3' (Keras Applications), 'seeded-cnn' (the demo's offline encoder), a path to a tfjs
    *  layers model.json, or 'none' to skip features. */
   encoder: string;
   /** tfjs-layers encoders: the layer whose output is the feature (default: the model's output). */
   encoderLayer?: string;
   /** tfjs-layers encoders: pixel preprocessing (ResNet50 is always 'caffe', as in Keras). */
   preprocess?: EncoderIdentity['preprocess'];
-  /** resnet50: path to the Keras .h5 weights, or 'random' (only when asked for). Default: the cache. */
+  /** resnet50, densenet201, vgg16, inceptionv3: path to the Keras .h5 weights, or 'random' (only when asked for). Default: the cache. */
   weights?: string;
   /** Seed for 'random' / 'seeded-cnn' weights. */
   seed: number;

@@ -7,9 +7,28 @@ import path from 'node:path';
 import { CapgenError } from '../errors.js';
 import { progressBar } from '../log.js';
 
-/** `$CAPGEN_CACHE`, default `~/.cache/capgen` (the XDG convention). */
-export function capgenCacheDir(): string {
-  return process.env.CAPGEN_CACHE || path.join(os.homedir(), '.cache', 'capgen');
+/** `$CAPGEN_CACHE`, else `$XDG_CACHE_HOME/capgen`, else `~/.cache/capgen` (the XDG base-directory convention). */
+export function capgenCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.CAPGEN_CACHE) return env.CAPGEN_CACHE;
+  // The XDG spec says a relative XDG_CACHE_HOME is invalid and must be ignored.
+  if (env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME)) return path.join(env.XDG_CACHE_HOME, 'capgen');
+  return path.join(os.homedir(), '.cache', 'capgen');
+}
+
+/** Where Keras' `get_file` keeps downloaded weights: `$KERAS_HOME/models`, default `~/.keras/models`. */
+export function kerasModelsDir(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(env.KERAS_HOME || path.join(os.homedir(), '.keras'), 'models');
+}
+
+/**
+ * A Keras user's copy of `file` (same name, same md5) to use instead of downloading it again, or
+ * undefined. A copy with another md5 (truncated, or another release) is passed over, and said so.
+ */
+export async function findKerasCopy(file: string, md5: string, env: NodeJS.ProcessEnv = process.env): Promise<{ path?: string; rejected?: string }> {
+  const candidate = path.join(kerasModelsDir(env), file);
+  if (!existsSync(candidate)) return {};
+  const actual = await hashFile(candidate, 'md5');
+  return actual === md5 ? { path: candidate } : { rejected: `${candidate} has md5 ${actual}, not Keras' published ${md5}` };
 }
 
 export interface DownloadOptions {

@@ -1,9 +1,10 @@
 // Which engine computes the image features: TensorFlow.js (the reference, any backend) or ONNX
 // Runtime (onnxruntime-node, optional; several times faster on CPUs). Both give the same features.
-import { ONNX_INSTALL_HINT, loadOnnxRuntime, onnxUnavailableReason, onnxVersion } from '../backend/onnx.js';
+import { ONNX_INSTALL_HINT, loadOnnxRuntime, onnxUnavailableReason, onnxVersion } from './onnx/runtime.js';
 import { CapgenError, isCapgenError } from '../errors.js';
 import type { FeaturesConfig } from './config.js';
 import type { Encoder } from './encoder.js';
+import { KERAS_APPS, isKerasApp } from './encoders/keras-apps.js';
 import { createEncoder } from './load-encoder.js';
 import { createOnnxEncoder, onnxGraphFor, type OnnxEncoder } from './onnx/onnx-encoder.js';
 
@@ -16,7 +17,8 @@ export type ChosenEngine =
 
 /** Flag values the tfjs path must reject with its own error message (the ONNX path does not re-check them). */
 function needsTfjsValidation(config: FeaturesConfig): boolean {
-  return (config.encoder === 'resnet50' && !!config.preprocess && config.preprocess !== 'caffe') || (config.encoder.endsWith('.json') && !config.preprocess);
+  const fixed = config.encoder === 'resnet50' ? 'caffe' : isKerasApp(config.encoder) ? KERAS_APPS[config.encoder].preprocess : undefined;
+  return (!!fixed && !!config.preprocess && config.preprocess !== fixed) || (config.encoder.endsWith('.json') && !config.preprocess);
 }
 
 /**

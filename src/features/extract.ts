@@ -1,16 +1,18 @@
 // `capgen prepare`'s feature step: every image through the encoder once, into the feature cache of
 // the run folder. Decoding of the next batch (sharp, libuv threads) overlaps the current forward pass.
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { BackendChoice, BackendInfo } from '../backend/index.js';
 import { formatSeconds, info, progressBar } from '../log.js';
 import type { EncoderIdentity } from '../run/formats.js';
 import { RUN_FILES } from '../run/layout.js';
-import { cacheKey, openCacheWriter } from './cache.js';
+import { cacheKey, contentHash, openCacheWriter } from './cache.js';
 import type { FeaturesConfig } from './config.js';
 import { decodeFailure, decodeImage } from './image-load.js';
 import { chooseEngine } from './engine.js';
 import { embedPixels } from './load-encoder.js';
 import { createEmbedPool, defaultWorkers } from './pool.js';
+import { throwIfStopRequested } from '../util/signals.js';
 
 export interface ExtractOptions {
   runDir: string;
@@ -51,6 +53,27 @@ async function decodeBatch(batch: { name: string; path: string }[], identity: En
   return out;
 }
 
+/** Images hashed at once: file reads overlap, memory stays a few images' worth. */
+const HASH_CONCURRENCY = 8;
+
+/** contentHash of each readable image file (unreadable ones are left out: decoding reports them). */
+async function hashImageFiles(images: { name: string; path: string }[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  let next = 0;
+  const worker = async () => {
+    while (next < images.length) {
+      const img = images[next++];
+      try {
+        out.set(img.name, contentHash(await fs.readFile(img.path)));
+      } catch {
+        // missing or unreadable: decodeImage gives the reason
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: HASH_CONCURRENCY }, worker));
+  return out;
+}
+
 export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResult> {
   const { config } = opts;
   const started = performance.now();
@@ -61,7 +84,22 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
   const dim = identity.featureShape.reduce((a, b) => a * b, 1);
   const writer = await openCacheWriter(path.join(opts.runDir, relDir), { identity, dtype: config.dtype, dim });
   const unique = [...new Map(opts.images.map((img) => [img.name, img])).values()];
-  const todo = unique.filter((img) => !writer.has(img.name));
+  if (writer.repaired) info(`features: ${writer.repaired} cached features were damaged (bytes not matching their hash): computing them again`);
+  // Keyed on content: a changed image is recomputed, a renamed copy is reused (its row copied).
+  const contents = await hashImageFiles(unique);
+  const todo: typeof unique = [];
+  const copies: { name: string; row: number; content: string }[] = [];
+  for (const img of unique) {
+    const content = contents.get(img.name);
+    if (content === undefined) todo.push(img); // unreadable: the decoder will say why
+    else if (writer.has(img.name, content)) continue;
+    else {
+      const row = writer.rowWithContent(content);
+      if (row === undefined) todo.push(img);
+      else copies.push({ name: img.name, row, content });
+    }
+  }
+  if (copies.length) await writer.copyRows(copies.map((c) => c.name), copies.map((c) => c.row), copies.map((c) => c.content));
   const reused = unique.length - todo.length;
   const backendName = typeof opts.backend === 'string' ? opts.backend : opts.backend.name;
   // ONNX Runtime already spreads each batch over every core: one worker (this thread) runs it.
@@ -69,7 +107,7 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
   const workers = Math.min(wanted, Math.max(1, Math.ceil(todo.length / config.batchSize)));
   info(
     `features: ${identity.architecture} (${identity.layer}, ${identity.preprocess}, ${identity.resize}, pooling ${identity.pooling}) -> [${identity.featureShape}] ` +
-      `${config.dtype}; ${todo.length} images to encode, ${reused} already cached; engine ${chosen.label}; batch ${config.batchSize}, ${workers} worker${workers === 1 ? '' : 's'}; ${relDir}`,
+      `${config.dtype}; ${todo.length} images to encode, ${reused} already cached${copies.length ? ` (${copies.length} under another name)` : ''}; engine ${chosen.label}; batch ${config.batchSize}, ${workers} worker${workers === 1 ? '' : 's'}; ${relDir}`,
   );
   const batches: { name: string; path: string }[][] = [];
   for (let i = 0; i < todo.length; i += config.batchSize) batches.push(todo.slice(i, i + config.batchSize));
@@ -100,7 +138,8 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
     while (inFlight.length) {
       const { decoded, rows } = await (inFlight.shift() as (typeof inFlight)[number]);
       if (next < batches.length) launch(next++);
-      if (rows) await writer.append(decoded.names, rows);
+      if (rows) await writer.append(decoded.names, rows, decoded.names.map((n) => contents.get(n) ?? ''));
+      throwIfStopRequested(`prepare stopped with ${writer.rowCount} image features cached; run the same \`capgen prepare\` again to go on from there`);
       computed += decoded.names.length;
       bad.push(...decoded.bad);
       done += decoded.names.length + decoded.bad.length;

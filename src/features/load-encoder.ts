@@ -6,10 +6,11 @@ import type { EncoderIdentity } from '../run/formats.js';
 import type { FeaturesConfig } from './config.js';
 import type { Encoder } from './encoder.js';
 import { decodeFailure, decodeImage, packPixels } from './image-load.js';
-import { createLayersEncoder, hashLayersWeights } from './layers-encoder.js';
-import { loadResNet50 } from './resnet50-load.js';
+import { KERAS_APPS, isKerasApp, loadKerasApp } from './encoders/keras-apps.js';
+import { createLayersEncoder, hashLayersWeights } from './encoders/layers-encoder.js';
+import { loadResNet50 } from './encoders/resnet50/load.js';
 
-export const ENCODER_CHOICES = ['resnet50', 'seeded-cnn', 'path/to/model.json'] as const;
+export const ENCODER_CHOICES = ['resnet50', 'densenet201', 'vgg16', 'inceptionv3', 'seeded-cnn', 'path/to/model.json'] as const;
 
 async function seededCnn(seed: number, inputSize?: [number, number], pooling?: 'avg' | 'none'): Promise<Encoder> {
   // Dynamic import: the demo's encoder lives in its own module (src/features/encoders/seeded-cnn.ts).
@@ -25,6 +26,13 @@ export async function createEncoder(config: FeaturesConfig): Promise<Encoder> {
       throw new CapgenError('USAGE', `ResNet50 uses Keras' caffe preprocessing, not '${config.preprocess}'`, { hint: 'drop --preprocess for resnet50' });
     }
     return loadResNet50({ weights: config.weights, seed: config.seed, pooling: config.pooling, resize: config.resize });
+  }
+  if (isKerasApp(config.encoder)) {
+    const app = KERAS_APPS[config.encoder];
+    if (config.preprocess && config.preprocess !== app.preprocess) {
+      throw new CapgenError('USAGE', `${app.label} uses Keras' ${app.preprocess} preprocessing, not '${config.preprocess}'`, { hint: `drop --preprocess for ${app.name}` });
+    }
+    return loadKerasApp({ name: config.encoder, weights: config.weights, seed: config.seed, pooling: config.pooling, resize: config.resize });
   }
   if (config.encoder === 'seeded-cnn') return seededCnn(config.seed, undefined, config.pooling);
   if (config.encoder.endsWith('.json')) {
@@ -45,6 +53,18 @@ export async function loadEncoder(identity: EncoderIdentity, opts: { weightsPath
   if (identity.architecture === 'resnet50') {
     const random = identity.weightsHash.match(/^random:(\d+)(?:\/w(\d+))?$/);
     encoder = await loadResNet50({
+      weights: random ? 'random' : opts.weightsPath,
+      seed: random ? Number(random[1]) : 0,
+      widthDivisor: random?.[2] ? Number(random[2]) : undefined,
+      pooling: identity.pooling,
+      resize: identity.resize,
+      inputSize: identity.inputSize,
+      expectedHash: identity.weightsHash,
+    });
+  } else if (isKerasApp(identity.architecture)) {
+    const random = identity.weightsHash.match(/^random:(\d+)(?:\/w(\d+))?$/);
+    encoder = await loadKerasApp({
+      name: identity.architecture,
       weights: random ? 'random' : opts.weightsPath,
       seed: random ? Number(random[1]) : 0,
       widthDivisor: random?.[2] ? Number(random[2]) : undefined,

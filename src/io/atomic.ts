@@ -9,20 +9,53 @@ function tempPathFor(target: string): string {
 
 export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
   await fs.mkdir(path.dirname(target), { recursive: true });
-  const tmp = tempPathFor(target);
-  const handle = await fs.open(tmp, 'w');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  const tmp = await writeTemp(target, data);
   try {
     await fs.rename(tmp, target);
   } catch (e) {
     await fs.rm(tmp, { force: true });
     throw e;
   }
+}
+
+/** Writes `data` durably to a temp file beside `target`; on any failure (ENOSPC...) the temp file is removed. */
+async function writeTemp(target: string, data: string | Uint8Array): Promise<string> {
+  const tmp = tempPathFor(target);
+  const handle = await fs.open(tmp, 'w');
+  try {
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch (e) {
+    await fs.rm(tmp, { force: true });
+    // FileHandle errors carry no path: name the file being written, for the message.
+    if (e && typeof e === 'object') (e as NodeJS.ErrnoException).path ??= target;
+    throw e;
+  }
+  return tmp;
+}
+
+/**
+ * Several files published as one set: every file is written to its temp file first, and only when
+ * all are written are they renamed into place, so a failure (a full disk, an error while rendering)
+ * leaves the previous set untouched and no temp files behind.
+ */
+export async function writeFileSetAtomic(files: { target: string; data: string | Uint8Array }[]): Promise<void> {
+  const temps: { tmp: string; target: string }[] = [];
+  try {
+    for (const f of files) {
+      await fs.mkdir(path.dirname(f.target), { recursive: true });
+      temps.push({ tmp: await writeTemp(f.target, f.data), target: f.target });
+    }
+  } catch (e) {
+    await Promise.all(temps.map((t) => fs.rm(t.tmp, { force: true })));
+    throw e;
+  }
+  // Renames need no space and do not fail on a full disk; they run back to back.
+  for (const t of temps) await fs.rename(t.tmp, t.target);
 }
 
 export async function writeJsonAtomic(target: string, value: unknown): Promise<void> {

@@ -12,6 +12,12 @@ import { sizeOf, type BaseSizes, type DecoderSpec, type Weights } from './decode
 import { decoderFor, knownArchitectures } from './registry.js';
 import type { StepDecoder } from './step-decoder.js';
 import { TfjsDecoder } from './tfjs-decoder.js';
+import { ONNX_INSTALL_HINT } from '../features/onnx/runtime.js';
+import { OnnxStepDecoder } from '../engine/onnx/step-decoder.js';
+import { syncSessionUnavailableReason } from '../engine/onnx/sync-session.js';
+import { hostBackend } from '../engine/tfjs-ops.js';
+import { debug } from '../log.js';
+import { sha256Hex, verifyFileHash } from './weights-hash.js';
 
 export const CHECKPOINT_FILES = { meta: 'checkpoint.json', weights: 'weights.bin', optimizer: 'optimizer.bin' } as const;
 
@@ -37,6 +43,8 @@ export interface CheckpointMeta extends BaseSizes {
   weights: { name: string; shape: number[]; offset: number }[];
   /** Only in `last/`: where the loop stands, for --resume (owned by src/train). */
   trainState?: Record<string, unknown>;
+  /** SHA-256 of each binary file (weights.bin, optimizer.bin), checked on read; absent in older checkpoints. */
+  sha256?: Record<string, string>;
 }
 
 /** Adam's moments, in weight order, and its step count. */
@@ -84,17 +92,21 @@ export async function saveCheckpoint(dir: string, content: { meta: Omit<Checkpoi
   });
   const meta: CheckpointMeta = { format: 1, ...content.meta, weights: layout };
   await replaceDirAtomic(dir, async (tmp) => {
-    await writeFileAtomic(path.join(tmp, CHECKPOINT_FILES.weights), concat(shapes.map(([n]) => content.weights[n])));
+    const weightBytes = concat(shapes.map(([n]) => content.weights[n]));
+    await writeFileAtomic(path.join(tmp, CHECKPOINT_FILES.weights), weightBytes);
+    meta.sha256 = { [CHECKPOINT_FILES.weights]: sha256Hex(weightBytes) };
     if (content.optimizer) {
       const o = content.optimizer;
-      await writeFileAtomic(path.join(tmp, CHECKPOINT_FILES.optimizer), concat([...o.m, ...o.v]));
+      const optimizerBytes = concat([...o.m, ...o.v]);
+      await writeFileAtomic(path.join(tmp, CHECKPOINT_FILES.optimizer), optimizerBytes);
+      meta.sha256[CHECKPOINT_FILES.optimizer] = sha256Hex(optimizerBytes);
       meta.trainState = { ...meta.trainState, optimizerStep: o.step };
     }
     await writeJsonAtomic(path.join(tmp, CHECKPOINT_FILES.meta), meta);
   });
 }
 
-async function readBinary(file: string, expectedValues: number): Promise<Float32Array> {
+async function readBinary(file: string, expectedValues: number, sha256?: string): Promise<Float32Array> {
   let buf: Buffer;
   try {
     buf = await fs.readFile(file);
@@ -104,6 +116,7 @@ async function readBinary(file: string, expectedValues: number): Promise<Float32
   if (buf.byteLength !== expectedValues * 4) {
     throw new CapgenError('BAD_INPUT', `checkpoint file has ${buf.byteLength} bytes, expected ${expectedValues * 4}`, { file, hint: 'the checkpoint is damaged; retrain or use the other checkpoint' });
   }
+  verifyFileHash(file, buf, sha256);
   // Copy into an aligned buffer (a Node Buffer may start at any offset of a shared pool).
   const out = new Float32Array(expectedValues);
   new Uint8Array(out.buffer).set(buf);
@@ -120,7 +133,7 @@ export async function readCheckpoint(dir: string): Promise<{ meta: CheckpointMet
     const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
     throw new CapgenError(missing ? 'NOT_FOUND' : 'BAD_INPUT', missing ? 'no checkpoint here' : `checkpoint.json is not valid JSON`, {
       file: metaFile,
-      hint: missing ? 'train a model first (`capgen train`) or pass --checkpoint DIR' : undefined,
+      hint: missing ? 'train a model first (`capgen train`), or give the run folder (--run) or checkpoint folder it is in' : undefined,
     });
   }
   const spec = specOf(meta, metaFile);
@@ -133,7 +146,7 @@ export async function readCheckpoint(dir: string): Promise<{ meta: CheckpointMet
   const names = shapes.map(([n]) => n);
   const sizes = shapes.map(([, shape]) => sizeOf(shape));
   const total = sizes.reduce((a, n) => a + n, 0);
-  const flat = await readBinary(path.join(dir, CHECKPOINT_FILES.weights), total);
+  const flat = await readBinary(path.join(dir, CHECKPOINT_FILES.weights), total, meta.sha256?.[CHECKPOINT_FILES.weights]);
   const weights: Weights = {};
   let offset = 0;
   names.forEach((name, i) => {
@@ -143,7 +156,7 @@ export async function readCheckpoint(dir: string): Promise<{ meta: CheckpointMet
   const step = meta.trainState?.optimizerStep;
   let optimizer: OptimizerArrays | undefined;
   if (typeof step === 'number') {
-    const opt = await readBinary(path.join(dir, CHECKPOINT_FILES.optimizer), 2 * total);
+    const opt = await readBinary(path.join(dir, CHECKPOINT_FILES.optimizer), 2 * total, meta.sha256?.[CHECKPOINT_FILES.optimizer]);
     const parts: Float32Array[] = [];
     let o = 0;
     for (const n of [...sizes, ...sizes]) {
@@ -156,10 +169,24 @@ export async function readCheckpoint(dir: string): Promise<{ meta: CheckpointMet
 }
 
 /** The model and everything needed to use it (vocabulary, cleaning, encoder) from a checkpoint folder. */
-export async function loadCheckpoint(dir: string): Promise<{ meta: CheckpointMeta; model: TfjsDecoder }> {
+/**
+ * engine 'auto' (default): ONNX Runtime where tfjs runs on the host (WASM, cpu: native kernels, one
+ * graph call per step) and synchronous ONNX sessions load; tfjs otherwise (native backends keep the
+ * data on their device).
+ */
+export async function loadCheckpoint(dir: string, opts: { engine?: 'auto' | 'onnx' | 'tfjs' } = {}): Promise<{ meta: CheckpointMeta; model: CaptionModel; engine: 'onnx' | 'tfjs' }> {
   const { meta, weights } = await readCheckpoint(dir);
   const spec = specOf(meta, path.join(dir, CHECKPOINT_FILES.meta));
-  return { meta, model: new TfjsDecoder(spec, spec.sizesFrom(meta as unknown as Record<string, unknown>), weights) };
+  const sizes = spec.sizesFrom(meta as unknown as Record<string, unknown>);
+  const engine = opts.engine ?? 'auto';
+  if (engine === 'onnx' || (engine === 'auto' && hostBackend())) {
+    const model = OnnxStepDecoder.create(spec, sizes, weights);
+    if (model) return { meta, model, engine: 'onnx' };
+    const why = syncSessionUnavailableReason() ?? 'unknown reason';
+    if (engine === 'onnx') throw new CapgenError('BACKEND', `the onnx decoding engine is not available: ${why}`, { hint: ONNX_INSTALL_HINT });
+    debug(`decoding on tfjs: ONNX Runtime sessions are unavailable (${why})`);
+  }
+  return { meta, model: new TfjsDecoder(spec, sizes, weights), engine: 'tfjs' };
 }
 
 /** Keys that decide what a feature vector means (`source` is only informational). */
@@ -171,7 +198,7 @@ function encoderKey(e: EncoderIdentity): string {
 export function assertSameEncoder(checkpoint: EncoderIdentity, features: EncoderIdentity, file: string): void {
   if (encoderKey(checkpoint) === encoderKey(features)) return;
   const diff = (Object.keys(checkpoint) as (keyof EncoderIdentity)[])
-    .filter((k) => k !== 'source' && JSON.stringify(checkpoint[k]) !== JSON.stringify(features[k]))
+    .filter((k) => k !== 'source' && k !== 'sourceInRun' && JSON.stringify(checkpoint[k]) !== JSON.stringify(features[k]))
     .map((k) => `${k} ${JSON.stringify(checkpoint[k])} vs ${JSON.stringify(features[k])}`);
   throw new CapgenError('MISMATCH', `the checkpoint was trained on features from another encoder (${diff.join('; ')})`, {
     file,

@@ -2,32 +2,8 @@
 // orthogonal recurrent kernels (QR by Gram-Schmidt: ~0.1 s for 256 units instead of tfjs' minutes
 // on the cpu backend) and uniform(-0.05, 0.05) embeddings. Same seed, same weights, on any backend.
 
-import { mulberry32 } from '../util/random.js';
-
-/** mulberry32: a small, fast, seedable PRNG returning floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  return mulberry32(seed);
-}
-
-/** Mixes several integers into one 32-bit seed (for per-(epoch, batch) seeds). */
-export function mixSeed(...parts: number[]): number {
-  let h = 0x811c9dc5;
-  for (const p of parts) {
-    h = Math.imul(h ^ (p >>> 0), 0x01000193);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0x5bd1e995);
-    h ^= h >>> 15;
-  }
-  return h >>> 0;
-}
-
-function standardNormal(rand: () => number): () => number {
-  return () => {
-    const u = 1 - rand();
-    const v = rand();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-  };
-}
+// The generator and the normal sampler are util/random.ts's.
+import { gaussian } from '../util/random.js';
 
 export function uniform(size: number, limit: number, rand: () => number): Float32Array {
   const out = new Float32Array(size);
@@ -46,7 +22,7 @@ export function glorotUniform(fanIn: number, fanOut: number, rand: () => number)
  * orthonormal, as Keras does by factorising the transpose.
  */
 export function orthogonal(rows: number, cols: number, rand: () => number): Float32Array {
-  const normal = standardNormal(rand);
+  const normal = () => gaussian(rand);
   // Work on the tall orientation: n vectors of length m (m >= n), orthonormalised in order.
   const tall = rows >= cols;
   const m = tall ? rows : cols;

@@ -13,7 +13,8 @@
 //   decoder.kernel [hiddenSize, hiddenSize]        decoder.bias [hiddenSize]
 //   output.kernel  [hiddenSize, vocabSize]         output.bias [vocabSize]
 import { metaNumber, type BaseSizes, type DecoderSpec, type Weights } from './decoder.js';
-import { glorotUniform, orthogonal, seededRandom, uniform } from './init.js';
+import { mulberry32 } from '../util/random.js';
+import { glorotUniform, orthogonal, uniform } from './init.js';
 import { dense, lstmCell, type Ops } from './ops.js';
 import { TfjsDecoder } from './tfjs-decoder.js';
 
@@ -57,7 +58,7 @@ export function weightShapes(s: MergeLstmSizes): Record<WeightName, number[]> {
 
 /** Keras' default initialisation, seeded. */
 export function initialWeights(s: MergeLstmSizes, seed: number): Weights {
-  const rand = seededRandom(seed);
+  const rand = mulberry32(seed);
   const h = s.hiddenSize;
   const lstmBias = new Float32Array(4 * h);
   lstmBias.fill(1, h, 2 * h); // unit_forget_bias: remember by default early in training

@@ -29,7 +29,8 @@
 // vocabulary is small (Flickr8k: 2535 x 256 values), so tying would save little.
 import { CapgenError } from '../errors.js';
 import { metaNumber, type BaseSizes, type DecoderSpec, type Weights } from './decoder.js';
-import { glorotUniform, seededRandom, uniform } from './init.js';
+import { mulberry32 } from '../util/random.js';
+import { glorotUniform, uniform } from './init.js';
 import { dense, layerNorm, type Ops } from './ops.js';
 
 export const ARCHITECTURE = 'transformer';
@@ -118,7 +119,7 @@ export function weightShapes(s: TransformerSizes): [string, number[]][] {
 /** Seeded: glorot-uniform kernels (PyTorch's MultiheadAttention does the same for its fused q/k/v
  *  kernel), zero biases, unit layer-norm gains, uniform(+-0.05) embeddings (Keras' Embedding). */
 export function initialWeights(s: TransformerSizes, seed: number): Weights {
-  const rand = seededRandom(seed);
+  const rand = mulberry32(seed);
   const w: Weights = {};
   for (const [name, shape] of weightShapes(s)) {
     const size = shape.reduce((a, d) => a * d, 1);

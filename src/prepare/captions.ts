@@ -58,3 +58,17 @@ export function lengthPercentiles(lengths: number[], percents: number[] = [50, 9
   out.max = sorted.length ? sorted[sorted.length - 1]! : 0;
   return out;
 }
+
+/**
+ * Longest caption (in tokens) trained on when --max-length is not given: the 99.9th percentile of
+ * the data's lengths, so a stray giant line (a pasted paragraph, a broken file) cannot set the
+ * padding of every batch, capped for files where even the percentile is absurd.
+ */
+export const MAX_LENGTH_PERCENTILE = 99.9;
+/** Flickr8k/30k and COCO all have 99.9th percentiles under 40 words: 100 leaves room and bounds memory. */
+export const MAX_LENGTH_CAP = 100;
+
+export function defaultMaxLength(lengths: number[]): number {
+  const p = lengthPercentiles(lengths, [MAX_LENGTH_PERCENTILE])[`p${MAX_LENGTH_PERCENTILE}`] ?? 0;
+  return Math.max(1, Math.min(MAX_LENGTH_CAP, p));
+}

@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { describeBackend, initBackend, type BackendChoice } from '../backend/index.js';
 import type { FeaturesConfig } from '../features/config.js';
+import { pathInRun } from '../features/encoder-location.js';
 import { extractFeatures } from '../features/extract.js';
 import { info } from '../log.js';
 import type { PrepareRecord } from '../run/formats.js';
@@ -29,5 +30,8 @@ export async function computeFeatures(opts: {
     config: opts.config,
     backend,
   });
-  return { record: { dir: out.dir, encoder: out.encoder, dtype: out.dtype }, computed: out.computed, reused: out.reused, bad: out.bad };
+  // A model kept inside the run folder moves with it: record where, relative to the folder.
+  const sourceInRun = pathInRun(out.encoder.source, opts.runDir);
+  const encoder = sourceInRun ? { ...out.encoder, sourceInRun } : out.encoder;
+  return { record: { dir: out.dir, encoder, dtype: out.dtype }, computed: out.computed, reused: out.reused, bad: out.bad };
 }

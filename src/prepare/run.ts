@@ -11,12 +11,13 @@ import { generateSyntheticDataset } from '../synthetic/generate.js';
 import { DEFAULT_CLEANING } from '../text/clean.js';
 import { countTokens, Vocabulary } from '../text/vocabulary.js';
 import { CapgenError } from '../errors.js';
-import { capLength, lengthPercentiles } from './captions.js';
+import { capLength, defaultMaxLength, lengthPercentiles, MAX_LENGTH_CAP, MAX_LENGTH_PERCENTILE } from './captions.js';
 import type { PrepareConfig } from './config.js';
 import { loadDataset } from './dataset.js';
 import { computeFeatures, type FeaturesOutcome } from './features-step.js';
 import type { LineIssue } from './readers/types.js';
 import type { PrepareSummary } from './summary.js';
+import { throwIfStopRequested } from '../util/signals.js';
 
 const require = createRequire(import.meta.url);
 const CAPGEN_VERSION = (require('../../package.json') as { version: string }).version;
@@ -48,6 +49,7 @@ export async function run(config: PrepareConfig): Promise<PrepareSummary> {
     info(`generating ${config.count} synthetic scenes (seed ${config.seed}) into ${config.dataDir}`);
     await generateSyntheticDataset({ outDir: config.dataDir, count: config.count, seed: config.seed });
   }
+  throwIfStopRequested('prepare stopped before reading the captions; nothing was written');
   const rules = DEFAULT_CLEANING;
   const data = await loadDataset({ ...config, rules });
   const { layout } = data;
@@ -76,7 +78,12 @@ export async function run(config: PrepareConfig): Promise<PrepareSummary> {
   }
 
   const lengths = lengthPercentiles(captions.map((c) => c.tokens.length));
-  const truncated = capLength(captions, config.maxLength);
+  const maxLength = config.maxLength ?? defaultMaxLength(captions.map((c) => c.tokens.length));
+  const truncated = capLength(captions, maxLength);
+  if (truncated) {
+    const why = config.maxLength === undefined ? `the ${MAX_LENGTH_PERCENTILE}th percentile of caption lengths${maxLength === MAX_LENGTH_CAP ? `, capped at ${MAX_LENGTH_CAP}` : ''}; --max-length N to change it` : '--max-length';
+    warn(`${truncated} caption${truncated === 1 ? ' was' : 's were'} cut to ${maxLength} tokens (${why})`);
+  }
   const maxCaptionLength = captions.reduce((m, c) => Math.max(m, c.tokens.length), 0);
   const train = captions.filter((c) => c.split === 'train');
   const trainCounts = countTokens(train.map((c) => c.tokens));

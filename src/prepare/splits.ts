@@ -2,8 +2,8 @@
 // Karpathy split carried by the captions, else a seeded random split (same seed, same split).
 import { CapgenError } from '../errors.js';
 import type { SplitName } from '../run/formats.js';
-
 import { mulberry32 } from '../util/random.js';
+
 export const SPLIT_NAMES: readonly SplitName[] = ['train', 'dev', 'test'];
 
 export type SplitSource = 'official' | 'karpathy' | 'random';
@@ -16,11 +16,6 @@ export interface SplitAssignment {
   /** Images listed in more than one official list (kept in the first: train, dev, test). */
   inSeveralLists: string[];
   notes: string[];
-}
-
-/** mulberry32: a tiny, well-mixed 32-bit PRNG, enough for a reproducible shuffle. */
-export function seededRandom(seed: number): () => number {
-  return mulberry32(seed);
 }
 
 /** '0.8,0.1,0.1' -> [0.8, 0.1, 0.1]; must be three non-negative shares summing to 1. */
@@ -36,7 +31,7 @@ export function parseSplitRatios(text: string): [number, number, number] {
 /** Sorts the names first, so the split depends only on the set of images and the seed. */
 export function randomSplit(images: Iterable<string>, ratios: [number, number, number], seed: number): Map<string, SplitName> {
   const names = [...new Set(images)].sort();
-  const random = seededRandom(seed);
+  const random = mulberry32(seed);
   for (let i = names.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     [names[i], names[j]] = [names[j]!, names[i]!];

@@ -5,6 +5,13 @@ import { CapgenError } from '../errors.js';
 
 /** Bytes -> text. Throws BAD_INPUT naming `file` when the bytes are not valid UTF-8. */
 export function decodeUtf8(bytes: Uint8Array, file: string): string {
+  const utf16 = utf16Bom(bytes);
+  if (utf16) {
+    throw new CapgenError('BAD_INPUT', `the file is ${utf16} text (it starts with a ${utf16} byte-order mark), not UTF-8`, {
+      file,
+      hint: `re-save it as UTF-8, e.g. \`iconv -f ${utf16} -t UTF-8\``,
+    });
+  }
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
@@ -15,6 +22,13 @@ export function decodeUtf8(bytes: Uint8Array, file: string): string {
     });
   }
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+/** 'UTF-16LE' / 'UTF-16BE' when the bytes start with that byte-order mark (Windows editors' "Unicode"). */
+function utf16Bom(bytes: Uint8Array): string | undefined {
+  if (bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xfe) return 'UTF-16LE';
+  if (bytes.length >= 2 && bytes[0] === 0xfe && bytes[1] === 0xff) return 'UTF-16BE';
+  return undefined;
 }
 
 /** Text -> lines without their line ends; line i (0-based) is file line i + 1. */

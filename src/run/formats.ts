@@ -43,6 +43,8 @@ export interface EncoderIdentity {
   featureShape: number[];
   /** For tfjs-layers encoders: the model.json path the user gave (informational). */
   source?: string;
+  /** The same, relative to the run folder when it lies inside it, so a moved run still finds it (informational). */
+  sourceInRun?: string;
 }
 
 /** prepare.json */

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend, type BackendChoice } from '../backend/index.js';
 import { decodeBatch } from '../decode/index.js';
 import { embedImageBuffer, loadEncoder } from '../features/load-encoder.js';
+import { locateEncoder } from '../features/encoder-location.js';
 import { info } from '../log.js';
 import { CHECKPOINT_FILES, loadCheckpoint } from '../model/checkpoint.js';
 import type { EncoderIdentity } from '../run/formats.js';
@@ -16,11 +17,23 @@ export interface CaptionerOptions {
   backend: BackendChoice;
   /** Beam search length normalisation alpha (0 = total log-probability). */
   lengthPenalty: number;
+  /** Where the encoder is now (--encoder): checked against the weights hash in the checkpoint. */
+  encoderPath?: string;
+  /** The name visitors see (no path: see publicModelName in run.ts). */
+  publicName: string;
 }
 
+/** The encoder as visitors see it: architecture, the model's folder name (never its path), layer and shapes. */
 export function describeEncoder(e: EncoderIdentity): string {
   const layer = e.layer && e.layer !== e.architecture ? `:${e.layer}` : '';
-  return `${e.architecture}${layer} (${e.preprocess}, ${e.resize} ${e.inputSize.join('x')}, ${e.pooling} -> ${e.featureShape.join('x')})`;
+  const source = e.source ? ` ${sourceName(e.source)}` : '';
+  return `${e.architecture}${source}${layer} (${e.preprocess}, ${e.resize} ${e.inputSize.join('x')}, ${e.pooling} -> ${e.featureShape.join('x')})`;
+}
+
+/** `…/mobilenet_v1_1.0_224_features/model.json` -> `mobilenet_v1_1.0_224_features`; `…/encoder.json` -> `encoder`. */
+function sourceName(source: string): string {
+  const base = path.basename(source);
+  return base === 'model.json' ? path.basename(path.dirname(source)) : base.replace(/\.json$/i, '');
 }
 
 export async function loadCaptioner(opts: CaptionerOptions): Promise<Captioner> {
@@ -28,10 +41,11 @@ export async function loadCaptioner(opts: CaptionerOptions): Promise<Captioner> 
   info(backend);
   const { meta, model } = await loadCheckpoint(opts.checkpointDir);
   const vocab = Vocabulary.fromFile(meta.vocab, path.join(opts.checkpointDir, CHECKPOINT_FILES.meta));
-  const encoder = await loadEncoder(meta.encoder);
-  const modelName = `${displayPath(opts.checkpointDir)} (${meta.architecture}, epoch ${meta.epoch})`;
+  const encoder = await loadEncoder(meta.encoder, { weightsPath: await locateEncoder(meta.encoder, { explicit: opts.encoderPath, checkpointDir: opts.checkpointDir }) });
+  const modelName = `${opts.publicName} (${meta.architecture}, epoch ${meta.epoch})`;
   const encoderName = describeEncoder(meta.encoder);
-  info(`model: ${modelName}; vocabulary ${vocab.size} ids; captions up to ${meta.maxCaptionLength} words; encoder ${encoderName}`);
+  // Paths go to the server's own log only; visitors see modelName and encoderName.
+  info(`model: ${modelName} from ${path.resolve(opts.checkpointDir)}; vocabulary ${vocab.size} ids; captions up to ${meta.maxCaptionLength} words; encoder ${encoderName}${meta.encoder.source ? ` from ${meta.encoder.source}` : ''}`);
 
   return {
     async caption(image: Buffer, { beamSize }): Promise<CaptionResult> {
@@ -53,10 +67,4 @@ export async function loadCaptioner(opts: CaptionerOptions): Promise<Captioner> 
       encoder.dispose();
     },
   };
-}
-
-/** Relative to the working folder when inside it, else absolute. */
-function displayPath(dir: string): string {
-  const relative = path.relative(process.cwd(), path.resolve(dir));
-  return relative === '' ? '.' : relative.startsWith('..') || path.isAbsolute(relative) ? path.resolve(dir) : relative;
 }

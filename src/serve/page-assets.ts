@@ -29,6 +29,7 @@ select { font: inherit; padding: 6px 10px; border-radius: 8px; border: 1px solid
 .status.error { color: var(--bad); font-weight: 600; }
 .caption { margin: 0 0 10px; font-size: 1.35rem; font-weight: 600; line-height: 1.3; overflow-wrap: anywhere; }
 .caption:empty { display: none; }
+.beams-title { margin: 0 0 2px; color: var(--muted); font-size: 0.85rem; }
 .beams { margin: 0 0 10px; padding-left: 1.4em; }
 .beams li { margin: 3px 0; }
 .beams .score { color: var(--muted); font-variant-numeric: tabular-nums; font-size: 0.85rem; margin-left: 6px; }
@@ -54,7 +55,7 @@ export const PAGE_SCRIPT = `
     $('status').textContent = text;
     $('status').className = isError ? 'status error' : 'status';
   }
-  function clearResult() { $('caption').textContent = ''; $('beams').textContent = ''; $('meta').textContent = ''; }
+  function clearResult() { $('caption').textContent = ''; $('beams').textContent = ''; $('beams-title').hidden = true; $('meta').textContent = ''; }
 
   function showPreview(src) {
     if (previewUrl) URL.revokeObjectURL(previewUrl);
@@ -67,6 +68,7 @@ export const PAGE_SCRIPT = `
     $('caption').textContent = answer.caption;
     var list = $('beams');
     list.textContent = '';
+    $('beams-title').hidden = !(answer.beams && answer.beams.length);
     (answer.beams || []).forEach(function (beam) {
       var li = document.createElement('li');
       li.textContent = beam.caption;

@@ -4,6 +4,9 @@ import { createHash } from 'node:crypto';
 import { PAGE_SCRIPT, PAGE_STYLE } from './page-assets.js';
 import type { CaptionerInfo } from './types.js';
 
+/** The page's decoding unless the visitor picks another (the API's default stays greedy: see README). */
+export const PAGE_DEFAULT_BEAM_SIZE = 3;
+
 export interface PageOptions {
   maxUploadBytes: number;
   maxBeamSize: number;
@@ -30,6 +33,8 @@ export function renderPage(options: PageOptions): RenderedPage {
   // A JSON data block is never executed, so it needs no CSP entry; '<' is escaped so it cannot end the tag.
   const config = JSON.stringify({ maxUploadBytes, maxBeamSize }).replace(/</g, '\\u003c');
   const beamChoices = [3, 5, 10].filter((k) => k <= maxBeamSize);
+  // Beam 3 by default: greedy decoding repeats itself on ordinary photos ("a man with a hat and a hat").
+  const defaultBeam = beamChoices.includes(PAGE_DEFAULT_BEAM_SIZE) ? PAGE_DEFAULT_BEAM_SIZE : 1;
   const html = `<!doctype html>
 <html lang="en">
 <head>
@@ -53,8 +58,8 @@ export function renderPage(options: PageOptions): RenderedPage {
   <div class="options">
     <label for="beam">Decoding</label>
     <select id="beam">
-      <option value="1">greedy</option>
-      ${beamChoices.map((k) => `<option value="${k}">beam search, ${k} beams</option>`).join('\n      ')}
+      <option value="1"${defaultBeam === 1 ? ' selected' : ''}>greedy</option>
+      ${beamChoices.map((k) => `<option value="${k}"${k === defaultBeam ? ' selected' : ''}>beam search, ${k} beams</option>`).join('\n      ')}
     </select>
   </div>
   <section id="result" class="card" hidden>
@@ -62,6 +67,7 @@ export function renderPage(options: PageOptions): RenderedPage {
     <div class="text">
       <p id="status" class="status" role="status" aria-live="polite"></p>
       <p id="caption" class="caption"></p>
+      <p id="beams-title" class="beams-title" hidden>The beam's candidates, best first:</p>
       <ol id="beams" class="beams"></ol>
       <p id="meta" class="meta"></p>
     </div>

@@ -1,9 +1,11 @@
 // `capgen serve`: load the checkpoint and its encoder once, serve the page and the API until SIGINT/SIGTERM.
 import { once } from 'node:events';
+import path from 'node:path';
 import type { BackendChoice } from '../backend/index.js';
 import { CapgenError } from '../errors.js';
 import { info } from '../log.js';
 import { defaultCheckpointDir } from '../model/checkpoint.js';
+import { RUN_FILES } from '../run/layout.js';
 import { loadCaptioner } from './captioner.js';
 import { buildServer } from './server.js';
 
@@ -19,6 +21,22 @@ export interface ServeConfig {
   backend: BackendChoice;
   /** Length normalisation alpha used by beam search (0 = total log-probability). */
   lengthPenalty: number;
+  /** Where the encoder is now (--encoder), when the run folder moved. */
+  encoderPath?: string;
+  /** What visitors see as the model's name (`--name`); default: the run folder's base name. */
+  name?: string;
+}
+
+/**
+ * The model's public name: `--name`, else the run folder's base name (for `--checkpoint <run>/train/best`
+ * too), never a path: visitors of a public demo must not learn the server's file system.
+ */
+export function publicModelName(config: Pick<ServeConfig, 'runDir' | 'checkpoint' | 'name'>): string {
+  if (config.name !== undefined && config.name.trim() !== '') return config.name.trim();
+  const dir = path.resolve(config.checkpoint ?? config.runDir);
+  const trainDir = path.dirname(dir);
+  const runDir = config.checkpoint === undefined ? dir : path.basename(trainDir) === RUN_FILES.trainDir ? path.dirname(trainDir) : dir;
+  return path.basename(runDir) || 'capgen';
 }
 
 export interface ServeHandle {
@@ -31,7 +49,7 @@ export interface ServeHandle {
 /** Starts the server; the returned handle's `closed` resolves after SIGINT/SIGTERM or close(). */
 export async function startServe(config: ServeConfig): Promise<ServeHandle> {
   const checkpointDir = config.checkpoint ?? defaultCheckpointDir(config.runDir);
-  const captioner = await loadCaptioner({ checkpointDir, backend: config.backend, lengthPenalty: config.lengthPenalty });
+  const captioner = await loadCaptioner({ checkpointDir, backend: config.backend, lengthPenalty: config.lengthPenalty, encoderPath: config.encoderPath, publicName: publicModelName(config) });
   const app = await buildServer({ captioner, maxUploadBytes: Math.round(config.maxUploadMb * 2 ** 20) });
   let url: string;
   try {

@@ -1,5 +1,6 @@
 // The capgen web server: fastify (HTTP, streaming body limits, JSON errors) + @fastify/multipart (busboy
 // form parsing). Routes: GET / (the page), POST /api/caption, GET /api/health. Uploads stay in memory.
+import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import { isCapgenError } from '../errors.js';
@@ -49,7 +50,12 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.addContentTypeParser(/^image\/[\w.+-]+/i, { parseAs: 'buffer', bodyLimit: maxUploadBytes }, keepRaw);
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: maxUploadBytes }, keepRaw);
 
-  app.setErrorHandler((error: FastifyError, _request, reply) => {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (clientWentAway(error, request.raw)) {
+      // Not our failure and nobody to answer: one line, no stack.
+      warn(`serve: the client closed the connection during the upload (${request.method} ${request.url})`);
+      return reply.status(400).send({ error: 'the upload was aborted', code: 'ABORTED' } satisfies ErrorBody);
+    }
     const { status, body } = toErrorBody(error, maxUploadBytes);
     if (status >= 500 && !(error instanceof HttpError)) warn(`serve: ${error.stack ?? error.message}`);
     // After an early 413 the client may still be sending; closing stops us reading the rest of a huge body.
@@ -96,6 +102,13 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     captioner.dispose?.();
   });
   return app;
+}
+
+/** An upload that ended because the client closed the connection (closed tab, lost network, curl ^C). */
+function clientWentAway(error: FastifyError, raw: IncomingMessage): boolean {
+  if (raw.aborted || raw.socket?.destroyed) return true;
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || /^(aborted|Unexpected end of (form|multipart data))$/i.test(error.message);
 }
 
 /** Fastify's and @fastify/multipart's own errors, reworded for people uploading an image. */

@@ -15,9 +15,9 @@ export interface CaptionResult {
 }
 
 export interface CaptionerInfo {
-  /** Name of the checkpoint (e.g. the run folder + `best`). */
+  /** The model's public name: the run folder's base name or `--name`, architecture and epoch; never a path. */
   model: string;
-  /** The encoder that turns pixels into features (architecture, layer). */
+  /** The encoder that turns pixels into features (architecture, model folder name, layer); never a path. */
   encoder: string;
   /** The compute backend line (`describeBackend`). */
   backend: string;

@@ -1,6 +1,6 @@
 // The synthetic dataset as values: names, scenes, captions and splits (pure; generate.ts writes it).
 import { describeScene } from './captions.js';
-import { deriveSeed, mulberry32 } from './random.js';
+import { deriveSeed, mulberry32 } from '../util/random.js';
 import { randomScene, type Scene } from './scene.js';
 
 export type SyntheticSplit = 'train' | 'dev' | 'test';

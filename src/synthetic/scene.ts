@@ -1,6 +1,6 @@
 // Random scenes for the synthetic dataset: one to three coloured shapes on a background. Pure: a
 // seeded Rng in, a plain Scene value out (rendering is svg.ts, captions are captions.ts).
-import { pick, randInt, type Rng } from './random.js';
+import { pick, randInt, type Rng } from '../util/random.js';
 
 // Three kinds and five colours that stay distinct after the encoder's 64x64 downscale (stars
 // blurred into circles, and orange into red or yellow, which taught models to guess).

@@ -117,6 +117,11 @@ export class Adam {
     for (let k = 0; k < g.length; k++) adamKernel({ g: g[k], m: this.m[k], v: this.v[k], w: this.w[k] }, scale, lrT, this.beta1, this.beta2, this.epsilon);
   }
 
+  /** The current weights (the host copies themselves). */
+  currentWeights(): readonly Float32Array[] {
+    return this.w;
+  }
+
   getState(): AdamState {
     return { step: this.step, m: this.m.map((a) => a.slice()), v: this.v.map((a) => a.slice()) };
   }

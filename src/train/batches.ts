@@ -3,7 +3,7 @@
 // matrix and token ids: nothing per epoch is held in memory but the plan of indices.
 import * as tf from '@tensorflow/tfjs';
 import { SPECIAL_IDS } from '../run/formats.js';
-import { mixSeed, seededRandom } from '../model/init.js';
+import { mixSeed, mulberry32 } from '../util/random.js';
 import type { BatchTensors } from '../model/ops.js';
 import type { Example } from './data.js';
 import { dropoutMasks, type ShardDropout } from './dropout.js';
@@ -11,7 +11,7 @@ import { dropoutMasks, type ShardDropout } from './dropout.js';
 /** Indices into the example list, one array per batch, in training order. Same seed+epoch, same plan. */
 export function planEpoch(examples: Example[], opts: { batchSize: number; seed: number; epoch: number; shuffle: boolean }): number[][] {
   const order = examples.map((_, i) => i);
-  const rand = seededRandom(mixSeed(opts.seed, opts.epoch));
+  const rand = mulberry32(mixSeed(opts.seed, opts.epoch));
   if (opts.shuffle) shuffleInPlace(order, rand);
   // Stable sort by length after the shuffle: batches of one length, random within it.
   order.sort((a, b) => examples[a].ids.length - examples[b].ids.length);

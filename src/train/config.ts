@@ -23,6 +23,8 @@ export interface TrainConfig extends LoopConfig, DecoderOptions {
   resume: boolean;
   /** Gradient replicas (threads) per step of the tfjs engine; undefined = one per core on WASM/cpu, 1 on native TensorFlow. */
   replicas?: number;
+  /** TensorBoard event files here (native backends only); a log choice, never saved with the checkpoint. */
+  tensorboardDir?: string;
 }
 
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {

@@ -3,6 +3,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { CapgenError } from '../errors.js';
+import { checkFeatureCoverage } from '../features/coverage.js';
 import { warn } from '../log.js';
 import type { EncoderIdentity, PrepareRecord, PreparedCaption, SplitName, VocabularyFile } from '../run/formats.js';
 import { SPECIAL_IDS } from '../run/formats.js';
@@ -88,7 +89,7 @@ export async function loadTrainingData(runDir: string, openFeatures: OpenFeature
   const prepareFile = runPath(runDir, 'prepareJson');
   const prepare = await readJson<PrepareRecord>(prepareFile, 'prepare.json');
   if (!prepare.features) {
-    throw new CapgenError('BAD_INPUT', 'this run has no image features', { file: prepareFile, hint: 'run `capgen prepare` with an encoder (not --features none)' });
+    throw new CapgenError('BAD_INPUT', 'this run has no image features', { file: prepareFile, hint: 'run `capgen prepare` with an encoder (not --encoder none)' });
   }
   const encoder = prepare.features.encoder;
   const spatial = encoder.featureShape.length > 1;
@@ -110,13 +111,17 @@ export async function loadTrainingData(runDir: string, openFeatures: OpenFeature
   const rows: Float32Array[] = [];
   const bySplit: Record<SplitName, Example[]> = { train: [], dev: [], test: [] };
   let missingFeatures = 0;
+  const missingImages = new Set<string>();
+  const splitImages: Record<SplitName, Set<string>> = { train: new Set(), dev: new Set(), test: new Set() };
   for (const c of captions) {
     if (c.split === 'test') continue;
+    splitImages[c.split]?.add(c.image);
     let row = imageRows.get(c.image);
     if (row === undefined) {
-      const vec = source.get(c.image);
+      const vec = missingImages.has(c.image) ? undefined : source.get(c.image);
       if (!vec) {
         missingFeatures++;
+        missingImages.add(c.image);
         continue;
       }
       if (vec.length !== featureSize) throw new CapgenError('BAD_INPUT', `feature of ${c.image} has ${vec.length} values, expected ${featureSize}`, { file: prepare.features.dir });
@@ -127,6 +132,8 @@ export async function loadTrainingData(runDir: string, openFeatures: OpenFeature
     bySplit[c.split]?.push({ imageRow: row, ids: encodeTokens(c.tokens, index, prepare.maxCaptionLength) });
   }
   source.close?.();
+  const coverage = (['train', 'dev'] as const).map((split) => ({ split, images: splitImages[split].size, missing: [...splitImages[split]].filter((i) => missingImages.has(i)).length }));
+  checkFeatureCoverage(coverage, { cacheDir: path.join(runDir, prepare.features.dir), command: 'train' });
   if (missingFeatures) warn(`${missingFeatures} captions left out: their images have no cached feature`);
   if (bySplit.train.length === 0) throw new CapgenError('BAD_INPUT', 'no training captions with features', { file: runPath(runDir, 'captions') });
   const features = new Float32Array(rows.length * featureSize);

@@ -2,8 +2,7 @@
 // batch gets the same masks however the batch is split across gradient replicas (src/train/replicas.ts)
 // and whichever engine runs the step, so neither changes the result of training.
 import type { DropoutSite } from '../model/decoder.js';
-import { mixSeed } from '../model/init.js';
-import { mulberry32 } from '../util/random.js';
+import { mixSeed, mulberry32 } from '../util/random.js';
 
 export interface DropoutSpec {
   /** Fraction of units dropped (0 = no masks). */

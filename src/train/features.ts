@@ -2,6 +2,7 @@
 // checked against the encoder identity recorded in prepare.json.
 import { existsSync } from 'node:fs';
 import { CapgenError } from '../errors.js';
+import { warn } from '../log.js';
 import { openFeatureCache } from '../features/cache.js';
 import { assertSameEncoder } from '../model/checkpoint.js';
 import type { EncoderIdentity } from '../run/formats.js';
@@ -10,6 +11,7 @@ import type { FeatureSource } from './data.js';
 export async function openCachedFeatures(dir: string, encoder: EncoderIdentity): Promise<FeatureSource> {
   if (!existsSync(dir)) throw new CapgenError('NOT_FOUND', 'the feature cache named by prepare.json is missing', { file: dir, hint: 'run `capgen prepare` again to compute the features' });
   const cache = await openFeatureCache(dir);
+  if (cache.damaged) warn(`train: ${cache.damaged} cached features failed their hash check (see the count per split below)`);
   assertSameEncoder(encoder, cache.identity, dir);
   return cache;
 }

@@ -1,8 +1,9 @@
-// Training history: history.json (one entry per epoch) and history.png, loss and accuracy curves
+// Training history: history.json (one entry per epoch), history.csv and history.png, loss and accuracy curves
 // drawn as SVG and rasterised by sharp; both rewritten atomically after every epoch.
 import path from 'node:path';
 import sharp from 'sharp';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
+import { historyCsv } from './keras-logs.js';
 
 export interface EpochRecord {
   epoch: number;
@@ -84,11 +85,13 @@ ${acc}
 </svg>`;
 }
 
-/** Writes history.json and history.png into `trainDir`. */
-export async function writeHistory(trainDir: string, records: EpochRecord[]): Promise<{ json: string; png: string }> {
+/** Writes history.json, history.csv (Keras CSVLogger's columns) and history.png into `trainDir`. */
+export async function writeHistory(trainDir: string, records: EpochRecord[]): Promise<{ json: string; csv: string; png: string }> {
   const json = path.join(trainDir, 'history.json');
+  const csv = path.join(trainDir, 'history.csv');
   const png = path.join(trainDir, 'history.png');
   await writeJsonAtomic(json, { epochs: records });
+  await writeFileAtomic(csv, historyCsv(records));
   await writeFileAtomic(png, await sharp(Buffer.from(historySvg(records))).png().toBuffer());
-  return { json, png };
+  return { json, csv, png };
 }

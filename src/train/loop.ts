@@ -1,10 +1,11 @@
 // The training loop: epochs of seeded, bucketed batches; Adam with clipping; validation after each
 // epoch; early stopping and learning-rate decay on plateau. I/O (checkpoints, history, progress)
 // goes through hooks so that tests can drive the loop directly and stop it after any batch.
-import { mixSeed } from '../model/init.js';
+import { mixSeed } from '../util/random.js';
 import { planEpoch } from './batches.js';
 import type { Example, TrainingData } from './data.js';
 import type { EpochRecord } from './history.js';
+import { assertFiniteLoss } from './non-finite.js';
 import type { Replicas } from './replicas.js';
 
 export interface LoopConfig {
@@ -93,6 +94,7 @@ export async function trainLoop(ctx: { replicas: Replicas; optimizer: { learning
       if (globalStep < warmup) optimizer.learningRate = (state.learningRate * (globalStep + 1)) / warmup;
       else if (warmup) optimizer.learningRate = state.learningRate;
       const r = await replicas.step(plan[index], mixSeed(config.seed, epoch, index));
+      assertFiniteLoss(r.loss, { epoch: epoch + 1, batch: index + 1 });
       state.partial.lossSum += r.loss * r.count;
       state.partial.correct += r.correct;
       state.partial.tokens += r.count;
@@ -116,6 +118,7 @@ export async function trainLoop(ctx: { replicas: Replicas; optimizer: { learning
       return state;
     }
     const val = data.dev.length ? await validate(replicas, data.dev) : undefined;
+    if (val) assertFiniteLoss(val.loss, { epoch: epoch + 1, batch: plan.length, what: 'validation loss' });
     const p = state.partial;
     const record: EpochRecord = {
       epoch: epoch + 1,

@@ -9,7 +9,8 @@ import { withFloatViews } from '../backend/host-io.js';
 import type { BackendChoice } from '../backend/index.js';
 import type { TfjsDecoder } from '../model/tfjs-decoder.js';
 import { workerScript } from '../util/worker-script.js';
-import type { Adam } from './adam.js';
+import { Adam } from './adam.js';
+import type { DeviceAdam } from './adam-device.js';
 import { addDropoutMasks, buildBatch, disposeBatch, toTensors, type HostBatch } from './batches.js';
 import type { Example, TrainingData } from './data.js';
 import { evaluateBatch, lossAndGrads } from './objective.js';
@@ -77,12 +78,16 @@ export async function startReplicas(ctx: {
   /** The backend this thread runs (workers load the same one). */
   backend: BackendChoice;
   model: TfjsDecoder;
-  optimizer: Adam;
+  /** Several replicas share the host Adam's weights; one replica may use either optimizer. */
+  optimizer: Adam | DeviceAdam;
   data: TrainingData;
   /** Label smoothing of the training targets (0 = none). */
   labelSmoothing: number;
 }): Promise<Replicas> {
-  const { model, optimizer, data } = ctx;
+  const { model, data } = ctx;
+  const optimizer = ctx.optimizer;
+  if (ctx.count > 1 && !(optimizer instanceof Adam)) throw new Error('gradient replicas need the host optimizer (they share its weights)');
+  const host = optimizer as Adam;
   const { dropout } = model.sizes;
   const sites = model.spec.dropoutSites(model.sizes);
   const featureShape = model.spec.featureShape(model.sizes);
@@ -93,8 +98,8 @@ export async function startReplicas(ctx: {
         architecture: model.spec.architecture,
         sizes: model.sizes,
         labelSmoothing: ctx.labelSmoothing,
-        weights: [...optimizer.hostWeights],
-        grads: optimizer.hostWeights.map((w) => new Float32Array(new SharedArrayBuffer(w.length * 4))),
+        weights: [...host.hostWeights],
+        grads: host.hostWeights.map((w) => new Float32Array(new SharedArrayBuffer(w.length * 4))),
       }),
     ),
   );
@@ -105,7 +110,7 @@ export async function startReplicas(ctx: {
       r.pending.set(id, { resolve, reject });
       r.worker.postMessage({ id, kind, version: optimizer.step, batch, dropout } satisfies ReplicaRequest, transferList(batch));
     });
-  const sum = ctx.count > 1 ? optimizer.hostWeights.map((w) => new Float32Array(w.length)) : [];
+  const sum = ctx.count > 1 ? host.hostWeights.map((w) => new Float32Array(w.length)) : [];
 
   return {
     count: ctx.count,
@@ -147,7 +152,7 @@ export async function startReplicas(ctx: {
           for (let i = 0; i < s.length; i++) s[i] += wk * g[i];
         });
       });
-      optimizer.applyHost(sum);
+      host.applyHost(sum);
       const lossSum = mine.loss * counts[0] + others.reduce((a, r, k) => a + r.loss * counts[k + 1], 0);
       return { loss: lossSum / count, correct: mine.correct + others.reduce((a, r) => a + r.correct, 0), count };
     },

@@ -14,8 +14,10 @@ import { loadTrainingData, type OpenFeatures, type TrainingData } from './data.j
 import { openCachedFeatures } from './features.js';
 import { writeHistory } from './history.js';
 import type { TrainConfig } from './config.js';
+import { openTensorBoard } from './keras-logs.js';
 import { freshState, trainLoop, type TrainState } from './loop.js';
 import { startTrainingEngine } from './step.js';
+import { onStopRequest, stopRequested } from '../util/signals.js';
 
 export type { TrainConfig } from './config.js';
 
@@ -43,7 +45,7 @@ export interface TrainResult {
 function metaFor(ctx: { data: TrainingData; architecture: string; sizes: BaseSizes; config: TrainConfig; state: TrainState }): Omit<CheckpointMeta, 'weights' | 'format'> {
   const { data, sizes, config, state } = ctx;
   const last = state.history.at(-1);
-  const { runDir: _r, backend: _b, resume: _x, ...trainConfig } = config;
+  const { runDir: _r, backend: _b, resume: _x, tensorboardDir: _t, ...trainConfig } = config;
   return {
     architecture: ctx.architecture,
     ...sizes,
@@ -65,6 +67,7 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
   // With several replicas each one is a core: one WASM thread apiece (an explicit 1 replica gets XNNPACK's pool).
   const backend = await initBackend(config.backend, config.replicas === 1 ? {} : { threads: 1 });
   config = { ...config, replicas: resolveReplicas(config.replicas, backend) };
+  const tensorboard = config.tensorboardDir === undefined ? undefined : openTensorBoard(config.tensorboardDir, backend);
   const bestDir = defaultCheckpointDir(config.runDir);
   const lastDir = lastCheckpointDir(config.runDir);
   const trainDir = runPath(config.runDir, 'trainDir');
@@ -79,7 +82,7 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
     // The plan of batches and dropout masks depend on these: keep the checkpoint's values.
     const saved = resumed.meta.trainConfig as Partial<TrainConfig>;
     // Replicas and engines change speed, not results (per-caption dropout masks): the current choice applies.
-    config = { ...config, ...saved, epochs: config.epochs, runDir: config.runDir, backend: config.backend, replicas: config.replicas, engine: config.engine, resume: true };
+    config = { ...config, ...saved, epochs: config.epochs, runDir: config.runDir, backend: config.backend, replicas: config.replicas, engine: config.engine, tensorboardDir: config.tensorboardDir, resume: true };
   }
   const data = await loadTrainingData(config.runDir, deps.openFeatures ?? openCachedFeatures, { layout: spec.features });
   const dataSizes = { vocabSize: data.vocab.tokens.length, featureShape: data.encoder.featureShape, dropout: config.dropout, maxLength: data.prepare.maxCaptionLength + 2 };
@@ -125,19 +128,8 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
   );
   if (!data.dev.length) info('train: no dev captions: the best checkpoint is chosen by training loss');
 
-  let stopRequested = false;
-  let signals = 0;
-  const onSigint = () => {
-    signals++;
-    if (signals === 1) {
-      stopRequested = true;
-      process.stderr.write('\ntrain: stopping after this batch and saving a resumable checkpoint (Ctrl-C again to abort)\n');
-    } else {
-      process.off('SIGINT', onSigint);
-      process.kill(process.pid, 'SIGINT');
-    }
-  };
-  process.on('SIGINT', onSigint);
+  // SIGINT/SIGTERM (src/util/signals.ts): stop after this batch and save a resumable checkpoint.
+  const unsubscribe = onStopRequest((_signal, again) => again || process.stderr.write('train: stopping after this batch and saving a resumable checkpoint\n'));
   let bar: Progress | undefined;
   let historyPng = path.join(trainDir, 'history.png');
   let interrupted = false;
@@ -156,7 +148,7 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
           bar.update(start, { loss: '-', acc: '-', sps: '-' });
         },
         onProgress: (p) => bar?.update(p.batch, { loss: p.loss.toFixed(4), acc: p.accuracy.toFixed(3), sps: p.samplesPerSecond.toFixed(0) }),
-        shouldStop: () => stopRequested || (deps.shouldStop?.() ?? false),
+        shouldStop: () => stopRequested() !== undefined || (deps.shouldStop?.() ?? false),
         onEpochEnd: async (r, s, improved) => {
           bar?.stop();
           const val = r.valLoss === null ? 'no dev split' : `val loss ${r.valLoss.toFixed(4)} acc ${(r.valAccuracy ?? 0).toFixed(3)}`;
@@ -167,6 +159,7 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
           if (improved) await saveCheckpoint(bestDir, { meta: { ...meta(s), trainState: undefined }, weights: engine.weights() });
           await saveLast();
           historyPng = (await writeHistory(trainDir, s.history)).png;
+          tensorboard?.write(r);
         },
         onInterrupt: async (s) => {
           bar?.stop();
@@ -179,8 +172,7 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
   } finally {
     bar?.stop();
     await engine.close();
-    process.off('SIGINT', onSigint);
-    optimizer.dispose();
+    unsubscribe();
   }
   if (!interrupted) info(`train: best epoch ${state.bestEpoch ?? '-'} (loss ${state.bestValLoss?.toFixed(4) ?? '-'}), checkpoints in ${bestDir} and ${lastDir}, curves in ${historyPng}`);
   return { state, bestDir, lastDir, interrupted, historyPng };

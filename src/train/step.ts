@@ -6,7 +6,7 @@
 //   (src/engine/onnx/trainer.ts): native matrix kernels on any CPU, without native TensorFlow;
 // - tfjs: the decoder on TensorFlow.js, tfjs' autodiff, with data-parallel gradient replicas on
 //   WASM/cpu (src/train/replicas.ts); on tfjs-node(-gpu) one replica and tfjs ops only.
-import { loadOnnxRuntime, onnxUnavailableReason, ONNX_INSTALL_HINT } from '../backend/onnx.js';
+import { loadOnnxRuntime, onnxUnavailableReason, ONNX_INSTALL_HINT } from '../features/onnx/runtime.js';
 import type { BackendInfo } from '../backend/index.js';
 import { hostBackend } from '../engine/tfjs-ops.js';
 import { OnnxTrainer } from '../engine/onnx/trainer.js';
@@ -14,6 +14,7 @@ import { CapgenError } from '../errors.js';
 import type { BaseSizes, DecoderSpec, Weights } from '../model/decoder.js';
 import { TfjsDecoder } from '../model/tfjs-decoder.js';
 import { Adam, type AdamOptions } from './adam.js';
+import { DeviceAdam } from './adam-device.js';
 import { buildBatch } from './batches.js';
 import type { TrainingData } from './data.js';
 import { startReplicas, type Replicas, type StepResult } from './replicas.js';
@@ -25,7 +26,7 @@ export interface TrainingEngine extends Replicas {
   readonly name: 'onnx' | 'tfjs';
   /** One line for the log: what runs the step, on how many threads. */
   readonly description: string;
-  readonly optimizer: Adam;
+  readonly optimizer: Adam | DeviceAdam;
   /** The current weights by name (host copies: valid until the next step). */
   weights(): Weights;
 }
@@ -67,16 +68,21 @@ export async function startTrainingEngine<S extends BaseSizes>(ctx: EngineContex
   const resolved = resolveEngine(ctx.choice, ctx.backend);
   if (resolved.name === 'tfjs') {
     const model = new TfjsDecoder(spec, sizes, ctx.initialWeights);
-    const optimizer = new Adam(model.variables, ctx.adam);
+    // On native backends with one replica, the update stays on the device (no gradient reads).
+    const optimizer = !hostBackend(ctx.backend.name) && ctx.replicas === 1 ? new DeviceAdam(model.variables, ctx.adam) : new Adam(model.variables, ctx.adam);
     const replicas = await startReplicas({ count: ctx.replicas, backend: ctx.backend.name, model, optimizer, data, labelSmoothing: ctx.labelSmoothing });
     return {
       ...replicas,
       name: 'tfjs',
       description: `engine tfjs (${resolved.why}), ${replicas.count} gradient replica${replicas.count === 1 ? '' : 's'}`,
       optimizer,
-      weights: () => Object.fromEntries(names.map((n, k) => [n, optimizer.hostWeights[k]])),
+      weights: () => {
+        const current = optimizer.currentWeights();
+        return Object.fromEntries(names.map((n, k) => [n, current[k]]));
+      },
       async close() {
         await replicas.close();
+        optimizer.dispose();
         model.dispose();
       },
     };

@@ -128,4 +128,16 @@ describe('caption inputs', () => {
     expect(r.files).toEqual([j('sub', 'c.jpg')]);
     expect(r.problems.map((p) => p.path)).toEqual([j('*.gif'), j('nope.jpg')]);
   });
+
+  it('globs go through tinyglobby: ** across folders, {a,b} alternatives, a backslash for a literal wildcard', async () => {
+    const g = path.join(dir, 'globs');
+    await fs.mkdir(path.join(g, 'x', 'y'), { recursive: true });
+    for (const f of ['top.jpg', 'x/mid.png', 'x/y/deep.jpg', 'x/y/.dot.jpg', 'x/y/skip.txt', 'star*.jpg', 'starry.jpg']) await fs.writeFile(path.join(g, f), 'x');
+    const j = (...p: string[]) => path.join(g, ...p);
+    expect((await expandInputs([j('**', '*.jpg')])).files).toEqual([j('starry.jpg'), j('star*.jpg'), j('top.jpg'), j('x', 'y', 'deep.jpg')].sort());
+    expect((await expandInputs([j('{top,x/mid}.{jpg,png}')])).files).toEqual([j('top.jpg'), j('x', 'mid.png')]);
+    expect((await expandInputs([j('star\\*.jpg')])).files).toEqual([j('star*.jpg')]);
+    expect((await expandInputs([j('star*.jpg')])).files).toEqual([j('star*.jpg')]); // an existing name is taken as named
+    expect((await expandInputs([j('**', '*.gif')])).problems.map((p) => p.path)).toEqual([j('**', '*.gif')]);
+  });
 });

@@ -1,6 +1,8 @@
 // The built CLI: help, unknown commands and exit codes.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../helpers.js';
+import { REPO_ROOT, runCli } from '../helpers.js';
 
 describe('capgen CLI', () => {
   it('--help lists the commands and exits 0 with usage on stdout', async () => {
@@ -8,6 +10,13 @@ describe('capgen CLI', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/Usage: capgen/);
     expect(r.stdout).toMatch(/prepare/);
+  });
+
+  it('--version prints the package version', async () => {
+    const { version } = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    const r = await runCli(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(version);
   });
 
   it('an unknown command exits 2 with a message on stderr and nothing on stdout', async () => {
@@ -32,11 +41,19 @@ describe('capgen subcommands', () => {
     expect(r.stderr).not.toMatch(/pure-JS cpu/);
   });
 
-  it('every command has --help', async () => {
+  it('every command has --help, and every one names the run folder --run', async () => {
     for (const cmd of ['prepare', 'train', 'eval', 'caption', 'serve', 'demo']) {
       const r = await runCli([cmd, '--help']);
       expect(r.code, cmd).toBe(0);
       expect(r.stdout, cmd).toMatch(new RegExp(`Usage: capgen ${cmd}`));
+      expect(r.stdout, cmd).toMatch(/^\s+--run <dir>\s+\S/m);
+      if (cmd === 'prepare' || cmd === 'demo') expect(r.stdout, cmd).toMatch(/alias: --out/);
     }
+  });
+
+  it('--out is an alias of --run where it was the name; two different folders are a usage error', async () => {
+    const r = await runCli(['prepare', '--run', 'one', '--out', 'two']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--run one and --out two name two run folders/);
   });
 });

@@ -3,12 +3,12 @@
 // fixed weights, and returns both engines' loss and gradients.
 import * as tf from '@tensorflow/tfjs';
 import type { BaseSizes, DecoderSpec, Weights } from '../../src/model/decoder.js';
-import { seededRandom } from '../../src/model/init.js';
+import { mulberry32 as seededRandom } from '../../src/util/random.js';
 import { TfjsDecoder } from '../../src/model/tfjs-decoder.js';
 import { OnnxTrainer } from '../../src/engine/onnx/trainer.js';
 import { buildDecoderGraphs } from '../../src/engine/onnx/decode-graphs.js';
 import { encodeOnnxModel } from '../../src/features/onnx/proto.js';
-import { loadOnnxRuntime, type OrtTensor } from '../../src/backend/onnx.js';
+import { loadOnnxRuntime, type OrtTensor } from '../../src/features/onnx/runtime.js';
 import { buildBatch, toTensors, disposeBatch } from '../../src/train/batches.js';
 import type { Example } from '../../src/train/data.js';
 

@@ -2,14 +2,12 @@
 // decoding runs) against the same decoder on tfjs: the same state and log-probabilities, step by step.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
-import { loadOnnxRuntime, onnxUnavailableReason } from '../../src/backend/onnx.js';
+import { SKIP_ORT } from '../features/onnx-helpers.js';
 import { mergeLstm } from '../../src/model/merge-lstm.js';
 import { compareDecoding } from './compare.js';
 
-const ort = loadOnnxRuntime();
-if (!ort) console.warn(`skipping the ONNX decoding graph tests: ${onnxUnavailableReason()}`);
 
-describe.skipIf(!ort)('decoder graphs for ONNX Runtime', () => {
+describe.skipIf(SKIP_ORT)('decoder graphs for ONNX Runtime', () => {
   beforeAll(async () => {
     await initBackend('cpu');
   });

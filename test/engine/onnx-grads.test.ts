@@ -1,13 +1,11 @@
 // The ONNX Runtime training engine against tfjs' autodiff of the same decoder (test/engine/compare.ts).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
-import { loadOnnxRuntime, onnxUnavailableReason } from '../../src/backend/onnx.js';
+import { SKIP_ORT } from '../features/onnx-helpers.js';
 import { mergeLstm } from '../../src/model/merge-lstm.js';
 import type { Example } from '../../src/train/data.js';
 import { compareEngines, expectEnginesEqual, maxAbsDiff } from './compare.js';
 
-const ort = loadOnnxRuntime();
-if (!ort) console.warn(`skipping the ONNX engine tests: ${onnxUnavailableReason()}`);
 
 const examples: Example[] = [
   { imageRow: 0, ids: Int32Array.from([4, 5, 6]) },
@@ -17,7 +15,7 @@ const examples: Example[] = [
 ];
 const sizes = { vocabSize: 9, embeddingSize: 3, hiddenSize: 4, featureSize: 5, dropout: 0.3 };
 
-describe.skipIf(!ort)('onnx training engine', () => {
+describe.skipIf(SKIP_ORT)('onnx training engine', () => {
   beforeAll(async () => {
     await initBackend('cpu');
   });

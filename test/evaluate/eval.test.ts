@@ -9,17 +9,19 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { decodeFeatures } from '../../src/decode/index.js';
 import { DEFAULT_EVAL_CONFIG, type EvalConfig } from '../../src/evaluate/config.js';
+import { outputDiagnostics } from '../../src/evaluate/diagnostics.js';
+import { cocoBleu } from '../../src/evaluate/metrics/coco-bleu.js';
 import { scoreCaptions } from '../../src/evaluate/metrics/index.js';
 import type { EvalRecord } from '../../src/evaluate/record.js';
 import { runEval } from '../../src/evaluate/run.js';
 import { openCacheWriter } from '../../src/features/cache.js';
 import { defaultCheckpointDir, loadCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.js';
 import { initialWeights, type MergeLstmSizes } from '../../src/model/merge-lstm.js';
-import { seededRandom } from '../../src/model/init.js';
+import { mulberry32 } from '../../src/util/random.js';
 import type { EncoderIdentity, PreparedCaption, PrepareRecord } from '../../src/run/formats.js';
 import { cleanCaption, DEFAULT_CLEANING } from '../../src/text/clean.js';
 import { Vocabulary } from '../../src/text/vocabulary.js';
-import { runCli, tempDir } from '../helpers.js';
+import { runCli, skipWithout, tempDir } from '../helpers.js';
 
 const IMAGES: { image: string; split: 'train' | 'dev'; raws: string[] }[] = [
   { image: 'dog.jpg', split: 'dev', raws: ['A dog runs on the grass.', 'The brown dog is running!', 'a dog running', 'Dog on grass', 'A dog plays in a field'] },
@@ -56,7 +58,7 @@ async function buildRun(root: string): Promise<{ runDir: string; imagesDir: stri
   const rows: PreparedCaption[] = IMAGES.flatMap((i) => i.raws.map((raw) => ({ image: i.image, split: i.split, raw, tokens: ['WRONG'] })));
   await fs.writeFile(path.join(runDir, 'captions.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
   const writer = await openCacheWriter(path.join(runDir, FEATURES_DIR), { identity: IDENTITY, dtype: 'float32', dim: 6 });
-  const rand = seededRandom(9);
+  const rand = mulberry32(9);
   const named = ['dog.jpg', 'b&w.png', 'gone.jpg', 'train1.jpg'];
   await writer.append(named, Float32Array.from({ length: named.length * 6 }, () => rand() * 2));
   await writer.close();
@@ -72,6 +74,7 @@ async function tensorsLeftByLoading(dir: string): Promise<number> {
 }
 
 const CHROMIUM = process.env.CAPGEN_CHROMIUM ?? '/usr/bin/chromium';
+const SKIP_CHROMIUM = skipWithout(existsSync(CHROMIUM), 'Chromium', `${CHROMIUM} is absent (install it with: apt-get install -y chromium)`);
 
 const referencesOf = (image: string) => IMAGES.find((i) => i.image === image)!.raws.map((r) => cleanCaption(r, DEFAULT_CLEANING));
 const readJsonLines = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -109,6 +112,14 @@ describe('capgen eval --predictions', () => {
       expect(r).toMatchObject({ split: 'dev', images: 3, references: 15, cleaning: DEFAULT_CLEANING, source: { kind: 'predictions', file: predictionsFile } });
       expect(r.bleu).toMatchObject({ smoothing: 'method1', brevityPenalty: expected.bleuDetails.brevityPenalty });
       expect(r.elapsedSeconds.total).toBeGreaterThan(0);
+      const coco = cocoBleu(refs, hyps).bleu;
+      expect(r.cocoBleu).toMatchObject({ bleu1: coco[0], bleu2: coco[1], bleu3: coco[2], bleu4: coco[3] });
+      expect(r.cocoBleu.convention).toMatch(/pycocoevalcap/);
+      expect(r.diagnostics).toEqual(outputDiagnostics(hyps, refs));
+      expect(r.protocol).toBe(
+        'protocol: dev split, 3 images, 5.0 references per image; tokens lower-cased, punctuation deleted, non-alphabetic tokens dropped, one-letter words ("a") kept (natural.WordTokenizer); ' +
+          'BLEU as NLTK corpus_bleu, smoothing method1; coco-caption BLEU unsmoothed; both on the same tokens',
+      );
     }
     expect(expected.bleu4).toBeGreaterThan(0); // the fixture is not degenerate
 
@@ -131,10 +142,13 @@ describe('capgen eval --predictions', () => {
     }
     for (const h of hyps) expect(html).toContain(`<div class="generated">${h.join(' ')}</div>`);
     expect(html).toContain(`data-cider="${expected.perImage[0].ciderD}"`);
+    expect(html).toContain(`data-metric="coco-bleu4">${record.cocoBleu.bleu4.toFixed(4)}<`);
+    expect(html).toContain(`<p class="protocol">${record.protocol.replace(/"/g, '&quot;')}</p>`);
+    expect(html).toMatch(/<table class="metrics" id="diagnostics">.*Distinct captions<\/th><td>100\.0%/);
     expect(html).not.toMatch(/<(link|script) [^>]*src=/); // nothing loaded from outside
   });
 
-  it.skipIf(!existsSync(CHROMIUM))('report.html opens from disk and sorts the images by score', async () => {
+  it.skipIf(SKIP_CHROMIUM)('report.html opens from disk and sorts the images by score', async () => {
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless', '--disable-gpu', '--no-first-run'] });
     try {
@@ -171,6 +185,10 @@ describe('capgen eval --predictions', () => {
     const record = JSON.parse(ok.stdout) as EvalRecord;
     const fromFile = JSON.parse(readFileSync(path.join(outDir, 'metrics.json'), 'utf8')) as EvalRecord;
     expect(record.metrics).toEqual(fromFile.metrics);
+    const table = await runCli(['eval', '--run', runDir, '--predictions', predictionsFile, '--out', outDir, '--no-thumbnails']);
+    expect(table.stdout).toContain(fromFile.protocol);
+    expect(table.stdout).toMatch(new RegExp(`BLEU-4 \\(coco-caption\\)\\s+${fromFile.cocoBleu.bleu4.toFixed(4)}`));
+    expect(table.stdout).toMatch(/captions: 100\.0% distinct/);
     expect(readFileSync(path.join(outDir, 'report.html'), 'utf8')).not.toContain('data:image/jpeg');
     const bad = path.join(root, 'bad-cli.jsonl');
     await fs.writeFile(bad, `${JSON.stringify(predictions[0])}\nnot json\n`);
@@ -205,11 +223,18 @@ describe('capgen eval with a checkpoint', () => {
     const outDir = path.join(root, 'out');
     const loadingLeak = await tensorsLeftByLoading(defaultCheckpointDir(runDir));
     expect(loadingLeak).toBe(0);
+    // 1 of the 4 dev images has no feature: more than a stray, so eval refuses (a damaged cache)...
+    const config = { ...DEFAULT_EVAL_CONFIG, runDir, split: 'dev' as const, beamSize: 2, lengthPenalty: 0.5, batchSize: 2, outDir, backend: 'wasm' as const };
+    await expect(runEval(config)).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/^1 of 4 dev images have no usable cached feature/) });
+    // ...until prepare has computed it
+    const writer = await openCacheWriter(path.join(runDir, FEATURES_DIR), { identity: IDENTITY, dtype: 'float32', dim: 6 });
+    await writer.append(['nofeat.jpg'], Float32Array.from([0.1, 0.5, 0.9, 1.3, 0.2, 0.7]));
+    await writer.close();
     const tensorsBefore = tf.memory().numTensors;
-    const { record, files } = await runEval({ ...DEFAULT_EVAL_CONFIG, runDir, split: 'dev', beamSize: 2, lengthPenalty: 0.5, batchSize: 2, outDir, backend: 'wasm' });
+    const { record, files } = await runEval(config);
     expect(tf.memory().numTensors - tensorsBefore).toBe(loadingLeak); // decoding frees everything it makes
     // independent: the same vectors from the cache, decoded in one batch
-    const images = ['dog.jpg', 'b&w.png', 'gone.jpg']; // nofeat.jpg has no features
+    const images = ['dog.jpg', 'b&w.png', 'gone.jpg', 'nofeat.jpg'];
     const { model } = await loadCheckpoint(defaultCheckpointDir(runDir));
     const { openFeatureCache } = await import('../../src/features/cache.js');
     const cache = await openFeatureCache(path.join(runDir, FEATURES_DIR));
@@ -228,9 +253,9 @@ describe('capgen eval with a checkpoint', () => {
     expect(record.metrics.bleu2).toBe(expected.bleu2);
     expect(record).toMatchObject({
       split: 'dev',
-      images: 3,
+      images: 4,
       source: { kind: 'model', epoch: 2, decoding: { maxLength: 8, beamSize: 2, lengthPenalty: 0.5, batchSize: 2 } },
-      skipped: [{ image: 'nofeat.jpg' }],
+      skipped: [],
     });
     expect(record.elapsedSeconds.decoding).toBeGreaterThan(0);
   });

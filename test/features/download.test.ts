@@ -3,11 +3,12 @@
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { downloadOnce } from '../../src/features/download.js';
-import { RESNET50_WEIGHTS, resolveResNet50Weights } from '../../src/features/resnet50-load.js';
+import { capgenCacheDir, downloadOnce, findKerasCopy, kerasModelsDir } from '../../src/features/download.js';
+import { RESNET50_WEIGHTS, resolveResNet50Weights } from '../../src/features/encoders/resnet50/load.js';
 import { tempDir } from '../helpers.js';
 
 const body = Buffer.from(Array.from({ length: 50_000 }, (_, i) => (i * 31) % 251));
@@ -82,5 +83,31 @@ describe('downloadOnce', () => {
       else process.env.CAPGEN_CACHE = saved;
     }
     await expect(resolveResNet50Weights(path.join(dir, 'nope.h5'))).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+});
+
+describe('weights cache location', () => {
+  const dir = tempDir('capgen-cache-');
+
+  it('$CAPGEN_CACHE, then an absolute $XDG_CACHE_HOME/capgen, then ~/.cache/capgen', () => {
+    const home = os.homedir();
+    expect(capgenCacheDir({ CAPGEN_CACHE: '/c/capgen-here', XDG_CACHE_HOME: '/x' })).toBe('/c/capgen-here');
+    expect(capgenCacheDir({ XDG_CACHE_HOME: '/x/cache' })).toBe(path.join('/x/cache', 'capgen'));
+    expect(capgenCacheDir({ XDG_CACHE_HOME: 'relative/cache' })).toBe(path.join(home, '.cache', 'capgen'));
+    expect(capgenCacheDir({})).toBe(path.join(home, '.cache', 'capgen'));
+  });
+
+  it("reuses a Keras user's ~/.keras/models copy only when its md5 is the published one", async () => {
+    const kerasHome = path.join(dir, 'keras');
+    await fs.mkdir(path.join(kerasHome, 'models'), { recursive: true });
+    const file = 'weights_notop.h5';
+    await fs.writeFile(path.join(kerasHome, 'models', file), body);
+    expect(kerasModelsDir({ KERAS_HOME: kerasHome })).toBe(path.join(kerasHome, 'models'));
+    expect(kerasModelsDir({})).toBe(path.join(os.homedir(), '.keras', 'models'));
+    expect(await findKerasCopy(file, md5, { KERAS_HOME: kerasHome })).toEqual({ path: path.join(kerasHome, 'models', file) });
+    const wrong = await findKerasCopy(file, '0'.repeat(32), { KERAS_HOME: kerasHome });
+    expect(wrong.path).toBeUndefined();
+    expect(wrong.rejected).toContain(md5);
+    expect(await findKerasCopy('absent.h5', md5, { KERAS_HOME: kerasHome })).toEqual({});
   });
 });

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
-import { createLayersEncoder } from '../../src/features/layers-encoder.js';
+import { createLayersEncoder } from '../../src/features/encoders/layers-encoder.js';
 import { embedImageBuffer, embedImageFiles, loadEncoder } from '../../src/features/load-encoder.js';
 import { HAS_SHARED, SHARED_DIR, tempDir } from '../helpers.js';
 import { writeTinyModel } from './tiny-model.js';

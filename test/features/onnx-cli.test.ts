@@ -7,10 +7,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { openFeatureCache } from '../../src/features/cache.js';
 import type { PrepareRecord } from '../../src/run/formats.js';
 import { runCli, tempDir } from '../helpers.js';
-import { HAS_ORT, maxAbsDiff } from './onnx-helpers.js';
+import { SKIP_ORT, maxAbsDiff } from './onnx-helpers.js';
 import { writeTinyModel } from './tiny-model.js';
 
-describe.skipIf(!HAS_ORT)('capgen prepare --engine (built CLI)', () => {
+describe.skipIf(SKIP_ORT)('capgen prepare --engine (built CLI)', () => {
   const root = tempDir('capgen-onnx-cli-');
   let modelJson: string;
   beforeAll(async () => {

@@ -1,9 +1,10 @@
-// Shared by the onnx-*.test.ts files: whether onnxruntime-node is installed (they skip without it),
+// Shared by the onnx-*.test.ts files: whether onnxruntime-node is missing (they skip without it, or fail on CI),
 // and the largest absolute difference of two feature arrays.
-import { loadOnnxRuntime, onnxUnavailableReason } from '../../src/backend/onnx.js';
+import { loadOnnxRuntime, onnxUnavailableReason } from '../../src/features/onnx/runtime.js';
+import { skipWithout } from '../helpers.js';
 
-export const HAS_ORT = loadOnnxRuntime() !== undefined;
-if (!HAS_ORT) process.stderr.write(`note: ONNX Runtime tests skipped (${onnxUnavailableReason()}); npm ci installs the optional onnxruntime-node\n`);
+/** True where onnxruntime-node is missing and the caller's tests skip (with CI set: a failing test instead). */
+export const SKIP_ORT = skipWithout(loadOnnxRuntime() !== undefined, 'onnxruntime-node', `${onnxUnavailableReason()}; npm ci installs the optional onnxruntime-node`);
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new Error(`lengths differ: ${a.length} vs ${b.length}`);

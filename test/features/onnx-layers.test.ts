@@ -8,10 +8,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { DEFAULT_FEATURES_CONFIG, type FeaturesConfig } from '../../src/features/config.js';
 import { chooseEngine } from '../../src/features/engine.js';
-import { createLayersEncoder } from '../../src/features/layers-encoder.js';
+import { createLayersEncoder } from '../../src/features/encoders/layers-encoder.js';
 import { embedPixels } from '../../src/features/load-encoder.js';
 import { HAS_SHARED, SHARED_DIR, tempDir } from '../helpers.js';
-import { HAS_ORT, maxAbsDiff, testImages } from './onnx-helpers.js';
+import { SKIP_ORT, maxAbsDiff, testImages } from './onnx-helpers.js';
 
 /** Saves `model` as model.json + one weight file, as tfjs' converter lays them out. */
 async function save(model: tf.LayersModel, dir: string): Promise<string> {
@@ -54,7 +54,7 @@ function tinyModel(): tf.LayersModel {
   return tf.model({ inputs: input, outputs: x });
 }
 
-describe.skipIf(!HAS_ORT)('tfjs layers models on ONNX Runtime', () => {
+describe.skipIf(SKIP_ORT)('tfjs layers models on ONNX Runtime', () => {
   const root = tempDir('capgen-onnx-layers-');
   let modelJson: string;
   beforeAll(async () => {

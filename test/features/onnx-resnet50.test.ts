@@ -5,11 +5,11 @@ import { initBackend } from '../../src/backend/index.js';
 import { embedPixels } from '../../src/features/load-encoder.js';
 import { createOnnxEncoder } from '../../src/features/onnx/onnx-encoder.js';
 import { resnet50Graph } from '../../src/features/onnx/resnet50-graph.js';
-import { resnet50Identity } from '../../src/features/resnet50.js';
-import { loadResNet50, resolveResNet50 } from '../../src/features/resnet50-load.js';
-import { HAS_ORT, maxAbsDiff, testImages } from './onnx-helpers.js';
+import { resnet50Identity } from '../../src/features/encoders/resnet50/resnet50.js';
+import { loadResNet50, resolveResNet50 } from '../../src/features/encoders/resnet50/load.js';
+import { SKIP_ORT, maxAbsDiff, testImages } from './onnx-helpers.js';
 
-describe.skipIf(!HAS_ORT)('ResNet50 on ONNX Runtime', () => {
+describe.skipIf(SKIP_ORT)('ResNet50 on ONNX Runtime', () => {
   beforeAll(async () => {
     await initBackend('wasm');
   });

@@ -77,3 +77,41 @@ export function globalMean(x: Map3): Float64Array {
   for (let i = 0; i < x.h * x.w; i++) for (let c = 0; c < x.c; c++) out[c] += x.data[i * x.c + c] / (x.h * x.w);
   return out;
 }
+
+/** Average pooling with TF's rules: 'same' pads after the odd pixel and divides by the cells inside the image. */
+export function avgPool(x: Map3, k: number, stride: number, padding: 'same' | 'valid'): Map3 {
+  const ph = tfPadding(x.h, k, stride, padding);
+  const pw = tfPadding(x.w, k, stride, padding);
+  const data = new Float64Array(ph.out * pw.out * x.c);
+  for (let i = 0; i < ph.out; i++)
+    for (let j = 0; j < pw.out; j++)
+      for (let c = 0; c < x.c; c++) {
+        let sum = 0;
+        let count = 0;
+        for (let di = 0; di < k; di++)
+          for (let dj = 0; dj < k; dj++) {
+            const y = i * stride + di - ph.before;
+            const xx = j * stride + dj - pw.before;
+            if (y < 0 || y >= x.h || xx < 0 || xx >= x.w) continue;
+            sum += x.data[(y * x.w + xx) * x.c + c];
+            count++;
+          }
+        data[(i * pw.out + j) * x.c + c] = sum / count;
+      }
+  return { h: ph.out, w: pw.out, c: x.c, data };
+}
+
+/** Channel concatenation of maps of the same size. */
+export function concat(xs: Map3[]): Map3 {
+  const c = xs.reduce((a, x) => a + x.c, 0);
+  const { h, w } = xs[0];
+  const data = new Float64Array(h * w * c);
+  for (let p = 0; p < h * w; p++) {
+    let o = 0;
+    for (const x of xs) {
+      for (let k = 0; k < x.c; k++) data[p * c + o + k] = x.data[p * x.c + k];
+      o += x.c;
+    }
+  }
+  return { h, w, c, data };
+}

@@ -5,11 +5,11 @@ import * as tf from '@tensorflow/tfjs';
 import h5wasm from 'h5wasm/node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
-import { readKerasH5, writeKerasH5, type KerasWeight } from '../../src/features/keras-h5.js';
-import { loadResNet50 } from '../../src/features/resnet50-load.js';
-import { mapSize } from '../../src/features/resnet50.js';
-import { resnet50Spec } from '../../src/features/resnet50-spec.js';
-import { mapResNet50Weights } from '../../src/features/resnet50-weights.js';
+import { readKerasH5, writeKerasH5, type KerasWeight } from '../../src/features/encoders/keras-h5.js';
+import { loadResNet50 } from '../../src/features/encoders/resnet50/load.js';
+import { mapSize } from '../../src/features/encoders/resnet50/resnet50.js';
+import { resnet50Spec } from '../../src/features/encoders/resnet50/spec.js';
+import { mapResNet50Weights } from '../../src/features/encoders/resnet50/weights.js';
 import { tempDir } from '../helpers.js';
 import { add, batchNorm, conv2d, globalMean, maxPool, relu, zeroPad, type Map3 } from './reference-convnet.js';
 

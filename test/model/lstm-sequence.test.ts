@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
-import { seededRandom } from '../../src/model/init.js';
+import { mulberry32 } from '../../src/util/random.js';
 import { lstmSequence } from '../../src/model/lstm-sequence.js';
 import { crossEntropyFromLogits } from '../../src/train/objective.js';
 
@@ -41,7 +41,7 @@ describe('lstmSequence', () => {
     const T = 4;
     const B = 3;
     const H = 5;
-    const rand = seededRandom(2);
+    const rand = mulberry32(2);
     const x = tf.tensor2d(Array.from({ length: T * B * 4 * H }, () => rand() * 2 - 1), [T * B, 4 * H]);
     const u = tf.tensor2d(Array.from({ length: H * 4 * H }, () => rand() - 0.5), [H, 4 * H]);
     const dy = tf.tensor2d(Array.from({ length: T * B * H }, () => rand() - 0.5), [T * B, H]);
@@ -59,7 +59,7 @@ describe('lstmSequence', () => {
   });
 
   it('cross-entropy, accuracy and gradient match softmax computed with ops', () => {
-    const rand = seededRandom(5);
+    const rand = mulberry32(5);
     const N = 6;
     const V = 7;
     const logits = Float32Array.from({ length: N * V }, () => rand() * 6 - 3);

@@ -2,7 +2,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
-import { orthogonal, seededRandom } from '../../src/model/init.js';
+import { orthogonal } from '../../src/model/init.js';
+import { mulberry32 } from '../../src/util/random.js';
 import { MergeLstm, mergeLstm, WEIGHT_NAMES, initialWeights, weightShapes, type MergeLstmSizes, type Weights } from '../../src/model/merge-lstm.js';
 import { buildBatch, toTensors, disposeBatch } from '../../src/train/batches.js';
 import type { Example } from '../../src/train/data.js';
@@ -10,7 +11,7 @@ import type { Example } from '../../src/train/data.js';
 const sizes: MergeLstmSizes = { vocabSize: 9, embeddingSize: 3, hiddenSize: 4, featureSize: 5, dropout: 0.5 };
 
 function randomWeights(seed: number): Weights {
-  const rand = seededRandom(seed);
+  const rand = mulberry32(seed);
   const shapes = weightShapes(sizes);
   const w = {} as Weights;
   for (const n of WEIGHT_NAMES) w[n] = Float32Array.from({ length: shapes[n].reduce((a, d) => a * d, 1) }, () => rand() - 0.5);
@@ -70,7 +71,7 @@ describe('merge-lstm', () => {
   });
 
   const weights = randomWeights(3);
-  const rand = seededRandom(11);
+  const rand = mulberry32(11);
   const feats = Float32Array.from({ length: 3 * sizes.featureSize }, () => rand() * 2 - 1);
   const examples: Example[] = [
     { imageRow: 0, ids: Int32Array.from([4, 5, 6]) },
@@ -139,7 +140,7 @@ describe('merge-lstm', () => {
 describe('initialisers', () => {
   it('orthogonal [h, 4h] has orthonormal rows; initial weights are seeded, with unit forget bias', () => {
     const h = 6;
-    const q = orthogonal(h, 4 * h, seededRandom(1));
+    const q = orthogonal(h, 4 * h, mulberry32(1));
     for (let a = 0; a < h; a++) {
       for (let b = 0; b < h; b++) {
         let dot = 0;

@@ -6,11 +6,11 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
-import { loadOnnxRuntime, onnxUnavailableReason } from '../../src/backend/onnx.js';
 import { decodeBatch, type DecodedCaption } from '../../src/decode/index.js';
 import { loadCheckpoint, readCheckpoint } from '../../src/model/checkpoint.js';
-import { seededRandom } from '../../src/model/init.js';
+import { mulberry32 as seededRandom } from '../../src/util/random.js';
 import { TfjsDecoder } from '../../src/model/tfjs-decoder.js';
+import { OnnxStepDecoder } from '../../src/engine/onnx/step-decoder.js';
 import { initialWeights, transformer, type TransformerSizes } from '../../src/model/transformer.js';
 import { setLogLevel } from '../../src/log.js';
 import { SPECIAL_IDS } from '../../src/run/formats.js';
@@ -20,11 +20,12 @@ import type { Example } from '../../src/train/data.js';
 import { lossAndGrads } from '../../src/train/objective.js';
 import { runTrain, type TrainConfig } from '../../src/train/run.js';
 import { compareDecoding, compareEngines, expectEnginesEqual, maxAbsDiff, randomWeights } from '../engine/compare.js';
+import { SKIP_ORT } from '../features/onnx-helpers.js';
 import { tempDir } from '../helpers.js';
 import { CLASSES, encoderIdentity, writeTinyRun } from '../train/fixtures.js';
 
-const ort = loadOnnxRuntime();
-if (!ort) console.warn(`skipping the transformer's ONNX engine tests: ${onnxUnavailableReason()}`);
+/** onnxruntime-node loads (else its tests skip, or fail with CI set; the training runs use tfjs). */
+const ort = !SKIP_ORT;
 
 // Small but complete: 2 layers (the cache of a second layer), 2 heads, a 2x3 grid (rows != columns).
 const sizes: TransformerSizes = { vocabSize: 9, featureSize: 2 * 3 * 4, dropout: 0.3, gridHeight: 2, gridWidth: 3, channels: 4, width: 8, layers: 2, heads: 2, ffnSize: 12, maxLength: 7 };
@@ -149,6 +150,21 @@ describe('transformer decoder', () => {
     const r = await compareDecoding(transformer, sizes, { batch: 3, steps: 6, seed: 4 });
     expect(r.stateCount).toBe(4 * sizes.layers);
     expect(r.worst).toBeLessThan(1e-5);
+  });
+
+  it.skipIf(SKIP_ORT)('captioning on ONNX Runtime (OnnxStepDecoder) gives the tfjs captions, from flat or [B, R, C] features', () => {
+    const weights = randomWeights(transformer, sizes, 8);
+    const model = new TfjsDecoder(transformer, sizes, weights);
+    const onnx = OnnxStepDecoder.create(transformer, sizes, weights);
+    expect(onnx).toBeDefined();
+    const opts = { maxLength: sizes.maxLength - 2, beamSize: 2, lengthPenalty: 0 };
+    const spatial = tf.tensor(features, [3, ...transformer.featureShape(sizes)]);
+    const flat = tf.tensor(features, [3, sizes.featureSize]); // as eval and caption hold them
+    const want = decodeBatch(model, spatial, opts).map((d) => d.tokens);
+    expect(decodeBatch(onnx!, flat, opts).map((d) => d.tokens)).toEqual(want);
+    expect(decodeBatch(onnx!, spatial, opts).map((d) => d.tokens)).toEqual(want);
+    tf.dispose([spatial, flat]);
+    model.dispose();
   });
 
   it('beam search reorders the key/value caches right: every beam scores what teacher forcing gives its words', () => {

@@ -3,17 +3,17 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { skipWithout } from '../helpers.js';
 import { fakeCaptioner } from './fake-captioner.js';
 import { solidImage, startServer } from './fixtures.js';
 
 export const CHROMIUM_PATH = process.env.CAPGEN_CHROMIUM ?? '/usr/bin/chromium';
-const HAS_CHROMIUM = existsSync(CHROMIUM_PATH);
-if (!HAS_CHROMIUM) process.stderr.write(`note: ${CHROMIUM_PATH} is absent: the browser test of capgen serve is skipped (install it with: apt-get install -y chromium)\n`);
+const SKIP_CHROMIUM = skipWithout(existsSync(CHROMIUM_PATH), 'Chromium', `${CHROMIUM_PATH} is absent (install it with: apt-get install -y chromium)`);
 
 /** Flags for a headless browser in a container without a sandbox, network or GPU. */
 export const CHROMIUM_ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
-describe.skipIf(!HAS_CHROMIUM)('capgen serve page in headless Chromium', () => {
+describe.skipIf(SKIP_CHROMIUM)('capgen serve page in headless Chromium', () => {
   let browser: Browser;
   beforeAll(async () => {
     browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
@@ -31,15 +31,23 @@ describe.skipIf(!HAS_CHROMIUM)('capgen serve page in headless Chromium', () => {
     page.on('pageerror', (e) => problems.push(e.message));
     await page.goto(url);
 
+    // The page decodes with beam 3 by default and lists the beam's candidates, with scores, under the caption.
+    expect(await page.$eval('#beam', (select) => (select as unknown as { value: string }).value)).toBe('3');
     await page.setInputFiles('#file', { name: 'red.jpg', mimeType: 'image/jpeg', buffer: await solidImage([235, 20, 20]) });
     await expect.poll(() => page.textContent('#caption')).toBe('a red image');
     expect(await page.isVisible('#preview')).toBe(true);
     expect(await page.$eval('#preview', (img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBe(64);
-
-    // Beam search re-captions the current image and lists beams with scores.
-    await page.selectOption('#beam', '3');
     await expect.poll(() => page.locator('#beams li').count()).toBe(3);
     expect(await page.textContent('#beams li:first-child')).toMatch(/^a red image\s*score -?\d+\.\d\d$/);
+    expect(await page.textContent('#beams li:nth-child(2)')).toMatch(/^a (white|yellow|black|green|blue) image\s*score/);
+    expect(await page.isVisible('#beams-title')).toBe(true);
+    expect(await page.textContent('#meta')).toMatch(/beam search, 3 beams/);
+
+    // Greedy re-captions the current image, without candidates.
+    await page.selectOption('#beam', '1');
+    await expect.poll(() => page.textContent('#meta')).toMatch(/greedy/);
+    expect(await page.locator('#beams li').count()).toBe(0);
+    expect(await page.isVisible('#beams-title')).toBe(false);
 
     await page.setInputFiles('#file', { name: 'blue.png', mimeType: 'image/png', buffer: await solidImage([20, 20, 235], 'png') });
     await expect.poll(() => page.textContent('#caption')).toBe('a blue image');

@@ -90,6 +90,36 @@ describe('capgen serve with a tiny trained checkpoint', () => {
     }
   });
 
+  it("shows visitors no server path: page, health, answers and errors hold the run folder's name, not its path", async () => {
+    const absolute = path.resolve(runDir);
+    const seen: string[] = [];
+    const get = async (route: string) => {
+      const text = await (await fetch(`${server.url}${route}`)).text();
+      seen.push(text);
+      return text;
+    };
+    const page = await get('/');
+    const health = JSON.parse(await get('/api/health')) as { model: string; encoder: string };
+    expect(health.model).toMatch(/^run \(merge-lstm, epoch \d+\)$/);
+    expect(health.encoder).toMatch(/^seeded-cnn/);
+    expect(page).toContain('run (merge-lstm, epoch');
+    await get('/no/such/route');
+    for (const beam of ['1', '3']) seen.push(JSON.stringify((await postCaption(server.url, imageForm(readFileSync(images[0]!), { type: 'image/png', beam }))).body));
+    seen.push(JSON.stringify((await postCaption(server.url, Buffer.from('not an image'), { contentType: 'image/png' })).body));
+    for (const text of seen) {
+      expect(text).not.toContain(absolute);
+      expect(text).not.toContain(path.dirname(absolute));
+    }
+    // --name replaces the folder name.
+    const named = await startServe({ runDir, host: '127.0.0.1', port: 0, maxUploadMb: 10, backend: 'wasm', lengthPenalty: 0, name: 'Shapes demo' });
+    try {
+      const namedHealth = (await (await fetch(`${named.url}/api/health`)).json()) as { model: string };
+      expect(namedHealth.model).toMatch(/^Shapes demo \(merge-lstm, epoch \d+\)$/);
+    } finally {
+      await named.close();
+    }
+  });
+
   it('runs as `capgen serve`: prints its URL on stderr, serves, and exits 0 on SIGINT', async () => {
     const child = spawn(process.execPath, [BIN, 'serve', '--run', runDir, '--port', '0', '--backend', 'wasm'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';

@@ -1,5 +1,5 @@
 // `capgen train` as a user runs it: the built CLI on a tiny prepared run with a real feature cache;
-// Ctrl-C (SIGINT) saves a resumable checkpoint, and --resume finishes the run.
+// Ctrl-C (SIGINT) saves a resumable checkpoint and exits 130, and --resume finishes the run.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -21,7 +21,7 @@ async function tinyRunWithCache() {
 
 const SMALL = ['--embedding-size', '8', '--hidden-size', '16', '--batch-size', '4', '--lr', '0.01'];
 
-describe.skipIf(!existsSync(BIN))('capgen train (CLI)', () => {
+describe('capgen train (CLI)', () => {
   it('trains, prints derived numbers and one line per epoch, writes checkpoints and history', async () => {
     const tiny = await tinyRunWithCache();
     const r = await runCli(['train', '--run', tiny.runDir, '--epochs', '2', ...SMALL, '--json']);
@@ -31,8 +31,23 @@ describe.skipIf(!existsSync(BIN))('capgen train (CLI)', () => {
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.epochs).toHaveLength(2);
-    for (const f of ['best/checkpoint.json', 'best/weights.bin', 'last/optimizer.bin', 'history.json', 'history.png']) expect(existsSync(path.join(tiny.runDir, 'train', f)), f).toBe(true);
+    for (const f of ['best/checkpoint.json', 'best/weights.bin', 'last/optimizer.bin', 'history.json', 'history.csv', 'history.png']) expect(existsSync(path.join(tiny.runDir, 'train', f)), f).toBe(true);
+    // history.csv: Keras CSVLogger's columns, epochs from 0, the same numbers as history.json.
+    const csv = readFileSync(path.join(tiny.runDir, 'train', 'history.csv'), 'utf8').trim().split('\n');
+    expect(csv[0]).toBe('epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds');
+    expect(csv.slice(1).map((l) => l.split(',').slice(0, 5).map(Number))).toEqual(out.epochs.map((e: { epoch: number; trainLoss: number; trainAccuracy: number; valLoss: number; valAccuracy: number }) => [e.epoch - 1, e.trainLoss, e.trainAccuracy, e.valLoss, e.valAccuracy]));
   }, 120_000);
+
+  it('--tensorboard on WASM is a usage error saying why, before any training', async () => {
+    const tiny = await tinyRunWithCache();
+    const logs = path.join(tiny.runDir, 'tb');
+    const r = await runCli(['train', '--run', tiny.runDir, '--epochs', '1', ...SMALL, '--tensorboard', logs]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--tensorboard needs the native TensorFlow backend \(tfjs-node or tfjs-node-gpu\).*this run is on wasm/);
+    expect(r.stderr).not.toMatch(/^epoch 1/m);
+    expect(existsSync(logs)).toBe(false);
+    expect(existsSync(path.join(tiny.runDir, 'train', 'last'))).toBe(false);
+  }, 60_000);
 
   it('Ctrl-C saves a resumable checkpoint; --resume completes the run', async () => {
     const tiny = await tinyRunWithCache();
@@ -44,7 +59,7 @@ describe.skipIf(!existsSync(BIN))('capgen train (CLI)', () => {
     });
     const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)));
     expect(stderr).toMatch(/stopping after this batch/);
-    expect(code).toBe(0);
+    expect(code).toBe(130); // interrupted: `capgen train && capgen eval` must not go on
     const last = JSON.parse(readFileSync(path.join(tiny.runDir, 'train', 'last', 'checkpoint.json'), 'utf8'));
     const stoppedAt = last.trainState.epoch * 1000 + last.trainState.batch;
     expect(last.trainState.epoch).toBeGreaterThanOrEqual(1);

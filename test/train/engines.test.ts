@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
-import { loadOnnxRuntime, onnxUnavailableReason } from '../../src/backend/onnx.js';
+import { SKIP_ORT } from '../features/onnx-helpers.js';
 import { initialWeights, mergeLstm, type MergeLstmSizes } from '../../src/model/merge-lstm.js';
 import { TfjsDecoder } from '../../src/model/tfjs-decoder.js';
 import { buildBatch, disposeBatch, toTensors } from '../../src/train/batches.js';
@@ -13,38 +13,13 @@ import { runTrain } from '../../src/train/run.js';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../src/train/config.js';
 import { readCheckpoint, lastCheckpointDir } from '../../src/model/checkpoint.js';
 import { setLogLevel } from '../../src/log.js';
-import { tempDir } from '../helpers.js';
+import { countReads, tempDir } from '../helpers.js';
 import { writeTinyRun } from './fixtures.js';
 import { maxAbsDiff } from '../engine/compare.js';
 
-const ort = loadOnnxRuntime();
-if (!ort) console.warn(`skipping the ONNX engine parts: ${onnxUnavailableReason()}`);
 
 let data: TrainingData;
 const sizesOf = (d: TrainingData): MergeLstmSizes => ({ vocabSize: d.vocab.tokens.length, embeddingSize: 6, hiddenSize: 8, featureSize: d.featureSize, dropout: 0.3 });
-
-/**
- * Reads of tensor values to the host by capgen's code (dataSync, data, arraySync, array, buffer*).
- * The cpu backend's own kernels read their inputs internally; on a GPU those run on the device,
- * so they are not what this counts.
- */
-function countReads<T>(fn: () => T): { value: T; reads: number } {
-  const proto = tf.Tensor.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
-  const names = ['dataSync', 'data', 'arraySync', 'array', 'bufferSync', 'buffer'];
-  const saved = names.map((n) => proto[n]);
-  let reads = 0;
-  names.forEach((n, i) => {
-    proto[n] = function (this: unknown, ...a: unknown[]) {
-      reads++;
-      return saved[i].apply(this, a);
-    };
-  });
-  try {
-    return { value: fn(), reads };
-  } finally {
-    names.forEach((n, i) => (proto[n] = saved[i]));
-  }
-}
 
 describe('training engines', () => {
   beforeAll(async () => {
@@ -87,7 +62,7 @@ describe('training engines', () => {
     return { ...DEFAULT_TRAIN_CONFIG, runDir, backend: 'cpu', epochs: 2, batchSize: 8, learningRate: 0.01, embeddingSize: 6, hiddenSize: 8, dropout: 0.3, replicas: 1, logEveryBatches: 100, ...over };
   }
 
-  it.skipIf(!ort)('onnx and tfjs train the same model (1e-5 after 2 epochs), and a run resumes on the other engine', async () => {
+  it.skipIf(SKIP_ORT)('onnx and tfjs train the same model (1e-5 after 2 epochs), and a run resumes on the other engine', async () => {
     const trained = async (over: Partial<TrainConfig>, stopAfter?: number) => {
       const tiny = writeTinyRun(tempDir());
       let steps = 0;

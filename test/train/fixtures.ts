@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { FeatureSource } from '../../src/train/data.js';
 import type { EncoderIdentity, PrepareRecord, PreparedCaption, VocabularyFile } from '../../src/run/formats.js';
 import { DEFAULT_CLEANING } from '../../src/text/clean.js';
-import { seededRandom } from '../../src/model/init.js';
+import { mulberry32 } from '../../src/util/random.js';
 
 export const CLASSES = ['dog', 'cat', 'bird', 'fish'];
 const VERBS = ['runs', 'sits', 'plays'];
@@ -27,7 +27,7 @@ export interface TinyRun {
 export function writeTinyRun(dir: string, opts: { imagesPerClass?: number; featureSize?: number; seed?: number } = {}): TinyRun {
   const perClass = opts.imagesPerClass ?? 6;
   const featureSize = opts.featureSize ?? 16;
-  const rand = seededRandom(opts.seed ?? 7);
+  const rand = mulberry32(opts.seed ?? 7);
   const vocab: VocabularyFile = { tokens: ['<pad>', '<start>', '<end>', '<unk>', 'a', ...CLASSES, ...VERBS, 'here'], specials: { pad: 0, start: 1, end: 2, unk: 3 }, minCount: 1 };
   const features = new Map<string, Float32Array>();
   const classOf = new Map<string, number>();

@@ -20,10 +20,18 @@ export interface DecoderGraphs {
   attention: boolean;
 }
 
+/** The weights as initializers, each made when the graph first reads it (so none is unused). */
 function constants<S extends BaseSizes>(g: GraphOps, spec: DecoderSpec<S>, sizes: S, weights: Weights): Record<string, Sym> {
-  const w: Record<string, Sym> = {};
-  for (const [name, shape] of spec.weightShapes(sizes)) w[name] = g.constant(weights[name], shape);
-  return w;
+  const shapes = new Map(spec.weightShapes(sizes));
+  const made = new Map<string, Sym>();
+  return new Proxy({} as Record<string, Sym>, {
+    get(_, name) {
+      if (typeof name !== 'string' || !shapes.has(name)) return undefined;
+      let s = made.get(name);
+      if (!s) made.set(name, (s = g.constant(weights[name], shapes.get(name) as number[])));
+      return s;
+    },
+  });
 }
 
 function model(g: GraphOps, graphName: string): OnnxModel {

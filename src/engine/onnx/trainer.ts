@@ -4,7 +4,7 @@
 // inputs; the loss, the correct count and every weight's gradient come out. Batches are padded to
 // one batch size (BuildOptions.padTo), so there is one graph per caption length and kind.
 import { encodeOnnxModel, type OnnxModel } from '../../features/onnx/proto.js';
-import { createOnnxSession, type OnnxRuntime, type OrtSession, type OrtTensor } from '../../backend/onnx.js';
+import { createOnnxSession, type OnnxRuntime, type OrtSession, type OrtTensor } from '../../features/onnx/runtime.js';
 import { sizeOf, type BaseSizes, type DecoderSpec } from '../../model/decoder.js';
 import type { HostBatch } from '../../train/batches.js';
 import { DECODER_OPSET, GraphOps, type Sym } from './graph-ops.js';

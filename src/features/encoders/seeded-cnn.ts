@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Encoder } from '../encoder.js';
 import type { EncoderIdentity } from '../../run/formats.js';
 import { CapgenError } from '../../errors.js';
-import { gaussian, mulberry32 } from '../../synthetic/random.js';
+import { gaussian, mulberry32 } from '../../util/random.js';
 
 export interface SeededCnnOptions {
   seed: number;

@@ -130,9 +130,16 @@ export function convertLayer(ctx: LayerContext, layer: LayerJson, ins: Value[]):
         const bias = Float32Array.from(d.bias, (v, o) => v * scale[o] + shift[o]);
         out = { ...x, draft: { ...d, kernel, bias, hint: `${d.hint}+${name}` } };
       } else {
-        const dims = x.layout === 'nchw' && x.shape.length === 3 ? [channels, 1, 1] : [channels];
         const input = realize(x);
-        out = { ...x, draft: undefined, name: b.op('Add', [b.op('Mul', [input, b.floats(`${name}/scale`, [...scale], dims)]), b.floats(`${name}/shift`, [...shift], dims)], undefined, name) };
+        if (x.layout === 'nchw' && x.shape.length === 3) {
+          // One pass over the map (Mul then Add is two; DenseNet has 200 of these): an ONNX
+          // BatchNormalization with mean 0, variance 1 and epsilon 0 computes x * scale + shift.
+          const ones = new Array<number>(channels).fill(1);
+          const inputs = [input, b.floats(`${name}/scale`, [...scale]), b.floats(`${name}/shift`, [...shift]), b.floats(`${name}/mean`, new Array<number>(channels).fill(0)), b.floats(`${name}/var`, ones)];
+          out = { ...x, draft: undefined, name: b.op('BatchNormalization', inputs, { epsilon: { float: 0 } }, name) };
+        } else {
+          out = { ...x, draft: undefined, name: b.op('Add', [b.op('Mul', [input, b.floats(`${name}/scale`, [...scale])]), b.floats(`${name}/shift`, [...shift])], undefined, name) };
+        }
       }
       break;
     }
@@ -153,15 +160,30 @@ export function convertLayer(ctx: LayerContext, layer: LayerJson, ins: Value[]):
       out = { name: b.op('Pad', [toNchw(x), pads], { mode: 'constant' }, name), layout: 'nchw', shape: [x.shape[0] + t + bt, x.shape[1] + l + r, x.shape[2]] };
       break;
     }
-    case 'MaxPooling2D': {
+    case 'MaxPooling2D':
+    case 'AveragePooling2D': {
       const [kh, kw] = pair(c.pool_size ?? 2, 'pool size');
       const [sh, sw] = pair(c.strides ?? [kh, kw], 'strides');
       const padding = c.padding === 'same' || c.padding === 'valid' ? c.padding : fail(`layer ${name}: padding ${String(c.padding)}`);
       const ph = kerasPadding(x.shape[0], { kernel: kh, stride: sh, padding });
       const pw = kerasPadding(x.shape[1], { kernel: kw, stride: sw, padding });
-      // TF's 'same' max pooling ignores the padded cells, as ONNX MaxPool's -inf padding does.
-      const pooled = b.op('MaxPool', [toNchw(x)], { kernel_shape: [kh, kw], strides: [sh, sw], pads: [ph.pads[0], pw.pads[0], ph.pads[1], pw.pads[1]] }, name);
+      const attrs: Record<string, OnnxAttribute> = { kernel_shape: [kh, kw], strides: [sh, sw], pads: [ph.pads[0], pw.pads[0], ph.pads[1], pw.pads[1]] };
+      // TF's 'same' pooling ignores the padded cells: ONNX MaxPool pads with -inf, and AveragePool
+      // divides by the cells inside the image when count_include_pad is 0.
+      if (layer.class_name === 'AveragePooling2D') attrs.count_include_pad = 0;
+      const pooled = b.op(layer.class_name === 'MaxPooling2D' ? 'MaxPool' : 'AveragePool', [toNchw(x)], attrs, name);
       out = { name: pooled, layout: 'nchw', shape: [ph.out, pw.out, x.shape[2]] };
+      break;
+    }
+    case 'Concatenate': {
+      const axis = Number(c.axis ?? -1);
+      const rank = x.shape.length;
+      if (axis !== -1 && axis !== rank) fail(`layer ${name}: Concatenate over axis ${String(c.axis)} (only the channels)`);
+      if (ins.some((v) => v.shape.length !== rank || v.shape.slice(0, -1).join() !== x.shape.slice(0, -1).join())) fail(`layer ${name}: inputs of different sizes`);
+      const layout = rank === 3 ? 'nchw' : 'keras'; // the channels are axis 1 in NCHW, the last axis otherwise
+      const names = ins.map((v) => (layout === 'nchw' ? toNchw(v) : toKeras(v)));
+      const channels = ins.reduce((sum, v) => sum + v.shape[rank - 1], 0);
+      out = { name: b.op('Concat', names, { axis: layout === 'nchw' ? 1 : -1 }, name), layout, shape: [...x.shape.slice(0, -1), channels] };
       break;
     }
     case 'GlobalAveragePooling2D': {

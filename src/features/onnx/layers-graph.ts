@@ -1,6 +1,6 @@
 // An ONNX graph from a TensorFlow.js layers model (model.json topology + its float32 weights), cut at
-// a layer, for the layer types of convolutional encoders such as MobileNet. BatchNormalization is
-// folded into the convolution before it. Anything else: no graph, and the reason (tfjs runs it then).
+// a layer, for the layer types of convolutional encoders (MobileNet, DenseNet, Inception, VGG).
+// BatchNormalization is folded into the convolution before it. Anything else: no graph, and the reason (tfjs runs it then).
 import type { EncoderIdentity } from '../../run/formats.js';
 import { GraphBuilder } from './graph-builder.js';
 import { convertLayer, layerContext, type Value } from './layers-convert.js';
@@ -11,8 +11,10 @@ export type { LayersModelJson } from './layers-json.js';
 
 export interface LayersGraphOptions {
   json: LayersModelJson;
-  /** The weight files of the manifest, concatenated in manifest order. */
-  weightData: Uint8Array;
+  /** The weight files of the manifest, concatenated in manifest order... */
+  weightData?: Uint8Array;
+  /** ...or the weights already read, by `layer/param` (the Keras Applications encoders). */
+  weights?: Map<string, { shape: number[]; values: Float32Array }>;
   layer?: string;
   preprocess: EncoderIdentity['preprocess'];
   pooling: EncoderIdentity['pooling'];
@@ -33,7 +35,7 @@ export function layersGraph(opts: LayersGraphOptions): LayersGraphOutcome {
 
 function build(opts: LayersGraphOptions): LayersGraphOutcome {
   const { layers, inputsOf, output } = parseTopology(opts.json.modelTopology);
-  const weights = readWeights(opts.json, opts.weightData);
+  const weights = opts.weights ?? readWeights(opts.json, opts.weightData ?? new Uint8Array(0));
   const target = opts.layer ?? output;
   const nameOf = (l: LayerJson) => (l.config.name ?? l.name) as string;
   if (!layers.some((l) => nameOf(l) === target)) fail(`no layer '${target}'`);

@@ -1,15 +1,17 @@
-// The ONNX Runtime engine of the image encoders: ResNet50 and tfjs layers models rebuilt as ONNX
+// The ONNX Runtime engine of the image encoders: ResNet50, the Keras Applications encoders and tfjs
+// layers models rebuilt as ONNX
 // graphs (same weights, same identity) and run by onnxruntime-node on the CPU's cores.
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { createOnnxSession, type OnnxRuntime, type OrtSession } from '../../backend/onnx.js';
+import { createOnnxSession, type OnnxRuntime, type OrtSession } from './runtime.js';
 import type { EncoderIdentity } from '../../run/formats.js';
 import type { FeaturesConfig } from '../config.js';
 import type { BatchEncoder } from '../encoder.js';
 import { packPixels } from '../image-load.js';
-import { hashLayersWeights } from '../layers-encoder.js';
-import { resnet50Identity } from '../resnet50.js';
-import { resolveResNet50 } from '../resnet50-load.js';
+import { isKerasApp, resolveKerasApp, type KerasAppParts } from '../encoders/keras-apps.js';
+import { hashLayersWeights } from '../encoders/layers-encoder.js';
+import { resnet50Identity } from '../encoders/resnet50/resnet50.js';
+import { resolveResNet50 } from '../encoders/resnet50/load.js';
 import { INPUT_NAME, OUTPUT_NAME } from './graph-builder.js';
 import { layersGraph, type LayersModelJson } from './layers-graph.js';
 import { encodeOnnxModel, type OnnxModel } from './proto.js';
@@ -55,8 +57,21 @@ export async function onnxGraphFor(config: FeaturesConfig): Promise<{ model: Onn
     const parts = await resolveResNet50({ weights: config.weights, seed: config.seed, pooling: config.pooling, resize: config.resize });
     return { model: resnet50Graph({ ...parts, inputSize: parts.identity.inputSize }), identity: resnet50Identity(parts) };
   }
+  if (isKerasApp(config.encoder)) {
+    const parts = await resolveKerasApp({ name: config.encoder, weights: config.weights, seed: config.seed, pooling: config.pooling, resize: config.resize });
+    return kerasAppGraph(parts);
+  }
   if (config.encoder.endsWith('.json') && config.preprocess) return layersModelGraph(config.encoder, { ...config, preprocess: config.preprocess });
   return { reason: `encoder '${config.encoder}' has no ONNX graph` };
+}
+
+/** A Keras Applications encoder through the layers converter: same topology and weights as its tfjs engine. */
+export function kerasAppGraph(parts: KerasAppParts): { model: OnnxModel; identity: EncoderIdentity } | { reason: string } {
+  const { identity } = parts;
+  const graph = layersGraph({ json: { modelTopology: parts.graph.modelTopology }, weights: parts.weights, preprocess: identity.preprocess, pooling: identity.pooling });
+  if (!graph.ok) return { reason: graph.reason };
+  if (graph.featureShape.join() !== identity.featureShape.join()) throw new Error(`${identity.architecture}: the ONNX graph gives [${graph.featureShape}], the tfjs one [${identity.featureShape}]`);
+  return { model: graph.model, identity };
 }
 
 async function layersModelGraph(

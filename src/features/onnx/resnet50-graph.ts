@@ -1,9 +1,9 @@
-// Keras Applications' ResNet50 (src/features/resnet50.ts) as an ONNX graph, for ONNX Runtime:
+// Keras Applications' ResNet50 (src/features/encoders/resnet50/resnet50.ts) as an ONNX graph, for ONNX Runtime:
 // the same BatchNorm-folded convolutions, caffe preprocessing and pooling, computed in NCHW.
 import type { EncoderIdentity } from '../../run/formats.js';
-import { foldBatchNorm } from '../resnet50.js';
-import type { ConvSpec, ResNet50Spec } from '../resnet50-spec.js';
-import type { ConvWeights, ResNet50Weights } from '../resnet50-weights.js';
+import { foldBatchNorm } from '../encoders/resnet50/resnet50.js';
+import type { ConvSpec, ResNet50Spec } from '../encoders/resnet50/spec.js';
+import type { ConvWeights, ResNet50Weights } from '../encoders/resnet50/weights.js';
 import { GraphBuilder, INPUT_NAME, NCHW_TO_NHWC, NHWC_TO_NCHW, convKernelToOnnx, kerasPadding, preprocessNodes } from './graph-builder.js';
 import type { OnnxModel } from './proto.js';
 

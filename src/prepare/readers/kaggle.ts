@@ -26,9 +26,11 @@ function splitRecord(line: string): string[] {
 export function parseKaggleCaptions(text: string, file: string): ParsedCaptions {
   const lines = splitLines(text);
   const headerIndex = lines.findIndex((l) => l.trim() !== '');
-  const header = headerIndex < 0 ? '' : lines[headerIndex]!.trim().toLowerCase().replace(/\s+/g, '');
+  const found = headerIndex < 0 ? '' : lines[headerIndex]!.trim();
+  const header = found.toLowerCase().replace(/\s+/g, '');
   if (header !== 'image,caption') {
-    throw new CapgenError('BAD_INPUT', `expected the header 'image,caption', found '${header.slice(0, 40)}'`, {
+    // The line as written (spaces kept): that is what the user will look for in the file.
+    throw new CapgenError('BAD_INPUT', `expected the header 'image,caption', found '${found.length > 60 ? `${found.slice(0, 60)}...` : found}'`, {
       file,
       line: headerIndex + 1,
       hint: 'Kaggle Flickr8k captions.txt starts with image,caption; pick another format with --format',

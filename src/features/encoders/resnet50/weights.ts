@@ -1,10 +1,10 @@
-// Puts the arrays of a Keras ResNet50 weights file into the layers of resnet50-spec.ts, checking that
+// Puts the arrays of a Keras ResNet50 weights file into the layers of spec.ts, checking that
 // each expected weight is there with its shape and that nothing is left over; or generates seeded ones.
-import { CapgenError } from '../errors.js';
-import type { KerasWeights } from './keras-h5.js';
-import { allConvs, kerasWeightShapes, type ResNet50Spec } from './resnet50-spec.js';
+import { CapgenError } from '../../../errors.js';
+import type { KerasWeights } from '../keras-h5.js';
+import { allConvs, kerasWeightShapes, type ResNet50Spec } from './spec.js';
 
-import { mulberry32 } from '../util/random.js';
+import { mulberry32 } from '../../../util/random.js';
 /** Raw weights of one conv + BN pair, as Keras stores them. kernel is [kh, kw, in, out]. */
 export interface ConvWeights {
   kernel: Float32Array;
@@ -59,17 +59,12 @@ export function mapResNet50Weights(spec: ResNet50Spec, file: KerasWeights, fileN
   return out;
 }
 
-/** mulberry32: a small seeded generator, so `--weights random --seed N` repeats exactly. */
-export function seededUniform(seed: number): () => number {
-  return mulberry32(seed);
-}
-
 /**
  * Seeded stand-in weights (only when the user asks for `--weights random`): He-uniform kernels,
  * small random biases and BatchNorm statistics so that folding is exercised, never all-identity.
  */
 export function randomResNet50Weights(spec: ResNet50Spec, seed: number): ResNet50Weights {
-  const rand = seededUniform(seed);
+  const rand = mulberry32(seed); // so `--weights random --seed N` repeats exactly
   const fill = (n: number, lo: number, hi: number) => Float32Array.from({ length: n }, () => lo + (hi - lo) * rand());
   const out: ResNet50Weights = new Map();
   for (const c of allConvs(spec)) {

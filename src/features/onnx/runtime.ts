@@ -1,8 +1,8 @@
 // The one module that loads ONNX Runtime (onnxruntime-node, an optional dependency): a faster CPU
 // engine for the image encoders. Loading never throws: a missing package yields the reason instead.
 import { createRequire } from 'node:module';
-import { CapgenError } from '../errors.js';
-import { threadsWanted } from './index.js';
+import { CapgenError } from '../../errors.js';
+import { threadsWanted } from '../../backend/index.js';
 
 /** The part of onnxruntime-node's API capgen uses (typed here: the package may be absent). */
 export interface OrtTensor {

@@ -1,11 +1,11 @@
 // Keras Applications' ResNet50 (include_top=False) as tfjs core ops, with every BatchNormalization
 // folded into the convolution before it at load time (same output, about a third less work).
 import * as tf from '@tensorflow/tfjs';
-import type { EncoderIdentity } from '../run/formats.js';
-import type { Encoder } from './encoder.js';
-import { preprocess } from './preprocess.js';
-import { BN_EPSILON, allConvs, type ConvSpec, type ResNet50Spec } from './resnet50-spec.js';
-import type { ConvWeights, ResNet50Weights } from './resnet50-weights.js';
+import type { EncoderIdentity } from '../../../run/formats.js';
+import type { Encoder } from '../../encoder.js';
+import { preprocess } from '../../preprocess.js';
+import { BN_EPSILON, allConvs, type ConvSpec, type ResNet50Spec } from './spec.js';
+import type { ConvWeights, ResNet50Weights } from './weights.js';
 
 interface FoldedConv {
   spec: ConvSpec;

@@ -4,10 +4,10 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { CapgenError } from '../errors.js';
-import type { EncoderIdentity } from '../run/formats.js';
-import type { Encoder } from './encoder.js';
-import { preprocess } from './preprocess.js';
+import { CapgenError } from '../../errors.js';
+import type { EncoderIdentity } from '../../run/formats.js';
+import type { Encoder } from '../encoder.js';
+import { preprocess } from '../preprocess.js';
 
 interface ModelJson {
   modelTopology?: unknown;

@@ -2,15 +2,15 @@
 // downloading once), or from seeded random weights when the user explicitly asks for them.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { CapgenError } from '../errors.js';
-import { info } from '../log.js';
-import type { EncoderIdentity } from '../run/formats.js';
-import { capgenCacheDir, downloadOnce, hashFile } from './download.js';
-import type { Encoder } from './encoder.js';
-import { readKerasH5 } from './keras-h5.js';
+import { CapgenError } from '../../../errors.js';
+import { info } from '../../../log.js';
+import type { EncoderIdentity } from '../../../run/formats.js';
+import { capgenCacheDir, downloadOnce, findKerasCopy, hashFile } from '../../download.js';
+import type { Encoder } from '../../encoder.js';
+import { readKerasH5 } from '../keras-h5.js';
 import { createResNet50, type ResNet50Options } from './resnet50.js';
-import { resnet50Spec } from './resnet50-spec.js';
-import { mapResNet50Weights, randomResNet50Weights } from './resnet50-weights.js';
+import { resnet50Spec } from './spec.js';
+import { mapResNet50Weights, randomResNet50Weights } from './weights.js';
 
 /** The file Keras' `ResNet50(weights='imagenet', include_top=False)` downloads, and its md5 from keras/applications/resnet.py. */
 export const RESNET50_WEIGHTS = {
@@ -29,7 +29,16 @@ export async function resolveResNet50Weights(weightsPath?: string): Promise<stri
     return weightsPath;
   }
   const dest = path.join(capgenCacheDir(), RESNET50_WEIGHTS.file);
-  if (!existsSync(dest)) info(`ResNet50 ImageNet weights not in ${capgenCacheDir()}: downloading them once (${RESNET50_WEIGHTS.url})`);
+  if (!existsSync(dest)) {
+    // A Keras user already has the very file: read it where it is rather than download 95 MB again.
+    const keras = await findKerasCopy(RESNET50_WEIGHTS.file, RESNET50_WEIGHTS.md5);
+    if (keras.path) {
+      info(`ResNet50 ImageNet weights: using Keras' copy ${keras.path} (md5 checked)`);
+      return keras.path;
+    }
+    if (keras.rejected) info(`ResNet50 ImageNet weights: not using ${keras.rejected}`);
+    info(`ResNet50 ImageNet weights not in ${capgenCacheDir()}: downloading them once (${RESNET50_WEIGHTS.url})`);
+  }
   return downloadOnce({
     url: RESNET50_WEIGHTS.url,
     dest,

@@ -1,7 +1,7 @@
 // Reads Keras HDF5 weight files (`model.save_weights` / keras.applications downloads) with h5wasm:
 // root attribute `layer_names`, per-layer attribute `weight_names`, one dataset per weight.
 import h5wasm from 'h5wasm/node';
-import { CapgenError } from '../errors.js';
+import { CapgenError } from '../../errors.js';
 
 export interface KerasWeight {
   /** e.g. `conv1_conv/kernel:0` */
@@ -71,7 +71,9 @@ export async function writeKerasH5(file: string, layers: { layer: string; weight
     h5.create_attribute('backend', 'tensorflow');
     h5.create_attribute('keras_version', '2.15.0');
     for (const { layer, weights } of layers) {
-      const group = h5.create_group(layer);
+      // A '/' in a layer name (Keras 2's DenseNet: conv1/conv) nests groups, as h5py does.
+      let group = h5 as unknown as InstanceType<typeof h5wasm.Group>;
+      for (const part of layer.split('/')) group = (group.keys().includes(part) ? group.get(part) : group.create_group(part)) as InstanceType<typeof h5wasm.Group>;
       const weightNames = weights.map((w) => w.name);
       group.create_attribute('weight_names', weightNames, [weightNames.length], fixed(weightNames));
       for (const w of weights) {
