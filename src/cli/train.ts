@@ -1,7 +1,7 @@
 // `capgen train`: flags -> TrainConfig -> runTrain.
 import { Command, Option } from 'commander';
 import { result, warn } from '../log.js';
-import { DECODERS, DECODER_NAMES } from '../model/registry.js';
+import { DECODERS, DECODER_NAMES, type DecoderName } from '../model/registry.js';
 import { DEFAULT_TRAIN_CONFIG as D, type TrainConfig } from '../train/config.js';
 import { runTrain } from '../train/run.js';
 import { ENGINE_CHOICES } from '../train/step.js';
@@ -24,11 +24,11 @@ export function trainCommand(): Command {
     )
     .option('--epochs <n>', 'maximum epochs (the Keras tutorial trains 20; early stopping usually ends sooner)', intArg(1), D.epochs)
     .option('--batch-size <n>', 'captions per batch (128: the validation loss of 64 in ~25% less time)', intArg(1), D.batchSize)
-    .option('--lr <rate>', 'Adam learning rate (Keras default)', floatArg(0), D.learningRate)
+    .option('--lr <rate>', 'Adam learning rate (merge: Keras default; transformer: 5e-4)', floatArg(0), D.learningRate)
     .option('--clip-norm <n>', 'clip gradients to this global norm, 0 = off (guards LSTM gradient spikes)', floatArg(0), D.clipNorm)
     .option('--patience <n>', 'stop after this many epochs without a better validation loss', intArg(1), D.patience)
     .option('--lr-patience <n>', 'halve the learning rate after this many epochs without improvement', intArg(1), D.lrPatience)
-    .option('--warmup-steps <n>', 'linear learning-rate warm-up over the first N steps (transformer: about one epoch)', intArg(0), D.warmupSteps)
+    .option('--warmup-steps <n>', 'linear learning-rate warm-up over the first N steps (default: merge none, transformer one epoch)', intArg(0))
     .option('--embedding-size <n>', 'word embedding size (merge/attention; the Keras tutorial: 256)', intArg(1))
     .option('--hidden-size <n>', 'LSTM and dense size (merge/attention; the Keras tutorial: 256)', intArg(1))
     .option('--attention-size <n>', 'attention: width of the additive attention layer', intArg(1))
@@ -38,7 +38,7 @@ export function trainCommand(): Command {
     .option('--heads <n>', 'transformer: attention heads', intArg(1))
     .option('--width <n>', 'transformer: model width', intArg(1))
     .option('--ffn-size <n>', 'transformer: feed-forward width', intArg(1))
-    .option('--dropout <rate>', 'dropout rate (merge: on image vector and embeddings, as the Keras tutorial: 0.5)', floatArg(0, 0.95), D.dropout)
+    .option('--dropout <rate>', 'dropout rate (merge: on image vector and embeddings, as the Keras tutorial: 0.5; transformer: 0.1 on embeddings and sub-block outputs)', floatArg(0, 0.95), D.dropout)
     .option('--label-smoothing <eps>', 'label smoothing of the training targets (reported losses stay plain)', floatArg(0, 0.5), D.labelSmoothing)
     .option('--seed <n>', 'seed for weights, shuffling and dropout', intArg(0), D.seed)
     .option('--replicas <n>', 'tfjs engine: data-parallel gradient threads per step (default: one per core on WASM/cpu, 1 on native TensorFlow); changes speed, not results', intArg(1))
@@ -47,7 +47,10 @@ export function trainCommand(): Command {
     .option('--tensorboard <dir>', 'also write TensorBoard event files (Keras layout: <dir>/train, <dir>/validation); native backends only')
     .option('--json', 'print the final state as JSON on stdout')
     .addOption(backendOption())
-    .action(async (opts) => {
+    .action(async (opts, cmd: Command) => {
+      // The decoder's own training defaults (e.g. the transformer's) where the flag was not given.
+      const own = DECODERS[opts.decoder as DecoderName].trainingDefaults ?? {};
+      const given = (key: string) => cmd.getOptionValueSource(key) === 'cli';
       const config: TrainConfig = {
         ...D,
         runDir: opts.run,
@@ -56,11 +59,11 @@ export function trainCommand(): Command {
         engine: opts.engine,
         epochs: opts.epochs,
         batchSize: opts.batchSize,
-        learningRate: opts.lr,
+        learningRate: given('lr') ? opts.lr : (own.learningRate ?? opts.lr),
         clipNorm: opts.clipNorm,
         patience: opts.patience,
         lrPatience: opts.lrPatience,
-        warmupSteps: opts.warmupSteps,
+        warmupSteps: opts.warmupSteps, // unset: the decoder's warm-up epochs, in steps (src/train/run.ts)
         embeddingSize: opts.embeddingSize,
         hiddenSize: opts.hiddenSize,
         attentionSize: opts.attentionSize,
@@ -70,7 +73,7 @@ export function trainCommand(): Command {
         heads: opts.heads,
         width: opts.width,
         ffnSize: opts.ffnSize,
-        dropout: opts.dropout,
+        dropout: given('dropout') ? opts.dropout : (own.dropout ?? opts.dropout),
         labelSmoothing: opts.labelSmoothing,
         seed: opts.seed,
         resume: opts.resume,

@@ -66,6 +66,16 @@ export interface DataSizes {
   /** As the encoder writes them: [D] pooled, or [H, W, C] spatial (H*W regions of C channels). */
   featureShape: number[];
   dropout: number;
+  /** Most input positions a caption can take (start + words + a spare): for position embeddings. */
+  maxLength: number;
+}
+
+/** Training settings a decoder wants where the user gives no flag (`capgen train` applies them). */
+export interface DecoderTrainingDefaults {
+  learningRate?: number;
+  dropout?: number;
+  /** Linear learning-rate warm-up, in epochs (turned into steps once the data is known). */
+  warmupEpochs?: number;
 }
 
 export interface DecoderSpec<S extends BaseSizes = BaseSizes> {
@@ -74,6 +84,8 @@ export interface DecoderSpec<S extends BaseSizes = BaseSizes> {
   readonly description: string;
   /** Feature layout it takes: 'pooled' [D] or 'spatial' [regions, channels]. */
   readonly features: 'pooled' | 'spatial';
+  /** Its own defaults for training flags (unset: the merge decoder's, src/train/config.ts). */
+  readonly trainingDefaults?: DecoderTrainingDefaults;
   /** The sizes of a new model from the data and the size flags (unset flags take the decoder's defaults). */
   sizesFor(data: DataSizes, options: DecoderOptions): S;
   /** The sizes of this architecture read back from a checkpoint's meta (throws on missing fields). */

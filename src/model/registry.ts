@@ -2,9 +2,11 @@
 // `architecture` that checkpoints record.
 import type { DecoderSpec } from './decoder.js';
 import { mergeLstm } from './merge-lstm.js';
+import { transformer } from './transformer.js';
 
 const specs = {
   merge: mergeLstm,
+  transformer,
 };
 
 export type DecoderName = keyof typeof specs;

@@ -45,7 +45,9 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   lrPatience: 2, // epochs without improvement before the learning rate is cut
   lrFactor: 0.5, // halving: the usual ReduceLROnPlateau choice
   minLearningRate: 1e-5, // below this Adam's steps are noise for these models
-  warmupSteps: 0, // linear warm-up of the learning rate; the transformer decoder wants ~1 epoch of it
+  // Linear warm-up of the learning rate, in steps; unset = the decoder's own (transformer: one
+  // epoch, resolved in src/train/run.ts once the data is known; merge: none).
+  warmupSteps: undefined,
   logEveryBatches: 5, // progress redraws are cheap; every batch would only add flicker
   resume: false,
 };

@@ -85,7 +85,7 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
     config = { ...config, ...saved, epochs: config.epochs, runDir: config.runDir, backend: config.backend, replicas: config.replicas, engine: config.engine, tensorboardDir: config.tensorboardDir, resume: true };
   }
   const data = await loadTrainingData(config.runDir, deps.openFeatures ?? openCachedFeatures, { layout: spec.features });
-  const dataSizes = { vocabSize: data.vocab.tokens.length, featureShape: data.encoder.featureShape, dropout: config.dropout };
+  const dataSizes = { vocabSize: data.vocab.tokens.length, featureShape: data.encoder.featureShape, dropout: config.dropout, maxLength: data.prepare.maxCaptionLength + 2 };
   if (resumed) {
     const metaFile = path.join(lastDir, 'checkpoint.json');
     assertSameEncoder(resumed.meta.encoder, data.encoder, metaFile);
@@ -116,11 +116,14 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
   info(`${describeBackend(backend)}; ${engine.description}`);
 
   const stepsPerEpoch = Math.ceil(data.train.length / config.batchSize);
+  // Warm-up unset (no --warmup-steps): the decoder's own, in epochs (the transformer's), else none.
+  if (config.warmupSteps === undefined) config = { ...config, warmupSteps: Math.round((spec.trainingDefaults?.warmupEpochs ?? 0) * stepsPerEpoch) };
   const fs = data.encoder.featureShape;
   const shape = fs.length === 1 ? `${fs[0]}-d` : fs.join('x');
   info(
     `train: decoder ${spec.architecture}, ${data.images.length} images, ${data.train.length} training / ${data.dev.length} dev captions, vocabulary ${sizes.vocabSize}, ` +
-      `features ${shape} (${data.encoder.architecture}), ${stepsPerEpoch} steps per epoch of ${config.batchSize}` +
+      `features ${shape} (${data.encoder.architecture}), ${stepsPerEpoch} steps per epoch of ${config.batchSize}, ` +
+      `lr ${config.learningRate}${config.warmupSteps ? ` after ${config.warmupSteps} warm-up steps` : ''}, dropout ${config.dropout}` +
       (resumed ? `, resuming after epoch ${state.epoch}${state.batch ? ` batch ${state.batch}` : ''}` : ''),
   );
   if (!data.dev.length) info('train: no dev captions: the best checkpoint is chosen by training loss');

@@ -98,6 +98,32 @@ describe('seeded-cnn encoder', () => {
     for (let i = 0; i < half; i++) expect(features[half + i]!).toBeGreaterThanOrEqual(features[i]! - 1e-6);
   });
 
+  it('--pooling none: a 4x4 grid of cells holding the same values (mean, max, 2x2 colour cells) as the vector', () => {
+    const flat = embed(5, [redRight, blueLeft]);
+    const encoder = createSeededCnnEncoder({ seed: 5, pooling: 'none' });
+    expect(encoder.identity).toMatchObject({ pooling: 'none', featureShape: [4, 4, 76] });
+    const grid = tf.tidy(() => encoder.embed(tf.tensor4d(Float32Array.from([...redRight, ...blueLeft]), [2, SIZE, SIZE, 3])).arraySync() as number[][][][]);
+    encoder.dispose();
+    const n = seededCnnFeatureLength();
+    for (let img = 0; img < 2; img++) {
+      const v = flat.subarray(img * n, (img + 1) * n);
+      for (let r = 0; r < 4; r++) {
+        for (let c = 0; c < 4; c++) {
+          const cell = grid[img]![r]![c]!;
+          for (let k = 0; k < 32; k++) {
+            expect(cell[k]).toBeCloseTo(v[(r * 4 + c) * 32 + k]!, 5); // mean block [4, 4, 32]
+            expect(cell[32 + k]).toBeCloseTo(v[512 + (r * 4 + c) * 32 + k]!, 5); // max block
+          }
+          for (let sy = 0; sy < 2; sy++) {
+            for (let sx = 0; sx < 2; sx++) {
+              for (let ch = 0; ch < 3; ch++) expect(cell[64 + (sy * 2 + sx) * 3 + ch]).toBeCloseTo(v[1024 + ((r * 2 + sy) * 8 + c * 2 + sx) * 3 + ch]!, 5);
+            }
+          }
+        }
+      }
+    }
+  });
+
   it('refuses input sizes that do not fit its grid, and pixels of the wrong size', () => {
     expect(() => createSeededCnnEncoder({ seed: 1, inputSize: [60, 60] })).toThrow(CapgenError);
     const encoder = createSeededCnnEncoder({ seed: 1 });

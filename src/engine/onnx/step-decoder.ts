@@ -43,7 +43,12 @@ export class OnnxStepDecoder implements StepDecoder {
   }
 
   initState(features: tf.Tensor): tf.Tensor[] {
-    const out = this.init.run({ features: this.toOrt(features.dtype === 'float32' ? features : features.toFloat()) });
+    // Search code may hold spatial features flat ([B, H*W*C]); the init graph's input is [B, ...featureShape].
+    const shape = [features.shape[0], ...this.spec.featureShape(this.sizes)];
+    const float = features.dtype === 'float32' ? features : features.toFloat();
+    const values = float.dataSync() as Float32Array;
+    if (float !== features) float.dispose();
+    const out = this.init.run({ features: new this.ort.Tensor('float32', values, shape) });
     return Array.from({ length: this.stateCount }, (_, i) => OnnxStepDecoder.toTf(out[`state_${i}`]));
   }
 

@@ -13,6 +13,8 @@ export interface SeededCnnOptions {
   seed: number;
   /** [height, width]; multiples of 16 (two stride-2 convolutions, then a 4x4 grid). */
   inputSize?: [number, number];
+  /** 'avg' (default): one vector per image; 'none': the 4x4 grid of cells, for the attending decoders. */
+  pooling?: 'avg' | 'none';
 }
 
 // 64x64: the synthetic scenes' shapes stay 10+ px wide, and a forward pass costs ~1 ms per image.
@@ -56,21 +58,25 @@ export function createSeededCnnEncoder(opts: SeededCnnOptions): Encoder {
     inChannels = outChannels;
   }
   const featureLength = seededCnnFeatureLength();
+  const spatial = opts.pooling === 'none';
+  // Spatial: the same values per cell of the 4x4 grid: its conv mean and max, and the RGB of the 2x2
+  // colour cells inside it -> [4, 4, 2*32 + 4*3].
+  const perCell = featureLength / (FEATURE_GRID * FEATURE_GRID);
   const identity: EncoderIdentity = {
     architecture: 'seeded-cnn',
     weightsHash: `seeded:${opts.seed}`,
     layer: `conv${CONV_CHANNELS.join('-')}-grid${FEATURE_GRID}avgmax+rgb${COLOUR_GRID}`,
     preprocess: 'unit',
     resize: 'squash',
-    pooling: 'avg',
+    pooling: spatial ? 'none' : 'avg',
     inputSize: [heightPx, widthPx],
-    featureShape: [featureLength],
+    featureShape: spatial ? [FEATURE_GRID, FEATURE_GRID, perCell] : [featureLength],
   };
 
   return {
     identity,
-    /** [N, H, W, 3] RGB 0..255 -> [N, featureLength] (1216 with the defaults). */
-    embed(pixels: tf.Tensor4D): tf.Tensor2D {
+    /** [N, H, W, 3] RGB 0..255 -> [N, featureLength] (1216 with the defaults), or [N, 4, 4, 76] spatial. */
+    embed(pixels: tf.Tensor4D): tf.Tensor {
       return tf.tidy(() => {
         const [batch, h0, w0, c0] = pixels.shape;
         if (h0 !== heightPx || w0 !== widthPx || c0 !== 3) {
@@ -87,6 +93,12 @@ export function createSeededCnnEncoder(opts: SeededCnnOptions): Encoder {
         const gridMax = tf.maxPool(h, cell, cell, 'valid');
         const colourCell: [number, number] = [heightPx / COLOUR_GRID, widthPx / COLOUR_GRID];
         const colour = tf.avgPool(unit, colourCell, colourCell, 'valid');
+        if (spatial) {
+          // [N, 8, 8, 3] -> [N, 4, 2, 4, 2, 3] -> [N, 4, 4, 2, 2, 3] -> [N, 4, 4, 12]: sub-cells under their cell.
+          const sub = COLOUR_GRID / FEATURE_GRID;
+          const colourCells = tf.reshape(tf.transpose(tf.reshape(colour, [batch, FEATURE_GRID, sub, FEATURE_GRID, sub, 3]), [0, 1, 3, 2, 4, 5]), [batch, FEATURE_GRID, FEATURE_GRID, sub * sub * 3]);
+          return tf.concat([gridMean, gridMax, colourCells], 3);
+        }
         // [N, 4*4*32 mean | 4*4*32 max | 8*8*3 rgb]
         return tf.concat([gridMean, gridMax, colour].map((t) => tf.reshape(t, [batch, -1])), 1) as tf.Tensor2D;
       });
