@@ -1,10 +1,12 @@
 // Every decoder capgen can train, by the name `capgen train --decoder` takes and by the
 // `architecture` that checkpoints record.
+import { attentionLstm } from './attention-lstm.js';
 import type { DecoderSpec } from './decoder.js';
 import { mergeLstm } from './merge-lstm.js';
 
 const specs = {
   merge: mergeLstm,
+  attention: attentionLstm,
 };
 
 export type DecoderName = keyof typeof specs;
