@@ -4,6 +4,7 @@ import { result } from '../log.js';
 import { DECODERS, DECODER_NAMES } from '../model/registry.js';
 import { DEFAULT_TRAIN_CONFIG as D, type TrainConfig } from '../train/config.js';
 import { runTrain } from '../train/run.js';
+import { FEATURES_DTYPES } from '../train/data.js';
 import { ENGINE_CHOICES } from '../train/step.js';
 import { backendOption, floatArg, intArg } from './options.js';
 
@@ -36,6 +37,11 @@ export function trainCommand(): Command {
     .option('--ffn-size <n>', 'transformer: feed-forward width', intArg(1))
     .option('--dropout <rate>', 'dropout rate (merge: on image vector and embeddings, as the Keras tutorial: 0.5)', floatArg(0, 0.95), D.dropout)
     .option('--label-smoothing <eps>', 'label smoothing of the training targets (reported losses stay plain)', floatArg(0, 0.5), D.labelSmoothing)
+    .addOption(
+      new Option('--features-dtype <type>', 'how the image features are held in memory: auto = float16 for spatial maps (half the memory; rounding far below dropout), float32 for pooled vectors')
+        .choices(FEATURES_DTYPES)
+        .default(D.featuresDtype),
+    )
     .option('--seed <n>', 'seed for weights, shuffling and dropout', intArg(0), D.seed)
     .option('--replicas <n>', 'tfjs engine: data-parallel gradient threads per step (default: one per core on WASM/cpu, 1 on native TensorFlow); changes speed, not results', intArg(1))
     .option('--resume', 'continue from <run>/train/last with its settings (only --epochs, --engine and --replicas apply)', false)
@@ -67,6 +73,7 @@ export function trainCommand(): Command {
         dropout: opts.dropout,
         labelSmoothing: opts.labelSmoothing,
         seed: opts.seed,
+        featuresDtype: opts.featuresDtype,
         resume: opts.resume,
         replicas: opts.replicas,
       };
