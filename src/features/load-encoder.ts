@@ -11,11 +11,11 @@ import { loadResNet50 } from './resnet50-load.js';
 
 export const ENCODER_CHOICES = ['resnet50', 'seeded-cnn', 'path/to/model.json'] as const;
 
-async function seededCnn(seed: number, inputSize?: [number, number]): Promise<Encoder> {
+async function seededCnn(seed: number, inputSize?: [number, number], pooling?: 'avg' | 'none'): Promise<Encoder> {
   // Dynamic import: the demo's encoder lives in its own module (src/features/encoders/seeded-cnn.ts).
   const specifier = './encoders/seeded-cnn.js';
-  const mod = (await import(specifier)) as { createSeededCnnEncoder(opts: { seed: number; inputSize?: [number, number] }): Encoder };
-  return mod.createSeededCnnEncoder({ seed, inputSize });
+  const mod = (await import(specifier)) as { createSeededCnnEncoder(opts: { seed: number; inputSize?: [number, number]; pooling?: 'avg' | 'none' }): Encoder };
+  return mod.createSeededCnnEncoder({ seed, inputSize, pooling });
 }
 
 /** The encoder that `config` asks for (prepare). */
@@ -26,7 +26,7 @@ export async function createEncoder(config: FeaturesConfig): Promise<Encoder> {
     }
     return loadResNet50({ weights: config.weights, seed: config.seed, pooling: config.pooling, resize: config.resize });
   }
-  if (config.encoder === 'seeded-cnn') return seededCnn(config.seed);
+  if (config.encoder === 'seeded-cnn') return seededCnn(config.seed, undefined, config.pooling);
   if (config.encoder.endsWith('.json')) {
     if (!config.preprocess) {
       throw new CapgenError('USAGE', `--preprocess is required with a tfjs model encoder`, { hint: 'caffe (BGR minus means), tf (x/127.5-1, e.g. MobileNet), torch, or unit (x/255)' });
@@ -55,7 +55,7 @@ export async function loadEncoder(identity: EncoderIdentity, opts: { weightsPath
     });
   } else if (identity.architecture === 'seeded-cnn') {
     const seed = Number(identity.weightsHash.replace(/^seeded:/, ''));
-    encoder = await seededCnn(seed, identity.inputSize);
+    encoder = await seededCnn(seed, identity.inputSize, identity.pooling);
   } else if (identity.architecture === 'tfjs-layers') {
     const modelJsonPath = opts.weightsPath ?? identity.source;
     if (!modelJsonPath) throw new CapgenError('NOT_FOUND', 'the recorded encoder does not say where its model.json is', { hint: 'pass the model.json path' });

@@ -98,6 +98,34 @@ describe('seeded-cnn encoder', () => {
     for (let i = 0; i < half; i++) expect(features[half + i]!).toBeGreaterThanOrEqual(features[i]! - 1e-6);
   });
 
+  it("pooling 'none' lays the same values out as a 4x4 map: each cell's conv mean, max and 2x2 colour sub-cells", () => {
+    const pooled = embed(5, [redRight]);
+    const encoder = createSeededCnnEncoder({ seed: 5, pooling: 'none' });
+    expect(encoder.identity).toMatchObject({ pooling: 'none', featureShape: [4, 4, 76] });
+    const map = tf.tidy(() => {
+      const out = encoder.embed(tf.tensor4d(redRight, [1, SIZE, SIZE, 3]));
+      expect(out.shape).toEqual([1, 4, 4, 76]);
+      return out.dataSync() as Float32Array;
+    });
+    encoder.dispose();
+    const cells = 16 * 32;
+    for (let gy = 0; gy < 4; gy++) {
+      for (let gx = 0; gx < 4; gx++) {
+        const at = (c: number) => map[(gy * 4 + gx) * 76 + c]!;
+        for (let c = 0; c < 32; c++) {
+          expect(at(c)).toBeCloseTo(pooled[(gy * 4 + gx) * 32 + c]!, 5);
+          expect(at(32 + c)).toBeCloseTo(pooled[cells + (gy * 4 + gx) * 32 + c]!, 5);
+        }
+        // Colour sub-cell (sy, sx) of this cell is 8x8 colour cell (2gy + sy, 2gx + sx).
+        for (let sy = 0; sy < 2; sy++) {
+          for (let sx = 0; sx < 2; sx++) {
+            for (let c = 0; c < 3; c++) expect(at(64 + (sy * 2 + sx) * 3 + c)).toBeCloseTo(pooled[2 * cells + ((2 * gy + sy) * 8 + 2 * gx + sx) * 3 + c]!, 5);
+          }
+        }
+      }
+    }
+  });
+
   it('refuses input sizes that do not fit its grid, and pixels of the wrong size', () => {
     expect(() => createSeededCnnEncoder({ seed: 1, inputSize: [60, 60] })).toThrow(CapgenError);
     const encoder = createSeededCnnEncoder({ seed: 1 });

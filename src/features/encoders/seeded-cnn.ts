@@ -13,6 +13,11 @@ export interface SeededCnnOptions {
   seed: number;
   /** [height, width]; multiples of 16 (two stride-2 convolutions, then a 4x4 grid). */
   inputSize?: [number, number];
+  /**
+   * 'avg' (default): one vector per image. 'none': the same values as a [4, 4, 76] map, one region
+   * per grid cell (its conv mean and max, and its 2x2 colour sub-cells), for attending decoders.
+   */
+  pooling?: 'avg' | 'none';
 }
 
 // 64x64: the synthetic scenes' shapes stay 10+ px wide, and a forward pass costs ~1 ms per image.
@@ -56,21 +61,24 @@ export function createSeededCnnEncoder(opts: SeededCnnOptions): Encoder {
     inChannels = outChannels;
   }
   const featureLength = seededCnnFeatureLength();
+  const spatial = opts.pooling === 'none';
+  const colourPerCell = (COLOUR_GRID / FEATURE_GRID) ** 2 * 3;
+  const cellChannels = 2 * (CONV_CHANNELS[CONV_CHANNELS.length - 1] as number) + colourPerCell;
   const identity: EncoderIdentity = {
     architecture: 'seeded-cnn',
     weightsHash: `seeded:${opts.seed}`,
     layer: `conv${CONV_CHANNELS.join('-')}-grid${FEATURE_GRID}avgmax+rgb${COLOUR_GRID}`,
     preprocess: 'unit',
     resize: 'squash',
-    pooling: 'avg',
+    pooling: spatial ? 'none' : 'avg',
     inputSize: [heightPx, widthPx],
-    featureShape: [featureLength],
+    featureShape: spatial ? [FEATURE_GRID, FEATURE_GRID, cellChannels] : [featureLength],
   };
 
   return {
     identity,
-    /** [N, H, W, 3] RGB 0..255 -> [N, featureLength] (1216 with the defaults). */
-    embed(pixels: tf.Tensor4D): tf.Tensor2D {
+    /** [N, H, W, 3] RGB 0..255 -> [N, featureLength] (1216 with the defaults), or [N, 4, 4, 76] unpooled. */
+    embed(pixels: tf.Tensor4D): tf.Tensor {
       return tf.tidy(() => {
         const [batch, h0, w0, c0] = pixels.shape;
         if (h0 !== heightPx || w0 !== widthPx || c0 !== 3) {
@@ -87,6 +95,12 @@ export function createSeededCnnEncoder(opts: SeededCnnOptions): Encoder {
         const gridMax = tf.maxPool(h, cell, cell, 'valid');
         const colourCell: [number, number] = [heightPx / COLOUR_GRID, widthPx / COLOUR_GRID];
         const colour = tf.avgPool(unit, colourCell, colourCell, 'valid');
+        if (spatial) {
+          // Each 4x4 cell takes its 2x2 colour sub-cells as channels (space-to-depth): [N, 4, 4, 32 + 32 + 12].
+          const k = COLOUR_GRID / FEATURE_GRID;
+          const sub = tf.reshape(tf.transpose(tf.reshape(colour, [batch, FEATURE_GRID, k, FEATURE_GRID, k, 3]), [0, 1, 3, 2, 4, 5]), [batch, FEATURE_GRID, FEATURE_GRID, colourPerCell]);
+          return tf.concat([gridMean, gridMax, sub], 3);
+        }
         // [N, 4*4*32 mean | 4*4*32 max | 8*8*3 rgb]
         return tf.concat([gridMean, gridMax, colour].map((t) => tf.reshape(t, [batch, -1])), 1) as tf.Tensor2D;
       });
