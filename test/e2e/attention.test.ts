@@ -11,8 +11,8 @@ import { bestConstantCaption, readCaptions } from './constant-caption.js';
 
 // The merge pipeline's data and schedule (pipeline.test.ts): measured test BLEU-4 0.51-0.53 against 0.41
 // for the best constant caption. Training took 100 s on 2 cores shared with a load of 24 (the first
-// epoch compiles one ONNX graph per caption length, ~28 s of it; the others took 3-5 s each), so
-// about 45 s when the machine is idle. Cutting the captions (--max-length) would mean fewer graphs,
+// epoch compiles one ONNX graph per caption length, ~28 s of it; the others took 3-5 s each); less on an
+// idle machine. Cutting the captions (--max-length) would mean fewer graphs,
 // but it lifts the constant caption's score more than the model's.
 const COUNT = 400;
 const EPOCHS = 15;

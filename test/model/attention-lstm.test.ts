@@ -11,7 +11,9 @@ import type { Weights } from '../../src/model/decoder.js';
 import { seededRandom } from '../../src/model/init.js';
 import { TfjsDecoder } from '../../src/model/tfjs-decoder.js';
 import { setLogLevel } from '../../src/log.js';
+import { Adam } from '../../src/train/adam.js';
 import { buildBatch, disposeBatch, toTensors } from '../../src/train/batches.js';
+import { lossAndGrads } from '../../src/train/objective.js';
 import type { Example } from '../../src/train/data.js';
 import { runTrain, type TrainConfig } from '../../src/train/run.js';
 import { tempDir } from '../helpers.js';
@@ -234,6 +236,25 @@ describe('attention-lstm', () => {
     };
     expect(penaltyOf(padded)).toBeCloseTo(penaltyOf(plain), 6);
     expect(penaltyOf(plain)).toBeCloseTo(referencePenalty(base, weights, examples), 5);
+    model.dispose();
+  });
+
+  it('a tfjs training step (loss, penalty, gradients, Adam) leaks no tensors', () => {
+    const model = new TfjsDecoder(attentionLstm, base, randomWeights(attentionLstm, base, 6));
+    const opt = new Adam(model.variables, { learningRate: 0.01, clipNorm: 1 });
+    const step = () => {
+      const b = toTensors(buildBatch(examples, [0, 2, 3], feats, base.featureSize, { dropout: { rate: 0.3, seed: 2, sites: attentionLstm.dropoutSites(base) } }), attentionLstm.featureShape(base));
+      const r = lossAndGrads(model, b, { labelSmoothing: 0 });
+      opt.apply(r.grads);
+      tf.dispose(r.grads);
+      disposeBatch(b);
+    };
+    step();
+    const before = tf.memory().numTensors;
+    step();
+    step();
+    expect(tf.memory().numTensors).toBe(before);
+    opt.dispose();
     model.dispose();
   });
 
