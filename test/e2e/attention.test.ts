@@ -10,9 +10,8 @@ import { runCli, tempDir } from '../helpers.js';
 import { bestConstantCaption, readCaptions } from './constant-caption.js';
 
 // The merge pipeline's data and schedule (pipeline.test.ts): measured test BLEU-4 0.51-0.53 against 0.41
-// for the best constant caption. Training took 100 s on 2 cores shared with a load of 24 (the first
-// epoch compiles one ONNX graph per caption length, ~28 s of it; the others took 3-5 s each); less on an
-// idle machine. Cutting the captions (--max-length) would mean fewer graphs,
+// for the best constant caption. The whole file takes 58 s on 2 cores at a load of 5-7 (152 s at a
+// load of 23); the first epoch compiles one ONNX graph per caption length, the others are short. Cutting the captions (--max-length) would mean fewer graphs,
 // but it lifts the constant caption's score more than the model's.
 const COUNT = 400;
 const EPOCHS = 15;
