@@ -4,6 +4,7 @@ import { result, warn } from '../log.js';
 import { DECODERS, DECODER_NAMES, type DecoderName } from '../model/registry.js';
 import { DEFAULT_TRAIN_CONFIG as D, type TrainConfig } from '../train/config.js';
 import { runTrain } from '../train/run.js';
+import { FEATURES_DTYPES } from '../train/data.js';
 import { ENGINE_CHOICES } from '../train/step.js';
 import os from 'node:os';
 import { withRunLock } from '../run/lock.js';
@@ -30,16 +31,21 @@ export function trainCommand(): Command {
     .option('--lr-patience <n>', 'halve the learning rate after this many epochs without improvement', intArg(1), D.lrPatience)
     .option('--warmup-steps <n>', 'linear learning-rate warm-up over the first N steps (default: merge none, transformer one epoch)', intArg(0))
     .option('--embedding-size <n>', 'word embedding size (merge/attention; the Keras tutorial: 256)', intArg(1))
-    .option('--hidden-size <n>', 'LSTM and dense size (merge/attention; the Keras tutorial: 256)', intArg(1))
-    .option('--attention-size <n>', 'attention: width of the additive attention layer', intArg(1))
-    .option('--projection-size <n>', 'attention/transformer: project image channels to this width first', intArg(0))
-    .option('--attention-penalty <w>', "attention: weight of the doubly-stochastic penalty (Show, Attend and Tell's lambda)", floatArg(0))
+    .option('--hidden-size <n>', 'LSTM and dense size (merge: 256, the Keras tutorial\'s; attention: 512)', intArg(1))
+    .option('--attention-size <n>', 'attention: width of the additive attention layer (256)', intArg(1))
+    .option('--projection-size <n>', 'attention/transformer: project image channels to this width first (attention: 512, the paper\'s context width; 0 = keep them)', intArg(0))
+    .option('--attention-penalty <w>', "attention: weight of the doubly-stochastic penalty (Show, Attend and Tell's lambda: 1)", floatArg(0))
     .option('--layers <n>', 'transformer: decoder layers', intArg(1))
     .option('--heads <n>', 'transformer: attention heads', intArg(1))
     .option('--width <n>', 'transformer: model width', intArg(1))
     .option('--ffn-size <n>', 'transformer: feed-forward width', intArg(1))
     .option('--dropout <rate>', 'dropout rate (merge: on image vector and embeddings, as the Keras tutorial: 0.5; transformer: 0.1 on embeddings and sub-block outputs)', floatArg(0, 0.95), D.dropout)
     .option('--label-smoothing <eps>', 'label smoothing of the training targets (reported losses stay plain)', floatArg(0, 0.5), D.labelSmoothing)
+    .addOption(
+      new Option('--features-dtype <type>', 'how the image features are held in memory: auto = float16 for spatial maps (half the memory; rounding far below dropout), float32 for pooled vectors')
+        .choices(FEATURES_DTYPES)
+        .default(D.featuresDtype),
+    )
     .option('--seed <n>', 'seed for weights, shuffling and dropout', intArg(0), D.seed)
     .option('--replicas <n>', 'tfjs engine: data-parallel gradient threads per step (default: one per core on WASM/cpu, 1 on native TensorFlow); changes speed, not results', intArg(1))
     .option('--resume', 'continue from <run>/train/last with its settings (only --epochs, --engine and --replicas apply)', false)
@@ -76,6 +82,7 @@ export function trainCommand(): Command {
         dropout: given('dropout') ? opts.dropout : (own.dropout ?? opts.dropout),
         labelSmoothing: opts.labelSmoothing,
         seed: opts.seed,
+        featuresDtype: opts.featuresDtype,
         resume: opts.resume,
         replicas: opts.replicas,
         tensorboardDir: opts.tensorboard,

@@ -1,11 +1,13 @@
 // Every decoder capgen can train, by the name `capgen train --decoder` takes and by the
 // `architecture` that checkpoints record.
+import { attentionLstm } from './attention-lstm.js';
 import type { DecoderSpec } from './decoder.js';
 import { mergeLstm } from './merge-lstm.js';
 import { transformer } from './transformer.js';
 
 const specs = {
   merge: mergeLstm,
+  attention: attentionLstm,
   transformer,
 };
 

@@ -5,7 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import { SPECIAL_IDS } from '../run/formats.js';
 import { mixSeed, mulberry32 } from '../util/random.js';
 import type { BatchTensors } from '../model/ops.js';
-import type { Example } from './data.js';
+import { float16ToFloat32 } from '../features/float16.js';
+import type { Example, FeatureRows } from './data.js';
 import { dropoutMasks, type ShardDropout } from './dropout.js';
 
 /** Indices into the example list, one array per batch, in training order. Same seed+epoch, same plan. */
@@ -60,8 +61,25 @@ export interface BuildOptions {
   dropout?: ShardDropout;
 }
 
-/** Inputs [start, w1..wn], targets [w1..wn, end] for each caption, plus dropout masks when training. */
-export function buildBatch(examples: Example[], picks: number[], features: Float32Array, featureSize: number, opts: BuildOptions = {}): HostBatch {
+/** float16 bits -> float32, all 65536 of them (256 KB, made on first use): a batch's rows widen by lookup. */
+let halfTable: Float32Array | undefined;
+
+/** Copies row `row` of the feature matrix (float32, or float16 bits widened) into out at `offset`. */
+function copyFeatureRow(features: FeatureRows, row: number, featureSize: number, out: Float32Array, offset: number): void {
+  const start = row * featureSize;
+  if (features instanceof Float32Array) {
+    out.set(features.subarray(start, start + featureSize), offset);
+    return;
+  }
+  const table = (halfTable ??= float16ToFloat32(Uint16Array.from({ length: 65536 }, (_, i) => i)));
+  for (let j = 0; j < featureSize; j++) out[offset + j] = table[features[start + j]];
+}
+
+/**
+ * Inputs [start, w1..wn], targets [w1..wn, end] for each caption, plus dropout masks when training.
+ * features: the training feature matrix, float32 or float16 bits (the batch is float32 either way).
+ */
+export function buildBatch(examples: Example[], picks: number[], features: FeatureRows, featureSize: number, opts: BuildOptions = {}): HostBatch {
   const extraPadding = opts.extraPadding ?? 0;
   const batchSize = Math.max(picks.length, opts.padTo ?? 0);
   let longest = 0;
@@ -87,7 +105,7 @@ export function buildBatch(examples: Example[], picks: number[], features: Float
       k++;
     }
   }
-  picks.forEach((p, b) => feats.set(features.subarray(examples[p].imageRow * featureSize, (examples[p].imageRow + 1) * featureSize), b * featureSize));
+  picks.forEach((p, b) => copyFeatureRow(features, examples[p].imageRow, featureSize, feats, b * featureSize));
   const batch: HostBatch = { batchSize, timeSteps, features: feats, inputs, rows, rowCaption, targets, masks: {} };
   if (opts.dropout) addDropoutMasks(batch, opts.dropout);
   return batch;

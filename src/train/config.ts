@@ -3,6 +3,7 @@
 import type { BackendChoice } from '../backend/index.js';
 import type { DecoderOptions } from '../model/decoder.js';
 import type { DecoderName } from '../model/registry.js';
+import type { FeaturesDtype } from './data.js';
 import { DEFAULT_RUN_DIR } from '../run/layout.js';
 import type { LoopConfig } from './loop.js';
 import type { EngineChoice } from './step.js';
@@ -21,6 +22,8 @@ export interface TrainConfig extends LoopConfig, DecoderOptions {
   /** Label smoothing of the training targets (0 = none); the reported losses are always the plain ones. */
   labelSmoothing: number;
   resume: boolean;
+  /** How the feature matrix is held in memory (src/train/data.ts); undefined = 'auto'. */
+  featuresDtype?: FeaturesDtype;
   /** Gradient replicas (threads) per step of the tfjs engine; undefined = one per core on WASM/cpu, 1 on native TensorFlow. */
   replicas?: number;
   /** TensorBoard event files here (native backends only); a log choice, never saved with the checkpoint. */
@@ -48,6 +51,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   // Linear warm-up of the learning rate, in steps; unset = the decoder's own (transformer: one
   // epoch, resolved in src/train/run.ts once the data is known; merge: none).
   warmupSteps: undefined,
+  featuresDtype: 'auto', // float16 for spatial maps (half of 1.4 GB on Flickr8k), float32 for pooled vectors
   logEveryBatches: 5, // progress redraws are cheap; every batch would only add flicker
   resume: false,
 };

@@ -8,6 +8,7 @@ import { warn } from '../log.js';
 import type { EncoderIdentity, PrepareRecord, PreparedCaption, SplitName, VocabularyFile } from '../run/formats.js';
 import { SPECIAL_IDS } from '../run/formats.js';
 import { runPath } from '../run/layout.js';
+import { float32ToFloat16 } from '../features/float16.js';
 
 /** What training needs from a feature cache (src/features/cache.ts provides it; tests inject one). */
 export interface FeatureSource {
@@ -17,6 +18,27 @@ export interface FeatureSource {
 }
 
 export type OpenFeatures = (dir: string, encoder: EncoderIdentity) => Promise<FeatureSource> | FeatureSource;
+
+/**
+ * The feature matrix as training keeps it, [images, featureSize] row-major: float32, or IEEE float16
+ * bits (half the memory; src/train/batches.ts widens the rows of each batch back to float32).
+ */
+export type FeatureRows = Float32Array | Uint16Array;
+
+/** `train --features-dtype`: how the feature matrix is held in memory ('auto': float16 for spatial features). */
+export type FeaturesDtype = 'auto' | 'float32' | 'float16';
+export const FEATURES_DTYPES: FeaturesDtype[] = ['auto', 'float32', 'float16'];
+
+/**
+ * auto: float16 for spatial features, float32 for pooled vectors. Spatial maps are H*W times larger
+ * (Flickr8k MobileNet 7x7x1024: 1.4 GB of float32 for its 7000 train+dev images, Flickr30k 6 GB),
+ * and float16's relative rounding (2^-11) is far below what dropout does to them; pooled vectors
+ * are small, and float32 keeps runs trained before this option bit-identical.
+ */
+export function resolveFeaturesDtype(dtype: FeaturesDtype, featureShape: number[]): 'float32' | 'float16' {
+  if (dtype !== 'auto') return dtype;
+  return featureShape.length > 1 ? 'float16' : 'float32';
+}
 
 /** One caption, ready for teacher forcing. */
 export interface Example {
@@ -31,8 +53,8 @@ export interface TrainingData {
   encoder: EncoderIdentity;
   vocab: VocabularyFile;
   featureSize: number;
-  /** [images, featureSize], row-major. */
-  features: Float32Array;
+  /** [images, featureSize], row-major, held once (gradient replicas get batches, not this). */
+  features: FeatureRows;
   images: string[];
   train: Example[];
   dev: Example[];
@@ -84,8 +106,15 @@ export function encodeTokens(tokens: string[], index: Map<string, number>, maxLe
   return ids;
 }
 
-/** layout: what the decoder takes, pooled vectors [D] or spatial features [regions, channels]. */
-export async function loadTrainingData(runDir: string, openFeatures: OpenFeatures, opts: { layout: 'pooled' | 'spatial' } = { layout: 'pooled' }): Promise<TrainingData> {
+/**
+ * layout: what the decoder takes, pooled vectors [D] or spatial features [regions, channels].
+ * dtype: how the feature matrix is held (default 'auto', see resolveFeaturesDtype).
+ */
+export async function loadTrainingData(
+  runDir: string,
+  openFeatures: OpenFeatures,
+  opts: { layout: 'pooled' | 'spatial'; dtype?: FeaturesDtype } = { layout: 'pooled' },
+): Promise<TrainingData> {
   const prepareFile = runPath(runDir, 'prepareJson');
   const prepare = await readJson<PrepareRecord>(prepareFile, 'prepare.json');
   if (!prepare.features) {
@@ -107,8 +136,21 @@ export async function loadTrainingData(runDir: string, openFeatures: OpenFeature
   const source = await openFeatures(path.join(runDir, prepare.features.dir), encoder);
   const featureSize = source.dim;
 
+  // The images first, so that the matrix is allocated once at its final size: no per-image copies
+  // held until the end (that doubled the peak memory of spatial features).
+  const wanted = [...new Set(captions.filter((c) => c.split !== 'test').map((c) => c.image))];
+  const dtype = resolveFeaturesDtype(opts.dtype ?? 'auto', encoder.featureShape);
+  const matrix: FeatureRows = dtype === 'float16' ? new Uint16Array(wanted.length * featureSize) : new Float32Array(wanted.length * featureSize);
   const imageRows = new Map<string, number>();
-  const rows: Float32Array[] = [];
+  for (const image of wanted) {
+    const vec = source.get(image);
+    if (!vec) continue;
+    if (vec.length !== featureSize) throw new CapgenError('BAD_INPUT', `feature of ${image} has ${vec.length} values, expected ${featureSize}`, { file: prepare.features.dir });
+    const row = imageRows.size;
+    matrix.set(matrix instanceof Uint16Array ? float32ToFloat16(vec) : vec, row * featureSize);
+    imageRows.set(image, row);
+  }
+  source.close?.();
   const bySplit: Record<SplitName, Example[]> = { train: [], dev: [], test: [] };
   let missingFeatures = 0;
   const missingImages = new Set<string>();
@@ -116,27 +158,19 @@ export async function loadTrainingData(runDir: string, openFeatures: OpenFeature
   for (const c of captions) {
     if (c.split === 'test') continue;
     splitImages[c.split]?.add(c.image);
-    let row = imageRows.get(c.image);
+    const row = imageRows.get(c.image);
     if (row === undefined) {
-      const vec = missingImages.has(c.image) ? undefined : source.get(c.image);
-      if (!vec) {
-        missingFeatures++;
-        missingImages.add(c.image);
-        continue;
-      }
-      if (vec.length !== featureSize) throw new CapgenError('BAD_INPUT', `feature of ${c.image} has ${vec.length} values, expected ${featureSize}`, { file: prepare.features.dir });
-      row = rows.length;
-      rows.push(vec);
-      imageRows.set(c.image, row);
+      missingFeatures++;
+      missingImages.add(c.image);
+      continue;
     }
     bySplit[c.split]?.push({ imageRow: row, ids: encodeTokens(c.tokens, index, prepare.maxCaptionLength) });
   }
-  source.close?.();
   const coverage = (['train', 'dev'] as const).map((split) => ({ split, images: splitImages[split].size, missing: [...splitImages[split]].filter((i) => missingImages.has(i)).length }));
   checkFeatureCoverage(coverage, { cacheDir: path.join(runDir, prepare.features.dir), command: 'train' });
   if (missingFeatures) warn(`${missingFeatures} captions left out: their images have no cached feature`);
   if (bySplit.train.length === 0) throw new CapgenError('BAD_INPUT', 'no training captions with features', { file: runPath(runDir, 'captions') });
-  const features = new Float32Array(rows.length * featureSize);
-  rows.forEach((r, i) => features.set(r, i * featureSize));
+  // Rows of images without features stay unused at the end (a view, not a copy: no second peak).
+  const features = imageRows.size === wanted.length ? matrix : matrix.subarray(0, imageRows.size * featureSize);
   return { prepare, encoder, vocab, featureSize, features, images: [...imageRows.keys()], train: bySplit.train, dev: bySplit.dev, missingFeatures };
 }

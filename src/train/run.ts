@@ -84,7 +84,7 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
     // Replicas and engines change speed, not results (per-caption dropout masks): the current choice applies.
     config = { ...config, ...saved, epochs: config.epochs, runDir: config.runDir, backend: config.backend, replicas: config.replicas, engine: config.engine, tensorboardDir: config.tensorboardDir, resume: true };
   }
-  const data = await loadTrainingData(config.runDir, deps.openFeatures ?? openCachedFeatures, { layout: spec.features });
+  const data = await loadTrainingData(config.runDir, deps.openFeatures ?? openCachedFeatures, { layout: spec.features, dtype: config.featuresDtype });
   const dataSizes = { vocabSize: data.vocab.tokens.length, featureShape: data.encoder.featureShape, dropout: config.dropout, maxLength: data.prepare.maxCaptionLength + 2 };
   if (resumed) {
     const metaFile = path.join(lastDir, 'checkpoint.json');
@@ -122,7 +122,7 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
   const shape = fs.length === 1 ? `${fs[0]}-d` : fs.join('x');
   info(
     `train: decoder ${spec.architecture}, ${data.images.length} images, ${data.train.length} training / ${data.dev.length} dev captions, vocabulary ${sizes.vocabSize}, ` +
-      `features ${shape} (${data.encoder.architecture}), ${stepsPerEpoch} steps per epoch of ${config.batchSize}, ` +
+      `features ${shape} (${data.encoder.architecture}, held as ${data.features instanceof Uint16Array ? 'float16' : 'float32'}), ${stepsPerEpoch} steps per epoch of ${config.batchSize}, ` +
       `lr ${config.learningRate}${config.warmupSteps ? ` after ${config.warmupSteps} warm-up steps` : ''}, dropout ${config.dropout}` +
       (resumed ? `, resuming after epoch ${state.epoch}${state.batch ? ` batch ${state.batch}` : ''}` : ''),
   );

@@ -6,9 +6,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { corpusBleu } from '../../src/evaluate/metrics/index.js';
-import type { PreparedCaption } from '../../src/run/formats.js';
 import { runCli, tempDir } from '../helpers.js';
+import { bestConstantCaption, readCaptions } from './constant-caption.js';
 
 // Small enough for about two minutes on 2 cores (~80 s of CPU), large enough to learn colours,
 // counts and places: measured test BLEU-4 0.54 against 0.41 for the best constant caption.
@@ -23,27 +22,6 @@ interface EvalJson {
   split: string;
   images: number;
   metrics: { bleu4: number; ciderD: number };
-}
-
-function readCaptions(runDir: string): PreparedCaption[] {
-  return readFileSync(path.join(runDir, 'captions.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line) as PreparedCaption);
-}
-
-/** The training caption with the highest corpus BLEU-4 when given to every test image. */
-function bestConstantCaption(captions: PreparedCaption[]): { caption: string; bleu4: number; images: string[] } {
-  const refsByImage = new Map<string, string[][]>();
-  for (const c of captions) if (c.split === 'test') refsByImage.set(c.image, [...(refsByImage.get(c.image) ?? []), c.tokens]);
-  const references = [...refsByImage.values()];
-  const candidates = new Map(captions.filter((c) => c.split === 'train').map((c) => [c.tokens.join(' '), c.tokens]));
-  let best = { caption: '', bleu4: -1 };
-  for (const [caption, tokens] of candidates) {
-    const bleu4 = corpusBleu(references, references.map(() => tokens)).bleu[3]!;
-    if (bleu4 > best.bleu4) best = { caption, bleu4 };
-  }
-  return { ...best, images: [...refsByImage.keys()] };
 }
 
 describe('capgen pipeline on the synthetic dataset (built CLI)', () => {

@@ -23,10 +23,15 @@ export interface TinyRun {
   vocab: VocabularyFile;
 }
 
-/** imagesPerClass images per class, 3 captions each; 1 of 4 images goes to dev. */
-export function writeTinyRun(dir: string, opts: { imagesPerClass?: number; featureSize?: number; seed?: number } = {}): TinyRun {
+/**
+ * imagesPerClass images per class, 3 captions each; 1 of 4 images goes to dev. With `featureShape`
+ * [H, W, C] the features are spatial (pooling 'none'), and the class shows in one random region only.
+ */
+export function writeTinyRun(dir: string, opts: { imagesPerClass?: number; featureSize?: number; featureShape?: number[]; seed?: number } = {}): TinyRun {
   const perClass = opts.imagesPerClass ?? 6;
-  const featureSize = opts.featureSize ?? 16;
+  const spatial = opts.featureShape !== undefined && opts.featureShape.length > 1;
+  const featureShape = opts.featureShape ?? [opts.featureSize ?? 16];
+  const featureSize = featureShape.reduce((a, d) => a * d, 1);
   const rand = mulberry32(opts.seed ?? 7);
   const vocab: VocabularyFile = { tokens: ['<pad>', '<start>', '<end>', '<unk>', 'a', ...CLASSES, ...VERBS, 'here'], specials: { pad: 0, start: 1, end: 2, unk: 3 }, minCount: 1 };
   const features = new Map<string, Float32Array>();
@@ -38,7 +43,9 @@ export function writeTinyRun(dir: string, opts: { imagesPerClass?: number; featu
       const image = `img${n}.jpg`;
       const vec = new Float32Array(featureSize);
       for (let k = 0; k < featureSize; k++) vec[k] = 0.3 * rand();
-      vec[c] += 1; // the class is visible in the features
+      // The class is visible in the features: in one region (drawn per image) of a spatial map.
+      const region = spatial ? Math.floor(rand() * featureShape[0] * featureShape[1]) : 0;
+      vec[region * featureShape[featureShape.length - 1] + c] += 1;
       features.set(image, vec);
       classOf.set(image, c);
       const split = n % 4 === 3 ? 'dev' : 'train';
@@ -58,7 +65,7 @@ export function writeTinyRun(dir: string, opts: { imagesPerClass?: number; featu
     cleaning: DEFAULT_CLEANING,
     maxCaptionLength: 5,
     stats: {},
-    features: { dir: 'features/test', encoder: encoderIdentity({ featureShape: [featureSize] }), dtype: 'float32' },
+    features: { dir: 'features/test', encoder: encoderIdentity({ featureShape, ...(spatial ? { pooling: 'none' } : {}) }), dtype: 'float32' },
   };
   writeFileSync(path.join(runDir, 'prepare.json'), JSON.stringify(prepare));
   writeFileSync(path.join(runDir, 'vocab.json'), JSON.stringify(vocab));
