@@ -4,7 +4,7 @@
 // Only forward ops (no gradients): these graphs are for decoding. Every constant, weights included,
 // is a Const node whose value lives in the weights shard, as tensorflowjs_converter writes them.
 import type { Ops, Shape } from '../model/ops.js';
-import { unrolledLstm } from '../model/ops.js';
+import { broadcastShapes, unrolledLstm } from '../model/ops.js';
 
 /** A recorded value: the tensor name ("node" or "node:k") and its static shape (-1 = run-time). */
 export interface TfSym {
@@ -29,20 +29,6 @@ export interface TfWeight {
 }
 
 const DT = { float32: 'DT_FLOAT', int32: 'DT_INT32' } as const;
-
-function broadcastShapes(a: Shape, b: Shape): number[] {
-  const rank = Math.max(a.length, b.length);
-  const out: number[] = [];
-  for (let i = 0; i < rank; i++) {
-    const x = a[a.length - rank + i] ?? 1;
-    const y = b[b.length - rank + i] ?? 1;
-    if (x === 1) out.push(y);
-    else if (y === 1 || y === x || y === -1) out.push(x);
-    else if (x === -1) out.push(y);
-    else throw new Error(`tf graph: shapes [${a.join(', ')}] and [${b.join(', ')}] do not broadcast`);
-  }
-  return out;
-}
 
 const tensorShape = (shape: Shape) => ({ dim: shape.map((d) => ({ size: String(d) })) });
 

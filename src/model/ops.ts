@@ -55,6 +55,21 @@ export interface Ops<T> {
   lstmSequence(xProj: T, recurrent: T, timeSteps: number): T;
 }
 
+/** numpy broadcasting of two static shapes (-1 = only known at run time); for the graph recorders. */
+export function broadcastShapes(a: Shape, b: Shape): number[] {
+  const rank = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < rank; i++) {
+    const x = a[a.length - rank + i] ?? 1;
+    const y = b[b.length - rank + i] ?? 1;
+    if (x === 1) out.push(y);
+    else if (y === 1 || y === x || y === -1) out.push(x);
+    else if (x === -1) out.push(y);
+    else throw new Error(`shapes [${a.join(', ')}] and [${b.join(', ')}] do not broadcast`);
+  }
+  return out;
+}
+
 /** Tensors of one teacher-forced batch, as a decoder sees them (time-major: row t*B+b). */
 export interface BatchTensors<T> {
   /** [B, featureSize] pooled vectors, or [B, regions, channels] spatial features. */

@@ -53,6 +53,11 @@ export interface BuildOptions {
   /** Empty time steps added at the end (tests use it to show that padding changes nothing). */
   extraPadding?: number;
   /**
+   * Round the time steps up to a multiple of this: an engine that compiles a graph per batch shape
+   * (ONNX) then makes few graphs, each of which ONNX Runtime keeps a memory arena for.
+   */
+  timeStepMultiple?: number;
+  /**
    * Empty captions added up to this many columns: they have no scored position, so they change no
    * loss or gradient; an engine that compiles a graph per batch shape (ONNX) then sees one batch size.
    */
@@ -84,7 +89,8 @@ export function buildBatch(examples: Example[], picks: number[], features: Featu
   const batchSize = Math.max(picks.length, opts.padTo ?? 0);
   let longest = 0;
   for (const p of picks) longest = Math.max(longest, examples[p].ids.length);
-  const timeSteps = longest + 1 + extraPadding;
+  const multiple = opts.timeStepMultiple ?? 1;
+  const timeSteps = Math.ceil((longest + 1 + extraPadding) / multiple) * multiple;
   const feats = new Float32Array(batchSize * featureSize);
   const inputs = new Int32Array(timeSteps * batchSize); // zeros = padding
   let scored = 0;

@@ -5,7 +5,7 @@
 // Each rule sits next to its op; tests check them against tfjs' autodiff (test/engine/).
 import type { OnnxAttribute, OnnxInitializer, OnnxNode, OnnxValueInfo } from '../../features/onnx/proto.js';
 import type { Ops, Shape } from '../../model/ops.js';
-import { unrolledLstm } from '../../model/ops.js';
+import { broadcastShapes, unrolledLstm } from '../../model/ops.js';
 
 /** Opset 18: Split by `num_outputs`, ScatterND with reduction 'add', Reduce* axes as inputs. */
 export const DECODER_OPSET = 18;
@@ -24,21 +24,6 @@ interface TapeEntry {
   outputs: Sym[];
   /** Gradients of the outputs (undefined = none reached it) -> gradients of the inputs. */
   backward(grads: (Sym | undefined)[]): (Sym | undefined)[];
-}
-
-/** numpy broadcasting of two static shapes (-1 = unknown). */
-function broadcastShapes(a: Shape, b: Shape): number[] {
-  const rank = Math.max(a.length, b.length);
-  const out: number[] = [];
-  for (let i = 0; i < rank; i++) {
-    const x = a[a.length - rank + i] ?? 1;
-    const y = b[b.length - rank + i] ?? 1;
-    if (x === 1) out.push(y);
-    else if (y === 1 || y === x || y === -1) out.push(x);
-    else if (x === -1) out.push(y);
-    else throw new Error(`graph: shapes [${a.join(', ')}] and [${b.join(', ')}] do not broadcast`);
-  }
-  return out;
 }
 
 const product = (dims: number[]) => dims.reduce((p, d) => p * d, 1);
