@@ -180,9 +180,16 @@ export async function loadCheckpoint(dir: string, opts: { engine?: 'auto' | 'onn
   const sizes = spec.sizesFrom(meta as unknown as Record<string, unknown>);
   const engine = opts.engine ?? 'auto';
   if (engine === 'onnx' || (engine === 'auto' && hostBackend())) {
-    const model = OnnxStepDecoder.create(spec, sizes, weights);
+    let model: OnnxStepDecoder | undefined;
+    let why: string | undefined;
+    try {
+      model = OnnxStepDecoder.create(spec, sizes, weights);
+    } catch (e) {
+      if (engine === 'onnx') throw e;
+      why = `its graphs could not be built: ${(e as Error).message}`; // auto: tfjs runs any decoder
+    }
     if (model) return { meta, model, engine: 'onnx' };
-    const why = syncSessionUnavailableReason() ?? 'unknown reason';
+    why ??= syncSessionUnavailableReason() ?? 'unknown reason';
     if (engine === 'onnx') throw new CapgenError('BACKEND', `the onnx decoding engine is not available: ${why}`, { hint: ONNX_INSTALL_HINT });
     debug(`decoding on tfjs: ONNX Runtime sessions are unavailable (${why})`);
   }

@@ -295,9 +295,13 @@ export class GraphOps implements Ops<Sym> {
   }
 
   mean(x: Sym, axes: number[], keepDims = false): Sym {
-    const counted = axes.map((a) => x.shape[a < 0 ? a + x.shape.length : a]);
-    if (counted.some((d) => d < 0)) throw new Error('graph: mean over a dimension only known at run time');
-    return this.scale(this.sum(x, axes, keepDims), 1 / product(counted));
+    const norm = axes.map((a) => (a < 0 ? a + x.shape.length : a));
+    const counted = norm.map((a) => x.shape[a]);
+    if (!counted.some((d) => d < 0)) return this.scale(this.sum(x, axes, keepDims), 1 / product(counted));
+    // A dimension known only at run time (a growing cache): divide by the count the graph reads off x.
+    const dims = this.raw('Gather', [this.shapeOf(x), this.int64s(norm)], [norm.length], { type: 'int64' });
+    const count = this.raw('Cast', [this.raw('ReduceProd', [dims], [], { attributes: { keepdims: 0 }, type: 'int64' })], [], { attributes: { to: 1 } });
+    return this.mul(this.sum(x, axes, keepDims), this.raw('Reciprocal', [count], []));
   }
 
   reshape(x: Sym, shape: Shape): Sym {
