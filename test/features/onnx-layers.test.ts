@@ -113,18 +113,31 @@ describe.skipIf(SKIP_ORT)('tfjs layers models on ONNX Runtime', () => {
     expect(diff).toBeLessThan(1e-4);
   });
 
+  it('UpSampling2D and Dense (what export --format onnx needs for seeded-cnn) give the tfjs features to 1e-4', async () => {
+    const input = tf.input({ shape: [6, 5, 3] });
+    const up = tf.layers.upSampling2d({ name: 'up', size: [2, 3] }).apply(input) as tf.SymbolicTensor;
+    const conv = tf.layers.conv2d({ name: 'c', filters: 4, kernelSize: 3, strides: 2, activation: 'relu', kernelInitializer: tf.initializers.randomNormal({ seed: 5, stddev: 0.4 }) }).apply(up) as tf.SymbolicTensor;
+    const dense = tf.layers.dense({ name: 'd', units: 3, activation: 'tanh', kernelInitializer: tf.initializers.randomNormal({ seed: 6, stddev: 0.5 }), biasInitializer: tf.initializers.randomNormal({ seed: 7, stddev: 0.5 }) }).apply(conv) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: tf.layers.flatten().apply(dense) as tf.SymbolicTensor });
+    const file = await save(model, path.join(root, 'upsampling-dense'));
+    model.dispose();
+    const { diff, shape } = await compare({ ...DEFAULT_FEATURES_CONFIG, encoder: file, preprocess: 'unit' }, testImages(2, 6, 5));
+    expect(shape).toEqual([5 * 7 * 3]);
+    expect(diff).toBeLessThan(1e-4);
+  });
+
   it('falls back to tfjs for an unsupported layer (auto) and says why; --engine onnx refuses', async () => {
     const input = tf.input({ shape: [8, 8, 3] });
-    const up = tf.layers.upSampling2d({ name: 'up', size: [2, 2] }).apply(input) as tf.SymbolicTensor;
-    const model = tf.model({ inputs: input, outputs: tf.layers.conv2d({ name: 'c', filters: 2, kernelSize: 1 }).apply(up) as tf.SymbolicTensor });
-    const file = await save(model, path.join(root, 'upsampling'));
+    const cropped = tf.layers.cropping2D({ name: 'crop', cropping: [1, 1] }).apply(input) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: tf.layers.conv2d({ name: 'c', filters: 2, kernelSize: 1 }).apply(cropped) as tf.SymbolicTensor });
+    const file = await save(model, path.join(root, 'cropping'));
     model.dispose();
     const config = { ...DEFAULT_FEATURES_CONFIG, encoder: file, preprocess: 'unit' as const };
     const auto = await chooseEngine(config, 'auto');
     expect(auto.engine).toBe('tfjs');
-    expect(auto.label).toMatch(/UpSampling2D/);
+    expect(auto.label).toMatch(/Cropping2D/);
     (auto.encoder as { dispose(): void }).dispose();
-    await expect(chooseEngine(config, 'onnx')).rejects.toMatchObject({ code: 'BACKEND', message: expect.stringMatching(/UpSampling2D/) });
+    await expect(chooseEngine(config, 'onnx')).rejects.toMatchObject({ code: 'BACKEND', message: expect.stringMatching(/Cropping2D/) });
     const seeded = await chooseEngine({ ...DEFAULT_FEATURES_CONFIG, encoder: 'seeded-cnn' }, 'auto');
     expect(seeded.engine).toBe('tfjs');
     (seeded.encoder as { dispose(): void }).dispose();
