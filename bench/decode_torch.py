@@ -1,7 +1,7 @@
 # Peer benchmark for bench/decode.mjs: batched greedy decoding of capgen's merge decoder in PyTorch, with the
 # same weights (capgen's weights.bin layout) and the same rules as capgen's greedySearch (src/decode/greedy.ts):
-# start from <start>, never emit <pad>/<start>/<unk>, a caption stops at its <end> token and leaves the batch,
-# at most maxLength words. On OpenBLAS with one BLAS thread; 1 and 2 torch threads, the faster reported.
+# start from <start>, never emit <pad>/<start>/<unk>, at least one word before <end>, a caption stops at its
+# <end> token and leaves the batch, at most maxLength words. On OpenBLAS with one BLAS thread; 1 and 2 torch threads, the faster reported.
 # Usage: /usr/bin/python3 bench/decode_torch.py --data DIR --weights weights.bin [--batch 1000] [--threads 1,2]
 #        [--out captions.json]   (DIR: features.f32 + meta.json from bench/lib/torch-peer.mjs, with
 #        meta.sizes {vocabSize, embeddingSize, hiddenSize, featureSize} and meta.maxLength)
@@ -57,6 +57,8 @@ def greedy(feats):
             break
         logits = model.output(torch.relu(model.decoder(h + img)))  # [active, vocab]
         logits[:, NEVER] = float("-inf")
+        if t == 0 and max_length > 0:  # a caption has at least one word, as capgen's search rules say
+            logits[:, END] = float("-inf")
         tokens = logits.argmax(1)
         out[active, t] = tokens
         keep = tokens != END

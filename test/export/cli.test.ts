@@ -29,6 +29,6 @@ describe('capgen export: bad input', () => {
   it('an unknown format is a usage error listing the choices', async () => {
     const r = await runCli(['export', '--format', 'pdf', '--out', path.join(dir, 'x')]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/'pdf' is invalid. Allowed choices are tfjs, web/);
+    expect(r.stderr).toMatch(/'pdf' is invalid. Allowed choices are tfjs, onnx, web/);
   });
 });
