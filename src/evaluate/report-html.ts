@@ -123,8 +123,13 @@ function drawMaps(box) {
 }
 function whenReady(box) {
   const img = box.closest('.card').querySelector('.thumb img');
-  if (img && !img.complete) img.addEventListener('load', () => drawMaps(box), { once: true });
-  else drawMaps(box);
+  if (img && !img.complete) {
+    // drawn once the thumbnail is in (or failed: then over a grey panel)
+    let drawn = false;
+    const draw = () => { if (!drawn) { drawn = true; drawMaps(box); } };
+    img.addEventListener('load', draw, { once: true });
+    img.addEventListener('error', draw, { once: true });
+  } else drawMaps(box);
 }
 const mapBoxes = document.querySelectorAll('.maps[data-maps]');
 if ('IntersectionObserver' in window) {

@@ -129,13 +129,19 @@ describe('report.html attention maps', () => {
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless', '--disable-gpu', '--no-first-run'] });
     try {
       const page = await browser.newPage();
+      const problems: string[] = [];
+      page.on('pageerror', (e) => problems.push(e.message));
       await page.goto(`file://${path.join(root, 'attending', 'report.html')}`);
       const html = readFileSync(path.join(root, 'attending', 'report.html'), 'utf8');
       for (const image of IMAGES) {
         const maps = mapsOf(html, image);
         const selector = `.card[data-image="${image}"] .maps figure`;
         if (!maps) continue;
-        await page.waitForSelector(selector);
+        // maps are drawn when their card comes near the screen: bring it there, as a reader scrolling would
+        await page.locator(`.card[data-image="${image}"]`).scrollIntoViewIfNeeded();
+        await page.waitForSelector(selector, { timeout: 10_000 }).catch((e: Error) => {
+          throw new Error(`${e.message}; page errors: ${problems.join(' | ') || 'none'}`);
+        });
         expect(await page.$$eval(`${selector} figcaption`, (f) => f.map((x) => x.textContent))).toEqual(maps.words);
         // the panel is painted: not one flat colour
         const colours = await page.$eval(`${selector} canvas`, (c) => {
