@@ -6,9 +6,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { corpusBleu } from '../../src/evaluate/metrics/index.js';
-import type { PreparedCaption } from '../../src/run/formats.js';
 import { runCli, tempDir } from '../helpers.js';
+import { bestConstantCaption, readCaptions } from './constant-caption.js';
 
 // The merge decoder's e2e dataset (400 scenes, seed 3). Sized for ~2 s per epoch on the ONNX engine:
 // measured test BLEU-4 0.50 after 12 epochs against 0.41 for the best constant caption.
@@ -17,25 +16,6 @@ const EPOCHS = 14;
 const TRAIN_FLAGS = ['--batch-size', '16', '--width', '64', '--heads', '4', '--layers', '2', '--lr', '2e-3', '--patience', '20'];
 /** BLEU-4 (0..1) by which the model must beat the best constant caption (see pipeline.test.ts). */
 const MARGIN = 0.05;
-
-function readCaptions(runDir: string): PreparedCaption[] {
-  return readFileSync(path.join(runDir, 'captions.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line) as PreparedCaption);
-}
-
-/** Corpus BLEU-4 of the best single training caption given to every test image. */
-function bestConstantBleu4(captions: PreparedCaption[]): number {
-  const refsByImage = new Map<string, string[][]>();
-  for (const c of captions) if (c.split === 'test') refsByImage.set(c.image, [...(refsByImage.get(c.image) ?? []), c.tokens]);
-  const references = [...refsByImage.values()];
-  let best = -1;
-  for (const tokens of new Map(captions.filter((c) => c.split === 'train').map((c) => [c.tokens.join(' '), c.tokens])).values()) {
-    best = Math.max(best, corpusBleu(references, references.map(() => tokens)).bleu[3]!);
-  }
-  return best;
-}
 
 describe('transformer decoder on the synthetic dataset (built CLI)', () => {
   const root = tempDir('capgen-e2e-transformer-');
@@ -59,7 +39,7 @@ describe('transformer decoder on the synthetic dataset (built CLI)', () => {
   });
 
   it('beats the best constant caption by a clear BLEU-4 margin (the model uses the image)', () => {
-    const baseline = bestConstantBleu4(readCaptions(runDir));
+    const baseline = bestConstantCaption(readCaptions(runDir)).bleu4;
     process.stderr.write(`e2e transformer: test BLEU-4 model ${bleu4.toFixed(4)} vs best constant caption ${baseline.toFixed(4)}\n`);
     expect(bleu4).toBeGreaterThan(baseline + MARGIN);
   });
