@@ -48,26 +48,27 @@ export async function createEncoder(config: FeaturesConfig): Promise<Encoder> {
  * Rebuilds exactly the encoder recorded in `identity`; refuses when the weights found now differ
  * from the recorded hash. `weightsPath` overrides where to find them (a .h5 or a model.json).
  */
+/** A Keras encoder's weights from its recorded hash: 'random:SEED[/wDIVISOR]' rebuilds generated ones, else the file. */
+function kerasWeightsOf(identity: EncoderIdentity, weightsPath: string | undefined): { weights: string | undefined; seed: number; widthDivisor?: number } {
+  const random = identity.weightsHash.match(/^random:(\d+)(?:\/w(\d+))?$/);
+  if (!random) return { weights: weightsPath, seed: 0 };
+  return { weights: 'random', seed: Number(random[1]), widthDivisor: random[2] ? Number(random[2]) : undefined };
+}
+
 export async function loadEncoder(identity: EncoderIdentity, opts: { weightsPath?: string } = {}): Promise<Encoder> {
   let encoder: Encoder;
   if (identity.architecture === 'resnet50') {
-    const random = identity.weightsHash.match(/^random:(\d+)(?:\/w(\d+))?$/);
     encoder = await loadResNet50({
-      weights: random ? 'random' : opts.weightsPath,
-      seed: random ? Number(random[1]) : 0,
-      widthDivisor: random?.[2] ? Number(random[2]) : undefined,
+      ...kerasWeightsOf(identity, opts.weightsPath),
       pooling: identity.pooling,
       resize: identity.resize,
       inputSize: identity.inputSize,
       expectedHash: identity.weightsHash,
     });
   } else if (isKerasApp(identity.architecture)) {
-    const random = identity.weightsHash.match(/^random:(\d+)(?:\/w(\d+))?$/);
     encoder = await loadKerasApp({
       name: identity.architecture,
-      weights: random ? 'random' : opts.weightsPath,
-      seed: random ? Number(random[1]) : 0,
-      widthDivisor: random?.[2] ? Number(random[2]) : undefined,
+      ...kerasWeightsOf(identity, opts.weightsPath),
       pooling: identity.pooling,
       resize: identity.resize,
       inputSize: identity.inputSize,
