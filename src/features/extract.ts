@@ -126,9 +126,9 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
         ? chosen.encoder.embedBatch(b.pixels)
         : embedPixels(chosen.encoder, b.pixels, identity.inputSize);
   const loopStart = performance.now();
+  // Keep `workers + 1` batches decoding or computing at once; results are written in order.
+  const inFlight: Promise<{ decoded: DecodedBatch; rows: Float32Array | undefined }>[] = [];
   try {
-    // Keep `workers + 1` batches decoding or computing at once; results are written in order.
-    const inFlight: Promise<{ decoded: DecodedBatch; rows: Float32Array | undefined }>[] = [];
     const launch = (i: number) => {
       const decodedP = decodeBatch(batches[i], identity);
       inFlight.push(decodedP.then(async (decoded) => ({ decoded, rows: decoded.names.length ? await embed(decoded) : undefined })));
@@ -148,6 +148,8 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
     }
   } finally {
     bar.stop();
+    // A stop (or an error) leaves batches still computing: let them end before their encoder goes.
+    await Promise.allSettled(inFlight);
     await pool?.close();
     await writer.close();
     await local?.encoder.dispose();
