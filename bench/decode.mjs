@@ -27,7 +27,15 @@ import { describePeer, ensureTorchPeer, peerDir, runPeer, writePeerData } from '
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-const args = Object.fromEntries(process.argv.slice(2).join(' ').split('--').filter(Boolean).map((s) => s.trim().split(/\s+/)).map(([k, v]) => [k, v ?? true]));
+const args = Object.fromEntries(
+  process.argv
+    .slice(2)
+    .join(' ')
+    .split('--')
+    .filter(Boolean)
+    .map((s) => s.trim().split(/\s+/))
+    .map(([k, v]) => [k, v ?? true]),
+);
 const images = Number(args.images ?? 1000);
 const vocabSize = Number(args.vocab ?? 8000); // Flickr8k has ~8400 words at min-count 1, ~3000 at min-count 5
 const maxLength = Number(args['max-length'] ?? 34); // the longest cleaned Flickr8k caption
@@ -47,7 +55,9 @@ async function randomWorstCase() {
   const rand = seededRandom(2);
   // ResNet50 pooled features are non-negative (post-ReLU averages), mostly below ~2
   const features = Array.from({ length: images }, () => Float32Array.from({ length: sizes.featureSize }, () => rand() * rand() * 2));
-  console.log(`${images} images, vocabulary ${vocabSize}, hidden ${sizes.hiddenSize}, features ${sizes.featureSize}, max ${maxLength} words`);
+  console.log(
+    `${images} images, vocabulary ${vocabSize}, hidden ${sizes.hiddenSize}, features ${sizes.featureSize}, max ${maxLength} words`,
+  );
 
   const targets = { 1: 20, 3: 60 };
   const tensorsBefore = tf.memory().numTensors;
@@ -63,7 +73,9 @@ async function randomWorstCase() {
     const meanWords = out.reduce((n, d) => n + d.tokens.length, 0) / out.length;
     const ok = seconds <= targets[beamSize];
     failed ||= !ok;
-    console.log(`${beamSize === 1 ? 'greedy ' : `beam ${beamSize} `} ${seconds.toFixed(1).padStart(6)} s wall, ${cpuSeconds.toFixed(1).padStart(6)} s CPU  (${((seconds / images) * 1000).toFixed(1)} ms/image, mean ${meanWords.toFixed(1)} words; target <= ${targets[beamSize]} s: ${ok ? 'ok' : 'MISSED'})`);
+    console.log(
+      `${beamSize === 1 ? 'greedy ' : `beam ${beamSize} `} ${seconds.toFixed(1).padStart(6)} s wall, ${cpuSeconds.toFixed(1).padStart(6)} s CPU  (${((seconds / images) * 1000).toFixed(1)} ms/image, mean ${meanWords.toFixed(1)} words; target <= ${targets[beamSize]} s: ${ok ? 'ok' : 'MISSED'})`,
+    );
   }
   console.log(`tensors left behind by decoding: ${tf.memory().numTensors - tensorsBefore}`);
   model.dispose();
@@ -93,7 +105,13 @@ async function trainedSideBySide() {
     let source;
     if (checkpoint) {
       const { meta } = await readCheckpoint(checkpoint);
-      sizes = { vocabSize: meta.vocabSize, embeddingSize: meta.embeddingSize, hiddenSize: meta.hiddenSize, featureSize: meta.featureSize, dropout: 0 };
+      sizes = {
+        vocabSize: meta.vocabSize,
+        embeddingSize: meta.embeddingSize,
+        hiddenSize: meta.hiddenSize,
+        featureSize: meta.featureSize,
+        dropout: 0,
+      };
       weightsFile = path.join(checkpoint, 'weights.bin'); // capgen's layout is what the peer reads
       maxLength = meta.maxCaptionLength;
       source = `capgen checkpoint ${checkpoint} (epoch ${meta.epoch})`;
@@ -102,9 +120,26 @@ async function trainedSideBySide() {
       sizes = { vocabSize: d.vocab.tokens.length, embeddingSize: 256, hiddenSize: 256, featureSize: D, dropout: 0 };
       weightsFile = path.join(dir, 'weights.bin');
       maxLength = d.prepare.maxCaptionLength;
-      console.log(`no capgen checkpoint in ${runDir}: PyTorch trains the merge decoder for ${epochs} epoch(s) on the run's ${d.train.length} training captions (untimed), and both sides decode with those weights`);
-      const trainDir = writePeerData(path.join(dir, 'train'), { features: d.features, featureShape: [D], vocabSize: sizes.vocabSize, train: d.train });
-      const r = await runPeer(path.join(here, 'train_torch.py'), ['--data', trainDir, '--epochs', String(epochs), '--save-weights', weightsFile, '--threads', '1', '--no-validate']);
+      console.log(
+        `no capgen checkpoint in ${runDir}: PyTorch trains the merge decoder for ${epochs} epoch(s) on the run's ${d.train.length} training captions (untimed), and both sides decode with those weights`,
+      );
+      const trainDir = writePeerData(path.join(dir, 'train'), {
+        features: d.features,
+        featureShape: [D],
+        vocabSize: sizes.vocabSize,
+        train: d.train,
+      });
+      const r = await runPeer(path.join(here, 'train_torch.py'), [
+        '--data',
+        trainDir,
+        '--epochs',
+        String(epochs),
+        '--save-weights',
+        weightsFile,
+        '--threads',
+        '1',
+        '--no-validate',
+      ]);
       if (!r) return;
       source = `merge decoder trained by PyTorch for ${epochs} epoch(s) on ${runDir}`;
     }
@@ -120,9 +155,13 @@ async function trainedSideBySide() {
     if (offset !== flat.length) throw new Error(`${weightsFile}: ${flat.length} values, expected ${offset}`);
     const model = captionModel(sizes, weights);
     writePeerData(dir, { features, featureShape: [D], vocabSize: sizes.vocabSize, extra: { sizes, maxLength } });
-    console.log(`weights: ${source}; ${rows.length} dev images, vocabulary ${sizes.vocabSize}, ${D}-d features, at most ${maxLength} words`);
+    console.log(
+      `weights: ${source}; ${rows.length} dev images, vocabulary ${sizes.vocabSize}, ${D}-d features, at most ${maxLength} words`,
+    );
     const featureRows = rows.map((_, i) => features.subarray(i * D, (i + 1) * D));
-    for (const batch of String(args['peer-batch'] ?? '1000,256').split(',').map(Number)) {
+    for (const batch of String(args['peer-batch'] ?? '1000,256')
+      .split(',')
+      .map(Number)) {
       await decodeFeatures(model, featureRows.slice(0, 8), { maxLength: 4, beamSize: 1, lengthPenalty: 0 }); // warm-up
       const t0 = performance.now();
       const cpu0 = process.cpuUsage();
@@ -130,9 +169,22 @@ async function trainedSideBySide() {
       const seconds = (performance.now() - t0) / 1000;
       const cpu = process.cpuUsage(cpu0);
       const meanWords = out.reduce((n, c) => n + c.tokens.length, 0) / out.length;
-      console.log(`capgen: greedy ${out.length} images in ${seconds.toFixed(2)} s wall, ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s CPU (batch ${batch}), mean ${meanWords.toFixed(1)} words`);
+      console.log(
+        `capgen: greedy ${out.length} images in ${seconds.toFixed(2)} s wall, ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s CPU (batch ${batch}), mean ${meanWords.toFixed(1)} words`,
+      );
       const captionsFile = path.join(dir, `torch-captions-${batch}.json`);
-      const r = await runPeer(path.join(here, 'decode_torch.py'), ['--data', dir, '--weights', weightsFile, '--batch', String(batch), '--threads', String(args['torch-threads'] ?? '1,2'), '--out', captionsFile]);
+      const r = await runPeer(path.join(here, 'decode_torch.py'), [
+        '--data',
+        dir,
+        '--weights',
+        weightsFile,
+        '--batch',
+        String(batch),
+        '--threads',
+        String(args['torch-threads'] ?? '1,2'),
+        '--out',
+        captionsFile,
+      ]);
       if (!r) continue;
       const theirs = JSON.parse(readFileSync(captionsFile, 'utf8'));
       const same = out.filter((c, i) => c.tokens.length === theirs[i].length && c.tokens.every((w, j) => w === theirs[i][j])).length;

@@ -16,11 +16,19 @@ import { setLogLevel } from '../dist/log.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const shared = path.resolve(here, '..', '..', 'shared');
 const argv = process.argv.slice(2);
-const args = Object.fromEntries(argv.join(' ').split('--').filter(Boolean).map((s) => s.trim().split(/\s+/)));
+const args = Object.fromEntries(
+  argv
+    .join(' ')
+    .split('--')
+    .filter(Boolean)
+    .map((s) => s.trim().split(/\s+/)),
+);
 const which = args.encoder ?? 'both';
 const engineArg = args.engine ?? 'both';
 const count = Number(args.images ?? 128); // ~1 min per setting on a quiet 2-core machine (tfjs)
-const workerCounts = String(args.workers ?? '1,2').split(',').map(Number);
+const workerCounts = String(args.workers ?? '1,2')
+  .split(',')
+  .map(Number);
 const batchSize = Number(args.batch ?? 16);
 
 const imagesDir = path.join(shared, 'data', 'flickr8k', 'Images');
@@ -43,11 +51,23 @@ const childAt = argv.indexOf('--child');
 if (childAt >= 0) {
   // One setting, in this process alone: prints one JSON line.
   const [key, engine, workers] = argv.slice(childAt + 1, childAt + 4);
-  const images = readdirSync(imagesDir).sort().slice(0, count).map((name) => ({ name, path: path.join(imagesDir, name) }));
+  const images = readdirSync(imagesDir)
+    .sort()
+    .slice(0, count)
+    .map((name) => ({ name, path: path.join(imagesDir, name) }));
   setLogLevel({ quiet: true });
   const info = await initBackend('wasm');
   const runDir = mkdtempSync(path.join(os.tmpdir(), 'capgen-bench-features-'));
-  const config = { seed: 1, pooling: 'avg', resize: 'squash', batchSize, dtype: 'float32', workers: Number(workers), engine, ...encoders[key].config };
+  const config = {
+    seed: 1,
+    pooling: 'avg',
+    resize: 'squash',
+    batchSize,
+    dtype: 'float32',
+    workers: Number(workers),
+    engine,
+    ...encoders[key].config,
+  };
   const load0 = os.loadavg()[0];
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -55,12 +75,23 @@ if (childAt >= 0) {
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   rmSync(runDir, { recursive: true, force: true });
-  console.log(JSON.stringify({ backend: describeBackend(info), computed: r.computed, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssMb: process.resourceUsage().maxRSS / 1024, load0, load1: os.loadavg()[0] }));
+  console.log(
+    JSON.stringify({
+      backend: describeBackend(info),
+      computed: r.computed,
+      seconds,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      maxRssMb: process.resourceUsage().maxRSS / 1024,
+      load0,
+      load1: os.loadavg()[0],
+    }),
+  );
   process.exit(0);
 }
 
 // 'both' keeps its old meaning; 'keras' is the four Keras Applications encoders; or a comma list.
-const selected = which === 'both' ? ['mobilenet', 'resnet50'] : which === 'keras' ? ['resnet50', 'densenet201', 'vgg16', 'inceptionv3'] : which.split(',');
+const selected =
+  which === 'both' ? ['mobilenet', 'resnet50'] : which === 'keras' ? ['resnet50', 'densenet201', 'vgg16', 'inceptionv3'] : which.split(',');
 const unknown = selected.filter((k) => !encoders[k]);
 if (unknown.length) throw new Error(`unknown --encoder ${unknown.join(', ')}: choose ${Object.keys(encoders).join(', ')}, both or keras`);
 const engines = engineArg === 'both' ? ['tfjs', 'onnx'] : [engineArg];
@@ -69,7 +100,10 @@ for (const key of selected) {
   for (const engine of engines) {
     // ONNX Runtime uses every core in one session: a worker pool is a tfjs-only option.
     for (const workers of engine === 'onnx' ? [1] : workerCounts) {
-      const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), ...argv, '--child', key, engine, String(workers)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+      const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), ...argv, '--child', key, engine, String(workers)], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       const r = JSON.parse(out.trim().split('\n').pop());
       console.log(
         `${encoders[key].label.padEnd(38)} ${engine.padEnd(4)} workers ${workers}: ${r.computed} images in ${r.seconds.toFixed(1)} s = ${(r.computed / r.seconds).toFixed(2)} images/s; ` +

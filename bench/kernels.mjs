@@ -5,7 +5,14 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerKernelFixes } from '../dist/backend/kernel-fixes.js';
 
-const args = Object.fromEntries(process.argv.slice(2).join(' ').split('--').filter(Boolean).map((s) => s.trim().split(/\s+/)));
+const args = Object.fromEntries(
+  process.argv
+    .slice(2)
+    .join(' ')
+    .split('--')
+    .filter(Boolean)
+    .map((s) => s.trim().split(/\s+/)),
+);
 const vocab = Number(args.vocab ?? 2000); // Flickr8k at min-count 5 is ~3000 words; 2000 keeps the stock cpu run short
 const batch = Number(args.batch ?? 32);
 const time = Number(args.time ?? 16);

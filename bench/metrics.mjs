@@ -24,7 +24,7 @@ function realCaptions() {
 
 function syntheticCaptions() {
   let seed = 42;
-  const random = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  const random = () => (seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32;
   const vocabulary = Array.from({ length: 8000 }, (_, i) => `w${i.toString(36)}`);
   const word = () => vocabulary[Math.floor(vocabulary.length * random() ** 3)]; // Zipf-like: few words are common
   const caption = () => Array.from({ length: 6 + Math.floor(random() * 10) }, word);

@@ -17,12 +17,16 @@ if (!runDir || !existsSync(path.join(runDir, 'train', 'best', 'checkpoint.json')
   process.exit(0);
 }
 const UPLOADS = 5;
-const image = await sharp(process.env.CAPGEN_BENCH_IMAGE ?? path.join(root, '..', 'shared', 'data', 'flickr8k-originals', '1001773457_577c3a7d70.jpg'))
+const image = await sharp(
+  process.env.CAPGEN_BENCH_IMAGE ?? path.join(root, '..', 'shared', 'data', 'flickr8k-originals', '1001773457_577c3a7d70.jpg'),
+)
   .resize(500, 375, { fit: 'fill' })
   .jpeg({ quality: 90 })
   .toBuffer();
 
-const server = spawn(process.execPath, [path.join(root, 'bin', 'capgen.js'), 'serve', '--run', runDir, '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+const server = spawn(process.execPath, [path.join(root, 'bin', 'capgen.js'), 'serve', '--run', runDir, '--port', '0'], {
+  stdio: ['ignore', 'ignore', 'pipe'],
+});
 let log = '';
 const url = await new Promise((resolve, reject) => {
   server.stderr.on('data', (d) => {
@@ -32,9 +36,17 @@ const url = await new Promise((resolve, reject) => {
   });
   server.on('close', () => reject(new Error(`capgen serve exited:\n${log}`)));
 });
-console.log(log.split('\n').filter((l) => /backend|model:/.test(l)).join('\n'));
+console.log(
+  log
+    .split('\n')
+    .filter((l) => /backend|model:/.test(l))
+    .join('\n'),
+);
 
-const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox', '--headless', '--disable-gpu', '--no-first-run'] });
+const browser = await chromium.launch({
+  executablePath: chromiumPath,
+  args: ['--no-sandbox', '--headless', '--disable-gpu', '--no-first-run'],
+});
 try {
   const page = await browser.newPage();
   await page.goto(url);
@@ -53,10 +65,13 @@ try {
       if (i === 0) continue; // warm-up: kernels compiled, weights resident
       pageMs.push(elapsed);
       serverMs.push(Number(/ (\d+) ms · /.exec(meta)[1]));
-      if (i === UPLOADS) console.log(`${beam === '1' ? 'greedy' : `beam ${beam}`}: "${await page.textContent('#caption')}" (${meta.split(' · ')[0]})`);
+      if (i === UPLOADS)
+        console.log(`${beam === '1' ? 'greedy' : `beam ${beam}`}: "${await page.textContent('#caption')}" (${meta.split(' · ')[0]})`);
     }
     const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-    console.log(`  page (upload to caption shown): median ${median(pageMs).toFixed(0)} ms of ${pageMs.map((x) => x.toFixed(0)).join(', ')}; server elapsedMs median ${median(serverMs)}`);
+    console.log(
+      `  page (upload to caption shown): median ${median(pageMs).toFixed(0)} ms of ${pageMs.map((x) => x.toFixed(0)).join(', ')}; server elapsedMs median ${median(serverMs)}`,
+    );
   }
 } finally {
   await browser.close();

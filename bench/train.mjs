@@ -60,11 +60,21 @@ let data;
 if (runDir) {
   const d = await loadTrainingData(runDir, openCachedFeatures);
   data = { features: d.features, featureSize: d.featureSize, train: d.train, dev: d.dev, vocabSize: d.vocab.tokens.length };
-  console.log(`data: ${runDir}: ${d.train.length} training captions, ${d.images.length} images, vocabulary ${data.vocabSize}, ${d.featureSize}-d features`);
+  console.log(
+    `data: ${runDir}: ${d.train.length} training captions, ${d.images.length} images, vocabulary ${data.vocabSize}, ${d.featureSize}-d features`,
+  );
 } else {
   // Flickr8k's sizes: 30000 training captions, 5000 dev captions, 2535 words at min-count 5, MobileNet 1024-d
-  data = synthetic(Number(flag('captions', 30000)), Number(flag('dev-captions', 5000)), Number(flag('vocab', 2535)), Number(flag('features', 1024)), 6000);
-  console.log(`data: synthetic, ${data.train.length} captions (6000 images x 5), ${data.dev.length} dev captions, vocabulary ${data.vocabSize}, ${data.featureSize}-d features`);
+  data = synthetic(
+    Number(flag('captions', 30000)),
+    Number(flag('dev-captions', 5000)),
+    Number(flag('vocab', 2535)),
+    Number(flag('features', 1024)),
+    6000,
+  );
+  console.log(
+    `data: synthetic, ${data.train.length} captions (6000 images x 5), ${data.dev.length} dev captions, vocabulary ${data.vocabSize}, ${data.featureSize}-d features`,
+  );
 }
 const meanWords = data.train.reduce((a, e) => a + e.ids.length, 0) / data.train.length;
 const sizes = { vocabSize: data.vocabSize, embeddingSize: 256, hiddenSize: 256, featureSize: data.featureSize, dropout: 0.5 };
@@ -80,7 +90,9 @@ const replicas = await startTrainingEngine({
   labelSmoothing: 0,
   replicas: replicaCount,
 });
-console.log(`${describeBackend(info)}; ${replicas.description}; batch ${batchSize}, mean caption ${meanWords.toFixed(1)} words; load average ${loadAverage()}`);
+console.log(
+  `${describeBackend(info)}; ${replicas.description}; batch ${batchSize}, mean caption ${meanWords.toFixed(1)} words; load average ${loadAverage()}`,
+);
 const plan = planEpoch(data.train, { batchSize, seed, epoch: 0, shuffle: true });
 const steps = Math.min(plan.length, Number(flag('steps', plan.length)));
 const validate = data.dev.length > 0 && !argv.includes('--no-validate');
@@ -107,11 +119,17 @@ async function measureCapgen() {
   }
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  console.log(`capgen: CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s over all threads = ${((cpu.user + cpu.system) / 1e3 / captionsDone).toFixed(2)} CPU-ms per caption`);
+  console.log(
+    `capgen: CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s over all threads = ${((cpu.user + cpu.system) / 1e3 / captionsDone).toFixed(2)} CPU-ms per caption`,
+  );
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
   const epochSeconds = (seconds * data.train.length) / captionsDone;
-  console.log(`capgen: ${steps}/${plan.length} steps in ${seconds.toFixed(1)} s, ${(captionsDone / seconds).toFixed(0)} captions/s, loss ${firstLoss.toFixed(3)} -> ${lastLoss.toFixed(3)}`);
-  console.log(`capgen: training epoch ${epochSeconds.toFixed(1)} s${steps < plan.length ? ' (extrapolated)' : ''}, peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB (all threads), tensors alive ${tf.memory().numTensors}`);
+  console.log(
+    `capgen: ${steps}/${plan.length} steps in ${seconds.toFixed(1)} s, ${(captionsDone / seconds).toFixed(0)} captions/s, loss ${firstLoss.toFixed(3)} -> ${lastLoss.toFixed(3)}`,
+  );
+  console.log(
+    `capgen: training epoch ${epochSeconds.toFixed(1)} s${steps < plan.length ? ' (extrapolated)' : ''}, peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB (all threads), tensors alive ${tf.memory().numTensors}`,
+  );
   let validationSeconds = 0;
   if (validate) {
     // What `capgen train` does after each epoch (src/train/loop.ts validate): batch 256, length order, no dropout.
@@ -119,10 +137,14 @@ async function measureCapgen() {
     const devPlan = planEpoch(data.dev, { batchSize: 256, seed: 0, epoch: 0, shuffle: false });
     const v = await replicas.evaluate(data.dev, devPlan);
     validationSeconds = (performance.now() - v0) / 1000;
-    console.log(`capgen: validation of ${data.dev.length} dev captions in ${validationSeconds.toFixed(1)} s, loss ${(v.lossSum / v.tokens).toFixed(3)}, accuracy ${(v.correct / v.tokens).toFixed(3)}`);
+    console.log(
+      `capgen: validation of ${data.dev.length} dev captions in ${validationSeconds.toFixed(1)} s, loss ${(v.lossSum / v.tokens).toFixed(3)}, accuracy ${(v.correct / v.tokens).toFixed(3)}`,
+    );
   }
   const capgenEpoch = epochSeconds + validationSeconds;
-  console.log(`capgen: epoch time ${capgenEpoch.toFixed(1)} s (${epochSeconds.toFixed(1)} s training${steps < plan.length ? ' extrapolated' : ''} + ${validationSeconds.toFixed(1)} s validation); load average ${loadAverage()}`);
+  console.log(
+    `capgen: epoch time ${capgenEpoch.toFixed(1)} s (${epochSeconds.toFixed(1)} s training${steps < plan.length ? ' extrapolated' : ''} + ${validationSeconds.toFixed(1)} s validation); load average ${loadAverage()}`,
+  );
   return capgenEpoch;
 }
 
@@ -131,20 +153,47 @@ if (!argv.includes('--no-torch')) {
   const peer = ensureTorchPeer();
   if (peer.available) {
     // The same batches in the same order (capgen's plan), so that only the dropout draws differ.
-    const dir = writePeerData(peerDir('train'), { features: data.features, featureShape: [data.featureSize], vocabSize: data.vocabSize, train: data.train, dev: validate ? data.dev : [], extra: { plan } });
+    const dir = writePeerData(peerDir('train'), {
+      features: data.features,
+      featureShape: [data.featureSize],
+      vocabSize: data.vocabSize,
+      train: data.train,
+      dev: validate ? data.dev : [],
+      extra: { plan },
+    });
     // capgen's own initial weights (Keras initialisers, same seed): both sides start from the same point.
     const init = initialWeights(sizes, seed);
-    writeFileSync(path.join(dir, 'init.bin'), Buffer.concat(WEIGHT_NAMES.map((n) => Buffer.from(init[n].buffer, init[n].byteOffset, init[n].byteLength))));
-    const args = ['--data', dir, '--init-weights', path.join(dir, 'init.bin'), '--batch', String(batchSize), '--threads', flag('torch-threads', '1,2'), ...(steps < plan.length ? ['--steps', String(steps)] : []), ...(validate ? [] : ['--no-validate'])];
+    writeFileSync(
+      path.join(dir, 'init.bin'),
+      Buffer.concat(WEIGHT_NAMES.map((n) => Buffer.from(init[n].buffer, init[n].byteOffset, init[n].byteLength))),
+    );
+    const args = [
+      '--data',
+      dir,
+      '--init-weights',
+      path.join(dir, 'init.bin'),
+      '--batch',
+      String(batchSize),
+      '--threads',
+      flag('torch-threads', '1,2'),
+      ...(steps < plan.length ? ['--steps', String(steps)] : []),
+      ...(validate ? [] : ['--no-validate']),
+    ];
     const r = await runPeer(path.join(here, 'train_torch.py'), args);
     rmSync(dir, { recursive: true, force: true });
     if (r) {
       console.log(describePeer(r));
-      if (capgenEpoch !== undefined) console.log(`ratio: capgen epoch / torch epoch = ${(capgenEpoch / r.seconds).toFixed(2)} (capgen ${capgenEpoch.toFixed(1)} s, torch ${r.seconds.toFixed(1)} s, each with validation${steps < plan.length ? `, training extrapolated from ${steps} steps` : ''})${peer.best && r.peer.best ? '' : ' -- the peer was NOT in its best configuration: ' + (peer.why || r.peer.blas)}`);
+      if (capgenEpoch !== undefined)
+        console.log(
+          `ratio: capgen epoch / torch epoch = ${(capgenEpoch / r.seconds).toFixed(2)} (capgen ${capgenEpoch.toFixed(1)} s, torch ${r.seconds.toFixed(1)} s, each with validation${steps < plan.length ? `, training extrapolated from ${steps} steps` : ''})${peer.best && r.peer.best ? '' : ' -- the peer was NOT in its best configuration: ' + (peer.why || r.peer.blas)}`,
+        );
     }
   }
 }
 
 function loadAverage() {
-  return os.loadavg().map((x) => x.toFixed(1)).join('/');
+  return os
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join('/');
 }

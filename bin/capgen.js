@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 
 const mainUrl = new URL('../dist/cli/main.js', import.meta.url);
 if (!existsSync(fileURLToPath(mainUrl))) {
-  process.stderr.write('capgen: dist/ is missing; run `npm run build` in the capgen checkout first (the published package ships it built).\n');
+  process.stderr.write(
+    'capgen: dist/ is missing; run `npm run build` in the capgen checkout first (the published package ships it built).\n',
+  );
   process.exit(2);
 }
 // `capgen caption dir | head`: a reader that closes the pipe early is not an error.

@@ -58,7 +58,9 @@ function plainProgress(total: number, format: string): Progress {
       last = now;
       const rate = (done - first) / ((now - started) / 1000);
       const eta = rate > 0 ? formatSeconds((total - done) / rate) : '-';
-      info(renderProgressLine(format, { value: done, total, percentage: Math.round((100 * done) / total), eta_formatted: eta, ...payload }));
+      info(
+        renderProgressLine(format, { value: done, total, percentage: Math.round((100 * done) / total), eta_formatted: eta, ...payload }),
+      );
     },
     stop: () => undefined,
   };

@@ -87,4 +87,3 @@ export function countReads<T>(fn: () => T): { value: T; reads: number } {
     names.forEach((n, i) => (proto[n] = saved[i]));
   }
 }
-

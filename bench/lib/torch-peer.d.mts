@@ -18,5 +18,5 @@ export function writePeerData(
   },
 ): string;
 export function peerDir(name: string): string;
-export function runPeer(script: string, args: string[]): Promise<Record<string, any> | undefined>;
-export function describePeer(result: Record<string, any> | undefined): string;
+export function runPeer(script: string, args: string[]): Promise<Record<string, unknown> | undefined>;
+export function describePeer(result: Record<string, unknown> | undefined): string;

@@ -40,23 +40,31 @@ export function ensureTorchPeer() {
     if (isRoot) {
       console.log(`torch peer: installing ${missing.join(' and ')} with apt (the peer's best configuration on Debian)`);
       spawnSync('apt-get', ['update'], { stdio: ['ignore', 'ignore', 'inherit'] });
-      spawnSync('apt-get', ['install', '-y', 'python3-torch', 'libopenblas0-pthread'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+      spawnSync('apt-get', ['install', '-y', 'python3-torch', 'libopenblas0-pthread'], {
+        stdio: ['ignore', 'ignore', 'inherit'],
+        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      });
       torch = hasTorch();
       blas = blasAlternative();
     }
   }
   if (!torch) {
-    loud(['NO TORCH PEER: /usr/bin/python3 cannot import torch.', isRoot ? 'apt-get install -y python3-torch failed (no network?).' : 'Run as root: apt-get install -y python3-torch libopenblas0-pthread']);
+    loud([
+      'NO TORCH PEER: /usr/bin/python3 cannot import torch.',
+      isRoot
+        ? 'apt-get install -y python3-torch failed (no network?).'
+        : 'Run as root: apt-get install -y python3-torch libopenblas0-pthread',
+    ]);
     return { available: false, best: false, why: 'python3-torch is not installed' };
   }
   if (!blas?.includes('openblas')) {
-    const why = blas
-      ? `libblas.so.3 points to ${blas} (the reference BLAS), not OpenBLAS`
-      : 'no libblas.so.3 alternative is registered';
+    const why = blas ? `libblas.so.3 points to ${blas} (the reference BLAS), not OpenBLAS` : 'no libblas.so.3 alternative is registered';
     loud([
       'THE TORCH PEER IS NOT IN ITS BEST CONFIGURATION: ' + why + '.',
       'Its times are ~15x slower than PyTorch on OpenBLAS; a ratio against them flatters capgen.',
-      isRoot ? 'apt-get install -y libopenblas0-pthread failed, or the alternative was set by hand: update-alternatives --auto ' + ALTERNATIVE : 'As root: apt-get install -y libopenblas0-pthread (and update-alternatives --auto ' + ALTERNATIVE + ')',
+      isRoot
+        ? 'apt-get install -y libopenblas0-pthread failed, or the alternative was set by hand: update-alternatives --auto ' + ALTERNATIVE
+        : 'As root: apt-get install -y libopenblas0-pthread (and update-alternatives --auto ' + ALTERNATIVE + ')',
     ]);
     return { available: true, best: false, why };
   }
@@ -90,7 +98,10 @@ export function peerDir(name) {
  */
 export function runPeer(script, args) {
   return new Promise((resolve) => {
-    const child = spawn(PYTHON, [script, ...args], { env: { ...process.env, OPENBLAS_NUM_THREADS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(PYTHON, [script, ...args], {
+      env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let result;
     let tail = '';
     let pending = '';

@@ -12,7 +12,9 @@ interface HeapBackend {
 
 function heapBackend(): HeapBackend | undefined {
   const b = tf.backend() as unknown as Partial<HeapBackend>;
-  return tf.getBackend() === 'wasm' && typeof b.makeOutput === 'function' && typeof b.typedArrayFromHeap === 'function' ? (b as HeapBackend) : undefined;
+  return tf.getBackend() === 'wasm' && typeof b.makeOutput === 'function' && typeof b.typedArrayFromHeap === 'function'
+    ? (b as HeapBackend)
+    : undefined;
 }
 
 /**
@@ -20,7 +22,11 @@ function heapBackend(): HeapBackend | undefined {
  * The arrays are views of backend memory, valid only inside `fn` (which must run no tensor ops);
  * `fn` must write every element of each output. Returns the output tensors.
  */
-export function withFloatViews(inputs: tf.Tensor[], outputShapes: number[][], fn: (ins: Float32Array[], outs: Float32Array[]) => void): tf.Tensor[] {
+export function withFloatViews(
+  inputs: tf.Tensor[],
+  outputShapes: number[][],
+  fn: (ins: Float32Array[], outs: Float32Array[]) => void,
+): tf.Tensor[] {
   for (const t of inputs) if (t.dtype !== 'float32') throw new Error(`withFloatViews: ${t.dtype} input, float32 expected`);
   const heap = heapBackend();
   if (!heap) {

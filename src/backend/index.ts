@@ -60,7 +60,10 @@ async function setWasm(threads: number): Promise<number> {
   } finally {
     threaded?.restore();
   }
-  if (!started) throw new Error(`the WASM backend failed to initialise${threaded ? ' (threaded build; CAPGEN_THREADS=1 uses the single-threaded one)' : ''}`);
+  if (!started)
+    throw new Error(
+      `the WASM backend failed to initialise${threaded ? ' (threaded build; CAPGEN_THREADS=1 uses the single-threaded one)' : ''}`,
+    );
   return threaded ? threaded.threadsCount() : 1;
 }
 
@@ -98,7 +101,8 @@ export async function initBackend(requested: BackendChoice = 'auto', opts: { thr
         break;
       }
       const why = failure ?? `${NATIVE_PACKAGES[candidate]} loaded but its backend did not initialise`;
-      if (requested !== 'auto') throw new CapgenError('BACKEND', `backend '${candidate}' is not available: ${why}`, { hint: installHint(candidate) });
+      if (requested !== 'auto')
+        throw new CapgenError('BACKEND', `backend '${candidate}' is not available: ${why}`, { hint: installHint(candidate) });
       skipped.push(why);
     } else if (candidate === 'wasm') {
       try {
@@ -107,7 +111,8 @@ export async function initBackend(requested: BackendChoice = 'auto', opts: { thr
         break;
       } catch (e) {
         const why = `wasm: ${(e as Error).message}`;
-        if (requested !== 'auto') throw new CapgenError('BACKEND', `backend 'wasm' is not available: ${why}`, { hint: installHint('wasm') });
+        if (requested !== 'auto')
+          throw new CapgenError('BACKEND', `backend 'wasm' is not available: ${why}`, { hint: installHint('wasm') });
         skipped.push(why);
       }
     } else {
@@ -132,7 +137,9 @@ export function backendInfo(): BackendInfo | undefined {
 
 /** The line every computing command prints on stderr. */
 export function describeBackend(info: BackendInfo): string {
-  const label = { gpu: 'tfjs-node-gpu (CUDA)', node: 'tfjs-node (native CPU)', wasm: 'WASM (XNNPACK, SIMD)', cpu: 'pure-JS cpu' }[info.name];
+  const label = { gpu: 'tfjs-node-gpu (CUDA)', node: 'tfjs-node (native CPU)', wasm: 'WASM (XNNPACK, SIMD)', cpu: 'pure-JS cpu' }[
+    info.name
+  ];
   const plural = info.threads === 1 ? 'thread' : 'threads';
   // Missing native packages are the normal case (--verbose only); a WASM failure that left pure JS is not.
   const wasmFailure = info.skipped.find((why) => why.startsWith('wasm:'));

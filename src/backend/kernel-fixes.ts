@@ -60,7 +60,13 @@ const wasmSegmentSum: KernelFunc = ({ inputs, backend, attrs }) => {
 };
 
 /** out[i, ...] = x[indices[i], ...] (rows of x); false when an index is out of range. */
-export function gatherRowsInto(out: Float32Array | Int32Array, x: Float32Array | Int32Array, indices: ArrayLike<number>, rowSize: number, rows: number): boolean {
+export function gatherRowsInto(
+  out: Float32Array | Int32Array,
+  x: Float32Array | Int32Array,
+  indices: ArrayLike<number>,
+  rowSize: number,
+  rows: number,
+): boolean {
   for (let i = 0; i < indices.length; i++) {
     const r = indices[i];
     if (!(r >= 0 && r < rows)) return false;
@@ -74,11 +80,25 @@ function fastGather(original: KernelFunc): KernelFunc {
     const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
     const { axis, batchDims } = args.attrs as { axis: number; batchDims: number };
     const rank = x.shape.length;
-    if ((axis !== 0 && axis !== -rank) || batchDims !== 0 || rank === 0 || x.dtype === 'string' || x.dtype === 'bool' || indices.dtype !== 'int32') return original(args);
+    if (
+      (axis !== 0 && axis !== -rank) ||
+      batchDims !== 0 ||
+      rank === 0 ||
+      x.dtype === 'string' ||
+      x.dtype === 'bool' ||
+      indices.dtype !== 'int32'
+    )
+      return original(args);
     const b = args.backend as unknown as WasmBackendLike;
     const rowSize = x.shape.slice(1).reduce((p, d) => p * d, 1);
     const out = b.makeOutput([...indices.shape, ...x.shape.slice(1)], x.dtype);
-    const ok = gatherRowsInto(b.typedArrayFromHeap(out) as Float32Array, b.typedArrayFromHeap(x) as Float32Array, b.typedArrayFromHeap(indices), rowSize, x.shape[0]);
+    const ok = gatherRowsInto(
+      b.typedArrayFromHeap(out) as Float32Array,
+      b.typedArrayFromHeap(x) as Float32Array,
+      b.typedArrayFromHeap(indices),
+      rowSize,
+      x.shape[0],
+    );
     if (ok) return out;
     // Out-of-range ids: the stock kernel decides what happens, as without the fix.
     b.disposeData(out.dataId);

@@ -121,7 +121,9 @@ export async function renderAttentionPng(fig: AttentionFigure): Promise<Buffer> 
   const { pixels, layout } = await framedImage(fig);
   const { panelWidth: pw, panelHeight: ph } = layout;
   const [gh, gw] = fig.grid;
-  const layers: OverlayOptions[] = [{ input: textSvg(fig.caption, layout.width - 2 * GAP, HEADER_HEIGHT, { size: 17, bold: true, align: 'start' }), left: GAP, top: 0 }];
+  const layers: OverlayOptions[] = [
+    { input: textSvg(fig.caption, layout.width - 2 * GAP, HEADER_HEIGHT, { size: 17, bold: true, align: 'start' }), left: GAP, top: 0 },
+  ];
   const labels = ['(image)', ...fig.words];
   for (let p = 0; p < labels.length; p++) {
     const left = GAP + (p % layout.columns) * (pw + GAP);
@@ -133,7 +135,10 @@ export async function renderAttentionPng(fig: AttentionFigure): Promise<Buffer> 
         .resize(pw, ph, { fit: 'fill', kernel: 'cubic' })
         .png()
         .toBuffer();
-      panel = await sharp(pixels).composite([{ input: heat, blend: 'over' }]).png().toBuffer();
+      panel = await sharp(pixels)
+        .composite([{ input: heat, blend: 'over' }])
+        .png()
+        .toBuffer();
     }
     layers.push({ input: panel, left, top });
     layers.push({ input: textSvg(labels[p], pw, LABEL_HEIGHT, { size: 16, bold: p > 0, align: 'middle' }), left, top: top + ph });

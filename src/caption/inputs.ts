@@ -63,7 +63,8 @@ export async function expandInputs(args: readonly string[]): Promise<ExpandedInp
     const stat = await statOrUndefined(arg);
     if (stat?.isDirectory()) {
       const images = (await listDir(arg)).filter((n) => isImageName(n) && !n.startsWith('.')).map((n) => path.join(arg, n));
-      if (images.length === 0) problems.push({ path: arg, reason: `no images in this folder (looked for ${[...IMAGE_EXTENSIONS].join(' ')})` });
+      if (images.length === 0)
+        problems.push({ path: arg, reason: `no images in this folder (looked for ${[...IMAGE_EXTENSIONS].join(' ')})` });
       images.forEach(add);
     } else if (stat) {
       add(arg);

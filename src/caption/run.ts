@@ -75,12 +75,25 @@ export async function runCaption(config: CaptionConfig): Promise<CaptionRunResul
     let grid: [number, number] | undefined;
     if (config.attentionMapsDir !== undefined) {
       // before any image is embedded: a model without maps is a usage error, found at once
-      const found = attentionGridOf({ architecture: meta.architecture, featureShape, encoderFeatureShape: meta.encoder.featureShape, model });
-      if ('reason' in found) throw new CapgenError('USAGE', `--attention-maps: ${found.reason}`, { file: metaFile, hint: 'caption without --attention-maps, or use a checkpoint trained with --decoder attention or transformer' });
+      const found = attentionGridOf({
+        architecture: meta.architecture,
+        featureShape,
+        encoderFeatureShape: meta.encoder.featureShape,
+        model,
+      });
+      if ('reason' in found)
+        throw new CapgenError('USAGE', `--attention-maps: ${found.reason}`, {
+          file: metaFile,
+          hint: 'caption without --attention-maps, or use a checkpoint trained with --decoder attention or transformer',
+        });
       grid = found.grid;
     }
-    const encoder = await loadEncoder(meta.encoder, { weightsPath: await locateEncoder(meta.encoder, { explicit: config.encoderPath, checkpointDir: config.checkpointDir }) });
-    info(`caption: ${files.length} image${files.length === 1 ? '' : 's'}; checkpoint ${config.checkpointDir} (epoch ${meta.epoch}); encoder ${describeEncoder(meta.encoder)}`);
+    const encoder = await loadEncoder(meta.encoder, {
+      weightsPath: await locateEncoder(meta.encoder, { explicit: config.encoderPath, checkpointDir: config.checkpointDir }),
+    });
+    info(
+      `caption: ${files.length} image${files.length === 1 ? '' : 's'}; checkpoint ${config.checkpointDir} (epoch ${meta.epoch}); encoder ${describeEncoder(meta.encoder)}`,
+    );
     let embedded: Awaited<ReturnType<typeof embedImageFiles>>;
     try {
       embedded = await embedImageFiles(encoder, files, { batchSize: config.batchSize });
@@ -105,13 +118,22 @@ export async function runCaption(config: CaptionConfig): Promise<CaptionRunResul
       image,
       caption: words(decoded[i].tokens),
       logProb: decoded[i].logProb,
-      ...(config.beamSize > 1 ? { beams: decoded[i].beams.map((b) => ({ caption: words(b.tokens), score: b.score, logProb: b.logProb })) } : {}),
+      ...(config.beamSize > 1
+        ? { beams: decoded[i].beams.map((b) => ({ caption: words(b.tokens), score: b.score, logProb: b.logProb })) }
+        : {}),
     }));
     if (grid && config.attentionMapsDir !== undefined) {
       const names = mapFileNames(readable);
       for (let i = 0; i < readable.length; i++) {
         const target = path.join(config.attentionMapsDir, names[i]);
-        const png = await renderAttentionPng({ image: readable[i], caption: captions[i].caption, words: vocab.decode(decoded[i].tokens), weights: decoded[i].attention!, grid, encoder: meta.encoder });
+        const png = await renderAttentionPng({
+          image: readable[i],
+          caption: captions[i].caption,
+          words: vocab.decode(decoded[i].tokens),
+          weights: decoded[i].attention!,
+          grid,
+          encoder: meta.encoder,
+        });
         await writeFileAtomic(target, png);
         captions[i].attentionMap = target;
       }

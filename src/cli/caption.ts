@@ -24,10 +24,21 @@ export function captionCommand(): Command {
     .option('--run <dir>', 'run folder whose best checkpoint captions', DEFAULT_RUN_DIR)
     .option('--checkpoint <dir>', 'checkpoint folder (default: <run>/train/best)')
     .option('--beam-size <n>', 'beam width; 1 = greedy search', intArg(1, 100), d.beamSize)
-    .option('--length-penalty <alpha>', 'beam ranking: log-probability / length^alpha (0 = total log-probability)', floatArg(0, 5), d.lengthPenalty)
+    .option(
+      '--length-penalty <alpha>',
+      'beam ranking: log-probability / length^alpha (0 = total log-probability)',
+      floatArg(0, 5),
+      d.lengthPenalty,
+    )
     .option('--batch-size <n>', 'images embedded per encoder call', intArg(1), d.batchSize)
-    .option('--encoder <path>', "the encoder's model.json (or ResNet50 .h5) when it is no longer where prepare found it; checked against the checkpoint")
-    .option('--attention-maps <dir>', 'write one PNG per image into DIR: each word with its attention heatmap (attention and transformer decoders)')
+    .option(
+      '--encoder <path>',
+      "the encoder's model.json (or ResNet50 .h5) when it is no longer where prepare found it; checked against the checkpoint",
+    )
+    .option(
+      '--attention-maps <dir>',
+      'write one PNG per image into DIR: each word with its attention heatmap (attention and transformer decoders)',
+    )
     .option('--json', 'print JSON on stdout instead of image<TAB>caption lines')
     .addOption(backendOption())
     .action(async (images: string[], opts) => {
@@ -43,7 +54,18 @@ export function captionCommand(): Command {
       };
       const r = await runCaption(config);
       if (opts.json) {
-        result(JSON.stringify({ checkpoint: r.checkpoint, encoder: r.encoder, captions: r.captions, failed: r.failed.map((f) => ({ image: f.path, error: f.reason })) }, null, 2));
+        result(
+          JSON.stringify(
+            {
+              checkpoint: r.checkpoint,
+              encoder: r.encoder,
+              captions: r.captions,
+              failed: r.failed.map((f) => ({ image: f.path, error: f.reason })),
+            },
+            null,
+            2,
+          ),
+        );
       } else {
         for (const c of r.captions) result(`${escapeField(c.image)}\t${c.caption}`);
       }

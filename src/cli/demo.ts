@@ -8,7 +8,9 @@ import { backendOption, intArg, resolveRunDir, runOption } from './options.js';
 
 export function demoCommand(): Command {
   const d = DEFAULT_DEMO_CONFIG;
-  const command = new Command('demo').description('the whole pipeline offline on a generated shapes dataset: prepare, train, eval, caption (a few minutes)');
+  const command = new Command('demo').description(
+    'the whole pipeline offline on a generated shapes dataset: prepare, train, eval, caption (a few minutes)',
+  );
   for (const o of runOption('run folder for everything the demo writes', d.outDir, { outAlias: true })) command.addOption(o);
   return command
     .option('--count <n>', 'synthetic scenes to generate (80/10/10 train/dev/test)', intArg(10, 100_000), d.count)

@@ -11,14 +11,29 @@ import { backendOption, floatArg, intArg } from './options.js';
 export function evalCommand(): Command {
   const d = DEFAULT_EVAL_CONFIG;
   return new Command('eval')
-    .description('caption every image of a split and score the captions (BLEU-1..4 as NLTK, CIDEr-D, ROUGE-L, METEOR); writes metrics.json, predictions.jsonl, report.html')
+    .description(
+      'caption every image of a split and score the captions (BLEU-1..4 as NLTK, CIDEr-D, ROUGE-L, METEOR); writes metrics.json, predictions.jsonl, report.html',
+    )
     .option('--run <dir>', 'run folder (prepare + train outputs)', d.runDir)
     .option('--checkpoint <dir>', 'checkpoint folder (default: <run>/train/best)')
-    .addOption(new Option('--split <name>', 'split to caption and score (with --predictions: the predicted images, whatever their split)').choices(['test', 'dev']).default(d.split))
+    .addOption(
+      new Option('--split <name>', 'split to caption and score (with --predictions: the predicted images, whatever their split)')
+        .choices(['test', 'dev'])
+        .default(d.split),
+    )
     .option('--beam-size <n>', 'beam width; 1 = greedy search', intArg(1, 100), d.beamSize)
-    .option('--length-penalty <alpha>', 'beam ranking: log-probability / length^alpha (0 = total log-probability)', floatArg(0, 5), d.lengthPenalty)
+    .option(
+      '--length-penalty <alpha>',
+      'beam ranking: log-probability / length^alpha (0 = total log-probability)',
+      floatArg(0, 5),
+      d.lengthPenalty,
+    )
     .option('--batch-size <n>', 'images decoded per model call', intArg(1), d.batchSize)
-    .addOption(new Option('--smoothing <method>', 'NLTK BLEU smoothing function (method0 = none, as corpus_bleu by default)').choices([...SMOOTHING_METHODS]).default(d.smoothing))
+    .addOption(
+      new Option('--smoothing <method>', 'NLTK BLEU smoothing function (method0 = none, as corpus_bleu by default)')
+        .choices([...SMOOTHING_METHODS])
+        .default(d.smoothing),
+    )
     .option('--limit <n>', 'score only the first N images of the split', intArg(1))
     .option('--predictions <file>', 'score this JSON Lines file of {"image", "caption"} instead of decoding (no model needed)')
     .option('--out <dir>', 'output folder (default: <run>/eval)')

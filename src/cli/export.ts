@@ -11,13 +11,32 @@ const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(2)} MB`;
 
 export function exportCommand(): Command {
   return new Command('export')
-    .description('write a trained model as files that run without capgen: TensorFlow.js models, or a static web page that captions in the browser')
-    .addOption(new Option('--format <format>', 'tfjs: encoder + decoder graphs (TensorFlow.js) + capgen-model.json; onnx: the same as ONNX files (encoder takes raw pixels); web: a static site around the tfjs files').choices([...EXPORT_FORMATS]).makeOptionMandatory())
+    .description(
+      'write a trained model as files that run without capgen: TensorFlow.js models, or a static web page that captions in the browser',
+    )
+    .addOption(
+      new Option(
+        '--format <format>',
+        'tfjs: encoder + decoder graphs (TensorFlow.js) + capgen-model.json; onnx: the same as ONNX files (encoder takes raw pixels); web: a static site around the tfjs files',
+      )
+        .choices([...EXPORT_FORMATS])
+        .makeOptionMandatory(),
+    )
     .requiredOption('--out <dir>', 'output folder (replaced whole)')
     .option('--run <dir>', 'run folder whose best checkpoint is exported', DEFAULT_RUN_DIR)
     .option('--checkpoint <dir>', 'checkpoint folder (default: <run>/train/best)')
-    .option('--beam-size <n>', 'default decoding recorded in the manifest (1 = greedy, as `capgen caption`)', intArg(1, 100), DEFAULT_DECODE_OPTIONS.beamSize)
-    .option('--length-penalty <alpha>', 'beam ranking recorded in the manifest (0 = total log-probability, as `capgen caption`)', floatArg(0, 5), DEFAULT_DECODE_OPTIONS.lengthPenalty)
+    .option(
+      '--beam-size <n>',
+      'default decoding recorded in the manifest (1 = greedy, as `capgen caption`)',
+      intArg(1, 100),
+      DEFAULT_DECODE_OPTIONS.beamSize,
+    )
+    .option(
+      '--length-penalty <alpha>',
+      'beam ranking recorded in the manifest (0 = total log-probability, as `capgen caption`)',
+      floatArg(0, 5),
+      DEFAULT_DECODE_OPTIONS.lengthPenalty,
+    )
     .action(async (opts) => {
       const config: ExportConfig = {
         checkpointDir: opts.checkpoint ?? defaultCheckpointDir(opts.run),

@@ -94,9 +94,17 @@ export function prepareCommand(): Command {
     .option('--count <n>', 'synthetic images to generate', intArg(3), d.count)
     .option('--seed <n>', 'seed of the random split, the synthetic dataset and generated weights', intArg(0), d.seed)
     .option('--min-count <n>', 'keep words seen at least this often in training captions', intArg(1), d.minCount)
-    .option('--max-length <n>', 'cut captions to at most this many tokens (default: the 99.9th percentile of the data, at most 100)', intArg(1))
+    .option(
+      '--max-length <n>',
+      'cut captions to at most this many tokens (default: the 99.9th percentile of the data, at most 100)',
+      intArg(1),
+    )
     .option('--split <shares>', 'train,dev,test shares of a random split (given, it overrides official lists)', d.splitRatios.join(','))
-    .option('--encoder <name>', 'image encoder: resnet50, densenet201, vgg16, inceptionv3 (Keras ImageNet weights), seeded-cnn, path/to/model.json, or none', f.encoder)
+    .option(
+      '--encoder <name>',
+      'image encoder: resnet50, densenet201, vgg16, inceptionv3 (Keras ImageNet weights), seeded-cnn, path/to/model.json, or none',
+      f.encoder,
+    )
     .option('--encoder-layer <name>', 'tfjs layers model: the layer whose output is the feature')
     .addOption(new Option('--preprocess <mode>', 'tfjs layers model: pixel preprocessing').choices(['caffe', 'tf', 'torch', 'unit']))
     .option('--weights <path>', "resnet50, densenet201, vgg16, inceptionv3: Keras .h5 weights file, or 'random'")
@@ -105,7 +113,11 @@ export function prepareCommand(): Command {
     .option('--batch-size <n>', 'images per encoder call', intArg(1), f.batchSize)
     .addOption(new Option('--dtype <type>', 'feature storage type').choices(['float32', 'float16']).default(f.dtype))
     .option('--workers <n>', 'worker threads running the encoder', intArg(1, 64))
-    .addOption(new Option('--engine <name>', 'what runs the image encoder: onnx (ONNX Runtime, if installed), tfjs, or auto (onnx when it can)').choices(['auto', 'tfjs', 'onnx']).default(f.engine))
+    .addOption(
+      new Option('--engine <name>', 'what runs the image encoder: onnx (ONNX Runtime, if installed), tfjs, or auto (onnx when it can)')
+        .choices(['auto', 'tfjs', 'onnx'])
+        .default(f.engine),
+    )
     .addOption(backendOption())
     .option('--json', 'print the summary as JSON on stdout')
     .action(async (flags: PrepareFlags, cmd: Command) => {

@@ -12,7 +12,10 @@ export function serveCommand(): Command {
     .option('--port <n>', 'TCP port (5000: what the original Flask app used; 0 = any free port)', intArg(0, 65535), 5000)
     .option('--host <address>', 'address to listen on (127.0.0.1: this machine only; 0.0.0.0 to share on the network)', '127.0.0.1')
     .option('--max-upload-mb <n>', 'largest accepted upload in MB (10: any phone photo, but bounded memory)', floatArg(0.001, 1024), 10)
-    .option('--encoder <path>', "the encoder's model.json (or ResNet50 .h5) when it is no longer where prepare found it; checked against the checkpoint")
+    .option(
+      '--encoder <path>',
+      "the encoder's model.json (or ResNet50 .h5) when it is no longer where prepare found it; checked against the checkpoint",
+    )
     .option('--name <text>', "the model's name on the page and in API answers (default: the run folder's base name; paths are never shown)")
     .option('--length-penalty <alpha>', 'beam search length normalisation (0 = total log-probability, as `capgen caption`)', floatArg(0), 0)
     .option('--client-side', 'serve the page of `capgen export --format web`: the browser runs the model, images never leave it')

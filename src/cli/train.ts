@@ -19,7 +19,10 @@ export function trainCommand(): Command {
     .option('--run <dir>', 'run folder written by `capgen prepare`', D.runDir)
     .addOption(new Option('--decoder <name>', `decoder architecture (${decoders})`).choices(DECODER_NAMES).default(D.decoder))
     .addOption(
-      new Option('--engine <name>', 'what runs the training step: onnx (ONNX Runtime, native CPU kernels), tfjs (TensorFlow.js; the GPU path), auto (onnx on WASM/cpu hosts, tfjs on tfjs-node/-gpu)')
+      new Option(
+        '--engine <name>',
+        'what runs the training step: onnx (ONNX Runtime, native CPU kernels), tfjs (TensorFlow.js; the GPU path), auto (onnx on WASM/cpu hosts, tfjs on tfjs-node/-gpu)',
+      )
         .choices(ENGINE_CHOICES)
         .default(D.engine),
     )
@@ -29,25 +32,54 @@ export function trainCommand(): Command {
     .option('--clip-norm <n>', 'clip gradients to this global norm, 0 = off (guards LSTM gradient spikes)', floatArg(0), D.clipNorm)
     .option('--patience <n>', 'stop after this many epochs without a better validation loss', intArg(1), D.patience)
     .option('--lr-patience <n>', 'halve the learning rate after this many epochs without improvement', intArg(1), D.lrPatience)
-    .option('--warmup-steps <n>', 'linear learning-rate warm-up over the first N steps (default: merge none, transformer one epoch)', intArg(0))
+    .option(
+      '--warmup-steps <n>',
+      'linear learning-rate warm-up over the first N steps (default: merge none, transformer one epoch)',
+      intArg(0),
+    )
     .option('--embedding-size <n>', 'word embedding size (merge/attention; the Keras tutorial: 256)', intArg(1))
-    .option('--hidden-size <n>', 'LSTM and dense size (merge: 256, the Keras tutorial\'s; attention: 512)', intArg(1))
+    .option('--hidden-size <n>', "LSTM and dense size (merge: 256, the Keras tutorial's; attention: 512)", intArg(1))
     .option('--attention-size <n>', 'attention: width of the additive attention layer (256)', intArg(1))
-    .option('--projection-size <n>', 'attention/transformer: project image channels to this width first (attention: 512, the paper\'s context width; 0 = keep them)', intArg(0))
-    .option('--attention-penalty <w>', "attention: weight of the doubly-stochastic penalty (Show, Attend and Tell's lambda: 1)", floatArg(0))
+    .option(
+      '--projection-size <n>',
+      "attention/transformer: project image channels to this width first (attention: 512, the paper's context width; 0 = keep them)",
+      intArg(0),
+    )
+    .option(
+      '--attention-penalty <w>',
+      "attention: weight of the doubly-stochastic penalty (Show, Attend and Tell's lambda: 1)",
+      floatArg(0),
+    )
     .option('--layers <n>', 'transformer: decoder layers', intArg(1))
     .option('--heads <n>', 'transformer: attention heads', intArg(1))
     .option('--width <n>', 'transformer: model width', intArg(1))
     .option('--ffn-size <n>', 'transformer: feed-forward width', intArg(1))
-    .option('--dropout <rate>', 'dropout rate (merge: on image vector and embeddings, as the Keras tutorial: 0.5; transformer: 0.1 on embeddings and sub-block outputs)', floatArg(0, 0.95), D.dropout)
-    .option('--label-smoothing <eps>', 'label smoothing of the training targets (reported losses stay plain)', floatArg(0, 0.5), D.labelSmoothing)
+    .option(
+      '--dropout <rate>',
+      'dropout rate (merge: on image vector and embeddings, as the Keras tutorial: 0.5; transformer: 0.1 on embeddings and sub-block outputs)',
+      floatArg(0, 0.95),
+      D.dropout,
+    )
+    .option(
+      '--label-smoothing <eps>',
+      'label smoothing of the training targets (reported losses stay plain)',
+      floatArg(0, 0.5),
+      D.labelSmoothing,
+    )
     .addOption(
-      new Option('--features-dtype <type>', 'how the image features are held in memory: auto = float16 for spatial maps (half the memory; rounding far below dropout), float32 for pooled vectors')
+      new Option(
+        '--features-dtype <type>',
+        'how the image features are held in memory: auto = float16 for spatial maps (half the memory; rounding far below dropout), float32 for pooled vectors',
+      )
         .choices(FEATURES_DTYPES)
         .default(D.featuresDtype),
     )
     .option('--seed <n>', 'seed for weights, shuffling and dropout', intArg(0), D.seed)
-    .option('--replicas <n>', 'tfjs engine: data-parallel gradient threads per step (default: one per core on WASM/cpu, 1 on native TensorFlow); changes speed, not results', intArg(1))
+    .option(
+      '--replicas <n>',
+      'tfjs engine: data-parallel gradient threads per step (default: one per core on WASM/cpu, 1 on native TensorFlow); changes speed, not results',
+      intArg(1),
+    )
     .option('--resume', 'continue from <run>/train/last with its settings (only --epochs, --engine and --replicas apply)', false)
     .option('--overwrite', 'replace an earlier training in this run folder (without it, train refuses)', false)
     .option('--tensorboard <dir>', 'also write TensorBoard event files (Keras layout: <dir>/train, <dir>/validation); native backends only')
@@ -88,14 +120,34 @@ export function trainCommand(): Command {
         tensorboardDir: opts.tensorboard,
       };
       const cores = os.availableParallelism();
-      if (opts.replicas > cores) warn(`--replicas ${opts.replicas} is more than the ${cores} cores here: each replica is a thread, so extra ones only slow training down`);
+      if (opts.replicas > cores)
+        warn(
+          `--replicas ${opts.replicas} is more than the ${cores} cores here: each replica is a thread, so extra ones only slow training down`,
+        );
       const r = await withRunLock(config.runDir, 'train', async () => {
         await guardTrainDir(config.runDir, { resume: config.resume, overwrite: opts.overwrite });
         return runTrain(config);
       });
       if (opts.json) {
-        result(JSON.stringify({ bestDir: r.bestDir, lastDir: r.lastDir, interrupted: r.interrupted, bestEpoch: r.state.bestEpoch, bestLoss: r.state.bestValLoss, epochs: r.state.history }, null, 2));
+        result(
+          JSON.stringify(
+            {
+              bestDir: r.bestDir,
+              lastDir: r.lastDir,
+              interrupted: r.interrupted,
+              bestEpoch: r.state.bestEpoch,
+              bestLoss: r.state.bestValLoss,
+              epochs: r.state.history,
+            },
+            null,
+            2,
+          ),
+        );
       }
-      if (r.interrupted) throw new Interrupted(stopRequested() ?? 'SIGINT', `train saved a resumable checkpoint in ${r.lastDir}; continue with \`capgen train --run ${config.runDir} --resume\``);
+      if (r.interrupted)
+        throw new Interrupted(
+          stopRequested() ?? 'SIGINT',
+          `train saved a resumable checkpoint in ${r.lastDir}; continue with \`capgen train --run ${config.runDir} --resume\``,
+        );
     });
 }

@@ -15,7 +15,11 @@ export interface AttentionRows {
  * not asked. Throws when asked and the decoder gave none, or a row count that is not H*W.
  * Disposes nothing: the caller owns `attention`.
  */
-export function readAttention(attention: tf.Tensor | undefined, rows: number, grid: [number, number] | undefined): AttentionRows | undefined {
+export function readAttention(
+  attention: tf.Tensor | undefined,
+  rows: number,
+  grid: [number, number] | undefined,
+): AttentionRows | undefined {
   if (!grid) return undefined;
   if (!attention) throw new Error('attention maps were asked for, but this decoder returns no attention from its step');
   const regions = grid[0] * grid[1];
@@ -50,11 +54,21 @@ export function attentionRegions(model: StepDecoder, featureShape: number[]): nu
  * shape [H, W, C], checked against the regions the model attends over. A reason instead when the
  * model has no maps (its decoder does not attend, or the features were pooled).
  */
-export function attentionGridOf(opts: { architecture: string; featureShape: number[]; encoderFeatureShape: number[]; model: StepDecoder }): { grid: [number, number] } | { reason: string } {
+export function attentionGridOf(opts: {
+  architecture: string;
+  featureShape: number[];
+  encoderFeatureShape: number[];
+  model: StepDecoder;
+}): { grid: [number, number] } | { reason: string } {
   const regions = attentionRegions(opts.model, opts.featureShape);
-  if (regions === undefined) return { reason: `the ${opts.architecture} decoder does not attend to image regions, so it has no attention maps` };
+  if (regions === undefined)
+    return { reason: `the ${opts.architecture} decoder does not attend to image regions, so it has no attention maps` };
   const [h, w, c] = opts.encoderFeatureShape;
-  if (c === undefined || opts.encoderFeatureShape.length !== 3) return { reason: `the ${opts.architecture} decoder attends, but its encoder's features [${opts.encoderFeatureShape.join(', ')}] have no [H, W, C] grid` };
-  if (h * w !== regions) return { reason: `the ${opts.architecture} decoder attends over ${regions} regions, but its encoder's grid is ${h}x${w}` };
+  if (c === undefined || opts.encoderFeatureShape.length !== 3)
+    return {
+      reason: `the ${opts.architecture} decoder attends, but its encoder's features [${opts.encoderFeatureShape.join(', ')}] have no [H, W, C] grid`,
+    };
+  if (h * w !== regions)
+    return { reason: `the ${opts.architecture} decoder attends over ${regions} regions, but its encoder's grid is ${h}x${w}` };
   return { grid: [h, w] };
 }

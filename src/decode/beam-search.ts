@@ -111,6 +111,12 @@ export function beamSearch(model: StepDecoder, features: tf.Tensor, opts: BeamSe
 }
 
 function finalise(beams: Beam[], grid: [number, number] | undefined): DecodedCaption {
-  const ranked: Hypothesis[] = beams.map(({ tokens, logProb, score, length, attention }) => ({ tokens, logProb, score, length, ...(attention ? { attention } : {}) }));
+  const ranked: Hypothesis[] = beams.map(({ tokens, logProb, score, length, attention }) => ({
+    tokens,
+    logProb,
+    score,
+    length,
+    ...(attention ? { attention } : {}),
+  }));
   return { ...ranked[0], beams: ranked, ...(grid ? { attentionGrid: grid } : {}) };
 }

@@ -46,7 +46,13 @@ export function greedySearch(model: StepDecoder, features: tf.Tensor, options: n
         const [{ token, logProb }] = allowedTokens(tops, r, 1, t === 0 && maxLength > 0);
         logProbs[image] += logProb;
         if (token === SPECIAL_IDS.end) {
-          results[image] = { tokens: words[image], logProb: logProbs[image], score: logProbs[image], length: t + 1, ...(maps ? { attention: maps[image] } : {}) };
+          results[image] = {
+            tokens: words[image],
+            logProb: logProbs[image],
+            score: logProbs[image],
+            length: t + 1,
+            ...(maps ? { attention: maps[image] } : {}),
+          };
         } else {
           words[image].push(token);
           if (maps && attention) maps[image].push(attentionRow(attention, r));

@@ -28,7 +28,8 @@ export interface DecodeBatchOptions extends DecodeOptions {
  * Synchronous; the caller keeps ownership of `features`.
  */
 export function decodeBatch(model: StepDecoder, features: tf.Tensor, opts: DecodeOptions): DecodedCaption[] {
-  if (!Number.isInteger(opts.beamSize) || opts.beamSize < 1) throw new RangeError(`beamSize must be a whole number >= 1, got ${opts.beamSize}`);
+  if (!Number.isInteger(opts.beamSize) || opts.beamSize < 1)
+    throw new RangeError(`beamSize must be a whole number >= 1, got ${opts.beamSize}`);
   if (opts.beamSize === 1) {
     const grid = opts.attention?.grid;
     return greedySearch(model, features, opts).map((h) => {

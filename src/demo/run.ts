@@ -100,18 +100,41 @@ export async function runDemo(config: DemoConfig): Promise<DemoResult> {
   };
 
   const prepared = await stage('prepare', [
-    '--dataset', 'synthetic', '--count', String(config.count), '--seed', String(config.seed),
-    '--data', datasetDir, '--out', runDir,
-    '--encoder', 'seeded-cnn', // the offline encoder, chosen explicitly: no download, useless for photos
+    '--dataset',
+    'synthetic',
+    '--count',
+    String(config.count),
+    '--seed',
+    String(config.seed),
+    '--data',
+    datasetDir,
+    '--out',
+    runDir,
+    '--encoder',
+    'seeded-cnn', // the offline encoder, chosen explicitly: no download, useless for photos
   ]);
   // --overwrite: a demo run again in its own folder trains from scratch, as its first run did.
-  const trained = await stage('train', ['--run', runDir, '--overwrite', '--epochs', String(config.epochs), '--seed', String(config.seed), ...TRAIN_FLAGS]);
+  const trained = await stage('train', [
+    '--run',
+    runDir,
+    '--overwrite',
+    '--epochs',
+    String(config.epochs),
+    '--seed',
+    String(config.seed),
+    ...TRAIN_FLAGS,
+  ]);
   const evaluated = await stage('eval', ['--run', runDir, '--split', 'test', '--json']);
   const evalRecord = parseJsonOutput<{ metrics: Record<string, number> }>(evaluated, 'eval');
 
   const references = await readTestCaptions(runDir);
   const shown = [...references.keys()].slice(0, config.showImages);
-  const captioned = await stage('caption', ['--checkpoint', path.join(runPath(runDir, 'trainDir'), 'best'), '--json', ...shown.map((name) => path.join(datasetDir, 'Images', name))]);
+  const captioned = await stage('caption', [
+    '--checkpoint',
+    path.join(runPath(runDir, 'trainDir'), 'best'),
+    '--json',
+    ...shown.map((name) => path.join(datasetDir, 'Images', name)),
+  ]);
   const captionOutput = parseJsonOutput<{ captions: { image: string; caption: string }[] }>(captioned, 'caption');
   const generated = new Map(captionOutput.captions.map((c) => [path.basename(c.image), c.caption]));
   const samples = shown.map((image) => ({ image, generated: generated.get(image) ?? '', references: references.get(image) ?? [] }));

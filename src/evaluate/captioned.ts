@@ -33,7 +33,12 @@ export interface Captioned {
   backend?: string;
 }
 
-export async function fromPredictions(config: EvalConfig, file: string, prepare: PrepareRecord, captions: PreparedCaption[]): Promise<Captioned> {
+export async function fromPredictions(
+  config: EvalConfig,
+  file: string,
+  prepare: PrepareRecord,
+  captions: PreparedCaption[],
+): Promise<Captioned> {
   // the training rules: the references were cleaned with them when the model learnt
   const cleaning = prepare.cleaning;
   const refs = referencesByImage(captions, cleaning);
@@ -43,7 +48,10 @@ export async function fromPredictions(config: EvalConfig, file: string, prepare:
     // predictions often name images by path (Images/x.jpg); the dataset names them by file name
     const item = refs.get(p.image) ?? refs.get(path.basename(p.image));
     if (!item || item.references.length === 0) {
-      throw new CapgenError('BAD_INPUT', `image '${p.image}' has no reference captions in ${runPath(config.runDir, 'captions')}`, { file, hint: 'predict images of this run\'s dataset, named as in its caption file' });
+      throw new CapgenError('BAD_INPUT', `image '${p.image}' has no reference captions in ${runPath(config.runDir, 'captions')}`, {
+        file,
+        hint: "predict images of this run's dataset, named as in its caption file",
+      });
     }
     return item;
   });
@@ -74,18 +82,26 @@ export async function fromModel(
     let items = [...refs.values()].filter((i) => i.split === config.split);
     if (items.length === 0) {
       const counts = [...refs.values()].reduce<Record<string, number>>((acc, i) => ({ ...acc, [i.split]: (acc[i.split] ?? 0) + 1 }), {});
-      const have = Object.entries(counts).map(([s, n]) => `${s} ${n}`).join(', ');
+      const have = Object.entries(counts)
+        .map(([s, n]) => `${s} ${n}`)
+        .join(', ');
       throw new CapgenError('USAGE', `the ${config.split} split of this run has no images (it has: ${have || 'none'})`, {
         file: captionsFile,
-        hint: config.split === 'test' ? 'use --split dev (Flickr8k copies without the test list have no test split)' : 'choose another --split',
+        hint:
+          config.split === 'test' ? 'use --split dev (Flickr8k copies without the test list have no test split)' : 'choose another --split',
       });
     }
-    const skipped: EvalRecord['skipped'] = items.filter((i) => i.references.length === 0).map((i) => ({ image: i.image, reason: 'no references left after cleaning' }));
+    const skipped: EvalRecord['skipped'] = items
+      .filter((i) => i.references.length === 0)
+      .map((i) => ({ image: i.image, reason: 'no references left after cleaning' }));
     items = items.filter((i) => i.references.length > 0);
     if (config.limit !== undefined) items = items.slice(0, config.limit);
 
     if (!prepare.features) {
-      throw new CapgenError('NOT_FOUND', 'this run has no image features', { file: runPath(config.runDir, 'prepareJson'), hint: 'rerun `capgen prepare` with an --encoder' });
+      throw new CapgenError('NOT_FOUND', 'this run has no image features', {
+        file: runPath(config.runDir, 'prepareJson'),
+        hint: 'rerun `capgen prepare` with an --encoder',
+      });
     }
     const cacheDir = path.join(config.runDir, prepare.features.dir);
     const cache = await openFeatureCache(cacheDir);
@@ -104,20 +120,36 @@ export async function fromModel(
       }
       const splitImages = items.length;
       items = withFeatures;
-      checkFeatureCoverage([{ split: config.split, images: splitImages, missing: splitImages - items.length }], { cacheDir, command: 'eval' });
+      checkFeatureCoverage([{ split: config.split, images: splitImages, missing: splitImages - items.length }], {
+        cacheDir,
+        command: 'eval',
+      });
     } finally {
       cache.close();
     }
     if (skipped.length) warn(`${skipped.length} images of the ${config.split} split are left out (see "skipped" in metrics.json)`);
-    if (items.length === 0) throw new CapgenError('BAD_INPUT', `no image of the ${config.split} split can be captioned`, { file: cacheDir, hint: 'rerun `capgen prepare`' });
+    if (items.length === 0)
+      throw new CapgenError('BAD_INPUT', `no image of the ${config.split} split can be captioned`, {
+        file: cacheDir,
+        hint: 'rerun `capgen prepare`',
+      });
 
-    const decoding = { maxLength: meta.maxCaptionLength, beamSize: config.beamSize, lengthPenalty: config.lengthPenalty, batchSize: config.batchSize };
+    const decoding = {
+      maxLength: meta.maxCaptionLength,
+      beamSize: config.beamSize,
+      lengthPenalty: config.lengthPenalty,
+      batchSize: config.batchSize,
+    };
     const featureShape = model.spec.featureShape(model.sizes);
     // Rows are read back only for the report's maps: without them decoding holds no attention at all.
-    const found = config.attentionMaps ? attentionGridOf({ architecture: meta.architecture, featureShape, encoderFeatureShape: meta.encoder.featureShape, model }) : undefined;
+    const found = config.attentionMaps
+      ? attentionGridOf({ architecture: meta.architecture, featureShape, encoderFeatureShape: meta.encoder.featureShape, model })
+      : undefined;
     const attentionGrid = found && 'grid' in found ? found.grid : undefined;
     const how = config.beamSize === 1 ? 'greedy' : `beam ${config.beamSize}, length penalty ${config.lengthPenalty}`;
-    info(`eval: ${config.split} split, ${items.length} images, checkpoint ${checkpointDir} (epoch ${meta.epoch}), ${how}, at most ${meta.maxCaptionLength} words, ${config.batchSize} images a batch${attentionGrid ? `, attention maps ${attentionGrid.join('x')}` : ''}`);
+    info(
+      `eval: ${config.split} split, ${items.length} images, checkpoint ${checkpointDir} (epoch ${meta.epoch}), ${how}, at most ${meta.maxCaptionLength} words, ${config.batchSize} images a batch${attentionGrid ? `, attention maps ${attentionGrid.join('x')}` : ''}`,
+    );
     const bar = progressBar(items.length, 'decoding |{bar}| {value}/{total} images | {eta_formatted} left');
     const decodeStarted = performance.now();
     let decoded: DecodedCaption[];
@@ -135,13 +167,22 @@ export async function fromModel(
       bar.stop();
     }
     const decodingSeconds = (performance.now() - decodeStarted) / 1000;
-    info(`eval: decoded ${items.length} images in ${formatSeconds(decodingSeconds)} (${((decodingSeconds * 1000) / items.length).toFixed(1)} ms per image)`);
+    info(
+      `eval: decoded ${items.length} images in ${formatSeconds(decodingSeconds)} (${((decodingSeconds * 1000) / items.length).toFixed(1)} ms per image)`,
+    );
     return {
       items,
       hypotheses: decoded.map((d) => vocab.decode(d.tokens)),
       decoded,
       ...(attentionGrid ? { attentionGrid } : {}),
-      source: { kind: 'model', checkpoint: path.resolve(checkpointDir), epoch: meta.epoch, architecture: meta.architecture, encoder: meta.encoder, decoding },
+      source: {
+        kind: 'model',
+        checkpoint: path.resolve(checkpointDir),
+        epoch: meta.epoch,
+        architecture: meta.architecture,
+        encoder: meta.encoder,
+        decoding,
+      },
       cleaning: meta.cleaning,
       skipped,
       decodingSeconds,

@@ -46,13 +46,18 @@ const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
  * hypotheses: [image][token]; references: [image][reference][token]; maxLength: the decoder's word
  * limit (a caption of exactly that many words hit it), or undefined for a predictions file.
  */
-export function outputDiagnostics(hypotheses: readonly string[][], references: readonly string[][][], maxLength?: number): OutputDiagnostics {
+export function outputDiagnostics(
+  hypotheses: readonly string[][],
+  references: readonly string[][][],
+  maxLength?: number,
+): OutputDiagnostics {
   const images = hypotheses.length;
   const share = (count: number) => (images ? count / images : 0);
   const counts = new Map<string, number>();
   for (const h of hypotheses) counts.set(h.join(' '), (counts.get(h.join(' ')) ?? 0) + 1);
   let common = { caption: '', count: 0 };
-  for (const [caption, count] of counts) if (count > common.count || (count === common.count && caption < common.caption)) common = { caption, count };
+  for (const [caption, count] of counts)
+    if (count > common.count || (count === common.count && caption < common.caption)) common = { caption, count };
   const allRefs = references.flat();
   const mean = (lists: readonly (readonly string[])[]) => (lists.length ? lists.reduce((a, l) => a + l.length, 0) / lists.length : 0);
   const d: OutputDiagnostics = {
@@ -70,13 +75,21 @@ export function outputDiagnostics(hypotheses: readonly string[][], references: r
   };
   if (images < 2) return d; // one image: no statistic over images means anything
   const w = d.warnings;
-  if (d.distinctCaptionShare < MIN_DISTINCT_SHARE) w.push(`only ${pct(d.distinctCaptionShare)} of the captions are distinct: the decoder is ignoring the images (features all alike? the wrong encoder for this checkpoint? too little training?)`);
-  if (d.mostCommonCaption.imageShare > MAX_COMMON_SHARE) w.push(`"${d.mostCommonCaption.caption}" is the caption of ${pct(d.mostCommonCaption.imageShare)} of the images`);
-  if (d.maxLengthShare !== null && d.maxLengthShare > MAX_AT_LIMIT_SHARE) w.push(`${pct(d.maxLengthShare)} of the captions stop at the ${maxLength}-word limit: the model rarely predicts the end of a caption`);
-  if (d.repeatedTrigramShare > MAX_REPEAT_SHARE) w.push(`${pct(d.repeatedTrigramShare)} of the captions repeat a three-word phrase: the decoder loops`);
+  if (d.distinctCaptionShare < MIN_DISTINCT_SHARE)
+    w.push(
+      `only ${pct(d.distinctCaptionShare)} of the captions are distinct: the decoder is ignoring the images (features all alike? the wrong encoder for this checkpoint? too little training?)`,
+    );
+  if (d.mostCommonCaption.imageShare > MAX_COMMON_SHARE)
+    w.push(`"${d.mostCommonCaption.caption}" is the caption of ${pct(d.mostCommonCaption.imageShare)} of the images`);
+  if (d.maxLengthShare !== null && d.maxLengthShare > MAX_AT_LIMIT_SHARE)
+    w.push(`${pct(d.maxLengthShare)} of the captions stop at the ${maxLength}-word limit: the model rarely predicts the end of a caption`);
+  if (d.repeatedTrigramShare > MAX_REPEAT_SHARE)
+    w.push(`${pct(d.repeatedTrigramShare)} of the captions repeat a three-word phrase: the decoder loops`);
   const ratio = d.meanLengthReferences ? d.meanLengthGenerated / d.meanLengthReferences : 1;
   if (ratio < LENGTH_RATIO_RANGE[0] || ratio > LENGTH_RATIO_RANGE[1]) {
-    w.push(`captions average ${d.meanLengthGenerated.toFixed(1)} words against ${d.meanLengthReferences.toFixed(1)} in the references: BLEU's brevity penalty and CIDEr's length penalty dominate the scores`);
+    w.push(
+      `captions average ${d.meanLengthGenerated.toFixed(1)} words against ${d.meanLengthReferences.toFixed(1)} in the references: BLEU's brevity penalty and CIDEr's length penalty dominate the scores`,
+    );
   }
   return d;
 }

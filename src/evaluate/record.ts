@@ -6,7 +6,10 @@ import type { OutputDiagnostics } from './diagnostics.js';
 import type { CaptionScores, SmoothingMethod } from './metrics/index.js';
 
 /** The headline numbers of CaptionScores (their meanings are documented there). */
-export type MetricValues = Pick<CaptionScores, 'bleu1' | 'bleu2' | 'bleu3' | 'bleu4' | 'meanSentenceBleu4' | 'ciderD' | 'rougeL' | 'meteor'>;
+export type MetricValues = Pick<
+  CaptionScores,
+  'bleu1' | 'bleu2' | 'bleu3' | 'bleu4' | 'meanSentenceBleu4' | 'ciderD' | 'rougeL' | 'meteor'
+>;
 
 export const METRIC_LABELS: Record<keyof MetricValues, string> = {
   bleu1: 'BLEU-1 (corpus)',
@@ -28,14 +31,29 @@ export interface EvalRecord {
   metrics: MetricValues;
   bleu: CaptionScores['bleuDetails'] & { smoothing: SmoothingMethod; sentenceSmoothing: SmoothingMethod; weights: string };
   /** BLEU-1..4 under coco-caption's convention (pycocoevalcap), on the same tokens: what most papers print. */
-  cocoBleu: { bleu1: number; bleu2: number; bleu3: number; bleu4: number; hypothesisLength: number; referenceLength: number; convention: string };
+  cocoBleu: {
+    bleu1: number;
+    bleu2: number;
+    bleu3: number;
+    bleu4: number;
+    hypothesisLength: number;
+    referenceLength: number;
+    convention: string;
+  };
   /** Statistics of the generated captions that reveal a broken model, and the warnings they raise. */
   diagnostics: OutputDiagnostics;
   /** One line saying how the numbers were obtained (split, references, tokens, BLEU conventions). */
   protocol: string;
   /** How captions were produced: decoding settings, or the predictions file scored. */
   source:
-    | { kind: 'model'; checkpoint: string; epoch: number; architecture: string; encoder: EncoderIdentity; decoding: DecodeOptions & { batchSize: number } }
+    | {
+        kind: 'model';
+        checkpoint: string;
+        epoch: number;
+        architecture: string;
+        encoder: EncoderIdentity;
+        decoding: DecodeOptions & { batchSize: number };
+      }
     | { kind: 'predictions'; file: string };
   cleaning: CleaningRules;
   /** Images of the split left out, and why (no features in the cache). */
@@ -74,7 +92,10 @@ export function formatMetricsTable(r: EvalRecord): string {
   const rows = [...(Object.keys(METRIC_LABELS) as (keyof MetricValues)[]).map((k) => [METRIC_LABELS[k], r.metrics[k]] as const), ...coco];
   const width = Math.max(...rows.map(([l]) => l.length));
   const lines = rows.map(([label, value]) => `${label.padEnd(width)}  ${value.toFixed(4)}`);
-  const how = r.source.kind === 'model' ? `${r.source.decoding.beamSize === 1 ? 'greedy' : `beam ${r.source.decoding.beamSize}, length penalty ${r.source.decoding.lengthPenalty}`}` : `predictions from ${r.source.file}`;
+  const how =
+    r.source.kind === 'model'
+      ? `${r.source.decoding.beamSize === 1 ? 'greedy' : `beam ${r.source.decoding.beamSize}, length penalty ${r.source.decoding.lengthPenalty}`}`
+      : `predictions from ${r.source.file}`;
   const d = r.diagnostics;
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   const output = [
@@ -84,5 +105,10 @@ export function formatMetricsTable(r: EvalRecord): string {
       `a repeated bigram in ${pct(d.repeatedBigramShare)}, a repeated trigram in ${pct(d.repeatedTrigramShare)}`,
     ...d.warnings.map((w) => `WARNING: ${w}`),
   ];
-  return [`${r.split}: ${r.images} images, ${r.references} references, ${how}, BLEU smoothing ${r.bleu.smoothing}`, r.protocol, ...lines, ...output].join('\n');
+  return [
+    `${r.split}: ${r.images} images, ${r.references} references, ${how}, BLEU smoothing ${r.bleu.smoothing}`,
+    r.protocol,
+    ...lines,
+    ...output,
+  ].join('\n');
 }

@@ -141,8 +141,11 @@ if ('IntersectionObserver' in window) {
 `;
 
 function metricsTable(metrics: MetricValues, coco: EvalRecord['cocoBleu']): string {
-  const rows = (Object.keys(METRIC_LABELS) as (keyof MetricValues)[]).map((k) => `<tr><th>${escapeHtml(METRIC_LABELS[k])}</th><td class="num" data-metric="${k}">${metrics[k].toFixed(4)}</td></tr>`);
-  for (const n of [1, 2, 3, 4] as const) rows.push(`<tr><th>BLEU-${n} (coco-caption)</th><td class="num" data-metric="coco-bleu${n}">${coco[`bleu${n}`].toFixed(4)}</td></tr>`);
+  const rows = (Object.keys(METRIC_LABELS) as (keyof MetricValues)[]).map(
+    (k) => `<tr><th>${escapeHtml(METRIC_LABELS[k])}</th><td class="num" data-metric="${k}">${metrics[k].toFixed(4)}</td></tr>`,
+  );
+  for (const n of [1, 2, 3, 4] as const)
+    rows.push(`<tr><th>BLEU-${n} (coco-caption)</th><td class="num" data-metric="coco-bleu${n}">${coco[`bleu${n}`].toFixed(4)}</td></tr>`);
   return `<table class="metrics">${rows.join('')}</table>`;
 }
 
@@ -153,7 +156,10 @@ function diagnosticsSection(r: EvalRecord): string {
   const warnings = d.warnings.map((w) => `<p class="warning"><b>Warning:</b> ${escapeHtml(w)}</p>`).join('');
   const rows: [string, string][] = [
     ['Distinct captions', pct(d.distinctCaptionShare)],
-    ['Most common caption', `${escapeHtml(d.mostCommonCaption.caption) || '<i>(empty)</i>'} (${pct(d.mostCommonCaption.imageShare)} of the images)`],
+    [
+      'Most common caption',
+      `${escapeHtml(d.mostCommonCaption.caption) || '<i>(empty)</i>'} (${pct(d.mostCommonCaption.imageShare)} of the images)`,
+    ],
     ['Distinct words', `${d.distinctWordsGenerated} (references: ${d.distinctWordsInReferences})`],
     ['Mean length, words', `${d.meanLengthGenerated.toFixed(1)} (references: ${d.meanLengthReferences.toFixed(1)})`],
     ['At the length limit', d.maxLengthShare === null ? 'unknown (predictions file)' : `${pct(d.maxLengthShare)} (${d.maxLength} words)`],
@@ -185,7 +191,9 @@ function mapsBox(maps: WordMaps): string {
 }
 
 function card(row: ReportRow): string {
-  const thumb = row.thumbnail ? `<img src="${row.thumbnail}" alt="${escapeHtml(row.image)}">` : `<div class="placeholder">image not found</div>`;
+  const thumb = row.thumbnail
+    ? `<img src="${row.thumbnail}" alt="${escapeHtml(row.image)}">`
+    : `<div class="placeholder">image not found</div>`;
   const refs = row.references.map((r) => `<li>${escapeHtml(r)}</li>`).join('');
   return (
     `<div class="card" data-image="${escapeHtml(row.image)}" data-bleu4="${row.bleu4}" data-cider="${row.ciderD}">` +
@@ -199,7 +207,8 @@ function card(row: ReportRow): string {
 function describeSource(r: EvalRecord): string {
   if (r.source.kind === 'predictions') return `predictions from <code>${escapeHtml(r.source.file)}</code>`;
   const d = r.source.decoding;
-  const ranking = d.lengthPenalty === 0 ? 'ranked by total log-probability' : `ranked by log-probability / length<sup>${d.lengthPenalty}</sup>`;
+  const ranking =
+    d.lengthPenalty === 0 ? 'ranked by total log-probability' : `ranked by log-probability / length<sup>${d.lengthPenalty}</sup>`;
   const how = d.beamSize === 1 ? 'greedy search' : `beam search (beam size ${d.beamSize}, ${ranking})`;
   return `checkpoint <code>${escapeHtml(r.source.checkpoint)}</code> (${escapeHtml(r.source.architecture)}, epoch ${r.source.epoch}), ${how}, at most ${d.maxLength} words`;
 }
@@ -223,7 +232,9 @@ export function renderReport(input: ReportInput): string {
   const mapsNote = maps
     ? `<p>Under each caption, where the model looked for each word: its attention over the ${maps.grid[0]}x${maps.grid[1]} image regions (red = most, blue = least, per word).</p>`
     : '';
-  const curves = input.trainingCurves ? `<h2>Training curves</h2><img src="${input.trainingCurves}" alt="training curves" style="max-width:100%">` : '';
+  const curves = input.trainingCurves
+    ? `<h2>Training curves</h2><img src="${input.trainingCurves}" alt="training curves" style="max-width:100%">`
+    : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>capgen eval: ${escapeHtml(r.split)}</title><style>${STYLE}</style></head>
 <body>

@@ -44,7 +44,9 @@ export async function readPreparedCaptions(file: string): Promise<PreparedCaptio
   const text = await readText(file, 'run `capgen prepare` first, or pass --run DIR');
   const rows = parseJsonLines<PreparedCaption>(text, file, (v) => {
     const c = v as Partial<PreparedCaption>;
-    return typeof c?.image === 'string' && typeof c.raw === 'string' && typeof c.split === 'string' ? undefined : 'expected {"image", "split", "raw", "tokens"}';
+    return typeof c?.image === 'string' && typeof c.raw === 'string' && typeof c.split === 'string'
+      ? undefined
+      : 'expected {"image", "split", "raw", "tokens"}';
   });
   return rows.map((r) => r.value);
 }
@@ -60,12 +62,15 @@ export async function readPredictions(file: string): Promise<Prediction[]> {
   const text = await readText(file, 'give a JSON Lines file of {"image": ..., "caption": ...}');
   const rows = parseJsonLines<Prediction>(text, file, (v) => {
     const p = v as Partial<Prediction>;
-    return typeof p?.image === 'string' && typeof p.caption === 'string' ? undefined : 'expected {"image": "<file name>", "caption": "<text>"}';
+    return typeof p?.image === 'string' && typeof p.caption === 'string'
+      ? undefined
+      : 'expected {"image": "<file name>", "caption": "<text>"}';
   });
   const seen = new Map<string, number>();
   for (const { value, line } of rows) {
     const first = seen.get(value.image);
-    if (first !== undefined) throw new CapgenError('BAD_INPUT', `image '${value.image}' was already predicted on line ${first}`, { file, line });
+    if (first !== undefined)
+      throw new CapgenError('BAD_INPUT', `image '${value.image}' was already predicted on line ${first}`, { file, line });
     seen.set(value.image, line);
   }
   if (!rows.length) throw new CapgenError('BAD_INPUT', 'no predictions in the file', { file });

@@ -49,14 +49,27 @@ export async function runEval(config: EvalConfig): Promise<EvalResult> {
     split: config.predictionsFile ? splits.join('+') : config.split,
     images: captioned.items.length,
     references: captioned.items.reduce((n, i) => n + i.references.length, 0),
-    bleu: { ...scores.bleuDetails, smoothing: scores.smoothing, sentenceSmoothing: scores.sentenceSmoothing, weights: 'cumulative uniform: (1), (1/2,1/2), (1/3,1/3,1/3), (1/4,1/4,1/4,1/4)' },
+    bleu: {
+      ...scores.bleuDetails,
+      smoothing: scores.smoothing,
+      sentenceSmoothing: scores.sentenceSmoothing,
+      weights: 'cumulative uniform: (1), (1/2,1/2), (1/3,1/3,1/3), (1/4,1/4,1/4,1/4)',
+    },
     cleaning: captioned.cleaning,
   };
   const record: EvalRecord = {
     createdAt: new Date().toISOString(),
     ...head,
     metrics: metricValues(scores),
-    cocoBleu: { bleu1: coco.bleu[0]!, bleu2: coco.bleu[1]!, bleu3: coco.bleu[2]!, bleu4: coco.bleu[3]!, hypothesisLength: coco.hypothesisLength, referenceLength: coco.referenceLength, convention: COCO_BLEU_CONVENTION },
+    cocoBleu: {
+      bleu1: coco.bleu[0]!,
+      bleu2: coco.bleu[1]!,
+      bleu3: coco.bleu[2]!,
+      bleu4: coco.bleu[3]!,
+      hypothesisLength: coco.hypothesisLength,
+      referenceLength: coco.referenceLength,
+      convention: COCO_BLEU_CONVENTION,
+    },
     diagnostics: outputDiagnostics(captioned.hypotheses, references, maxLength),
     protocol: protocolLine(head),
     source: captioned.source,
@@ -67,7 +80,11 @@ export async function runEval(config: EvalConfig): Promise<EvalResult> {
 
   for (const w of record.diagnostics.warnings) warn(`eval: ${w}`);
   const outDir = config.outDir ?? runPath(config.runDir, 'evalDir');
-  const files = { metrics: path.join(outDir, EVAL_FILES.metrics), predictions: path.join(outDir, EVAL_FILES.predictions), report: path.join(outDir, EVAL_FILES.report) };
+  const files = {
+    metrics: path.join(outDir, EVAL_FILES.metrics),
+    predictions: path.join(outDir, EVAL_FILES.predictions),
+    report: path.join(outDir, EVAL_FILES.report),
+  };
   const rows = captioned.items.map((item, i) => ({
     image: item.image,
     caption: captioned.hypotheses[i].join(' '),
@@ -81,8 +98,15 @@ export async function runEval(config: EvalConfig): Promise<EvalResult> {
   const grid = captioned.attentionGrid;
   const encoder = captioned.source.kind === 'model' ? captioned.source.encoder : undefined;
   const crop = encoder?.resize === 'crop' ? { crop: encoder.inputSize } : {};
-  const maps = grid ? captioned.decoded!.map((d, i) => ({ grid, words: captioned.hypotheses[i], weights: d.attention!, ...crop })) : undefined;
-  const report = await buildReport(config, prepare, record, rows.map((r, i) => ({ ...r, attention: maps?.[i] })));
+  const maps = grid
+    ? captioned.decoded!.map((d, i) => ({ grid, words: captioned.hypotheses[i], weights: d.attention!, ...crop }))
+    : undefined;
+  const report = await buildReport(
+    config,
+    prepare,
+    record,
+    rows.map((r, i) => ({ ...r, attention: maps?.[i] })),
+  );
   throwIfStopRequested('eval stopped before writing its outputs; the previous ones are unchanged');
   record.elapsedSeconds.total = (performance.now() - started) / 1000;
   // One set: a failure leaves the previous metrics, predictions and report together, never a mix.
@@ -95,7 +119,12 @@ export async function runEval(config: EvalConfig): Promise<EvalResult> {
   return { record, outDir, files };
 }
 
-async function buildReport(config: EvalConfig, prepare: PrepareRecord, record: EvalRecord, rows: Omit<ReportRow, 'thumbnail'>[]): Promise<string> {
+async function buildReport(
+  config: EvalConfig,
+  prepare: PrepareRecord,
+  record: EvalRecord,
+  rows: Omit<ReportRow, 'thumbnail'>[],
+): Promise<string> {
   const imagesDir = typeof prepare.config?.imagesDir === 'string' ? prepare.config.imagesDir : undefined;
   const thumbs = config.thumbnails && imagesDir ? await thumbnails(rows.map((r) => path.resolve(config.runDir, imagesDir, r.image))) : [];
   const curvesFile = runPath(config.runDir, 'trainDir', 'history.png');

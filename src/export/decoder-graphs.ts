@@ -59,7 +59,8 @@ function recordStep(spec: DecoderSpec, sizes: BaseSizes, weights: Weights, state
   const positions = ops.input(names.inputs.positions, [-1], 'int32');
   const state = stateShapes.map((shape, i) => ops.input(names.inputs.state[i], shape));
   const out = spec.step(ops, lazyWeights(ops, spec, sizes, weights), { tokens, positions, state, position }, sizes);
-  if (out.state.length !== stateShapes.length) throw new Error(`${spec.architecture}: step returns ${out.state.length} state tensors, initState ${stateShapes.length}`);
+  if (out.state.length !== stateShapes.length)
+    throw new Error(`${spec.architecture}: step returns ${out.state.length} state tensors, initState ${stateShapes.length}`);
   ops.output('logProbs', out.logProbs);
   out.state.forEach((s, i) => ops.output(names.outputs.state[i], s));
   if (out.attention) ops.output('attention', out.attention);
@@ -87,7 +88,9 @@ export function recordDecoderGraphs(spec: DecoderSpec, sizes: BaseSizes, weights
   // One graph must serve every position: a spec that branches on the number would be wrong past step 0.
   const later = recordStep(spec, sizes, weights, stateShapes, 1);
   if (JSON.stringify(step.ops.nodes) !== JSON.stringify(later.ops.nodes)) {
-    throw new Error(`${spec.architecture}: step() records a different graph at position 1 than at 0; it must read the position from the 'positions' tensor`);
+    throw new Error(
+      `${spec.architecture}: step() records a different graph at position 1 than at 0; it must read the position from the 'positions' tensor`,
+    );
   }
   const names = decoderTensorNames(state.length, step.attention);
   return { init: files(initOps), step: files(step.ops), names, featureShape };

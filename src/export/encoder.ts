@@ -19,7 +19,11 @@ export async function encoderLayersModel(identity: EncoderIdentity): Promise<tf.
     if (!source) throw new CapgenError('NOT_FOUND', 'the recorded encoder does not say where its model.json is');
     const hash = await hashLayersWeights(source);
     if (hash !== identity.weightsHash) {
-      throw new CapgenError('MISMATCH', `the weights of this model are not the ones the features were made with (sha256 ${hash.slice(0, 12)}... vs ${identity.weightsHash.slice(0, 12)}...)`, { file: source });
+      throw new CapgenError(
+        'MISMATCH',
+        `the weights of this model are not the ones the features were made with (sha256 ${hash.slice(0, 12)}... vs ${identity.weightsHash.slice(0, 12)}...)`,
+        { file: source },
+      );
     }
     const full = await loadFromDisk(source);
     let out = full.getLayer(identity.layer).output as tf.SymbolicTensor;

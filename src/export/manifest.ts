@@ -44,13 +44,19 @@ export interface ManifestParts {
 export function buildManifest(p: ManifestParts): ExportManifest {
   const { meta } = p;
   const sizes: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(meta)) if (typeof v === 'number' && !['format', 'epoch', 'maxCaptionLength'].includes(k)) sizes[k] = v;
+  for (const [k, v] of Object.entries(meta))
+    if (typeof v === 'number' && !['format', 'epoch', 'maxCaptionLength'].includes(k)) sizes[k] = v;
   return {
     format: 'capgen-model',
     version: 1,
     vocabulary: meta.vocab.tokens,
     specialIds: { ...meta.vocab.specials },
-    image: { inputSize: meta.encoder.inputSize, resize: meta.encoder.resize, preprocess: meta.encoder.preprocess, featureShape: meta.encoder.featureShape },
+    image: {
+      inputSize: meta.encoder.inputSize,
+      resize: meta.encoder.resize,
+      preprocess: meta.encoder.preprocess,
+      featureShape: meta.encoder.featureShape,
+    },
     encoder: { path: p.encoderPath, format: p.encoderFormat ?? 'layers-model' },
     decoder: p.decoder,
     decoding: p.decoding,

@@ -29,8 +29,16 @@ async function encoderGraph(src: ExportSource): Promise<OnnxModel> {
     model.dispose();
   }
   // The layers model ends at the feature (pooling included): convert it whole, preprocessing in front.
-  const r = layersGraph({ json: files.modelJson as unknown as LayersModelJson, weightData: files.weightData, preprocess: identity.preprocess, pooling: 'none' });
-  if (!r.ok) throw new CapgenError('USAGE', `the '${identity.architecture}' encoder has no ONNX graph: ${r.reason}`, { hint: 'export --format tfjs works for it' });
+  const r = layersGraph({
+    json: files.modelJson as unknown as LayersModelJson,
+    weightData: files.weightData,
+    preprocess: identity.preprocess,
+    pooling: 'none',
+  });
+  if (!r.ok)
+    throw new CapgenError('USAGE', `the '${identity.architecture}' encoder has no ONNX graph: ${r.reason}`, {
+      hint: 'export --format tfjs works for it',
+    });
   return r.model;
 }
 

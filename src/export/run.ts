@@ -43,7 +43,10 @@ const FORMATS: Record<ExportFormat, (dir: string, src: ExportSource) => Promise<
 export async function loadExportSource(config: Pick<ExportConfig, 'checkpointDir' | 'beamSize' | 'lengthPenalty'>): Promise<ExportSource> {
   const { meta, weights } = await readCheckpoint(config.checkpointDir);
   const spec = decoderFor(meta.architecture);
-  if (!spec) throw new CapgenError('BAD_INPUT', `unknown architecture '${meta.architecture}'`, { file: path.join(config.checkpointDir, CHECKPOINT_FILES.meta) });
+  if (!spec)
+    throw new CapgenError('BAD_INPUT', `unknown architecture '${meta.architecture}'`, {
+      file: path.join(config.checkpointDir, CHECKPOINT_FILES.meta),
+    });
   return {
     checkpointDir: config.checkpointDir,
     meta,
@@ -61,11 +64,19 @@ export async function runExport(config: ExportConfig): Promise<ExportResult> {
   // Building the encoder's layers model makes a few tensors (WASM: what caption runs on; the pure-JS
   // backend would print tfjs' 'install tfjs-node' banner).
   await initBackend('wasm');
-  info(`export: ${config.format} from ${config.checkpointDir} (${src.meta.architecture}, epoch ${src.meta.epoch}, encoder ${src.meta.encoder.architecture}) -> ${config.outDir}`);
+  info(
+    `export: ${config.format} from ${config.checkpointDir} (${src.meta.architecture}, epoch ${src.meta.epoch}, encoder ${src.meta.encoder.architecture}) -> ${config.outDir}`,
+  );
   let files: WrittenFile[] = [];
   await replaceDirAtomic(config.outDir, async (tmp) => {
     files = (await write(tmp, src)).files;
   });
   const totalBytes = files.reduce((n, f) => n + f.bytes, 0);
-  return { outDir: config.outDir, format: config.format, files, totalBytes, ...(config.format === 'web' ? { budgetBytes: WEB_SIZE_BUDGET_BYTES } : {}) };
+  return {
+    outDir: config.outDir,
+    format: config.format,
+    files,
+    totalBytes,
+    ...(config.format === 'web' ? { budgetBytes: WEB_SIZE_BUDGET_BYTES } : {}),
+  };
 }

@@ -57,7 +57,11 @@ export class TfGraphOps implements Ops<TfSym> {
 
   /** A named constant held in the weights shard (a decoder weight: readable names in the manifest). */
   weight(name: string, values: Float32Array, shape: Shape): TfSym {
-    this.nodes.push({ name, op: 'Const', attr: { dtype: { type: 'DT_FLOAT' }, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: tensorShape(shape) } } } });
+    this.nodes.push({
+      name,
+      op: 'Const',
+      attr: { dtype: { type: 'DT_FLOAT' }, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: tensorShape(shape) } } },
+    });
     this.weights.push({ name, shape: [...shape], dtype: 'float32', data: values });
     return { name, shape, dtype: 'float32' };
   }
@@ -74,7 +78,11 @@ export class TfGraphOps implements Ops<TfSym> {
     let s = this.intCache.get(key);
     if (!s) {
       const name = `ints_${this.counter++}`;
-      this.nodes.push({ name, op: 'Const', attr: { dtype: { type: 'DT_INT32' }, value: { tensor: { dtype: 'DT_INT32', tensorShape: tensorShape([values.length]) } } } });
+      this.nodes.push({
+        name,
+        op: 'Const',
+        attr: { dtype: { type: 'DT_INT32' }, value: { tensor: { dtype: 'DT_INT32', tensorShape: tensorShape([values.length]) } } },
+      });
       this.weights.push({ name, shape: [values.length], dtype: 'int32', data: Int32Array.from(values) });
       s = { name, shape: [values.length], dtype: 'int32' };
       this.intCache.set(key, s);
@@ -85,7 +93,11 @@ export class TfGraphOps implements Ops<TfSym> {
   /** An int32 scalar constant (an axis). */
   private intScalar(value: number): TfSym {
     const name = `int_${this.counter++}`;
-    this.nodes.push({ name, op: 'Const', attr: { dtype: { type: 'DT_INT32' }, value: { tensor: { dtype: 'DT_INT32', tensorShape: tensorShape([]) } } } });
+    this.nodes.push({
+      name,
+      op: 'Const',
+      attr: { dtype: { type: 'DT_INT32' }, value: { tensor: { dtype: 'DT_INT32', tensorShape: tensorShape([]) } } },
+    });
     this.weights.push({ name, shape: [], dtype: 'int32', data: Int32Array.of(value) });
     return { name, shape: [], dtype: 'int32' };
   }
@@ -108,7 +120,10 @@ export class TfGraphOps implements Ops<TfSym> {
     }
     if (a.shape.length === b.shape.length) {
       const lead = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
-      return this.node('BatchMatMulV2', [a, b], [...lead, a.shape[a.shape.length - 2], n], { adj_x: { b: false }, adj_y: { b: transposeB } });
+      return this.node('BatchMatMulV2', [a, b], [...lead, a.shape[a.shape.length - 2], n], {
+        adj_x: { b: false },
+        adj_y: { b: transposeB },
+      });
     }
     // [..., M, K] x [K, N]: fold the leading dimensions into M, as the tfjs engine does.
     const k = a.shape[a.shape.length - 1];
@@ -172,14 +187,26 @@ export class TfGraphOps implements Ops<TfSym> {
     return this.node('Reshape', [x, this.ints([...shape])], out, { Tshape: { type: 'DT_INT32' } });
   }
   transpose(x: TfSym, perm: number[]): TfSym {
-    return this.node('Transpose', [x, this.ints(perm)], perm.map((p) => x.shape[p]), { Tperm: { type: 'DT_INT32' } });
+    return this.node(
+      'Transpose',
+      [x, this.ints(perm)],
+      perm.map((p) => x.shape[p]),
+      { Tperm: { type: 'DT_INT32' } },
+    );
   }
   concat(xs: TfSym[], axis: number): TfSym {
     const rank = xs[0].shape.length;
     const ax = axis < 0 ? axis + rank : axis;
-    const shape = xs[0].shape.map((d, i) => (i === ax ? (xs.some((x) => x.shape[i] === -1) ? -1 : xs.reduce((s, x) => s + x.shape[i], 0)) : d));
+    const shape = xs[0].shape.map((d, i) =>
+      i === ax ? (xs.some((x) => x.shape[i] === -1) ? -1 : xs.reduce((s, x) => s + x.shape[i], 0)) : d,
+    );
     const name = `ConcatV2_${this.counter++}`;
-    this.nodes.push({ name, op: 'ConcatV2', input: [...xs.map((x) => x.name), this.intScalar(ax).name], attr: { T: { type: DT[xs[0].dtype] }, N: { i: String(xs.length) }, Tidx: { type: 'DT_INT32' } } });
+    this.nodes.push({
+      name,
+      op: 'ConcatV2',
+      input: [...xs.map((x) => x.name), this.intScalar(ax).name],
+      attr: { T: { type: DT[xs[0].dtype] }, N: { i: String(xs.length) }, Tidx: { type: 'DT_INT32' } },
+    });
     return { name, shape, dtype: xs[0].dtype };
   }
   split(x: TfSym, sizes: number[], axis: number): TfSym[] {
@@ -192,7 +219,11 @@ export class TfGraphOps implements Ops<TfSym> {
       input: [x.name, this.ints(sizes).name, this.intScalar(ax).name],
       attr: { T: { type: DT[x.dtype] }, num_split: { i: String(sizes.length) }, Tlen: { type: 'DT_INT32' } },
     });
-    return sizes.map((s, k) => ({ name: k === 0 ? name : `${name}:${k}`, shape: x.shape.map((d, i) => (i === ax ? s : d)), dtype: x.dtype }));
+    return sizes.map((s, k) => ({
+      name: k === 0 ? name : `${name}:${k}`,
+      shape: x.shape.map((d, i) => (i === ax ? s : d)),
+      dtype: x.dtype,
+    }));
   }
   gather(x: TfSym, ids: TfSym): TfSym {
     const name = `GatherV2_${this.counter++}`;

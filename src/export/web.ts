@@ -52,7 +52,16 @@ export async function writeWebFolder(dir: string, src: ExportSource): Promise<{ 
   await write('capgen.js', [prelude, tfjs, wasmBackend, module.replace(/^\/\/# sourceMappingURL=.*$/m, ''), PAGE_LOGIC].join('\n;\n'));
   await write('capgen-model.js', module.replace(/^\/\/# sourceMappingURL=.*$/m, ''));
   for (const wasm of WASM_FILES) await write(wasm, await fs.readFile(packageFile('@tensorflow/tfjs-backend-wasm', `dist/${wasm}`)));
-  const encoderName = src.meta.encoder.architecture === 'tfjs-layers' ? path.basename(path.dirname(src.meta.encoder.source ?? 'model')) : src.meta.encoder.architecture;
-  await write('index.html', renderIndexHtml({ title: 'capgen: caption an image in your browser', modelLine: `${manifest.decoder.architecture} · ${encoderName} · ${manifest.vocabulary.length} words` }));
+  const encoderName =
+    src.meta.encoder.architecture === 'tfjs-layers'
+      ? path.basename(path.dirname(src.meta.encoder.source ?? 'model'))
+      : src.meta.encoder.architecture;
+  await write(
+    'index.html',
+    renderIndexHtml({
+      title: 'capgen: caption an image in your browser',
+      modelLine: `${manifest.decoder.architecture} · ${encoderName} · ${manifest.vocabulary.length} words`,
+    }),
+  );
   return { files };
 }

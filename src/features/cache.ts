@@ -91,12 +91,16 @@ function readBytes(fd: number, offset: number, length: number): Buffer {
  */
 async function recover(dir: string, repair: boolean): Promise<Recovered> {
   const metaPath = path.join(dir, CACHE_FILES.meta);
-  if (!existsSync(metaPath)) throw new CapgenError('NOT_FOUND', 'no feature cache here', { file: metaPath, hint: 'run `capgen prepare` to compute image features' });
+  if (!existsSync(metaPath))
+    throw new CapgenError('NOT_FOUND', 'no feature cache here', { file: metaPath, hint: 'run `capgen prepare` to compute image features' });
   let meta: CacheMeta;
   try {
     meta = JSON.parse(await fs.readFile(metaPath, 'utf8')) as CacheMeta;
   } catch {
-    throw new CapgenError('BAD_INPUT', 'the feature cache description is not valid JSON', { file: metaPath, hint: 'delete the features folder and rerun `capgen prepare`' });
+    throw new CapgenError('BAD_INPUT', 'the feature cache description is not valid JSON', {
+      file: metaPath,
+      hint: 'delete the features folder and rerun `capgen prepare`',
+    });
   }
   const rowBytes = meta.dim * bytesPer(meta.dtype);
   const vectorsPath = path.join(dir, CACHE_FILES.vectors);
@@ -125,7 +129,12 @@ async function recover(dir: string, repair: boolean): Promise<Recovered> {
       expectedFirst = batch.firstRow + batch.names.length;
       const start = batch.firstRow * rowBytes;
       const length = batch.names.length * rowBytes;
-      const intact = fd !== undefined && start + length <= vectorBytes && createHash('sha256').update(readBytes(fd, start, length)).digest('hex') === batch.sha256;
+      const intact =
+        fd !== undefined &&
+        start + length <= vectorBytes &&
+        createHash('sha256')
+          .update(readBytes(fd, start, length))
+          .digest('hex') === batch.sha256;
       batches.push({ batch, intact });
       if (intact) good.push(batch);
       else damaged += batch.names.length;
@@ -214,7 +223,10 @@ export async function openCacheWriter(dir: string, meta: CacheMeta): Promise<Cac
   if (existsSync(metaPath)) {
     const existing = JSON.parse(readFileSync(metaPath, 'utf8')) as CacheMeta;
     if (cacheKey(existing.identity, existing.dtype) !== cacheKey(meta.identity, meta.dtype) || existing.dim !== meta.dim) {
-      throw new CapgenError('MISMATCH', 'this feature cache was made by a different encoder', { file: metaPath, hint: 'delete the folder or use another run folder' });
+      throw new CapgenError('MISMATCH', 'this feature cache was made by a different encoder', {
+        file: metaPath,
+        hint: 'delete the folder or use another run folder',
+      });
     }
   } else {
     await writeJsonAtomic(metaPath, meta);
@@ -234,7 +246,12 @@ export async function openCacheWriter(dir: string, meta: CacheMeta): Promise<Cac
       await vectors.write(bytes);
       await vectors.sync();
       writing = indexPath;
-      const line: BatchLine = { firstRow: rowCount, names, sha256: createHash('sha256').update(bytes).digest('hex'), ...(contents ? { contents } : {}) };
+      const line: BatchLine = {
+        firstRow: rowCount,
+        names,
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+        ...(contents ? { contents } : {}),
+      };
       const text = `${JSON.stringify(line)}\n`;
       await index.write(text);
       await index.sync();
@@ -267,7 +284,8 @@ export async function openCacheWriter(dir: string, meta: CacheMeta): Promise<Cac
     },
     repaired: state.damaged,
     async append(names, features, contents) {
-      if (features.length !== names.length * meta.dim) throw new Error(`append: ${features.length} values for ${names.length} rows of ${meta.dim}`);
+      if (features.length !== names.length * meta.dim)
+        throw new Error(`append: ${features.length} values for ${names.length} rows of ${meta.dim}`);
       const data = meta.dtype === 'float16' ? float32ToFloat16(features) : features;
       await commit(names, Buffer.from(data.buffer, data.byteOffset, data.byteLength), contents);
     },

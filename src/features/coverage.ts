@@ -21,10 +21,14 @@ export function checkFeatureCoverage(coverage: SplitCoverage[], opts: { cacheDir
     const share = c.missing / Math.max(1, c.images);
     const text = `${c.missing} of ${c.images} ${c.split} images have no usable cached feature`;
     if (share > MAX_MISSING_FEATURE_SHARE) {
-      throw new CapgenError('BAD_INPUT', `${text} (more than ${MAX_MISSING_FEATURE_SHARE * 100}%): the feature cache is damaged or incomplete`, {
-        file: opts.cacheDir,
-        hint: 'rerun the same `capgen prepare`: it checks the cache, and recomputes what is damaged or missing',
-      });
+      throw new CapgenError(
+        'BAD_INPUT',
+        `${text} (more than ${MAX_MISSING_FEATURE_SHARE * 100}%): the feature cache is damaged or incomplete`,
+        {
+          file: opts.cacheDir,
+          hint: 'rerun the same `capgen prepare`: it checks the cache, and recomputes what is damaged or missing',
+        },
+      );
     }
     warn(`${opts.command}: ${text}: left out`);
   }

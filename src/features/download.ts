@@ -24,7 +24,11 @@ export function kerasModelsDir(env: NodeJS.ProcessEnv = process.env): string {
  * A Keras user's copy of `file` (same name, same md5) to use instead of downloading it again, or
  * undefined. A copy with another md5 (truncated, or another release) is passed over, and said so.
  */
-export async function findKerasCopy(file: string, md5: string, env: NodeJS.ProcessEnv = process.env): Promise<{ path?: string; rejected?: string }> {
+export async function findKerasCopy(
+  file: string,
+  md5: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ path?: string; rejected?: string }> {
   const candidate = path.join(kerasModelsDir(env), file);
   if (!existsSync(candidate)) return {};
   const actual = await hashFile(candidate, 'md5');
@@ -70,7 +74,10 @@ export async function downloadOnce(opts: DownloadOptions): Promise<string> {
     throw new CapgenError('NETWORK', `cannot download ${opts.url}: HTTP ${response.status}`, { hint: manual });
   }
   const total = Number(response.headers.get('content-length') ?? 0);
-  const bar = progressBar(total || 1, `downloading ${path.basename(opts.dest)} [{bar}] {percentage}% {value}/{total} bytes, ETA {eta_formatted}`);
+  const bar = progressBar(
+    total || 1,
+    `downloading ${path.basename(opts.dest)} [{bar}] {percentage}% {value}/{total} bytes, ETA {eta_formatted}`,
+  );
   const hash = createHash('md5');
   const handle = await fs.open(tmp, 'w');
   let received = 0;
@@ -85,7 +92,10 @@ export async function downloadOnce(opts: DownloadOptions): Promise<string> {
   } catch (e) {
     await handle.close();
     await fs.rm(tmp, { force: true });
-    throw new CapgenError('NETWORK', `download of ${opts.url} was interrupted after ${received} bytes: ${(e as Error).message}`, { hint: manual, cause: e });
+    throw new CapgenError('NETWORK', `download of ${opts.url} was interrupted after ${received} bytes: ${(e as Error).message}`, {
+      hint: manual,
+      cause: e,
+    });
   } finally {
     bar.stop();
   }
@@ -93,7 +103,9 @@ export async function downloadOnce(opts: DownloadOptions): Promise<string> {
   const md5 = hash.digest('hex');
   if (md5 !== opts.md5 || (total && received !== total)) {
     await fs.rm(tmp, { force: true });
-    throw new CapgenError('NETWORK', `downloaded ${opts.url} but its md5 is ${md5}, expected ${opts.md5} (${received} bytes)`, { hint: `try again, or ${manual}` });
+    throw new CapgenError('NETWORK', `downloaded ${opts.url} but its md5 is ${md5}, expected ${opts.md5} (${received} bytes)`, {
+      hint: `try again, or ${manual}`,
+    });
   }
   await fs.rename(tmp, opts.dest);
   return opts.dest;

@@ -38,7 +38,8 @@ async function findModelJsons(dir: string, depth: number, out: string[]): Promis
     const full = path.join(dir, e.name);
     if (e.isFile() && e.name.endsWith('.json') && e.name !== RUN_FILES.prepareJson && e.name !== 'checkpoint.json') out.push(full);
     // The feature cache and the dataset images can be large: no model lives there.
-    else if (e.isDirectory() && depth > 0 && e.name !== RUN_FILES.featuresDir && !e.name.startsWith('.')) await findModelJsons(full, depth - 1, out);
+    else if (e.isDirectory() && depth > 0 && e.name !== RUN_FILES.featuresDir && !e.name.startsWith('.'))
+      await findModelJsons(full, depth - 1, out);
   }
 }
 
@@ -55,16 +56,23 @@ async function hashOrUndefined(modelJson: string): Promise<string | undefined> {
  * architectures: `explicit` as given (resnet50's .h5 is checked by its loader). Throws NOT_FOUND
  * with the way out (--encoder PATH) when nothing matches, MISMATCH when `explicit` has other weights.
  */
-export async function locateEncoder(identity: EncoderIdentity, opts: { explicit?: string; checkpointDir: string }): Promise<string | undefined> {
+export async function locateEncoder(
+  identity: EncoderIdentity,
+  opts: { explicit?: string; checkpointDir: string },
+): Promise<string | undefined> {
   if (identity.architecture !== 'tfjs-layers') return opts.explicit;
   const expected = identity.weightsHash;
   if (opts.explicit) {
     const hash = await hashLayersWeights(opts.explicit);
     if (hash !== expected) {
-      throw new CapgenError('MISMATCH', `these are not the encoder weights the model was trained with (sha256 ${hash.slice(0, 12)}... vs ${expected.slice(0, 12)}...)`, {
-        file: opts.explicit,
-        hint: 'give the model.json that `capgen prepare` used for this run',
-      });
+      throw new CapgenError(
+        'MISMATCH',
+        `these are not the encoder weights the model was trained with (sha256 ${hash.slice(0, 12)}... vs ${expected.slice(0, 12)}...)`,
+        {
+          file: opts.explicit,
+          hint: 'give the model.json that `capgen prepare` used for this run',
+        },
+      );
     }
     return opts.explicit;
   }
@@ -86,7 +94,11 @@ export async function locateEncoder(identity: EncoderIdentity, opts: { explicit?
       }
     }
   }
-  throw new CapgenError('NOT_FOUND', `the encoder's model.json is not where \`capgen prepare\` found it (${identity.source ?? 'no path recorded'})${runDir ? ', nor in the run folder' : ''}`, {
-    hint: `pass --encoder PATH/model.json (its weights must have sha256 ${expected.slice(0, 12)}...)`,
-  });
+  throw new CapgenError(
+    'NOT_FOUND',
+    `the encoder's model.json is not where \`capgen prepare\` found it (${identity.source ?? 'no path recorded'})${runDir ? ', nor in the run folder' : ''}`,
+    {
+      hint: `pass --encoder PATH/model.json (its weights must have sha256 ${expected.slice(0, 12)}...)`,
+    },
+  );
 }

@@ -26,7 +26,8 @@ function needsTfjsValidation(config: FeaturesConfig): boolean {
  * label says why). `onnx` that cannot run is a BACKEND error; `tfjs` never tries ONNX.
  */
 export async function chooseEngine(config: FeaturesConfig, requested: EngineChoice = 'auto'): Promise<ChosenEngine> {
-  if (!ENGINE_CHOICES.includes(requested)) throw new CapgenError('USAGE', `unknown engine '${requested}'`, { hint: `choose ${ENGINE_CHOICES.join(', ')}` });
+  if (!ENGINE_CHOICES.includes(requested))
+    throw new CapgenError('USAGE', `unknown engine '${requested}'`, { hint: `choose ${ENGINE_CHOICES.join(', ')}` });
   if (requested === 'tfjs' || needsTfjsValidation(config)) return { engine: 'tfjs', encoder: await createEncoder(config), label: 'tfjs' };
   let why: string;
   if (!loadOnnxRuntime()) {
@@ -37,7 +38,11 @@ export async function chooseEngine(config: FeaturesConfig, requested: EngineChoi
     if ('model' in graph) {
       try {
         const encoder = await createOnnxEncoder(graph.model, graph.identity);
-        return { engine: 'onnx', encoder, label: `onnx (onnxruntime-node ${onnxVersion()}, ${encoder.threads} thread${encoder.threads === 1 ? '' : 's'})` };
+        return {
+          engine: 'onnx',
+          encoder,
+          label: `onnx (onnxruntime-node ${onnxVersion()}, ${encoder.threads} thread${encoder.threads === 1 ? '' : 's'})`,
+        };
       } catch (e) {
         if (isCapgenError(e)) throw e;
         why = `onnxruntime-node refused the graph: ${String((e as Error).message ?? e).split('\n')[0]}`; // auto: tfjs still runs it
@@ -45,7 +50,8 @@ export async function chooseEngine(config: FeaturesConfig, requested: EngineChoi
     } else {
       why = graph.reason;
     }
-    if (requested === 'onnx') throw new CapgenError('BACKEND', `the onnx engine cannot run this encoder: ${why}`, { hint: 'use --engine tfjs (or auto)' });
+    if (requested === 'onnx')
+      throw new CapgenError('BACKEND', `the onnx engine cannot run this encoder: ${why}`, { hint: 'use --engine tfjs (or auto)' });
   }
   return { engine: 'tfjs', encoder: await createEncoder(config), label: `tfjs (onnx not used: ${why})` };
 }

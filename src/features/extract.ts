@@ -40,7 +40,9 @@ interface DecodedBatch {
 }
 
 async function decodeBatch(batch: { name: string; path: string }[], identity: EncoderIdentity): Promise<DecodedBatch> {
-  const settled = await Promise.allSettled(batch.map((img) => decodeImage(img.path, { size: identity.inputSize, resize: identity.resize })));
+  const settled = await Promise.allSettled(
+    batch.map((img) => decodeImage(img.path, { size: identity.inputSize, resize: identity.resize })),
+  );
   const out: DecodedBatch = { names: [], pixels: [], bad: [] };
   settled.forEach((s, i) => {
     if (s.status === 'fulfilled') {
@@ -84,14 +86,16 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
   const dim = identity.featureShape.reduce((a, b) => a * b, 1);
   const writer = await openCacheWriter(path.join(opts.runDir, relDir), { identity, dtype: config.dtype, dim });
   const unique = [...new Map(opts.images.map((img) => [img.name, img])).values()];
-  if (writer.repaired) info(`features: ${writer.repaired} cached features were damaged (bytes not matching their hash): computing them again`);
+  if (writer.repaired)
+    info(`features: ${writer.repaired} cached features were damaged (bytes not matching their hash): computing them again`);
   // Keyed on content: a changed image is recomputed, a renamed copy is reused (its row copied).
   const contents = await hashImageFiles(unique);
   const todo: typeof unique = [];
   const copies: { name: string; row: number; content: string }[] = [];
   for (const img of unique) {
     const content = contents.get(img.name);
-    if (content === undefined) todo.push(img); // unreadable: the decoder will say why
+    if (content === undefined)
+      todo.push(img); // unreadable: the decoder will say why
     else if (writer.has(img.name, content)) continue;
     else {
       const row = writer.rowWithContent(content);
@@ -99,7 +103,12 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
       else copies.push({ name: img.name, row, content });
     }
   }
-  if (copies.length) await writer.copyRows(copies.map((c) => c.name), copies.map((c) => c.row), copies.map((c) => c.content));
+  if (copies.length)
+    await writer.copyRows(
+      copies.map((c) => c.name),
+      copies.map((c) => c.row),
+      copies.map((c) => c.content),
+    );
   const reused = unique.length - todo.length;
   const backendName = typeof opts.backend === 'string' ? opts.backend : opts.backend.name;
   // ONNX Runtime already spreads each batch over every core: one worker (this thread) runs it.
@@ -138,8 +147,15 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
     while (inFlight.length) {
       const { decoded, rows } = await (inFlight.shift() as (typeof inFlight)[number]);
       if (next < batches.length) launch(next++);
-      if (rows) await writer.append(decoded.names, rows, decoded.names.map((n) => contents.get(n) ?? ''));
-      throwIfStopRequested(`prepare stopped with ${writer.rowCount} image features cached; run the same \`capgen prepare\` again to go on from there`);
+      if (rows)
+        await writer.append(
+          decoded.names,
+          rows,
+          decoded.names.map((n) => contents.get(n) ?? ''),
+        );
+      throwIfStopRequested(
+        `prepare stopped with ${writer.rowCount} image features cached; run the same \`capgen prepare\` again to go on from there`,
+      );
       computed += decoded.names.length;
       bad.push(...decoded.bad);
       done += decoded.names.length + decoded.bad.length;
@@ -157,6 +173,9 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
   for (const b of bad) info(`bad image: ${b.name}: ${b.reason}`);
   const seconds = (performance.now() - started) / 1000;
   const loopSeconds = (performance.now() - loopStart) / 1000;
-  info(`features: ${computed} computed, ${reused} reused, ${bad.length} unreadable in ${formatSeconds(seconds)}` + (computed ? ` (${(computed / loopSeconds).toFixed(1)} images/s)` : ''));
+  info(
+    `features: ${computed} computed, ${reused} reused, ${bad.length} unreadable in ${formatSeconds(seconds)}` +
+      (computed ? ` (${(computed / loopSeconds).toFixed(1)} images/s)` : ''),
+  );
   return { dir: relDir, encoder: identity, dtype: config.dtype, computed, reused, bad };
 }

@@ -65,7 +65,11 @@ export function decodeFailure(e: unknown): string {
 }
 
 /** Decoded images ([h, w, 3] uint8 each, h x w = size) packed into one [n, h, w, 3] array of `make`'s type. */
-export function packPixels<T extends Float32Array | Uint8Array>(pixels: Uint8Array[], size: [number, number], make: (length: number) => T): T {
+export function packPixels<T extends Float32Array | Uint8Array>(
+  pixels: Uint8Array[],
+  size: [number, number],
+  make: (length: number) => T,
+): T {
   const per = size[0] * size[1] * 3;
   const packed = make(pixels.length * per);
   pixels.forEach((p, i) => {

@@ -15,7 +15,9 @@ export const ENCODER_CHOICES = ['resnet50', 'densenet201', 'vgg16', 'inceptionv3
 async function seededCnn(seed: number, inputSize?: [number, number], pooling?: 'avg' | 'none'): Promise<Encoder> {
   // Dynamic import: the demo's encoder lives in its own module (src/features/encoders/seeded-cnn.ts).
   const specifier = './encoders/seeded-cnn.js';
-  const mod = (await import(specifier)) as { createSeededCnnEncoder(opts: { seed: number; inputSize?: [number, number]; pooling?: 'avg' | 'none' }): Encoder };
+  const mod = (await import(specifier)) as {
+    createSeededCnnEncoder(opts: { seed: number; inputSize?: [number, number]; pooling?: 'avg' | 'none' }): Encoder;
+  };
   return mod.createSeededCnnEncoder({ seed, inputSize, pooling });
 }
 
@@ -23,23 +25,41 @@ async function seededCnn(seed: number, inputSize?: [number, number], pooling?: '
 export async function createEncoder(config: FeaturesConfig): Promise<Encoder> {
   if (config.encoder === 'resnet50') {
     if (config.preprocess && config.preprocess !== 'caffe') {
-      throw new CapgenError('USAGE', `ResNet50 uses Keras' caffe preprocessing, not '${config.preprocess}'`, { hint: 'drop --preprocess for resnet50' });
+      throw new CapgenError('USAGE', `ResNet50 uses Keras' caffe preprocessing, not '${config.preprocess}'`, {
+        hint: 'drop --preprocess for resnet50',
+      });
     }
     return loadResNet50({ weights: config.weights, seed: config.seed, pooling: config.pooling, resize: config.resize });
   }
   if (isKerasApp(config.encoder)) {
     const app = KERAS_APPS[config.encoder];
     if (config.preprocess && config.preprocess !== app.preprocess) {
-      throw new CapgenError('USAGE', `${app.label} uses Keras' ${app.preprocess} preprocessing, not '${config.preprocess}'`, { hint: `drop --preprocess for ${app.name}` });
+      throw new CapgenError('USAGE', `${app.label} uses Keras' ${app.preprocess} preprocessing, not '${config.preprocess}'`, {
+        hint: `drop --preprocess for ${app.name}`,
+      });
     }
-    return loadKerasApp({ name: config.encoder, weights: config.weights, seed: config.seed, pooling: config.pooling, resize: config.resize });
+    return loadKerasApp({
+      name: config.encoder,
+      weights: config.weights,
+      seed: config.seed,
+      pooling: config.pooling,
+      resize: config.resize,
+    });
   }
   if (config.encoder === 'seeded-cnn') return seededCnn(config.seed, undefined, config.pooling);
   if (config.encoder.endsWith('.json')) {
     if (!config.preprocess) {
-      throw new CapgenError('USAGE', `--preprocess is required with a tfjs model encoder`, { hint: 'caffe (BGR minus means), tf (x/127.5-1, e.g. MobileNet), torch, or unit (x/255)' });
+      throw new CapgenError('USAGE', `--preprocess is required with a tfjs model encoder`, {
+        hint: 'caffe (BGR minus means), tf (x/127.5-1, e.g. MobileNet), torch, or unit (x/255)',
+      });
     }
-    return createLayersEncoder({ modelJsonPath: config.encoder, layer: config.encoderLayer, preprocess: config.preprocess, pooling: config.pooling, resize: config.resize });
+    return createLayersEncoder({
+      modelJsonPath: config.encoder,
+      layer: config.encoderLayer,
+      preprocess: config.preprocess,
+      pooling: config.pooling,
+      resize: config.resize,
+    });
   }
   throw new CapgenError('USAGE', `unknown encoder '${config.encoder}'`, { hint: `choose ${ENCODER_CHOICES.join(', ')}` });
 }
@@ -49,7 +69,10 @@ export async function createEncoder(config: FeaturesConfig): Promise<Encoder> {
  * from the recorded hash. `weightsPath` overrides where to find them (a .h5 or a model.json).
  */
 /** A Keras encoder's weights from its recorded hash: 'random:SEED[/wDIVISOR]' rebuilds generated ones, else the file. */
-function kerasWeightsOf(identity: EncoderIdentity, weightsPath: string | undefined): { weights: string | undefined; seed: number; widthDivisor?: number } {
+function kerasWeightsOf(
+  identity: EncoderIdentity,
+  weightsPath: string | undefined,
+): { weights: string | undefined; seed: number; widthDivisor?: number } {
   const random = identity.weightsHash.match(/^random:(\d+)(?:\/w(\d+))?$/);
   if (!random) return { weights: weightsPath, seed: 0 };
   return { weights: 'random', seed: Number(random[1]), widthDivisor: random[2] ? Number(random[2]) : undefined };
@@ -79,21 +102,38 @@ export async function loadEncoder(identity: EncoderIdentity, opts: { weightsPath
     encoder = await seededCnn(seed, identity.inputSize, identity.pooling);
   } else if (identity.architecture === 'tfjs-layers') {
     const modelJsonPath = opts.weightsPath ?? identity.source;
-    if (!modelJsonPath) throw new CapgenError('NOT_FOUND', 'the recorded encoder does not say where its model.json is', { hint: 'pass the model.json path' });
+    if (!modelJsonPath)
+      throw new CapgenError('NOT_FOUND', 'the recorded encoder does not say where its model.json is', { hint: 'pass the model.json path' });
     const hash = await hashLayersWeights(modelJsonPath);
     if (hash !== identity.weightsHash) {
-      throw new CapgenError('MISMATCH', `the weights of this model are not the ones the features were made with (sha256 ${hash.slice(0, 12)}... vs ${identity.weightsHash.slice(0, 12)}...)`, {
-        file: modelJsonPath,
-      });
+      throw new CapgenError(
+        'MISMATCH',
+        `the weights of this model are not the ones the features were made with (sha256 ${hash.slice(0, 12)}... vs ${identity.weightsHash.slice(0, 12)}...)`,
+        {
+          file: modelJsonPath,
+        },
+      );
     }
-    encoder = await createLayersEncoder({ modelJsonPath, layer: identity.layer, preprocess: identity.preprocess, pooling: identity.pooling, resize: identity.resize, weightsHash: hash });
+    encoder = await createLayersEncoder({
+      modelJsonPath,
+      layer: identity.layer,
+      preprocess: identity.preprocess,
+      pooling: identity.pooling,
+      resize: identity.resize,
+      weightsHash: hash,
+    });
   } else {
-    throw new CapgenError('MISMATCH', `unknown encoder architecture '${identity.architecture}' recorded`, { hint: 'was it made by a newer capgen?' });
+    throw new CapgenError('MISMATCH', `unknown encoder architecture '${identity.architecture}' recorded`, {
+      hint: 'was it made by a newer capgen?',
+    });
   }
   const got = JSON.stringify(encoder.identity.featureShape);
   if (got !== JSON.stringify(identity.featureShape)) {
     encoder.dispose();
-    throw new CapgenError('MISMATCH', `the rebuilt encoder gives features of shape ${got}, the record says ${JSON.stringify(identity.featureShape)}`);
+    throw new CapgenError(
+      'MISMATCH',
+      `the rebuilt encoder gives features of shape ${got}, the record says ${JSON.stringify(identity.featureShape)}`,
+    );
   }
   return encoder;
 }
@@ -125,9 +165,17 @@ export async function embedImageFiles(
     const chunk = paths.slice(start, start + batchSize);
     const decoded = await Promise.allSettled(chunk.map((p) => decodeImage(p, { size, resize: encoder.identity.resize })));
     const ok: { path: string; pixels: Uint8Array }[] = [];
-    decoded.forEach((d, i) => (d.status === 'fulfilled' ? ok.push({ path: chunk[i], pixels: d.value.pixels }) : failed.push({ path: chunk[i], reason: decodeFailure(d.reason) })));
+    decoded.forEach((d, i) =>
+      d.status === 'fulfilled'
+        ? ok.push({ path: chunk[i], pixels: d.value.pixels })
+        : failed.push({ path: chunk[i], reason: decodeFailure(d.reason) }),
+    );
     if (!ok.length) continue;
-    const rows = embedPixels(encoder, ok.map((o) => o.pixels), size);
+    const rows = embedPixels(
+      encoder,
+      ok.map((o) => o.pixels),
+      size,
+    );
     ok.forEach((o, i) => features.set(o.path, rows.slice(i * dim, (i + 1) * dim)));
   }
   return { features, failed };

@@ -24,29 +24,36 @@ export interface EmbedPool {
   close(): Promise<void>;
 }
 
-export async function createEmbedPool(opts: { workers: number; identity: EncoderIdentity; backend: BackendChoice; weights?: string }): Promise<EmbedPool> {
+export async function createEmbedPool(opts: {
+  workers: number;
+  identity: EncoderIdentity;
+  backend: BackendChoice;
+  weights?: string;
+}): Promise<EmbedPool> {
   const file = workerScript(import.meta.url, 'embed-worker.js');
   const pending = new Map<number, { resolve(rows: Float32Array): void; reject(e: Error): void }>();
   const idle: Worker[] = [];
   const queue: (() => void)[] = [];
   const workers = await Promise.all(
-    Array.from({ length: opts.workers }, () =>
-      new Promise<Worker>((resolve, reject) => {
-        const w = new Worker(file, { workerData: { identity: opts.identity, backend: opts.backend, weights: opts.weights } });
-        w.on('error', reject);
-        w.on('message', (m: { type: string; id?: number; rows?: Float32Array; error?: string; message?: string }) => {
-          if (m.type === 'ready') resolve(w);
-          else if (m.type === 'error') reject(new Error(`embed worker: ${m.message}`));
-          else if (m.type === 'result') {
-            const p = pending.get(m.id as number);
-            pending.delete(m.id as number);
-            idle.push(w);
-            queue.shift()?.();
-            if (m.error) p?.reject(new Error(`embed worker: ${m.error}`));
-            else p?.resolve(m.rows as Float32Array);
-          }
-        });
-      }),
+    Array.from(
+      { length: opts.workers },
+      () =>
+        new Promise<Worker>((resolve, reject) => {
+          const w = new Worker(file, { workerData: { identity: opts.identity, backend: opts.backend, weights: opts.weights } });
+          w.on('error', reject);
+          w.on('message', (m: { type: string; id?: number; rows?: Float32Array; error?: string; message?: string }) => {
+            if (m.type === 'ready') resolve(w);
+            else if (m.type === 'error') reject(new Error(`embed worker: ${m.message}`));
+            else if (m.type === 'result') {
+              const p = pending.get(m.id as number);
+              pending.delete(m.id as number);
+              idle.push(w);
+              queue.shift()?.();
+              if (m.error) p?.reject(new Error(`embed worker: ${m.error}`));
+              else p?.resolve(m.rows as Float32Array);
+            }
+          });
+        }),
     ),
   );
   idle.push(...workers);

@@ -3,8 +3,14 @@
 import { CapgenError } from '../errors.js';
 
 const DISK_ERRORS: Record<string, { what: string; hint: string }> = {
-  ENOSPC: { what: 'no space left on the device', hint: 'free some space or write the run folder elsewhere (--out/--run); what was already written is intact' },
-  EDQUOT: { what: 'disk quota exceeded', hint: 'free some space or write the run folder elsewhere (--out/--run); what was already written is intact' },
+  ENOSPC: {
+    what: 'no space left on the device',
+    hint: 'free some space or write the run folder elsewhere (--out/--run); what was already written is intact',
+  },
+  EDQUOT: {
+    what: 'disk quota exceeded',
+    hint: 'free some space or write the run folder elsewhere (--out/--run); what was already written is intact',
+  },
   EROFS: { what: 'the file system is read-only', hint: 'write the run folder elsewhere (--out/--run)' },
   EACCES: { what: 'permission denied', hint: 'check the permissions of the folder, or write the run folder elsewhere (--out/--run)' },
   EPERM: { what: 'operation not permitted', hint: 'check the permissions of the folder, or write the run folder elsewhere (--out/--run)' },
@@ -18,5 +24,9 @@ export function diskError(e: unknown): CapgenError | undefined {
   if (!known) return undefined;
   // Node puts the path on the error (and often `dest` for renames); the message repeats it otherwise.
   const file = typeof err.path === 'string' ? err.path : undefined;
-  return new CapgenError('DISK', `${known.what} (${err.code}${err.syscall ? ` in ${err.syscall}` : ''})`, { file, hint: known.hint, cause: e });
+  return new CapgenError('DISK', `${known.what} (${err.code}${err.syscall ? ` in ${err.syscall}` : ''})`, {
+    file,
+    hint: known.hint,
+    cause: e,
+  });
 }

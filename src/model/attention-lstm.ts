@@ -162,7 +162,13 @@ function encode<T>(ops: Ops<T>, w: Record<string, T>, features: T, batchSize: nu
 }
 
 /** One attention read with the previous hidden state h [B, H]: alpha [B, R] and the gated context [B, D]. */
-function attend<T>(ops: Ops<T>, w: Record<string, T>, enc: { regions: T; regionKeys: T }, h: T, s: AttentionLstmSizes): { alpha: T; context: T } {
+function attend<T>(
+  ops: Ops<T>,
+  w: Record<string, T>,
+  enc: { regions: T; regionKeys: T },
+  h: T,
+  s: AttentionLstmSizes,
+): { alpha: T; context: T } {
   const B = ops.shape(h)[0];
   const R = regionsOf(s);
   const query = ops.reshape(ops.matmul(h, w[names.attHiddenKernel]), [B, 1, s.attentionSize]);
@@ -175,7 +181,9 @@ function attend<T>(ops: Ops<T>, w: Record<string, T>, enc: { regions: T; regionK
 
 /** The deep output: word embeddings e, hidden states h, gated contexts z [N, *] -> logits [N, V]. */
 function deepOutput<T>(ops: Ops<T>, w: Record<string, T>, x: { e: T; h: T; z: T; outputMask?: T }): T {
-  let deep = ops.tanh(ops.add(ops.add(ops.add(x.e, ops.matmul(x.h, w[names.deepHidden])), ops.matmul(x.z, w[names.deepContext])), w[names.deepBias]));
+  let deep = ops.tanh(
+    ops.add(ops.add(ops.add(x.e, ops.matmul(x.h, w[names.deepHidden])), ops.matmul(x.z, w[names.deepContext])), w[names.deepBias]),
+  );
   if (x.outputMask) deep = ops.mul(deep, x.outputMask);
   return dense(ops, deep, w[names.outputKernel], w[names.outputBias]);
 }
@@ -204,13 +212,22 @@ function attentionPenalty<T>(ops: Ops<T>, alphas: T, batch: BatchTensors<T>, lam
 function spatialShape(featureShape: number[]): { mapHeight: number; mapWidth: number; channels: number } {
   if (featureShape.length === 3) return { mapHeight: featureShape[0], mapWidth: featureShape[1], channels: featureShape[2] };
   if (featureShape.length === 2) return { mapHeight: featureShape[0], mapWidth: 1, channels: featureShape[1] };
-  throw new CapgenError('MISMATCH', `the attention decoder needs spatial features [height, width, channels], got [${featureShape.join(', ')}]`, {
-    hint: 'prepare with --pooling none',
-  });
+  throw new CapgenError(
+    'MISMATCH',
+    `the attention decoder needs spatial features [height, width, channels], got [${featureShape.join(', ')}]`,
+    {
+      hint: 'prepare with --pooling none',
+    },
+  );
 }
 
 /** Teacher forcing over a whole batch: logits [N, V] at the scored rows, and the attention penalty. */
-function teacherForced<T>(ops: Ops<T>, w: Record<string, T>, batch: BatchTensors<T>, { sizes, training }: { sizes: AttentionLstmSizes; training: boolean }): TeacherForced<T> {
+function teacherForced<T>(
+  ops: Ops<T>,
+  w: Record<string, T>,
+  batch: BatchTensors<T>,
+  { sizes, training }: { sizes: AttentionLstmSizes; training: boolean },
+): TeacherForced<T> {
   const B = batch.batchSize;
   const timeSteps = batch.timeSteps;
   const enc = encode(ops, w, batch.features, B, sizes);

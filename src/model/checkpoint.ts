@@ -76,16 +76,24 @@ function concat(arrays: Float32Array[]): Uint8Array {
 /** The spec of a meta's architecture; BAD_INPUT naming the file for one this capgen does not know. */
 function specOf(meta: { architecture: string }, file: string): DecoderSpec {
   const spec = decoderFor(meta.architecture);
-  if (!spec) throw new CapgenError('BAD_INPUT', `unknown architecture '${String(meta.architecture)}'`, { file, hint: `this capgen knows ${knownArchitectures().join(', ')}` });
+  if (!spec)
+    throw new CapgenError('BAD_INPUT', `unknown architecture '${String(meta.architecture)}'`, {
+      file,
+      hint: `this capgen knows ${knownArchitectures().join(', ')}`,
+    });
   return spec;
 }
 
-export async function saveCheckpoint(dir: string, content: { meta: Omit<CheckpointMeta, 'weights' | 'format'>; weights: Weights; optimizer?: OptimizerArrays }): Promise<void> {
+export async function saveCheckpoint(
+  dir: string,
+  content: { meta: Omit<CheckpointMeta, 'weights' | 'format'>; weights: Weights; optimizer?: OptimizerArrays },
+): Promise<void> {
   const spec = specOf(content.meta, path.join(dir, CHECKPOINT_FILES.meta));
   const shapes = spec.weightShapes(spec.sizesFrom(content.meta as unknown as Record<string, unknown>));
   let offset = 0;
   const layout = shapes.map(([name, shape]) => {
-    if (content.weights[name]?.length !== sizeOf(shape)) throw new Error(`saveCheckpoint: weight '${name}' has ${content.weights[name]?.length} values, expected ${sizeOf(shape)}`);
+    if (content.weights[name]?.length !== sizeOf(shape))
+      throw new Error(`saveCheckpoint: weight '${name}' has ${content.weights[name]?.length} values, expected ${sizeOf(shape)}`);
     const entry = { name, shape, offset };
     offset += content.weights[name].length;
     return entry;
@@ -114,7 +122,10 @@ async function readBinary(file: string, expectedValues: number, sha256?: string)
     throw new CapgenError('NOT_FOUND', 'checkpoint file is missing', { file });
   }
   if (buf.byteLength !== expectedValues * 4) {
-    throw new CapgenError('BAD_INPUT', `checkpoint file has ${buf.byteLength} bytes, expected ${expectedValues * 4}`, { file, hint: 'the checkpoint is damaged; retrain or use the other checkpoint' });
+    throw new CapgenError('BAD_INPUT', `checkpoint file has ${buf.byteLength} bytes, expected ${expectedValues * 4}`, {
+      file,
+      hint: 'the checkpoint is damaged; retrain or use the other checkpoint',
+    });
   }
   verifyFileHash(file, buf, sha256);
   // Copy into an aligned buffer (a Node Buffer may start at any offset of a shared pool).
@@ -141,7 +152,9 @@ export async function readCheckpoint(dir: string): Promise<{ meta: CheckpointMet
   try {
     shapes = spec.weightShapes(spec.sizesFrom(meta as unknown as Record<string, unknown>));
   } catch (e) {
-    throw new CapgenError('BAD_INPUT', `checkpoint.json does not describe a ${meta.architecture} model: ${(e as Error).message}`, { file: metaFile });
+    throw new CapgenError('BAD_INPUT', `checkpoint.json does not describe a ${meta.architecture} model: ${(e as Error).message}`, {
+      file: metaFile,
+    });
   }
   const names = shapes.map(([n]) => n);
   const sizes = shapes.map(([, shape]) => sizeOf(shape));
@@ -174,7 +187,10 @@ export async function readCheckpoint(dir: string): Promise<{ meta: CheckpointMet
  * graph call per step) and synchronous ONNX sessions load; tfjs otherwise (native backends keep the
  * data on their device).
  */
-export async function loadCheckpoint(dir: string, opts: { engine?: 'auto' | 'onnx' | 'tfjs' } = {}): Promise<{ meta: CheckpointMeta; model: CaptionModel; engine: 'onnx' | 'tfjs' }> {
+export async function loadCheckpoint(
+  dir: string,
+  opts: { engine?: 'auto' | 'onnx' | 'tfjs' } = {},
+): Promise<{ meta: CheckpointMeta; model: CaptionModel; engine: 'onnx' | 'tfjs' }> {
   const { meta, weights } = await readCheckpoint(dir);
   const spec = specOf(meta, path.join(dir, CHECKPOINT_FILES.meta));
   const sizes = spec.sizesFrom(meta as unknown as Record<string, unknown>);
@@ -190,7 +206,8 @@ export async function loadCheckpoint(dir: string, opts: { engine?: 'auto' | 'onn
     }
     if (model) return { meta, model, engine: 'onnx' };
     why ??= syncSessionUnavailableReason() ?? 'unknown reason';
-    if (engine === 'onnx') throw new CapgenError('BACKEND', `the onnx decoding engine is not available: ${why}`, { hint: ONNX_INSTALL_HINT });
+    if (engine === 'onnx')
+      throw new CapgenError('BACKEND', `the onnx decoding engine is not available: ${why}`, { hint: ONNX_INSTALL_HINT });
     debug(`decoding on tfjs: ONNX Runtime sessions are unavailable (${why})`);
   }
   return { meta, model: new TfjsDecoder(spec, sizes, weights), engine: 'tfjs' };

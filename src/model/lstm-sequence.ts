@@ -61,7 +61,11 @@ function forwardGates(X: Float32Array, rec: Float32Array | undefined, s: Saved, 
 }
 
 /** Step t backwards: dZ rows of step t from dY, and the gradients flowing to step t-1 (dhRec, dcNext). */
-function backwardGates(d: { dY: Float32Array; dhRec: Float32Array; dcNext: Float32Array; dZ: Float32Array }, s: Saved, at: { t: number; B: number; H: number }): void {
+function backwardGates(
+  d: { dY: Float32Array; dhRec: Float32Array; dcNext: Float32Array; dZ: Float32Array },
+  s: Saved,
+  at: { t: number; B: number; H: number },
+): void {
   const { dY, dhRec, dcNext, dZ } = d;
   const { gi, gf, gg, go, cs, tcs } = s;
   const { t, B, H } = at;
@@ -120,7 +124,11 @@ export function lstmSequence(xProj: tf.Tensor2D, recurrent: tf.Tensor2D, timeSte
     const saved: Saved = { gi, gf, gg, go, cs, tcs, hs };
     for (let t = 0; t < timeSteps; t++) {
       if (t === 0) forwardGates(X, undefined, saved, { t, B, H });
-      else useAndDispose(() => tf.matMul(tensorFromHost(hs.subarray((t - 1) * B * H, t * B * H), [B, H]), u as tf.Tensor2D), (rec) => forwardGates(X, rec, saved, { t, B, H }));
+      else
+        useAndDispose(
+          () => tf.matMul(tensorFromHost(hs.subarray((t - 1) * B * H, t * B * H), [B, H]), u as tf.Tensor2D),
+          (rec) => forwardGates(X, rec, saved, { t, B, H }),
+        );
     }
     const value = tensorFromHost(hs, [rows, H]);
     const gradFunc = (dy: tf.Tensor) => {
@@ -134,13 +142,24 @@ export function lstmSequence(xProj: tf.Tensor2D, recurrent: tf.Tensor2D, timeSte
       const dcNext = buffer('dcNext', B * H).fill(0);
       for (let t = timeSteps - 1; t >= 0; t--) {
         backwardGates({ dY, dhRec, dcNext, dZ }, saved, { t, B, H });
-        if (t > 0) useAndDispose(() => tf.matMul(tensorFromHost(dZ.subarray(t * B * h4, (t + 1) * B * h4), [B, h4]), uT), (d) => dhRec.set(d));
+        if (t > 0)
+          useAndDispose(
+            () => tf.matMul(tensorFromHost(dZ.subarray(t * B * h4, (t + 1) * B * h4), [B, h4]), uT),
+            (d) => dhRec.set(d),
+          );
       }
       // dU = sum_t h_{t-1}^T dz_t: h_{-1} = 0, so rows B.. of dZ pair with hs rows 0..
       const dX = tensorFromHost(dZ, [rows, h4]);
       const dU =
         rows > B
-          ? tf.tidy(() => tf.matMul(tensorFromHost(hs.subarray(0, (rows - B) * H), [rows - B, H]), tensorFromHost(dZ.subarray(B * h4), [rows - B, h4]), true, false))
+          ? tf.tidy(() =>
+              tf.matMul(
+                tensorFromHost(hs.subarray(0, (rows - B) * H), [rows - B, H]),
+                tensorFromHost(dZ.subarray(B * h4), [rows - B, h4]),
+                true,
+                false,
+              ),
+            )
           : tf.zerosLike(u);
       uT.dispose();
       return [dX, dU];

@@ -130,7 +130,7 @@ export const mergeLstm: DecoderSpec<MergeLstmSizes> = {
   },
 
   /** State: [imageProjection [B, h], h [B, h], c [B, h]]. */
-  initState(ops, w, features, sizes) {
+  initState(ops, w, features) {
     const imgProj = dense(ops, features, w['image.kernel'], w['image.bias'], 'relu');
     return [imgProj, ops.scale(imgProj, 0), ops.scale(imgProj, 0)]; // h and c start at zero
   },

@@ -52,7 +52,12 @@ export class TfjsDecoder<S extends BaseSizes = BaseSizes> implements StepDecoder
   step(tokens: tf.Tensor1D, state: tf.Tensor[], position = 0): { logProbs: tf.Tensor2D; state: tf.Tensor[]; attention?: tf.Tensor2D } {
     return tf.tidy(() => {
       const positions = tf.fill([tokens.shape[0]], position, 'int32');
-      const out = this.spec.step(this.ops, this.w, { tokens: tokens.dtype === 'int32' ? tokens : tokens.toInt(), positions, state, position }, this.sizes);
+      const out = this.spec.step(
+        this.ops,
+        this.w,
+        { tokens: tokens.dtype === 'int32' ? tokens : tokens.toInt(), positions, state, position },
+        this.sizes,
+      );
       // Callers dispose the old state: a tensor passed through unchanged must be a new handle.
       const next = out.state.map((s) => (state.includes(s) ? s.clone() : s));
       return { logProbs: out.logProbs as tf.Tensor2D, state: next, attention: out.attention as tf.Tensor2D | undefined };

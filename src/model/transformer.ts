@@ -124,8 +124,10 @@ export function initialWeights(s: TransformerSizes, seed: number): Weights {
   for (const [name, shape] of weightShapes(s)) {
     const size = shape.reduce((a, d) => a * d, 1);
     if (name.endsWith('.gamma')) w[name] = new Float32Array(size).fill(1);
-    else if (shape.length === 1) w[name] = new Float32Array(size); // biases, betas
-    else if (name === 'embedding' || name === 'positions' || name === 'image.rows' || name === 'image.columns') w[name] = uniform(size, 0.05, rand);
+    else if (shape.length === 1)
+      w[name] = new Float32Array(size); // biases, betas
+    else if (name === 'embedding' || name === 'positions' || name === 'image.rows' || name === 'image.columns')
+      w[name] = uniform(size, 0.05, rand);
     else w[name] = glorotUniform(shape[0], shape[1], rand);
   }
   return w;
@@ -164,7 +166,10 @@ function imageMemory<T>(ops: Ops<T>, w: Record<string, T>, features: T, s: Trans
   const R = s.gridHeight * s.gridWidth;
   const projected = dense(ops, ops.reshape(features, [-1, R, s.channels]), w['image.kernel'], w['image.bias']); // [B, R, D]
   // Learned 2-D positions: region (r, c) gets rows[r] + columns[c].
-  const grid = ops.add(ops.reshape(w['image.rows'], [s.gridHeight, 1, s.width]), ops.reshape(w['image.columns'], [1, s.gridWidth, s.width]));
+  const grid = ops.add(
+    ops.reshape(w['image.rows'], [s.gridHeight, 1, s.width]),
+    ops.reshape(w['image.columns'], [1, s.gridWidth, s.width]),
+  );
   return ops.add(projected, ops.reshape(grid, [R, s.width]));
 }
 
@@ -193,7 +198,13 @@ function crossAndFeedForward<T>(
   const { i, steps, batch, s } = ctx;
   const drop = ctx.drop ?? ((_: string, y: T) => y);
   const p = `l${i}.`;
-  const q = splitHeads(ops, dense(ops, layerNorm(ops, x, w[`${p}norm2.gamma`], w[`${p}norm2.beta`]), w[`${p}cross.query.kernel`], w[`${p}cross.query.bias`]), steps, s, batch);
+  const q = splitHeads(
+    ops,
+    dense(ops, layerNorm(ops, x, w[`${p}norm2.gamma`], w[`${p}norm2.beta`]), w[`${p}cross.query.kernel`], w[`${p}cross.query.bias`]),
+    steps,
+    s,
+    batch,
+  );
   const att = attend(ops, q, ctx.cross[0], ctx.cross[1], s);
   const crossOut = dense(ops, mergeHeads(ops, att.context, steps, s, batch), w[`${p}cross.out.kernel`], w[`${p}cross.out.bias`]);
   x = ops.add(x, drop(`${p}cross`, crossOut));
@@ -238,12 +249,19 @@ export const transformer: DecoderSpec<TransformerSizes> = {
   trainingDefaults: { learningRate: 5e-4, dropout: 0.1, warmupEpochs: 1 },
   sizesFor(data, o) {
     const fs = data.featureShape;
-    if (fs.length !== 2 && fs.length !== 3) throw new CapgenError('USAGE', `the transformer decoder attends over image regions, but the features are [${fs.join(', ')}]`, { hint: 'prepare with --pooling none' });
+    if (fs.length !== 2 && fs.length !== 3)
+      throw new CapgenError('USAGE', `the transformer decoder attends over image regions, but the features are [${fs.join(', ')}]`, {
+        hint: 'prepare with --pooling none',
+      });
     const [gridHeight, gridWidth, channels] = fs.length === 3 ? fs : [fs[0], 1, fs[1]];
     const width = o.width ?? DEFAULT_WIDTH;
     const heads = o.heads ?? DEFAULT_HEADS;
-    if (width % heads !== 0) throw new CapgenError('USAGE', `--width ${width} is not a multiple of --heads ${heads}`, { hint: 'each head takes width / heads channels' });
-    if (!(data.maxLength !== undefined && data.maxLength > 0)) throw new Error('transformer: DataSizes.maxLength (word positions) is needed');
+    if (width % heads !== 0)
+      throw new CapgenError('USAGE', `--width ${width} is not a multiple of --heads ${heads}`, {
+        hint: 'each head takes width / heads channels',
+      });
+    if (!(data.maxLength !== undefined && data.maxLength > 0))
+      throw new Error('transformer: DataSizes.maxLength (word positions) is needed');
     return {
       vocabSize: data.vocabSize,
       featureSize: gridHeight * gridWidth * channels,
@@ -282,7 +300,9 @@ export const transformer: DecoderSpec<TransformerSizes> = {
     const { batchSize: B, timeSteps: T } = batch;
     const dropping = training && s.dropout > 0;
     if (dropping) {
-      for (const name of siteNames(s)) if (!batch.masks[name]) throw new Error(`transformer: training with dropout needs the batch's dropout masks ('${name}' is missing)`);
+      for (const name of siteNames(s))
+        if (!batch.masks[name])
+          throw new Error(`transformer: training with dropout needs the batch's dropout masks ('${name}' is missing)`);
     }
     const drop = (site: string, y: (typeof batch)['inputs']) => (dropping ? ops.mul(y, batch.masks[site]) : y);
     const memory = imageMemory(ops, w, batch.features, s);
@@ -292,7 +312,10 @@ export const transformer: DecoderSpec<TransformerSizes> = {
     for (let i = 0; i < s.layers; i++) {
       const [q, k, v] = selfQkv(ops, w, x, i, T, B, s);
       const att = attend(ops, q, k, v, s, mask);
-      x = ops.add(x, drop(`l${i}.self`, dense(ops, mergeHeads(ops, att.context, T, s, B), w[`l${i}.self.out.kernel`], w[`l${i}.self.out.bias`])));
+      x = ops.add(
+        x,
+        drop(`l${i}.self`, dense(ops, mergeHeads(ops, att.context, T, s, B), w[`l${i}.self.out.kernel`], w[`l${i}.self.out.bias`])),
+      );
       x = crossAndFeedForward(ops, w, x, { i, steps: T, batch: B, cross: crossKeysValues(ops, w, i, memory, s), s, drop }).x;
     }
     // Only the scored rows go through the final norm and the vocabulary projection (both are per row).
@@ -317,7 +340,8 @@ export const transformer: DecoderSpec<TransformerSizes> = {
     const L = s.layers;
     if (state.length !== 4 * L) throw new Error(`transformer: a state of ${state.length} tensors, expected ${4 * L}`);
     // Positions come as a tensor (one step graph for all of them); an eager caller's number is checked.
-    if (ops.kind === 'tfjs' && position >= s.maxLength) throw new Error(`transformer: position ${position} is past the ${s.maxLength} word positions it was trained with`);
+    if (ops.kind === 'tfjs' && position >= s.maxLength)
+      throw new Error(`transformer: position ${position} is past the ${s.maxLength} word positions it was trained with`);
     const B = ops.shape(tokens)[0];
     let x = ops.add(ops.gather(w.embedding, tokens), ops.gather(w.positions, positions)); // [B, D]
     const caches: typeof state = [];

@@ -13,9 +13,13 @@ export function verifyFileHash(file: string, bytes: Uint8Array, expected: string
   if (expected === undefined) return;
   const got = sha256Hex(bytes);
   if (got !== expected) {
-    throw new CapgenError('BAD_INPUT', `checkpoint file is damaged: its SHA-256 is ${got.slice(0, 12)}..., checkpoint.json records ${expected.slice(0, 12)}...`, {
-      file,
-      hint: 'retrain, or use the other checkpoint (train/best or train/last)',
-    });
+    throw new CapgenError(
+      'BAD_INPUT',
+      `checkpoint file is damaged: its SHA-256 is ${got.slice(0, 12)}..., checkpoint.json records ${expected.slice(0, 12)}...`,
+      {
+        file,
+        hint: 'retrain, or use the other checkpoint (train/best or train/last)',
+      },
+    );
   }
 }

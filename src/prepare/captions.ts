@@ -20,13 +20,22 @@ export function cleanCaptions(raw: RawCaption[], opts: { file: string; rules: Cl
   for (const c of raw) {
     const firstLine = seen.get(c.id);
     if (firstLine !== undefined) {
-      out.duplicates.push({ file: opts.file, line: c.line, message: `duplicate caption id ${c.id} (first at line ${firstLine}); kept the first` });
+      out.duplicates.push({
+        file: opts.file,
+        line: c.line,
+        message: `duplicate caption id ${c.id} (first at line ${firstLine}); kept the first`,
+      });
       continue;
     }
     seen.set(c.id, c.line);
     const tokens = cleanCaption(c.raw, opts.rules);
     if (tokens.length === 0) {
-      out.empty.push({ file: opts.file, line: c.line, message: c.raw === '' ? `empty caption for ${c.image}` : `caption for ${c.image} has no words after cleaning: '${c.raw.slice(0, 40)}'` });
+      out.empty.push({
+        file: opts.file,
+        line: c.line,
+        message:
+          c.raw === '' ? `empty caption for ${c.image}` : `caption for ${c.image} has no words after cleaning: '${c.raw.slice(0, 40)}'`,
+      });
       continue;
     }
     out.captions.push({ ...c, tokens });

@@ -73,10 +73,14 @@ export async function detectLayout(opts: { dataDir: string; format?: DatasetForm
     }
   }
   if (!format || !captionFile) {
-    throw new CapgenError(opts.format ? 'NOT_FOUND' : 'BAD_INPUT', opts.format ? `no caption file for --format ${opts.format}` : 'unknown dataset layout: no caption file', {
-      file: dataDir,
-      hint: `looked for ${tried.map((f) => LOOKED_FOR[f]).join(', ')}`,
-    });
+    throw new CapgenError(
+      opts.format ? 'NOT_FOUND' : 'BAD_INPUT',
+      opts.format ? `no caption file for --format ${opts.format}` : 'unknown dataset layout: no caption file',
+      {
+        file: dataDir,
+        hint: `looked for ${tried.map((f) => LOOKED_FOR[f]).join(', ')}`,
+      },
+    );
   }
   const imagesDir = findImagesDir(dataDir, format, opts.imagesDir);
   const splitFiles: DatasetLayout['splitFiles'] = {};

@@ -57,9 +57,13 @@ export async function run(config: PrepareConfig): Promise<PrepareSummary> {
   warnIssues('malformed lines (skipped)', data.malformed);
   warnIssues('duplicate caption ids (first kept)', data.duplicates);
   warnIssues('empty captions (skipped)', data.empty);
-  if (data.missingImages.length) warn(`${data.missingImages.length} images named by captions are not in ${layout.imagesDir}: left out, listed in ${runPath(config.outDir, 'missingImages')}`);
+  if (data.missingImages.length)
+    warn(
+      `${data.missingImages.length} images named by captions are not in ${layout.imagesDir}: left out, listed in ${runPath(config.outDir, 'missingImages')}`,
+    );
   if (data.splits.unlisted.length) warn(`${data.splits.unlisted.length} images are in no split list: left out`);
-  if (data.splits.inSeveralLists.length) warn(`${data.splits.inSeveralLists.length} images are in several split lists: each kept in the first (train, dev, test)`);
+  if (data.splits.inSeveralLists.length)
+    warn(`${data.splits.inSeveralLists.length} images are in several split lists: each kept in the first (train, dev, test)`);
   for (const note of data.splits.notes) info(`note: ${note}`);
 
   let captions = data.captions;
@@ -68,7 +72,13 @@ export async function run(config: PrepareConfig): Promise<PrepareSummary> {
   if (config.features.encoder !== 'none') {
     const images = [...new Set(captions.map((c) => c.image))];
     info(`image features: ${images.length} images through encoder ${config.features.encoder}`);
-    features = await computeFeatures({ runDir: config.outDir, imagesDir: layout.imagesDir, images, config: config.features, backend: config.backend });
+    features = await computeFeatures({
+      runDir: config.outDir,
+      imagesDir: layout.imagesDir,
+      images,
+      config: config.features,
+      backend: config.backend,
+    });
     if (features.bad.length) {
       const bad = new Set(features.bad.map((b) => b.name));
       warn(`${bad.size} images could not be read: left out, listed in ${runPath(config.outDir, 'badImages')}`);
@@ -81,7 +91,10 @@ export async function run(config: PrepareConfig): Promise<PrepareSummary> {
   const maxLength = config.maxLength ?? defaultMaxLength(captions.map((c) => c.tokens.length));
   const truncated = capLength(captions, maxLength);
   if (truncated) {
-    const why = config.maxLength === undefined ? `the ${MAX_LENGTH_PERCENTILE}th percentile of caption lengths${maxLength === MAX_LENGTH_CAP ? `, capped at ${MAX_LENGTH_CAP}` : ''}; --max-length N to change it` : '--max-length';
+    const why =
+      config.maxLength === undefined
+        ? `the ${MAX_LENGTH_PERCENTILE}th percentile of caption lengths${maxLength === MAX_LENGTH_CAP ? `, capped at ${MAX_LENGTH_CAP}` : ''}; --max-length N to change it`
+        : '--max-length';
     warn(`${truncated} caption${truncated === 1 ? ' was' : 's were'} cut to ${maxLength} tokens (${why})`);
   }
   const maxCaptionLength = captions.reduce((m, c) => Math.max(m, c.tokens.length), 0);
@@ -94,7 +107,10 @@ export async function run(config: PrepareConfig): Promise<PrepareSummary> {
   await writeJsonLinesAtomic(runPath(config.outDir, 'captions'), rows);
   await writeJsonAtomic(runPath(config.outDir, 'vocab'), vocab.toFile());
   await writeFileAtomic(runPath(config.outDir, 'missingImages'), data.missingImages.map((n) => `${n}\n`).join(''));
-  await writeFileAtomic(runPath(config.outDir, 'badImages'), (features?.bad ?? []).map((b) => `${b.name}\t${b.reason.replace(/\s+/g, ' ')}\n`).join(''));
+  await writeFileAtomic(
+    runPath(config.outDir, 'badImages'),
+    (features?.bad ?? []).map((b) => `${b.name}\t${b.reason.replace(/\s+/g, ' ')}\n`).join(''),
+  );
 
   const imagesKept = new Map(captions.map((c) => [c.image, c.split]));
   const summary: PrepareSummary = {
@@ -118,13 +134,26 @@ export async function run(config: PrepareConfig): Promise<PrepareSummary> {
     missingImages: data.missingImages.length,
     unlistedImages: data.splits.unlisted.length,
     badImages: features?.bad.length ?? 0,
-    features: features ? { dir: features.record.dir, architecture: features.record.encoder.architecture, computed: features.computed, reused: features.reused } : null,
+    features: features
+      ? {
+          dir: features.record.dir,
+          architecture: features.record.encoder.architecture,
+          computed: features.computed,
+          reused: features.reused,
+        }
+      : null,
     elapsedMs: 0,
   };
   const record: PrepareRecord = {
     createdAt: new Date().toISOString(),
     capgenVersion: CAPGEN_VERSION,
-    config: { ...config, dataDir: path.resolve(config.dataDir), captionFile: path.resolve(layout.captionFile), imagesDir: path.resolve(layout.imagesDir), format: layout.format },
+    config: {
+      ...config,
+      dataDir: path.resolve(config.dataDir),
+      captionFile: path.resolve(layout.captionFile),
+      imagesDir: path.resolve(layout.imagesDir),
+      format: layout.format,
+    },
     cleaning: rules,
     maxCaptionLength,
     stats: { ...summary, records: data.records, splitNotes: data.splits.notes },

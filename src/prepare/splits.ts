@@ -23,7 +23,9 @@ export function parseSplitRatios(text: string): [number, number, number] {
   const parts = text.split(',').map((s) => Number(s.trim()));
   const sum = parts.reduce((a, b) => a + b, 0);
   if (parts.length !== 3 || parts.some((x) => !Number.isFinite(x) || x < 0) || Math.abs(sum - 1) > 1e-6) {
-    throw new CapgenError('USAGE', `--split expects three shares train,dev,test that sum to 1, got '${text}'`, { hint: 'e.g. --split 0.8,0.1,0.1' });
+    throw new CapgenError('USAGE', `--split expects three shares train,dev,test that sum to 1, got '${text}'`, {
+      hint: 'e.g. --split 0.8,0.1,0.1',
+    });
   }
   return parts as [number, number, number];
 }
@@ -85,5 +87,11 @@ export function assignSplits(inputs: SplitInputs): SplitAssignment {
   }
   const byImage = randomSplit(images, inputs.ratios, inputs.seed);
   const pct = inputs.ratios.map((r) => `${Math.round(r * 100)}%`).join('/');
-  return { source: 'random', byImage, unlisted: [], inSeveralLists: [], notes: [`random split ${pct} (train/dev/test) with seed ${inputs.seed}`] };
+  return {
+    source: 'random',
+    byImage,
+    unlisted: [],
+    inSeveralLists: [],
+    notes: [`random split ${pct} (train/dev/test) with seed ${inputs.seed}`],
+  };
 }

@@ -52,7 +52,9 @@ export function formatSummary(s: PrepareSummary): string {
     `  length      ${lengths} tokens; max kept ${s.maxCaptionLength}${s.truncated ? ` (${s.truncated} captions cut)` : ''}`,
   ];
   if (s.features) {
-    lines.push(`  features    ${s.features.architecture} in ${s.features.dir} (${s.features.computed} computed, ${s.features.reused} reused)`);
+    lines.push(
+      `  features    ${s.features.architecture} in ${s.features.dir} (${s.features.computed} computed, ${s.features.reused} reused)`,
+    );
   }
   return lines.join('\n');
 }

@@ -67,7 +67,13 @@ let exitHookInstalled = false;
 export function acquireRunLock(runDir: string, command: string): RunLock {
   mkdirSync(runDir, { recursive: true });
   const file = path.join(runDir, LOCK_FILE);
-  const me: LockHolder = { pid: process.pid, command, host: os.hostname(), startedAt: new Date().toISOString(), procStart: procStartTime(process.pid) };
+  const me: LockHolder = {
+    pid: process.pid,
+    command,
+    host: os.hostname(),
+    startedAt: new Date().toISOString(),
+    procStart: procStartTime(process.pid),
+  };
   // Two tries: the second after removing a stale lock (another process may take it in between, and
   // then wins: 'wx' lets exactly one creator succeed).
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -94,17 +100,28 @@ export function acquireRunLock(runDir: string, command: string): RunLock {
       throw new Error(`run lock ${file} is already held by this process`);
     }
     if (holder && isAlive(holder)) {
-      throw new CapgenError('USAGE', `the run folder is in use by \`capgen ${holder.command}\` (pid ${holder.pid} on ${holder.host}, started ${holder.startedAt})`, {
-        file,
-        hint: 'wait for it to finish or stop it, or use another run folder; if that process is surely gone, delete the lock file',
-      });
+      throw new CapgenError(
+        'USAGE',
+        `the run folder is in use by \`capgen ${holder.command}\` (pid ${holder.pid} on ${holder.host}, started ${holder.startedAt})`,
+        {
+          file,
+          hint: 'wait for it to finish or stop it, or use another run folder; if that process is surely gone, delete the lock file',
+        },
+      );
     }
     if (attempt === 0) {
-      warn(holder ? `taking over the lock of \`capgen ${holder.command}\` (pid ${holder.pid}, started ${holder.startedAt}), which is no longer running: ${file}` : `taking over an unreadable lock file: ${file}`);
+      warn(
+        holder
+          ? `taking over the lock of \`capgen ${holder.command}\` (pid ${holder.pid}, started ${holder.startedAt}), which is no longer running: ${file}`
+          : `taking over an unreadable lock file: ${file}`,
+      );
       rmSync(file, { force: true });
     }
   }
-  throw new CapgenError('USAGE', 'another capgen process took the run folder lock at the same moment', { file, hint: 'run one writer per run folder' });
+  throw new CapgenError('USAGE', 'another capgen process took the run folder lock at the same moment', {
+    file,
+    hint: 'run one writer per run folder',
+  });
 }
 
 function releaseLock(file: string): void {

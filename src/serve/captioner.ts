@@ -42,7 +42,9 @@ export async function loadCaptioner(opts: CaptionerOptions): Promise<Captioner> 
   info(backend);
   const { meta, model } = await loadCheckpoint(opts.checkpointDir);
   const vocab = Vocabulary.fromFile(meta.vocab, path.join(opts.checkpointDir, CHECKPOINT_FILES.meta));
-  const encoder = await loadEncoder(meta.encoder, { weightsPath: await locateEncoder(meta.encoder, { explicit: opts.encoderPath, checkpointDir: opts.checkpointDir }) });
+  const encoder = await loadEncoder(meta.encoder, {
+    weightsPath: await locateEncoder(meta.encoder, { explicit: opts.encoderPath, checkpointDir: opts.checkpointDir }),
+  });
   const modelName = `${opts.publicName} (${meta.architecture}, epoch ${meta.epoch})`;
   const encoderName = describeEncoder(meta.encoder);
   const featureShape = model.spec.featureShape(model.sizes);
@@ -50,7 +52,9 @@ export async function loadCaptioner(opts: CaptionerOptions): Promise<Captioner> 
   const found = attentionGridOf({ architecture: meta.architecture, featureShape, encoderFeatureShape: meta.encoder.featureShape, model });
   const grid = 'grid' in found ? found.grid : undefined;
   // Paths go to the server's own log only; visitors see modelName and encoderName.
-  info(`model: ${modelName} from ${path.resolve(opts.checkpointDir)}; vocabulary ${vocab.size} ids; captions up to ${meta.maxCaptionLength} words; encoder ${encoderName}${meta.encoder.source ? ` from ${meta.encoder.source}` : ''}; ${grid ? `attention maps ${grid.join('x')}` : 'no attention maps'}`);
+  info(
+    `model: ${modelName} from ${path.resolve(opts.checkpointDir)}; vocabulary ${vocab.size} ids; captions up to ${meta.maxCaptionLength} words; encoder ${encoderName}${meta.encoder.source ? ` from ${meta.encoder.source}` : ''}; ${grid ? `attention maps ${grid.join('x')}` : 'no attention maps'}`,
+  );
 
   return {
     async caption(image: Buffer, { beamSize }): Promise<CaptionResult> {
@@ -58,11 +62,31 @@ export async function loadCaptioner(opts: CaptionerOptions): Promise<Captioner> 
       const features = tf.tensor(vector, [1, ...featureShape]); // [1, ...featureShape]
       try {
         // decodeBatch frees its own intermediate tensors; the serve leak test checks that.
-        const [decoded] = decodeBatch(model, features, { maxLength: meta.maxCaptionLength, beamSize, lengthPenalty: opts.lengthPenalty, ...(grid ? { attention: { grid } } : {}) });
+        const [decoded] = decodeBatch(model, features, {
+          maxLength: meta.maxCaptionLength,
+          beamSize,
+          lengthPenalty: opts.lengthPenalty,
+          ...(grid ? { attention: { grid } } : {}),
+        });
         const words = (tokens: number[]) => vocab.decode(tokens).join(' ');
         const caption = words(decoded!.tokens);
-        const attention = grid && decoded!.attention ? { attention: { grid, words: vocab.decode(decoded!.tokens), weights: decoded!.attention, resize: meta.encoder.resize, inputSize: meta.encoder.inputSize } } : {};
-        return { caption, ...(beamSize > 1 ? { beams: decoded!.beams.map((b) => ({ caption: words(b.tokens), score: b.score })) } : {}), ...attention };
+        const attention =
+          grid && decoded!.attention
+            ? {
+                attention: {
+                  grid,
+                  words: vocab.decode(decoded!.tokens),
+                  weights: decoded!.attention,
+                  resize: meta.encoder.resize,
+                  inputSize: meta.encoder.inputSize,
+                },
+              }
+            : {};
+        return {
+          caption,
+          ...(beamSize > 1 ? { beams: decoded!.beams.map((b) => ({ caption: words(b.tokens), score: b.score })) } : {}),
+          ...attention,
+        };
       } finally {
         features.dispose();
       }

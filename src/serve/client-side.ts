@@ -17,19 +17,28 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 // The page's own script and WASM only; its inline <style> is the one inline thing it has.
-const CONTENT_SECURITY_POLICY = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'unsafe-inline'; img-src 'self' blob: data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const CONTENT_SECURITY_POLICY =
+  "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'unsafe-inline'; img-src 'self' blob: data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 export async function buildClientSideServer(opts: { checkpointDir: string; lengthPenalty: number }): Promise<FastifyInstance> {
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'capgen-client-side-'));
   const site = path.join(work, 'site');
   let exported: Awaited<ReturnType<typeof runExport>>;
   try {
-    exported = await runExport({ checkpointDir: opts.checkpointDir, format: 'web', outDir: site, beamSize: 1, lengthPenalty: opts.lengthPenalty });
+    exported = await runExport({
+      checkpointDir: opts.checkpointDir,
+      format: 'web',
+      outDir: site,
+      beamSize: 1,
+      lengthPenalty: opts.lengthPenalty,
+    });
   } catch (e) {
     await fs.rm(work, { recursive: true, force: true });
     throw e;
   }
-  info(`serve --client-side: ${exported.files.length} files, ${(exported.totalBytes / 2 ** 20).toFixed(1)} MB for each visitor to download once`);
+  info(
+    `serve --client-side: ${exported.files.length} files, ${(exported.totalBytes / 2 ** 20).toFixed(1)} MB for each visitor to download once`,
+  );
   const files = new Set(exported.files.map((f) => f.path.split(path.sep).join('/')));
   const app = Fastify({ logger: false });
   app.get('/*', async (request, reply) => {

@@ -26,7 +26,13 @@ export async function checkImage(image: Buffer): Promise<CheckedImage> {
   } catch (e) {
     if (/pixel limit/i.test(String((e as Error).message))) throw tooManyPixels();
     const sniffed = sniffFormat(image);
-    if (sniffed) throw new HttpError(422, 'CORRUPT_IMAGE', `the ${sniffed} image is truncated or corrupt (its header cannot be read)`, 'upload the complete file again');
+    if (sniffed)
+      throw new HttpError(
+        422,
+        'CORRUPT_IMAGE',
+        `the ${sniffed} image is truncated or corrupt (its header cannot be read)`,
+        'upload the complete file again',
+      );
     throw new HttpError(415, 'NOT_AN_IMAGE', 'the upload is not an image that can be decoded', 'send a JPEG, PNG, WebP, GIF or TIFF image');
   }
   const format = meta.format ?? 'unknown';

@@ -55,7 +55,13 @@ export async function startServe(config: ServeConfig): Promise<ServeHandle> {
   const app = config.clientSide
     ? await buildClientSideServer({ checkpointDir, lengthPenalty: config.lengthPenalty })
     : await buildServer({
-        captioner: await loadCaptioner({ checkpointDir, backend: config.backend, lengthPenalty: config.lengthPenalty, encoderPath: config.encoderPath, publicName: publicModelName(config) }),
+        captioner: await loadCaptioner({
+          checkpointDir,
+          backend: config.backend,
+          lengthPenalty: config.lengthPenalty,
+          encoderPath: config.encoderPath,
+          publicName: publicModelName(config),
+        }),
         maxUploadBytes: Math.round(config.maxUploadMb * 2 ** 20),
       });
   let url: string;
@@ -65,7 +71,9 @@ export async function startServe(config: ServeConfig): Promise<ServeHandle> {
     await app.close();
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-      throw new CapgenError('USAGE', `cannot listen on ${config.host}:${config.port} (${code})`, { hint: 'choose another --port or --host' });
+      throw new CapgenError('USAGE', `cannot listen on ${config.host}:${config.port} (${code})`, {
+        hint: 'choose another --port or --host',
+      });
     }
     throw e;
   }

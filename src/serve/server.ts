@@ -63,7 +63,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     return reply.status(status).send(body);
   });
   app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({ error: `no route ${request.method} ${request.url}`, code: 'NOT_FOUND', hint: 'see GET / for the page, POST /api/caption, GET /api/health' } satisfies ErrorBody),
+    reply.status(404).send({
+      error: `no route ${request.method} ${request.url}`,
+      code: 'NOT_FOUND',
+      hint: 'see GET / for the page, POST /api/caption, GET /api/health',
+    } satisfies ErrorBody),
   );
 
   const page = renderPage({ maxUploadBytes, maxBeamSize, info: captioner.describe() });
@@ -109,7 +113,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 function clientWentAway(error: FastifyError, raw: IncomingMessage): boolean {
   if (raw.aborted || raw.socket?.destroyed) return true;
   const code = (error as NodeJS.ErrnoException).code;
-  return code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || /^(aborted|Unexpected end of (form|multipart data))$/i.test(error.message);
+  return (
+    code === 'ECONNRESET' ||
+    code === 'ERR_STREAM_PREMATURE_CLOSE' ||
+    /^(aborted|Unexpected end of (form|multipart data))$/i.test(error.message)
+  );
 }
 
 /** Fastify's and @fastify/multipart's own errors, reworded for people uploading an image. */
@@ -117,9 +125,21 @@ const KNOWN_ERRORS: Record<string, (limitMb: string) => ErrorBody> = {
   FST_ERR_CTP_BODY_TOO_LARGE: (mb) => ({ code: 'TOO_LARGE', error: `the upload is larger than the ${mb} MB limit`, hint: TOO_LARGE_HINT }),
   FST_REQ_FILE_TOO_LARGE: (mb) => ({ code: 'TOO_LARGE', error: `the upload is larger than the ${mb} MB limit`, hint: TOO_LARGE_HINT }),
   FST_FILES_LIMIT: () => ({ code: 'TOO_MANY_FILES', error: 'the form holds more than one file', hint: 'send one image per request' }),
-  FST_PARTS_LIMIT: () => ({ code: 'TOO_MANY_PARTS', error: 'the form holds too many fields', hint: "send only 'image' and optionally 'beam'" }),
-  FST_FIELDS_LIMIT: () => ({ code: 'TOO_MANY_PARTS', error: 'the form holds too many fields', hint: "send only 'image' and optionally 'beam'" }),
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: () => ({ code: 'UNSUPPORTED_MEDIA_TYPE', error: 'unsupported Content-Type', hint: "send multipart/form-data with field 'image', or a raw body with Content-Type image/*" }),
+  FST_PARTS_LIMIT: () => ({
+    code: 'TOO_MANY_PARTS',
+    error: 'the form holds too many fields',
+    hint: "send only 'image' and optionally 'beam'",
+  }),
+  FST_FIELDS_LIMIT: () => ({
+    code: 'TOO_MANY_PARTS',
+    error: 'the form holds too many fields',
+    hint: "send only 'image' and optionally 'beam'",
+  }),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: () => ({
+    code: 'UNSUPPORTED_MEDIA_TYPE',
+    error: 'unsupported Content-Type',
+    hint: "send multipart/form-data with field 'image', or a raw body with Content-Type image/*",
+  }),
 };
 const TOO_LARGE_HINT = 'send a smaller image (or start the server with a larger --max-upload-mb)';
 

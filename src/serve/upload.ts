@@ -47,7 +47,12 @@ export function parseBeamSize(value: string | undefined, maxBeamSize: number): n
   if (value === undefined || value.trim() === '') return 1;
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > maxBeamSize) {
-    throw new HttpError(400, 'BAD_BEAM', `beam must be a whole number from 1 to ${maxBeamSize}, got '${value}'`, 'leave it out for greedy decoding');
+    throw new HttpError(
+      400,
+      'BAD_BEAM',
+      `beam must be a whole number from 1 to ${maxBeamSize}, got '${value}'`,
+      'leave it out for greedy decoding',
+    );
   }
   return n;
 }

@@ -49,7 +49,9 @@ async function renderAll(items: SyntheticItem[], imagesDir: string): Promise<voi
   const worker = async (): Promise<void> => {
     while (next < items.length) {
       const item = items[next++] as SyntheticItem;
-      const png = await sharp(Buffer.from(sceneToSvg(item.scene))).png({ compressionLevel: 6 }).toBuffer();
+      const png = await sharp(Buffer.from(sceneToSvg(item.scene)))
+        .png({ compressionLevel: 6 })
+        .toBuffer();
       await fs.writeFile(path.join(imagesDir, item.image), png);
     }
   };
@@ -81,6 +83,9 @@ export async function generateSyntheticDataset(opts: SyntheticOptions): Promise<
     await fs.writeFile(path.join(dir, 'Flickr_8k.testImages.txt'), splitListText(items, 'test'));
     const splits = { train: 0, dev: 0, test: 0 };
     for (const item of items) splits[item.split]++;
-    await fs.writeFile(path.join(dir, SYNTHETIC_MARKER), `${JSON.stringify({ generator: 'capgen synthetic shapes v1', count: opts.count, seed: opts.seed, splits }, null, 2)}\n`);
+    await fs.writeFile(
+      path.join(dir, SYNTHETIC_MARKER),
+      `${JSON.stringify({ generator: 'capgen synthetic shapes v1', count: opts.count, seed: opts.seed, splits }, null, 2)}\n`,
+    );
   });
 }

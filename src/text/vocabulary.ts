@@ -49,10 +49,14 @@ export class Vocabulary {
       t[SPECIAL_IDS.unk] === SPECIAL_TOKENS.unk &&
       new Set(t).size === t.length;
     if (!ok) {
-      throw new CapgenError('BAD_INPUT', 'not a capgen vocabulary: tokens must start with <pad>, <start>, <end>, <unk> and have no repeats', {
-        file: source,
-        hint: 'rerun `capgen prepare` to rebuild it',
-      });
+      throw new CapgenError(
+        'BAD_INPUT',
+        'not a capgen vocabulary: tokens must start with <pad>, <start>, <end>, <unk> and have no repeats',
+        {
+          file: source,
+          hint: 'rerun `capgen prepare` to rebuild it',
+        },
+      );
     }
     return new Vocabulary([...t], file.minCount);
   }

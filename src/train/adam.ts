@@ -30,7 +30,14 @@ export interface AdamState {
  * The update of one parameter array, in place. Everything arrives as a local (no closure
  * variables in the loop): V8 then keeps the loop in registers, ~2x faster than a closure here.
  */
-function adamKernel(a: { g: Float32Array; m: Float32Array; v: Float32Array; w: Float32Array }, scale: number, lrT: number, b1: number, b2: number, eps: number): void {
+function adamKernel(
+  a: { g: Float32Array; m: Float32Array; v: Float32Array; w: Float32Array },
+  scale: number,
+  lrT: number,
+  b1: number,
+  b2: number,
+  eps: number,
+): void {
   const { g, m, v, w } = a;
   const c1 = 1 - b1;
   const c2 = 1 - b2;
@@ -74,7 +81,9 @@ export class Adam {
     this.clipNorm = opts.clipNorm;
     this.w = params.map((p) => {
       const values = p instanceof Float32Array ? p : (p.dataSync() as Float32Array);
-      const copy = new Float32Array(opts.sharedMemory === false ? new ArrayBuffer(values.length * 4) : new SharedArrayBuffer(values.length * 4));
+      const copy = new Float32Array(
+        opts.sharedMemory === false ? new ArrayBuffer(values.length * 4) : new SharedArrayBuffer(values.length * 4),
+      );
       copy.set(values);
       return copy;
     });
@@ -114,7 +123,8 @@ export class Adam {
     this.step++;
     const t = this.step;
     const lrT = (this.learningRate * Math.sqrt(1 - this.beta2 ** t)) / (1 - this.beta1 ** t);
-    for (let k = 0; k < g.length; k++) adamKernel({ g: g[k], m: this.m[k], v: this.v[k], w: this.w[k] }, scale, lrT, this.beta1, this.beta2, this.epsilon);
+    for (let k = 0; k < g.length; k++)
+      adamKernel({ g: g[k], m: this.m[k], v: this.v[k], w: this.w[k] }, scale, lrT, this.beta1, this.beta2, this.epsilon);
   }
 
   /** The current weights (the host copies themselves). */

@@ -84,7 +84,13 @@ function copyFeatureRow(features: FeatureRows, row: number, featureSize: number,
  * Inputs [start, w1..wn], targets [w1..wn, end] for each caption, plus dropout masks when training.
  * features: the training feature matrix, float32 or float16 bits (the batch is float32 either way).
  */
-export function buildBatch(examples: Example[], picks: number[], features: FeatureRows, featureSize: number, opts: BuildOptions = {}): HostBatch {
+export function buildBatch(
+  examples: Example[],
+  picks: number[],
+  features: FeatureRows,
+  featureSize: number,
+  opts: BuildOptions = {},
+): HostBatch {
   const extraPadding = opts.extraPadding ?? 0;
   const batchSize = Math.max(picks.length, opts.padTo ?? 0);
   let longest = 0;
@@ -123,7 +129,10 @@ export function addDropoutMasks(batch: HostBatch, spec: ShardDropout): void {
   const masks = dropoutMasks(spec, { firstCaption: spec.firstCaption ?? 0, batchSize: batch.batchSize, timeSteps: batch.timeSteps });
   batch.masks = {};
   for (const site of spec.sites) {
-    batch.masks[site.name] = { rows: site.per === 'caption' ? batch.batchSize : batch.timeSteps * batch.batchSize, values: masks[site.name] };
+    batch.masks[site.name] = {
+      rows: site.per === 'caption' ? batch.batchSize : batch.timeSteps * batch.batchSize,
+      values: masks[site.name],
+    };
   }
 }
 

@@ -118,7 +118,10 @@ export async function loadTrainingData(
   const prepareFile = runPath(runDir, 'prepareJson');
   const prepare = await readJson<PrepareRecord>(prepareFile, 'prepare.json');
   if (!prepare.features) {
-    throw new CapgenError('BAD_INPUT', 'this run has no image features', { file: prepareFile, hint: 'run `capgen prepare` with an encoder (not --encoder none)' });
+    throw new CapgenError('BAD_INPUT', 'this run has no image features', {
+      file: prepareFile,
+      hint: 'run `capgen prepare` with an encoder (not --encoder none)',
+    });
   }
   const encoder = prepare.features.encoder;
   const spatial = encoder.featureShape.length > 1;
@@ -126,8 +129,16 @@ export async function loadTrainingData(
     const shape = `[${encoder.featureShape.join(', ')}]`;
     throw new CapgenError(
       'MISMATCH',
-      opts.layout === 'pooled' ? `this decoder needs pooled feature vectors, but the features are ${shape}` : `this decoder attends over image regions, but the features are pooled vectors ${shape}`,
-      { file: prepareFile, hint: opts.layout === 'pooled' ? 'prepare with --pooling avg, or train --decoder attention|transformer' : 'prepare with --pooling none, or train --decoder merge' },
+      opts.layout === 'pooled'
+        ? `this decoder needs pooled feature vectors, but the features are ${shape}`
+        : `this decoder attends over image regions, but the features are pooled vectors ${shape}`,
+      {
+        file: prepareFile,
+        hint:
+          opts.layout === 'pooled'
+            ? 'prepare with --pooling avg, or train --decoder attention|transformer'
+            : 'prepare with --pooling none, or train --decoder merge',
+      },
     );
   }
   const vocab = await readJson<VocabularyFile>(runPath(runDir, 'vocab'), 'vocab.json');
@@ -140,12 +151,16 @@ export async function loadTrainingData(
   // held until the end (that doubled the peak memory of spatial features).
   const wanted = [...new Set(captions.filter((c) => c.split !== 'test').map((c) => c.image))];
   const dtype = resolveFeaturesDtype(opts.dtype ?? 'auto', encoder.featureShape);
-  const matrix: FeatureRows = dtype === 'float16' ? new Uint16Array(wanted.length * featureSize) : new Float32Array(wanted.length * featureSize);
+  const matrix: FeatureRows =
+    dtype === 'float16' ? new Uint16Array(wanted.length * featureSize) : new Float32Array(wanted.length * featureSize);
   const imageRows = new Map<string, number>();
   for (const image of wanted) {
     const vec = source.get(image);
     if (!vec) continue;
-    if (vec.length !== featureSize) throw new CapgenError('BAD_INPUT', `feature of ${image} has ${vec.length} values, expected ${featureSize}`, { file: prepare.features.dir });
+    if (vec.length !== featureSize)
+      throw new CapgenError('BAD_INPUT', `feature of ${image} has ${vec.length} values, expected ${featureSize}`, {
+        file: prepare.features.dir,
+      });
     const row = imageRows.size;
     matrix.set(matrix instanceof Uint16Array ? float32ToFloat16(vec) : vec, row * featureSize);
     imageRows.set(image, row);
@@ -166,11 +181,26 @@ export async function loadTrainingData(
     }
     bySplit[c.split]?.push({ imageRow: row, ids: encodeTokens(c.tokens, index, prepare.maxCaptionLength) });
   }
-  const coverage = (['train', 'dev'] as const).map((split) => ({ split, images: splitImages[split].size, missing: [...splitImages[split]].filter((i) => missingImages.has(i)).length }));
+  const coverage = (['train', 'dev'] as const).map((split) => ({
+    split,
+    images: splitImages[split].size,
+    missing: [...splitImages[split]].filter((i) => missingImages.has(i)).length,
+  }));
   checkFeatureCoverage(coverage, { cacheDir: path.join(runDir, prepare.features.dir), command: 'train' });
   if (missingFeatures) warn(`${missingFeatures} captions left out: their images have no cached feature`);
-  if (bySplit.train.length === 0) throw new CapgenError('BAD_INPUT', 'no training captions with features', { file: runPath(runDir, 'captions') });
+  if (bySplit.train.length === 0)
+    throw new CapgenError('BAD_INPUT', 'no training captions with features', { file: runPath(runDir, 'captions') });
   // Rows of images without features stay unused at the end (a view, not a copy: no second peak).
   const features = imageRows.size === wanted.length ? matrix : matrix.subarray(0, imageRows.size * featureSize);
-  return { prepare, encoder, vocab, featureSize, features, images: [...imageRows.keys()], train: bySplit.train, dev: bySplit.dev, missingFeatures };
+  return {
+    prepare,
+    encoder,
+    vocab,
+    featureSize,
+    features,
+    images: [...imageRows.keys()],
+    train: bySplit.train,
+    dev: bySplit.dev,
+    missingFeatures,
+  };
 }

@@ -22,7 +22,10 @@ export type ShardDropout = DropoutSpec & { firstCaption?: number };
  * Each caption draws its caption sites' masks, then its token sites' for t = 0, 1, ...: a shorter or
  * longer timeSteps changes only the tail (padding), never the masks of real positions.
  */
-export function dropoutMasks(spec: DropoutSpec, opts: { firstCaption: number; batchSize: number; timeSteps: number }): Record<string, Float32Array> {
+export function dropoutMasks(
+  spec: DropoutSpec,
+  opts: { firstCaption: number; batchSize: number; timeSteps: number },
+): Record<string, Float32Array> {
   const { batchSize: B, timeSteps: T } = opts;
   const keep = 1 - spec.rate;
   const scale = 1 / keep;

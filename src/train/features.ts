@@ -9,7 +9,11 @@ import type { EncoderIdentity } from '../run/formats.js';
 import type { FeatureSource } from './data.js';
 
 export async function openCachedFeatures(dir: string, encoder: EncoderIdentity): Promise<FeatureSource> {
-  if (!existsSync(dir)) throw new CapgenError('NOT_FOUND', 'the feature cache named by prepare.json is missing', { file: dir, hint: 'run `capgen prepare` again to compute the features' });
+  if (!existsSync(dir))
+    throw new CapgenError('NOT_FOUND', 'the feature cache named by prepare.json is missing', {
+      file: dir,
+      hint: 'run `capgen prepare` again to compute the features',
+    });
   const cache = await openFeatureCache(dir);
   if (cache.damaged) warn(`train: ${cache.damaged} cached features failed their hash check (see the count per split below)`);
   assertSameEncoder(encoder, cache.identity, dir);

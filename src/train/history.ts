@@ -45,10 +45,13 @@ function panel(title: string, series: Series[], box: { x: number; y: number; w: 
     parts.push(`<text x="${box.x - 6}" y="${py(v) + 4}" text-anchor="end" font-size="11">${v.toFixed(3)}</text>`);
   }
   const step = Math.max(1, Math.ceil(n / 10));
-  for (let i = 0; i < n; i += step) parts.push(`<text x="${px(i)}" y="${box.y + box.h + 16}" text-anchor="middle" font-size="11">${i + 1}</text>`);
+  for (let i = 0; i < n; i += step)
+    parts.push(`<text x="${px(i)}" y="${box.y + box.h + 16}" text-anchor="middle" font-size="11">${i + 1}</text>`);
   parts.push(`<text x="${box.x + box.w / 2}" y="${box.y + box.h + 34}" text-anchor="middle" font-size="12">epoch</text>`);
   series.forEach((s, k) => {
-    const pts = s.values.map((v, i) => (v === null || !Number.isFinite(v) ? undefined : `${px(i).toFixed(1)},${py(v).toFixed(1)}`)).filter(Boolean);
+    const pts = s.values
+      .map((v, i) => (v === null || !Number.isFinite(v) ? undefined : `${px(i).toFixed(1)},${py(v).toFixed(1)}`))
+      .filter(Boolean);
     if (pts.length > 1) parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${pts.join(' ')}"/>`);
     for (const p of pts) {
       const [cx, cy] = (p as string).split(',');
@@ -92,6 +95,11 @@ export async function writeHistory(trainDir: string, records: EpochRecord[]): Pr
   const png = path.join(trainDir, 'history.png');
   await writeJsonAtomic(json, { epochs: records });
   await writeFileAtomic(csv, historyCsv(records));
-  await writeFileAtomic(png, await sharp(Buffer.from(historySvg(records))).png().toBuffer());
+  await writeFileAtomic(
+    png,
+    await sharp(Buffer.from(historySvg(records)))
+      .png()
+      .toBuffer(),
+  );
   return { json, csv, png };
 }

@@ -11,7 +11,17 @@ export const HISTORY_CSV_COLUMNS = ['epoch', 'loss', 'accuracy', 'val_loss', 'va
 /** history.csv text: one row per epoch; a missing value (no dev split) is `NA`, as CSVLogger writes it. */
 export function historyCsv(records: readonly EpochRecord[]): string {
   const cell = (v: number | null) => (v === null || !Number.isFinite(v) ? 'NA' : String(v));
-  const rows = records.map((r) => [r.epoch - 1, cell(r.trainLoss), cell(r.trainAccuracy), cell(r.valLoss), cell(r.valAccuracy), cell(r.learningRate), cell(r.seconds)].join(','));
+  const rows = records.map((r) =>
+    [
+      r.epoch - 1,
+      cell(r.trainLoss),
+      cell(r.trainAccuracy),
+      cell(r.valLoss),
+      cell(r.valAccuracy),
+      cell(r.learningRate),
+      cell(r.seconds),
+    ].join(','),
+  );
   return `${[HISTORY_CSV_COLUMNS.join(','), ...rows].join('\n')}\n`;
 }
 
@@ -27,9 +37,13 @@ export interface TensorBoardLog {
  */
 export function openTensorBoard(dir: string, backend: BackendInfo, api: NativeSummaryApi | undefined = nativeNodeApi()): TensorBoardLog {
   if (!api) {
-    throw new CapgenError('USAGE', `--tensorboard needs the native TensorFlow backend (tfjs-node or tfjs-node-gpu), whose summary writer makes the event files; this run is on ${backend.name}`, {
-      hint: 'install @tensorflow/tfjs-node@4.22.0 (its install step downloads libtensorflow) and use --backend node, or read train/history.csv',
-    });
+    throw new CapgenError(
+      'USAGE',
+      `--tensorboard needs the native TensorFlow backend (tfjs-node or tfjs-node-gpu), whose summary writer makes the event files; this run is on ${backend.name}`,
+      {
+        hint: 'install @tensorflow/tfjs-node@4.22.0 (its install step downloads libtensorflow) and use --backend node, or read train/history.csv',
+      },
+    );
   }
   const train = api.summaryFileWriter(path.join(dir, 'train'));
   const validation = api.summaryFileWriter(path.join(dir, 'validation'));

@@ -77,7 +77,14 @@ export async function validate(replicas: Replicas, examples: Example[], batchSiz
 }
 
 /** Trains through `replicas` (they hold the model and its optimizer). */
-export async function trainLoop(ctx: { replicas: Replicas; optimizer: { learningRate: number }; data: TrainingData; config: LoopConfig; state: TrainState; hooks?: LoopHooks }): Promise<TrainState> {
+export async function trainLoop(ctx: {
+  replicas: Replicas;
+  optimizer: { learningRate: number };
+  data: TrainingData;
+  config: LoopConfig;
+  state: TrainState;
+  hooks?: LoopHooks;
+}): Promise<TrainState> {
   const { replicas, optimizer, data, config, state } = ctx;
   const hooks = ctx.hooks ?? {};
   while (state.epoch < config.epochs && !state.finished) {
@@ -104,7 +111,14 @@ export async function trainLoop(ctx: { replicas: Replicas; optimizer: { learning
       const stop = hooks.shouldStop?.() ?? false;
       if (stop || state.batch % config.logEveryBatches === 0 || state.batch === plan.length) {
         const p = state.partial;
-        hooks.onProgress?.({ epoch, batch: state.batch, batches: plan.length, loss: p.lossSum / p.tokens, accuracy: p.correct / p.tokens, samplesPerSecond: p.captions / Math.max(p.seconds, 1e-9) });
+        hooks.onProgress?.({
+          epoch,
+          batch: state.batch,
+          batches: plan.length,
+          loss: p.lossSum / p.tokens,
+          accuracy: p.correct / p.tokens,
+          samplesPerSecond: p.captions / Math.max(p.seconds, 1e-9),
+        });
       }
       if (stop) {
         stopped = true;

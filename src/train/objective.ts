@@ -25,7 +25,13 @@ export interface CrossEntropy {
  * logits [N, V] row-major, targets [N] -> mean loss and correct count; when `grad` ([N, V]) is
  * given, also d(mean loss)/d(logits) into it.
  */
-export function crossEntropyFromLogits(logits: Float32Array, targets: Int32Array, vocabSize: number, grad?: Float32Array, labelSmoothing = 0): CrossEntropy {
+export function crossEntropyFromLogits(
+  logits: Float32Array,
+  targets: Int32Array,
+  vocabSize: number,
+  grad?: Float32Array,
+  labelSmoothing = 0,
+): CrossEntropy {
   const n = targets.length;
   let lossSum = 0;
   let correct = 0;

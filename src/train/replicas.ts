@@ -48,14 +48,18 @@ export function shardPicks(picks: number[], shards: number): { offset: number; p
 }
 
 function transferList(b: HostBatch): ArrayBuffer[] {
-  return [b.features, b.inputs, b.rows, b.rowCaption, b.targets, ...Object.values(b.masks).map((m) => m.values)].map((a) => a.buffer as ArrayBuffer);
+  return [b.features, b.inputs, b.rows, b.rowCaption, b.targets, ...Object.values(b.masks).map((m) => m.values)].map(
+    (a) => a.buffer as ArrayBuffer,
+  );
 }
 
 async function startRemote(init: ReplicaInit): Promise<Remote> {
   const worker = new Worker(workerScript(import.meta.url, 'replica-worker.js'), { workerData: init });
   const remote: Remote = { worker, grads: init.grads, pending: new Map() };
   await new Promise<void>((resolve, reject) => {
-    worker.once('message', (m: { ready: boolean; error?: string }) => (m.ready ? resolve() : reject(new Error(`gradient replica failed to start: ${m.error}`))));
+    worker.once('message', (m: { ready: boolean; error?: string }) =>
+      m.ready ? resolve() : reject(new Error(`gradient replica failed to start: ${m.error}`)),
+    );
     worker.once('error', reject);
   });
   const failAll = (e: Error) => {
@@ -172,7 +176,10 @@ export async function startReplicas(ctx: {
         }
       });
       results.push(...(await Promise.all(remote)));
-      return results.reduce((a, r) => ({ lossSum: a.lossSum + r.loss * r.count, correct: a.correct + r.correct, tokens: a.tokens + r.count }), { lossSum: 0, correct: 0, tokens: 0 });
+      return results.reduce(
+        (a, r) => ({ lossSum: a.lossSum + r.loss * r.count, correct: a.correct + r.correct, tokens: a.tokens + r.count }),
+        { lossSum: 0, correct: 0, tokens: 0 },
+      );
     },
     async close() {
       await Promise.all(remotes.map((r) => r.worker.terminate()));

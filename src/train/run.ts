@@ -6,7 +6,14 @@ import path from 'node:path';
 import { describeBackend, initBackend, type BackendInfo } from '../backend/index.js';
 import { CapgenError } from '../errors.js';
 import { formatSeconds, info, progressBar, type Progress } from '../log.js';
-import { assertSameEncoder, defaultCheckpointDir, lastCheckpointDir, readCheckpoint, saveCheckpoint, type CheckpointMeta } from '../model/checkpoint.js';
+import {
+  assertSameEncoder,
+  defaultCheckpointDir,
+  lastCheckpointDir,
+  readCheckpoint,
+  saveCheckpoint,
+  type CheckpointMeta,
+} from '../model/checkpoint.js';
 import type { BaseSizes } from '../model/decoder.js';
 import { DECODERS, decoderFor } from '../model/registry.js';
 import { runPath } from '../run/layout.js';
@@ -42,7 +49,13 @@ export interface TrainResult {
   historyPng: string;
 }
 
-function metaFor(ctx: { data: TrainingData; architecture: string; sizes: BaseSizes; config: TrainConfig; state: TrainState }): Omit<CheckpointMeta, 'weights' | 'format'> {
+function metaFor(ctx: {
+  data: TrainingData;
+  architecture: string;
+  sizes: BaseSizes;
+  config: TrainConfig;
+  state: TrainState;
+}): Omit<CheckpointMeta, 'weights' | 'format'> {
   const { data, sizes, config, state } = ctx;
   const last = state.history.at(-1);
   const { runDir: _r, backend: _b, resume: _x, tensorboardDir: _t, ...trainConfig } = config;
@@ -55,9 +68,7 @@ function metaFor(ctx: { data: TrainingData; architecture: string; sizes: BaseSiz
     maxCaptionLength: data.prepare.maxCaptionLength,
     trainConfig,
     epoch: state.epoch,
-    metrics: last
-      ? Object.fromEntries(Object.entries(last).filter(([, v]) => typeof v === 'number')) as Record<string, number>
-      : {},
+    metrics: last ? (Object.fromEntries(Object.entries(last).filter(([, v]) => typeof v === 'number')) as Record<string, number>) : {},
     createdAt: new Date().toISOString(),
     trainState: state as unknown as Record<string, unknown>,
   };
@@ -74,26 +85,52 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
 
   let resumed: Awaited<ReturnType<typeof readCheckpoint>> | undefined;
   let spec = DECODERS[config.decoder];
-  if (!spec) throw new CapgenError('USAGE', `unknown decoder '${config.decoder}'`, { hint: `choose one of ${Object.keys(DECODERS).join(', ')}` });
+  if (!spec)
+    throw new CapgenError('USAGE', `unknown decoder '${config.decoder}'`, { hint: `choose one of ${Object.keys(DECODERS).join(', ')}` });
   if (config.resume) {
     resumed = await readCheckpoint(lastDir);
     spec = decoderFor(resumed.meta.architecture) ?? spec; // readCheckpoint refuses unknown architectures
-    if (!resumed.optimizer || !resumed.meta.trainState) throw new CapgenError('BAD_INPUT', 'this checkpoint has no optimizer state to resume from', { file: path.join(lastDir, 'checkpoint.json') });
+    if (!resumed.optimizer || !resumed.meta.trainState)
+      throw new CapgenError('BAD_INPUT', 'this checkpoint has no optimizer state to resume from', {
+        file: path.join(lastDir, 'checkpoint.json'),
+      });
     // The plan of batches and dropout masks depend on these: keep the checkpoint's values.
     const saved = resumed.meta.trainConfig as Partial<TrainConfig>;
     // Replicas and engines change speed, not results (per-caption dropout masks): the current choice applies.
-    config = { ...config, ...saved, epochs: config.epochs, runDir: config.runDir, backend: config.backend, replicas: config.replicas, engine: config.engine, tensorboardDir: config.tensorboardDir, resume: true };
+    config = {
+      ...config,
+      ...saved,
+      epochs: config.epochs,
+      runDir: config.runDir,
+      backend: config.backend,
+      replicas: config.replicas,
+      engine: config.engine,
+      tensorboardDir: config.tensorboardDir,
+      resume: true,
+    };
   }
-  const data = await loadTrainingData(config.runDir, deps.openFeatures ?? openCachedFeatures, { layout: spec.features, dtype: config.featuresDtype });
-  const dataSizes = { vocabSize: data.vocab.tokens.length, featureShape: data.encoder.featureShape, dropout: config.dropout, maxLength: data.prepare.maxCaptionLength + 2 };
+  const data = await loadTrainingData(config.runDir, deps.openFeatures ?? openCachedFeatures, {
+    layout: spec.features,
+    dtype: config.featuresDtype,
+  });
+  const dataSizes = {
+    vocabSize: data.vocab.tokens.length,
+    featureShape: data.encoder.featureShape,
+    dropout: config.dropout,
+    maxLength: data.prepare.maxCaptionLength + 2,
+  };
   if (resumed) {
     const metaFile = path.join(lastDir, 'checkpoint.json');
     assertSameEncoder(resumed.meta.encoder, data.encoder, metaFile);
     if (resumed.meta.vocabSize !== data.vocab.tokens.length || resumed.meta.featureSize !== data.featureSize) {
-      throw new CapgenError('MISMATCH', `the checkpoint's vocabulary (${resumed.meta.vocabSize}) or feature size (${resumed.meta.featureSize}) differs from the run's (${data.vocab.tokens.length}, ${data.featureSize})`, {
-        file: metaFile,
-        hint: 'resume with the run folder the checkpoint was trained on',
-      });
+      throw new CapgenError(
+        'MISMATCH',
+        `the checkpoint's vocabulary (${resumed.meta.vocabSize}) or feature size (${resumed.meta.featureSize}) differs from the run's (${data.vocab.tokens.length}, ${data.featureSize})`,
+        {
+          file: metaFile,
+          hint: 'resume with the run folder the checkpoint was trained on',
+        },
+      );
     }
   }
   const sizes = resumed ? spec.sizesFrom(resumed.meta as unknown as Record<string, unknown>) : spec.sizesFor(dataSizes, config);
@@ -117,7 +154,8 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
 
   const stepsPerEpoch = Math.ceil(data.train.length / config.batchSize);
   // Warm-up unset (no --warmup-steps): the decoder's own, in epochs (the transformer's), else none.
-  if (config.warmupSteps === undefined) config = { ...config, warmupSteps: Math.round((spec.trainingDefaults?.warmupEpochs ?? 0) * stepsPerEpoch) };
+  if (config.warmupSteps === undefined)
+    config = { ...config, warmupSteps: Math.round((spec.trainingDefaults?.warmupEpochs ?? 0) * stepsPerEpoch) };
   const fs = data.encoder.featureShape;
   const shape = fs.length === 1 ? `${fs[0]}-d` : fs.join('x');
   info(
@@ -129,7 +167,9 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
   if (!data.dev.length) info('train: no dev captions: the best checkpoint is chosen by training loss');
 
   // SIGINT/SIGTERM (src/util/signals.ts): stop after this batch and save a resumable checkpoint.
-  const unsubscribe = onStopRequest((_signal, again) => again || process.stderr.write('train: stopping after this batch and saving a resumable checkpoint\n'));
+  const unsubscribe = onStopRequest(
+    (_signal, again) => again || process.stderr.write('train: stopping after this batch and saving a resumable checkpoint\n'),
+  );
   let bar: Progress | undefined;
   let historyPng = path.join(trainDir, 'history.png');
   let interrupted = false;
@@ -144,10 +184,14 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
       state,
       hooks: {
         onEpochStart: (epoch, batches, start) => {
-          bar = progressBar(batches, `epoch ${epoch + 1}/${config.epochs} [{bar}] {value}/{total} | loss {loss} | acc {acc} | {sps} captions/s | ETA {eta_formatted}`);
+          bar = progressBar(
+            batches,
+            `epoch ${epoch + 1}/${config.epochs} [{bar}] {value}/{total} | loss {loss} | acc {acc} | {sps} captions/s | ETA {eta_formatted}`,
+          );
           bar.update(start, { loss: '-', acc: '-', sps: '-' });
         },
-        onProgress: (p) => bar?.update(p.batch, { loss: p.loss.toFixed(4), acc: p.accuracy.toFixed(3), sps: p.samplesPerSecond.toFixed(0) }),
+        onProgress: (p) =>
+          bar?.update(p.batch, { loss: p.loss.toFixed(4), acc: p.accuracy.toFixed(3), sps: p.samplesPerSecond.toFixed(0) }),
         shouldStop: () => stopRequested() !== undefined || (deps.shouldStop?.() ?? false),
         onEpochEnd: async (r, s, improved) => {
           bar?.stop();
@@ -165,7 +209,9 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
           bar?.stop();
           interrupted = true;
           await saveLast();
-          info(`train: stopped after epoch ${s.epoch}${s.batch ? ` + ${s.batch} batches` : ''}; resume with \`capgen train --run ${config.runDir} --resume\``);
+          info(
+            `train: stopped after epoch ${s.epoch}${s.batch ? ` + ${s.batch} batches` : ''}; resume with \`capgen train --run ${config.runDir} --resume\``,
+          );
         },
       },
     });
@@ -174,6 +220,9 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
     await engine.close();
     unsubscribe();
   }
-  if (!interrupted) info(`train: best epoch ${state.bestEpoch ?? '-'} (loss ${state.bestValLoss?.toFixed(4) ?? '-'}), checkpoints in ${bestDir} and ${lastDir}, curves in ${historyPng}`);
+  if (!interrupted)
+    info(
+      `train: best epoch ${state.bestEpoch ?? '-'} (loss ${state.bestValLoss?.toFixed(4) ?? '-'}), checkpoints in ${bestDir} and ${lastDir}, curves in ${historyPng}`,
+    );
   return { state, bestDir, lastDir, interrupted, historyPng };
 }

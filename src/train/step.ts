@@ -63,7 +63,10 @@ export function resolveEngine(choice: EngineChoice, backend: BackendInfo): { nam
   if (choice === 'tfjs') return { name: 'tfjs', why: 'asked for' };
   const ortLoads = loadOnnxRuntime() !== undefined;
   if (choice === 'onnx') {
-    if (!ortLoads) throw new CapgenError('BACKEND', `the onnx training engine is not available: ${onnxUnavailableReason()}`, { hint: ONNX_INSTALL_HINT });
+    if (!ortLoads)
+      throw new CapgenError('BACKEND', `the onnx training engine is not available: ${onnxUnavailableReason()}`, {
+        hint: ONNX_INSTALL_HINT,
+      });
     return { name: 'onnx', why: 'asked for' };
   }
   if (!hostBackend(backend.name)) return { name: 'tfjs', why: `native TensorFlow (${backend.name})` };
@@ -78,8 +81,18 @@ export async function startTrainingEngine<S extends BaseSizes>(ctx: EngineContex
   if (resolved.name === 'tfjs') {
     const model = new TfjsDecoder(spec, sizes, ctx.initialWeights);
     // On native backends with one replica, the update stays on the device (no gradient reads).
-    const optimizer = !hostBackend(ctx.backend.name) && ctx.replicas === 1 ? new DeviceAdam(model.variables, ctx.adam) : new Adam(model.variables, ctx.adam);
-    const replicas = await startReplicas({ count: ctx.replicas, backend: ctx.backend.name, model, optimizer, data, labelSmoothing: ctx.labelSmoothing });
+    const optimizer =
+      !hostBackend(ctx.backend.name) && ctx.replicas === 1
+        ? new DeviceAdam(model.variables, ctx.adam)
+        : new Adam(model.variables, ctx.adam);
+    const replicas = await startReplicas({
+      count: ctx.replicas,
+      backend: ctx.backend.name,
+      model,
+      optimizer,
+      data,
+      labelSmoothing: ctx.labelSmoothing,
+    });
     return {
       ...replicas,
       name: 'tfjs',
@@ -97,7 +110,10 @@ export async function startTrainingEngine<S extends BaseSizes>(ctx: EngineContex
     };
   }
 
-  const optimizer = new Adam(names.map((n) => ctx.initialWeights[n]), { ...ctx.adam, sharedMemory: false });
+  const optimizer = new Adam(
+    names.map((n) => ctx.initialWeights[n]),
+    { ...ctx.adam, sharedMemory: false },
+  );
   const trainer = new OnnxTrainer(spec, sizes, { batchSize: ctx.batchSize, labelSmoothing: ctx.labelSmoothing });
   const grads = optimizer.hostWeights.map((w) => new Float32Array(w.length));
   const sites = spec.dropoutSites(sizes);
@@ -124,7 +140,10 @@ export async function startTrainingEngine<S extends BaseSizes>(ctx: EngineContex
       let correct = 0;
       let tokens = 0;
       for (const picks of plan) {
-        const r = await trainer.run(optimizer.hostWeights, buildBatch(examples, picks, data.features, data.featureSize, { padTo, timeStepMultiple: ONNX_TIME_STEP_MULTIPLE }));
+        const r = await trainer.run(
+          optimizer.hostWeights,
+          buildBatch(examples, picks, data.features, data.featureSize, { padTo, timeStepMultiple: ONNX_TIME_STEP_MULTIPLE }),
+        );
         lossSum += r.loss * r.count;
         correct += r.correct;
         tokens += r.count;

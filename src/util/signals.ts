@@ -33,7 +33,9 @@ function onSignal(signal: StopSignal): void {
   const again = requested !== undefined;
   if (!again) {
     requested = signal;
-    process.stderr.write(`\ncapgen: ${signal}: stopping at the next safe point and saving what can be resumed (${signal === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to stop at once)\n`);
+    process.stderr.write(
+      `\ncapgen: ${signal}: stopping at the next safe point and saving what can be resumed (${signal === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to stop at once)\n`,
+    );
   }
   for (const l of listeners) l(signal, again);
   if (again) {

@@ -35,7 +35,18 @@ const x3 = seeded(5 * 4 * 3, 7);
 /** Gathers and sums on which the fixes take their fast path, and some on which they must not. */
 const gatherAndSumCases: Record<string, () => tf.Tensor> = {
   'gather rows': () => tf.gather(tf.tensor2d(x3, [20, 3]), tf.tensor1d([3, 0, 19, 3], 'int32')),
-  'gather 3d by 2d ids': () => tf.gather(tf.tensor3d(x3, [5, 4, 3]), tf.tensor2d([[4, 0], [2, 2]], [2, 2], 'int32')),
+  'gather 3d by 2d ids': () =>
+    tf.gather(
+      tf.tensor3d(x3, [5, 4, 3]),
+      tf.tensor2d(
+        [
+          [4, 0],
+          [2, 2],
+        ],
+        [2, 2],
+        'int32',
+      ),
+    ),
   'gather int32 rows': () => tf.gather(tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2], 'int32'), tf.tensor1d([2, 0], 'int32')).toFloat(),
   'gather axis 1 (stock)': () => tf.gather(tf.tensor3d(x3, [5, 4, 3]), tf.tensor1d([1, 3], 'int32'), 1),
   'sum axis 0': () => tf.sum(tf.tensor2d(x3, [20, 3]), 0),
@@ -53,7 +64,12 @@ describe('WASM kernel fixes', () => {
   beforeAll(async () => {
     expect(await tf.setBackend('wasm')).toBe(true);
     // Results of the stock kernels, before the fixes are registered.
-    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+    for (const [ta, tb] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
       const A = ta ? tf.tensor3d(a, [3, 5, 7]) : tf.tensor3d(a, [3, 7, 5]);
       const B = tb ? tf.tensor3d(b, [3, 4, 5]) : tf.tensor3d(b, [3, 5, 4]);
       unpatched[`${ta}${tb}`] = tf.matMul(A, B, ta, tb).dataSync() as Float32Array;
@@ -75,11 +91,31 @@ describe('WASM kernel fixes', () => {
     }
     // Shapes as well as values.
     expect(tf.tidy(() => tf.sum(tf.ones([2, 3, 4]), [0, 1], true).shape)).toEqual([1, 1, 4]);
-    expect(tf.tidy(() => tf.gather(tf.ones([5, 2, 3]), tf.tensor2d([[0, 4], [1, 1]], [2, 2], 'int32')).shape)).toEqual([2, 2, 2, 3]);
+    expect(
+      tf.tidy(
+        () =>
+          tf.gather(
+            tf.ones([5, 2, 3]),
+            tf.tensor2d(
+              [
+                [0, 4],
+                [1, 1],
+              ],
+              [2, 2],
+              'int32',
+            ),
+          ).shape,
+      ),
+    ).toEqual([2, 2, 2, 3]);
   });
 
   it('BatchMatMul with transposed operands equals the stock kernel', () => {
-    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+    for (const [ta, tb] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
       const before = tf.memory().numTensors;
       const A = ta ? tf.tensor3d(a, [3, 5, 7]) : tf.tensor3d(a, [3, 7, 5]);
       const B = tb ? tf.tensor3d(b, [3, 4, 5]) : tf.tensor3d(b, [3, 5, 4]);
@@ -101,13 +137,18 @@ describe('WASM kernel fixes', () => {
   it('the Embedding gradient (gather) is the scatter-add of the upstream gradient', () => {
     const vocab = 11;
     const width = 3;
-    const ids = [[1, 4, 4], [0, 10, 1]];
+    const ids = [
+      [1, 4, 4],
+      [0, 10, 1],
+    ];
     const upstream = seeded(2 * 3 * width, 4);
     const grad = tf.tidy(() => {
       const E = tf.tensor2d(seeded(vocab * width, 5), [vocab, width]);
       const W = tf.tensor3d(upstream, [2, 3, width]);
       const idT = tf.tensor2d(ids, [2, 3], 'int32');
-      return tf.grad((e: tf.Tensor) => tf.gather(e, idT).mul(W).sum())(E).dataSync();
+      return tf
+        .grad((e: tf.Tensor) => tf.gather(e, idT).mul(W).sum())(E)
+        .dataSync();
     });
     expect(maxAbsDiff(grad, referenceSegmentSum(upstream, ids.flat(), width, vocab))).toBeLessThan(1e-6);
   });

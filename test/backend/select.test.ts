@@ -36,9 +36,23 @@ describe.skipIf(nativeInstalled())('initBackend without native bindings', () => 
   });
 
   it('a WASM failure that leaves auto on pure JS is said in the backend line; missing native packages are not', () => {
-    const line = describeBackend({ requested: 'auto', name: 'cpu', tfBackend: 'cpu', threads: 1, skipped: ['@tensorflow/tfjs-node: not installed', 'wasm: out of memory'] });
+    const line = describeBackend({
+      requested: 'auto',
+      name: 'cpu',
+      tfBackend: 'cpu',
+      threads: 1,
+      skipped: ['@tensorflow/tfjs-node: not installed', 'wasm: out of memory'],
+    });
     expect(line).toBe('backend: pure-JS cpu, 1 thread (auto) because wasm: out of memory');
-    expect(describeBackend({ requested: 'auto', name: 'wasm', tfBackend: 'wasm', threads: 2, skipped: ['@tensorflow/tfjs-node: not installed'] })).toBe('backend: WASM (XNNPACK, SIMD), 2 threads (auto)');
+    expect(
+      describeBackend({
+        requested: 'auto',
+        name: 'wasm',
+        tfBackend: 'wasm',
+        threads: 2,
+        skipped: ['@tensorflow/tfjs-node: not installed'],
+      }),
+    ).toBe('backend: WASM (XNNPACK, SIMD), 2 threads (auto)');
   });
 
   it('cpu is available on request', async () => {

@@ -16,7 +16,8 @@ import type { Example } from '../../src/train/data.js';
 import { REPO_ROOT, tempDir } from '../helpers.js';
 
 const HAS_TORCH = spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
-if (!HAS_TORCH) process.stderr.write(`note: ${PYTHON} cannot import torch (apt-get install python3-torch): the torch peer tests are skipped\n`);
+if (!HAS_TORCH)
+  process.stderr.write(`note: ${PYTHON} cannot import torch (apt-get install python3-torch): the torch peer tests are skipped\n`);
 
 const sizes: MergeLstmSizes = { vocabSize: 12, embeddingSize: 6, hiddenSize: 5, featureSize: 7, dropout: 0 };
 
@@ -86,7 +87,12 @@ x = torch.tensor(a["inputs"])
 with torch.no_grad():
     out = m(torch.tensor(a["features"]), x, torch.ones_like(x, dtype=torch.bool))
 print(json.dumps(out.reshape(x.shape[0], x.shape[1], -1).tolist()))`,
-      { sizes, weights: weightsFile, inputs, features: examples.map((e) => [...features.subarray(e.imageRow * sizes.featureSize, (e.imageRow + 1) * sizes.featureSize)]) },
+      {
+        sizes,
+        weights: weightsFile,
+        inputs,
+        features: examples.map((e) => [...features.subarray(e.imageRow * sizes.featureSize, (e.imageRow + 1) * sizes.featureSize)]),
+      },
     ) as number[][][];
     expect(ours.length).toBe(host.rows.length);
     host.rows.forEach((row, k) => {
@@ -112,9 +118,30 @@ print("{}")`,
 
   it('bench/decode_torch.py gives capgen greedy captions word for word, stopping at the end token', () => {
     const maxLength = 8;
-    const peerData = writePeerData(path.join(dir, 'decode'), { features, featureShape: [sizes.featureSize], vocabSize: sizes.vocabSize, extra: { sizes, maxLength } });
+    const peerData = writePeerData(path.join(dir, 'decode'), {
+      features,
+      featureShape: [sizes.featureSize],
+      vocabSize: sizes.vocabSize,
+      extra: { sizes, maxLength },
+    });
     const out = path.join(dir, 'captions.json');
-    const r = spawnSync(PYTHON, [path.join(REPO_ROOT, 'bench', 'decode_torch.py'), '--data', peerData, '--weights', weightsFile, '--batch', '4', '--threads', '1', '--out', out], { encoding: 'utf8' });
+    const r = spawnSync(
+      PYTHON,
+      [
+        path.join(REPO_ROOT, 'bench', 'decode_torch.py'),
+        '--data',
+        peerData,
+        '--weights',
+        weightsFile,
+        '--batch',
+        '4',
+        '--threads',
+        '1',
+        '--out',
+        out,
+      ],
+      { encoding: 'utf8' },
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/BLAS /);
     const theirs = JSON.parse(readFileSync(out, 'utf8')) as number[][];

@@ -31,24 +31,51 @@ function twoTone(width: number, height: number, left: number[], right: number[])
 describe('capgen caption', () => {
   const root = tempDir('capgen-caption-');
   const checkpointDir = path.join(root, 'ckpt');
-  const files = { png: path.join(root, 'scene.png'), exif: path.join(root, 'rotated.jpg'), broken: path.join(root, 'broken.jpg'), missing: path.join(root, 'missing.png') };
+  const files = {
+    png: path.join(root, 'scene.png'),
+    exif: path.join(root, 'rotated.jpg'),
+    broken: path.join(root, 'broken.jpg'),
+    missing: path.join(root, 'missing.png'),
+  };
   let encoder: Encoder;
 
   beforeAll(async () => {
     await initBackend('wasm');
     encoder = await createEncoder({ ...DEFAULT_FEATURES_CONFIG, encoder: 'seeded-cnn', seed: 4 });
     const vocab = Vocabulary.build(new Map(WORDS.map((w) => [w, 1])), 1);
-    const sizes: MergeLstmSizes = { vocabSize: vocab.size, embeddingSize: 8, hiddenSize: 16, featureSize: encoder.identity.featureShape[0], dropout: 0 };
+    const sizes: MergeLstmSizes = {
+      vocabSize: vocab.size,
+      embeddingSize: 8,
+      hiddenSize: 16,
+      featureSize: encoder.identity.featureShape[0],
+      dropout: 0,
+    };
     const weights = initialWeights(sizes, 2);
     weights['output.kernel'] = weights['output.kernel'].map((x) => x * 8);
     weights['image.kernel'] = weights['image.kernel'].map((x) => x * 20);
     weights['output.bias'][2] = 2; // the end token: captions of a few words
-    const meta = { architecture: 'merge-lstm', ...sizes, vocab: vocab.toFile(), cleaning: DEFAULT_CLEANING, encoder: encoder.identity, maxCaptionLength: 7, trainConfig: {}, epoch: 1, metrics: {}, createdAt: 'test' };
+    const meta = {
+      architecture: 'merge-lstm',
+      ...sizes,
+      vocab: vocab.toFile(),
+      cleaning: DEFAULT_CLEANING,
+      encoder: encoder.identity,
+      maxCaptionLength: 7,
+      trainConfig: {},
+      epoch: 1,
+      metrics: {},
+      createdAt: 'test',
+    };
     await saveCheckpoint(checkpointDir, { meta, weights });
 
-    await sharp(twoTone(48, 32, [250, 30, 30], [20, 40, 230]), { raw: { width: 48, height: 32, channels: 3 } }).png().toFile(files.png);
+    await sharp(twoTone(48, 32, [250, 30, 30], [20, 40, 230]), { raw: { width: 48, height: 32, channels: 3 } })
+      .png()
+      .toFile(files.png);
     // stored landscape, EXIF orientation 6: viewers show it rotated 90° clockwise (portrait)
-    await sharp(twoTone(60, 30, [240, 240, 20], [10, 120, 10]), { raw: { width: 60, height: 30, channels: 3 } }).jpeg({ quality: 95 }).withMetadata({ orientation: 6 }).toFile(files.exif);
+    await sharp(twoTone(60, 30, [240, 240, 20], [10, 120, 10]), { raw: { width: 60, height: 30, channels: 3 } })
+      .jpeg({ quality: 95 })
+      .withMetadata({ orientation: 6 })
+      .toFile(files.exif);
     await fs.writeFile(files.broken, Buffer.from('\xff\xd8\xff\xe0 this is not really a JPEG'));
   });
 
@@ -76,7 +103,12 @@ describe('capgen caption', () => {
     expect(tf.memory().numTensors).toBe(beforeLoading);
     const loadingLeak = 0;
     const tensorsBefore = tf.memory().numTensors;
-    const r = await runCaption({ ...DEFAULT_CAPTION_CONFIG, inputs: [files.png, files.exif, files.broken, files.missing], checkpointDir, backend: 'wasm' });
+    const r = await runCaption({
+      ...DEFAULT_CAPTION_CONFIG,
+      inputs: [files.png, files.exif, files.broken, files.missing],
+      checkpointDir,
+      backend: 'wasm',
+    });
     expect(tf.memory().numTensors - tensorsBefore).toBe(loadingLeak);
     expect(r.captions.map((c) => c.image)).toEqual([files.png, files.exif]);
     expect(r.failed.map((f) => f.path)).toEqual([files.missing, files.broken]);
@@ -132,9 +164,12 @@ describe('caption inputs', () => {
   it('globs go through tinyglobby: ** across folders, {a,b} alternatives, a backslash for a literal wildcard', async () => {
     const g = path.join(dir, 'globs');
     await fs.mkdir(path.join(g, 'x', 'y'), { recursive: true });
-    for (const f of ['top.jpg', 'x/mid.png', 'x/y/deep.jpg', 'x/y/.dot.jpg', 'x/y/skip.txt', 'star*.jpg', 'starry.jpg']) await fs.writeFile(path.join(g, f), 'x');
+    for (const f of ['top.jpg', 'x/mid.png', 'x/y/deep.jpg', 'x/y/.dot.jpg', 'x/y/skip.txt', 'star*.jpg', 'starry.jpg'])
+      await fs.writeFile(path.join(g, f), 'x');
     const j = (...p: string[]) => path.join(g, ...p);
-    expect((await expandInputs([j('**', '*.jpg')])).files).toEqual([j('starry.jpg'), j('star*.jpg'), j('top.jpg'), j('x', 'y', 'deep.jpg')].sort());
+    expect((await expandInputs([j('**', '*.jpg')])).files).toEqual(
+      [j('starry.jpg'), j('star*.jpg'), j('top.jpg'), j('x', 'y', 'deep.jpg')].sort(),
+    );
     expect((await expandInputs([j('{top,x/mid}.{jpg,png}')])).files).toEqual([j('top.jpg'), j('x', 'mid.png')]);
     expect((await expandInputs([j('star\\*.jpg')])).files).toEqual([j('star*.jpg')]);
     expect((await expandInputs([j('star*.jpg')])).files).toEqual([j('star*.jpg')]); // an existing name is taken as named

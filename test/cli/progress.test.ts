@@ -10,8 +10,12 @@ describe('progress lines without a TTY', () => {
 
   it('render the format without the bar, tokens filled, unknown tokens kept', () => {
     const tokens = { value: 10, total: 100, eta_formatted: '18.0 s', rate: '5.0' };
-    expect(renderProgressLine('features [{bar}] {value}/{total} images | {rate} img/s | ETA {eta_formatted}', tokens)).toBe('features 10/100 images | 5.0 img/s | ETA 18.0 s');
-    expect(renderProgressLine('decoding |{bar}| {value}/{total} images | {eta_formatted} left', tokens)).toBe('decoding 10/100 images | 18.0 s left');
+    expect(renderProgressLine('features [{bar}] {value}/{total} images | {rate} img/s | ETA {eta_formatted}', tokens)).toBe(
+      'features 10/100 images | 5.0 img/s | ETA 18.0 s',
+    );
+    expect(renderProgressLine('decoding |{bar}| {value}/{total} images | {eta_formatted} left', tokens)).toBe(
+      'decoding 10/100 images | 18.0 s left',
+    );
     expect(renderProgressLine('epoch 2/20 [{bar}] {value}/{total} | loss {loss}', tokens)).toBe('epoch 2/20 10/100 | loss {loss}');
   });
 

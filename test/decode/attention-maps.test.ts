@@ -74,7 +74,7 @@ describe('attention rows in search', () => {
     model.dispose();
   });
 
-  it('beam size 1 gives greedy\'s words and attention rows', () => {
+  it("beam size 1 gives greedy's words and attention rows", () => {
     const model = attendingModel(sizes, { seed: 4, endBias: 3 });
     const x = batchOf(images);
     const greedy = greedySearch(model, x, { maxLength: 8, attention: { grid } });
@@ -88,7 +88,7 @@ describe('attention rows in search', () => {
     model.dispose();
   });
 
-  it('beam search carries each final beam\'s own rows through the reordering', () => {
+  it("beam search carries each final beam's own rows through the reordering", () => {
     const model = attendingModel(sizes, { seed: 5, endBias: 2 });
     const x = batchOf(images);
     const greedy = greedySearch(model, x, 8);
@@ -149,11 +149,15 @@ describe('attention rows in search', () => {
     const before = tf.memory().numTensors;
     const pooled = tf.zeros([2, 6]);
     for (const beamSize of [1, 2]) {
-      expect(() => decodeBatch(merge, pooled, { maxLength: 5, beamSize, lengthPenalty: 0, attention: { grid: [2, 3] } })).toThrow(/returns no attention/);
+      expect(() => decodeBatch(merge, pooled, { maxLength: 5, beamSize, lengthPenalty: 0, attention: { grid: [2, 3] } })).toThrow(
+        /returns no attention/,
+      );
     }
     const x = batchOf(images.slice(0, 2));
     for (const beamSize of [1, 2]) {
-      expect(() => decodeBatch(attending, x, { maxLength: 5, beamSize, lengthPenalty: 0, attention: { grid: [2, 2] } })).toThrow(/does not fit/);
+      expect(() => decodeBatch(attending, x, { maxLength: 5, beamSize, lengthPenalty: 0, attention: { grid: [2, 2] } })).toThrow(
+        /does not fit/,
+      );
     }
     tf.dispose([pooled, x]);
     expect(tf.memory().numTensors).toBe(before);

@@ -122,7 +122,10 @@ describe('search on a transition table', () => {
     const m = new TableModel(Array.from({ length: 7 }, () => row));
     const features = oneImage();
     for (const beamSize of [1, 2, 4]) {
-      const [out] = beamSize === 1 ? greedySearch(m, features, 5).map((h) => ({ ...h, beams: [h] })) : beamSearch(m, features, { maxLength: 5, beamSize, lengthPenalty: 0 });
+      const [out] =
+        beamSize === 1
+          ? greedySearch(m, features, 5).map((h) => ({ ...h, beams: [h] }))
+          : beamSearch(m, features, { maxLength: 5, beamSize, lengthPenalty: 0 });
       for (const h of out.beams) {
         expect(h.tokens.every((id) => id >= WORDS_FROM)).toBe(true);
         expect(h.tokens).toHaveLength(5);
@@ -166,7 +169,10 @@ describe('search on a random-weight MergeLstm', () => {
 
   it('beam size 1 equals greedy', () => {
     const m = model();
-    const x = tf.tensor2d(features.flatMap((f) => [...f]), [features.length, sizes.featureSize]);
+    const x = tf.tensor2d(
+      features.flatMap((f) => [...f]),
+      [features.length, sizes.featureSize],
+    );
     const greedy = greedySearch(m, x, 12);
     const beam = beamSearch(m, x, { maxLength: 12, beamSize: 1, lengthPenalty: 0 });
     expect(beam.map((b) => b.tokens)).toEqual(greedy.map((g) => g.tokens));
@@ -186,7 +192,13 @@ describe('search on a random-weight MergeLstm', () => {
   it('masks special tokens the model prefers', async () => {
     const m = model(8); // pad, start and unk get a large output bias
     const x = tf.tensor2d(features[0], [1, sizes.featureSize]);
-    const raw = tf.tidy(() => m.step(tf.tensor1d([1], 'int32'), m.initState(x)).logProbs.argMax(1).dataSync()[0]);
+    const raw = tf.tidy(
+      () =>
+        m
+          .step(tf.tensor1d([1], 'int32'), m.initState(x))
+          .logProbs.argMax(1)
+          .dataSync()[0],
+    );
     expect([0, 1, 3]).toContain(raw); // unmasked, the model would emit a special token
     for (const beamSize of [1, 3]) {
       const out = await decodeFeatures(m, features, { maxLength: 8, beamSize, lengthPenalty: 0 });

@@ -21,7 +21,10 @@ export function bestConstantCaption(captions: PreparedCaption[]): { caption: str
   const candidates = new Map(captions.filter((c) => c.split === 'train').map((c) => [c.tokens.join(' '), c.tokens]));
   let best = { caption: '', bleu4: -1 };
   for (const [caption, tokens] of candidates) {
-    const bleu4 = corpusBleu(references, references.map(() => tokens)).bleu[3]!;
+    const bleu4 = corpusBleu(
+      references,
+      references.map(() => tokens),
+    ).bleu[3]!;
     if (bleu4 > best.bleu4) best = { caption, bleu4 };
   }
   return { ...best, images: [...refsByImage.keys()] };

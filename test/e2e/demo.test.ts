@@ -21,7 +21,9 @@ describe('capgen demo (built CLI)', () => {
     expect(record.status).toBe('done');
     expect(record.samples).toHaveLength(2);
     // The shown scenes are the first two of the test list, with their five references from the run.
-    const testList = readFileSync(path.join(out, 'dataset', 'Flickr_8k.testImages.txt'), 'utf8').trim().split('\n');
+    const testList = readFileSync(path.join(out, 'dataset', 'Flickr_8k.testImages.txt'), 'utf8')
+      .trim()
+      .split('\n');
     expect(record.samples.map((s) => s.image)).toEqual(testList.slice(0, 2));
     for (const s of record.samples) {
       expect(s.references).toHaveLength(5);

@@ -11,7 +11,11 @@ const exec = promisify(execFile);
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
 /** Runs a command, returning its output and exit code instead of throwing on a non-zero one. */
-async function sh(cmd: string, args: string[], opts: { cwd: string; env?: Record<string, string> }): Promise<{ code: number; stdout: string; stderr: string }> {
+async function sh(
+  cmd: string,
+  args: string[],
+  opts: { cwd: string; env?: Record<string, string> },
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const t0 = performance.now();
   try {
     const r = await exec(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, maxBuffer: 64 << 20, timeout: 480_000 });
@@ -77,7 +81,10 @@ describe('npm pack + install of the tarball', () => {
   const root = tempDir('capgen-pack-');
 
   it('packs bin + dist only, installs offline without TypeScript, and the installed capgen runs', async () => {
-    const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string; scripts: Record<string, string> };
+    const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      version: string;
+      scripts: Record<string, string>;
+    };
     // The build runs when packing (prepack), never on the user's install (no prepare/install script).
     expect(pkg.scripts.prepack).toMatch(/npm run build/);
     for (const hook of ['prepare', 'preinstall', 'install', 'postinstall']) expect(pkg.scripts[hook], hook).toBeUndefined();
@@ -121,7 +128,10 @@ describe('npm pack + install of the tarball', () => {
     expect(help.stdout).toMatch(/Usage: capgen/);
 
     const run = path.join(project, 'runs', 'tiny');
-    const prep = await sh('npx', ['--offline', 'capgen', 'prepare', '--dataset', 'synthetic', '--count', '12', '--run', run], { cwd: project, env });
+    const prep = await sh('npx', ['--offline', 'capgen', 'prepare', '--dataset', 'synthetic', '--count', '12', '--run', run], {
+      cwd: project,
+      env,
+    });
     expect(prep.code, prep.stderr).toBe(0);
     const record = JSON.parse(readFileSync(path.join(run, 'prepare.json'), 'utf8')) as { features?: { encoder: { architecture: string } } };
     expect(record.features?.encoder.architecture).toBe('seeded-cnn');

@@ -13,7 +13,20 @@ import { bestConstantCaption, readCaptions } from './constant-caption.js';
 // counts and places: measured test BLEU-4 0.54 against 0.41 for the best constant caption.
 const COUNT = 400;
 const EPOCHS = 15;
-const TRAIN_FLAGS = ['--batch-size', '16', '--embedding-size', '64', '--hidden-size', '128', '--dropout', '0.2', '--lr', '3e-3', '--patience', '20'];
+const TRAIN_FLAGS = [
+  '--batch-size',
+  '16',
+  '--embedding-size',
+  '64',
+  '--hidden-size',
+  '128',
+  '--dropout',
+  '0.2',
+  '--lr',
+  '3e-3',
+  '--patience',
+  '20',
+];
 /** BLEU-4 (0..1 scale) by which the model must beat the best constant caption; an image-blind
  *  model lands at or below the constant, so this margin is only reached by looking. */
 const MARGIN = 0.05;
@@ -30,10 +43,25 @@ describe('capgen pipeline on the synthetic dataset (built CLI)', () => {
   let model: EvalJson;
 
   beforeAll(async () => {
-    const prepared = await runCli(['prepare', '--dataset', 'synthetic', '--count', String(COUNT), '--seed', '3', '--out', runDir, '--encoder', 'seeded-cnn', '--json']);
+    const prepared = await runCli([
+      'prepare',
+      '--dataset',
+      'synthetic',
+      '--count',
+      String(COUNT),
+      '--seed',
+      '3',
+      '--out',
+      runDir,
+      '--encoder',
+      'seeded-cnn',
+      '--json',
+    ]);
     expect(prepared.code, prepared.stderr).toBe(0);
     // ~90 s on an idle 2-core machine; the limit leaves room for a busy one.
-    const trained = await runCli(['train', '--run', runDir, '--epochs', String(EPOCHS), '--seed', '1', ...TRAIN_FLAGS], { timeoutMs: 900_000 });
+    const trained = await runCli(['train', '--run', runDir, '--epochs', String(EPOCHS), '--seed', '1', ...TRAIN_FLAGS], {
+      timeoutMs: 900_000,
+    });
     expect(trained.code, trained.stderr).toBe(0);
     const evaluated = await runCli(['eval', '--run', runDir, '--split', 'test', '--json', '--no-thumbnails']);
     expect(evaluated.code, evaluated.stderr).toBe(0);
@@ -44,13 +72,21 @@ describe('capgen pipeline on the synthetic dataset (built CLI)', () => {
     for (const f of ['dataset/Flickr8k.token.txt', 'dataset/Images/scene_00001.png', 'prepare.json', 'captions.jsonl', 'vocab.json']) {
       expect(existsSync(path.join(runDir, f)), f).toBe(true);
     }
-    const prepare = JSON.parse(readFileSync(path.join(runDir, 'prepare.json'), 'utf8')) as { features?: { encoder: { architecture: string } } };
+    const prepare = JSON.parse(readFileSync(path.join(runDir, 'prepare.json'), 'utf8')) as {
+      features?: { encoder: { architecture: string } };
+    };
     expect(prepare.features?.encoder.architecture).toBe('seeded-cnn');
     expect(readCaptions(runDir)).toHaveLength(COUNT * 5);
   });
 
   it('train wrote checkpoints and history; eval scored every test image and wrote its files', () => {
-    for (const f of ['train/best/checkpoint.json', 'train/last/checkpoint.json', 'train/history.json', 'eval/metrics.json', 'eval/predictions.jsonl']) {
+    for (const f of [
+      'train/best/checkpoint.json',
+      'train/last/checkpoint.json',
+      'train/history.json',
+      'eval/metrics.json',
+      'eval/predictions.jsonl',
+    ]) {
       expect(existsSync(path.join(runDir, f)), f).toBe(true);
     }
     expect(model.split).toBe('test');
@@ -64,14 +100,31 @@ describe('capgen pipeline on the synthetic dataset (built CLI)', () => {
     // Score the baseline through the CLI too: `eval --predictions` must agree with the library.
     const predictionsFile = path.join(root, 'constant.jsonl');
     writeFileSync(predictionsFile, baseline.images.map((image) => JSON.stringify({ image, caption: baseline.caption })).join('\n'));
-    const scored = await runCli(['eval', '--run', runDir, '--split', 'test', '--predictions', predictionsFile, '--out', path.join(root, 'baseline'), '--json', '--no-thumbnails']);
+    const scored = await runCli([
+      'eval',
+      '--run',
+      runDir,
+      '--split',
+      'test',
+      '--predictions',
+      predictionsFile,
+      '--out',
+      path.join(root, 'baseline'),
+      '--json',
+      '--no-thumbnails',
+    ]);
     expect(scored.code, scored.stderr).toBe(0);
     const baselineBleu4 = (JSON.parse(scored.stdout) as EvalJson).metrics.bleu4;
     expect(baselineBleu4).toBeCloseTo(baseline.bleu4, 9);
-    process.stderr.write(`e2e: test BLEU-4 model ${model.metrics.bleu4.toFixed(4)} vs best constant caption ${baselineBleu4.toFixed(4)} ("${baseline.caption}")\n`);
+    process.stderr.write(
+      `e2e: test BLEU-4 model ${model.metrics.bleu4.toFixed(4)} vs best constant caption ${baselineBleu4.toFixed(4)} ("${baseline.caption}")\n`,
+    );
     expect(model.metrics.bleu4).toBeGreaterThan(baselineBleu4 + MARGIN);
 
-    const predictions = readFileSync(path.join(runDir, 'eval', 'predictions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { caption: string });
+    const predictions = readFileSync(path.join(runDir, 'eval', 'predictions.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { caption: string });
     expect(new Set(predictions.map((p) => p.caption)).size).toBeGreaterThan(predictions.length / 4);
   });
 

@@ -24,9 +24,26 @@ describe('transformer decoder on the synthetic dataset (built CLI)', () => {
   let trainLog = '';
 
   beforeAll(async () => {
-    const prepared = await runCli(['prepare', '--dataset', 'synthetic', '--count', String(COUNT), '--seed', '3', '--out', runDir, '--encoder', 'seeded-cnn', '--pooling', 'none']);
+    const prepared = await runCli([
+      'prepare',
+      '--dataset',
+      'synthetic',
+      '--count',
+      String(COUNT),
+      '--seed',
+      '3',
+      '--out',
+      runDir,
+      '--encoder',
+      'seeded-cnn',
+      '--pooling',
+      'none',
+    ]);
     expect(prepared.code, prepared.stderr).toBe(0);
-    const trained = await runCli(['train', '--run', runDir, '--decoder', 'transformer', '--epochs', String(EPOCHS), '--seed', '1', ...TRAIN_FLAGS], { timeoutMs: 600_000 });
+    const trained = await runCli(
+      ['train', '--run', runDir, '--decoder', 'transformer', '--epochs', String(EPOCHS), '--seed', '1', ...TRAIN_FLAGS],
+      { timeoutMs: 600_000 },
+    );
     expect(trained.code, trained.stderr).toBe(0);
     trainLog = trained.stderr;
     const evaluated = await runCli(['eval', '--run', runDir, '--split', 'test', '--json', '--no-thumbnails']);
@@ -35,7 +52,9 @@ describe('transformer decoder on the synthetic dataset (built CLI)', () => {
   }, 900_000);
 
   it('trains on the 4x4 grid with its own defaults where no flag is given (warm-up of one epoch, dropout 0.1)', () => {
-    expect(trainLog).toMatch(/decoder transformer, .*features 4x4x76 \(seeded-cnn, held as float16\), 100 steps per epoch of 16, lr 0\.002 after 100 warm-up steps, dropout 0\.1/);
+    expect(trainLog).toMatch(
+      /decoder transformer, .*features 4x4x76 \(seeded-cnn, held as float16\), 100 steps per epoch of 16, lr 0\.002 after 100 warm-up steps, dropout 0\.1/,
+    );
   });
 
   it('beats the best constant caption by a clear BLEU-4 margin (the model uses the image)', () => {
@@ -53,7 +72,13 @@ describe('transformer decoder on the synthetic dataset (built CLI)', () => {
         .map((p) => [p.image, p.caption]),
     );
     const images = [...evalPredictions.keys()].slice(0, 3);
-    const captioned = await runCli(['caption', '--checkpoint', path.join(runDir, 'train', 'best'), ...images.map((n) => path.join(runDir, 'dataset', 'Images', n)), '--json']);
+    const captioned = await runCli([
+      'caption',
+      '--checkpoint',
+      path.join(runDir, 'train', 'best'),
+      ...images.map((n) => path.join(runDir, 'dataset', 'Images', n)),
+      '--json',
+    ]);
     expect(captioned.code, captioned.stderr).toBe(0);
     const out = JSON.parse(captioned.stdout) as { captions: { image: string; caption: string }[] };
     expect(out.captions.map((c) => [path.basename(c.image), c.caption])).toEqual(images.map((n) => [n, evalPredictions.get(n)]));

@@ -11,16 +11,24 @@ import { encodeOnnxModel } from '../../src/features/onnx/proto.js';
 import { loadOnnxRuntime, type OrtTensor } from '../../src/features/onnx/runtime.js';
 import { buildBatch, toTensors, disposeBatch } from '../../src/train/batches.js';
 import type { Example } from '../../src/train/data.js';
+import type { ExpectStatic } from 'vitest';
 
 export function randomWeights<S extends BaseSizes>(spec: DecoderSpec<S>, sizes: S, seed: number): Weights {
   const rand = seededRandom(seed);
   const w: Weights = {};
-  for (const [n, shape] of spec.weightShapes(sizes)) w[n] = Float32Array.from({ length: shape.reduce((a, d) => a * d, 1) }, () => (rand() - 0.5) * 0.8);
+  for (const [n, shape] of spec.weightShapes(sizes))
+    w[n] = Float32Array.from({ length: shape.reduce((a, d) => a * d, 1) }, () => (rand() - 0.5) * 0.8);
   return w;
 }
 
 /** tfjs reference: mean cross-entropy (+ penalty) and its gradients by tf.variableGrads. */
-export function tfjsLossAndGrads<S extends BaseSizes>(spec: DecoderSpec<S>, sizes: S, weights: Weights, batch: ReturnType<typeof buildBatch>, opts: { labelSmoothing: number }) {
+export function tfjsLossAndGrads<S extends BaseSizes>(
+  spec: DecoderSpec<S>,
+  sizes: S,
+  weights: Weights,
+  batch: ReturnType<typeof buildBatch>,
+  opts: { labelSmoothing: number },
+) {
   const model = new TfjsDecoder(spec, sizes, weights, { fused: false });
   const dev = toTensors(batch, spec.featureShape(sizes));
   try {
@@ -46,7 +54,11 @@ export function tfjsLossAndGrads<S extends BaseSizes>(spec: DecoderSpec<S>, size
   }
 }
 
-export async function compareEngines<S extends BaseSizes>(spec: DecoderSpec<S>, sizes: S, opts: { examples: Example[]; featureRows: number; seed: number; labelSmoothing?: number }) {
+export async function compareEngines<S extends BaseSizes>(
+  spec: DecoderSpec<S>,
+  sizes: S,
+  opts: { examples: Example[]; featureRows: number; seed: number; labelSmoothing?: number },
+) {
   const rand = seededRandom(opts.seed);
   const features = Float32Array.from({ length: opts.featureRows * sizes.featureSize }, () => rand() * 2 - 1);
   const picks = opts.examples.map((_, i) => i);
@@ -59,13 +71,16 @@ export async function compareEngines<S extends BaseSizes>(spec: DecoderSpec<S>, 
   const trainer = new OnnxTrainer(spec, sizes, { batchSize: padTo, labelSmoothing: opts.labelSmoothing ?? 0, threads: 1 });
   const grads = ref.names.map((n) => new Float32Array(weights[n].length));
   try {
-    const r = await trainer.run(ref.names.map((n) => weights[n]), padded, grads);
+    const r = await trainer.run(
+      ref.names.map((n) => weights[n]),
+      padded,
+      grads,
+    );
     return { ref, onnx: { loss: r.loss, grads, correct: r.correct } };
   } finally {
     await trainer.close();
   }
 }
-
 
 /** Largest absolute difference between two arrays. */
 export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
@@ -75,16 +90,23 @@ export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 }
 
 /** Both engines' loss and every gradient agree to `tol`, and every weight gets a gradient. */
-export function expectEnginesEqual(r: Awaited<ReturnType<typeof compareEngines>>, expect: (v: unknown, m?: string) => any, tol = 1e-5): void {
+export function expectEnginesEqual(r: Awaited<ReturnType<typeof compareEngines>>, expect: ExpectStatic, tol = 1e-5): void {
   expect(Math.abs(r.onnx.loss - r.ref.loss)).toBeLessThan(tol);
   r.ref.names.forEach((name, k) => {
     expect(maxAbsDiff(r.ref.grads[k], r.onnx.grads[k]), name).toBeLessThan(tol);
-    expect(r.ref.grads[k].some((x) => x !== 0), `${name} has a gradient`).toBe(true);
+    expect(
+      r.ref.grads[k].some((x) => x !== 0),
+      `${name} has a gradient`,
+    ).toBe(true);
   });
 }
 
 /** Runs init and `steps` steps with ONNX Runtime and tfjs on the same tokens; returns the largest differences. */
-export async function compareDecoding<S extends BaseSizes>(spec: DecoderSpec<S>, sizes: S, opts: { batch: number; steps: number; seed: number }) {
+export async function compareDecoding<S extends BaseSizes>(
+  spec: DecoderSpec<S>,
+  sizes: S,
+  opts: { batch: number; steps: number; seed: number },
+) {
   const weights = randomWeights(spec, sizes, opts.seed);
   const graphs = buildDecoderGraphs(spec, sizes, weights);
   const O = loadOnnxRuntime();
@@ -104,7 +126,10 @@ export async function compareDecoding<S extends BaseSizes>(spec: DecoderSpec<S>,
       const ids = Int32Array.from({ length: opts.batch }, () => 1 + Math.floor(rand() * (sizes.vocabSize - 1)));
       const tokens = tf.tensor1d(ids, 'int32');
       const out = model.step(tokens, tfState, t);
-      const feeds: Record<string, OrtTensor> = { tokens: new O.Tensor('int32', ids, [opts.batch]), positions: new O.Tensor('int32', new Int32Array(opts.batch).fill(t), [opts.batch]) };
+      const feeds: Record<string, OrtTensor> = {
+        tokens: new O.Tensor('int32', ids, [opts.batch]),
+        positions: new O.Tensor('int32', new Int32Array(opts.batch).fill(t), [opts.batch]),
+      };
       ortState.forEach((s, i) => (feeds[`state_${i}`] = s));
       const r = await step.run(feeds);
       const a = out.logProbs.dataSync();
@@ -127,4 +152,3 @@ export async function compareDecoding<S extends BaseSizes>(spec: DecoderSpec<S>,
   }
   return { worst, stateCount: graphs.stateCount };
 }
-

@@ -6,7 +6,6 @@ import { SKIP_ORT } from '../features/onnx-helpers.js';
 import { mergeLstm } from '../../src/model/merge-lstm.js';
 import { compareDecoding } from './compare.js';
 
-
 describe.skipIf(SKIP_ORT)('decoder graphs for ONNX Runtime', () => {
   beforeAll(async () => {
     await initBackend('cpu');

@@ -6,7 +6,6 @@ import { mergeLstm } from '../../src/model/merge-lstm.js';
 import type { Example } from '../../src/train/data.js';
 import { compareEngines, expectEnginesEqual, maxAbsDiff } from './compare.js';
 
-
 const examples: Example[] = [
   { imageRow: 0, ids: Int32Array.from([4, 5, 6]) },
   { imageRow: 1, ids: Int32Array.from([7]) },

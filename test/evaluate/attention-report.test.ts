@@ -25,7 +25,16 @@ import { tempDir } from '../helpers.js';
 const GRID: [number, number] = [3, 4];
 const CHANNELS = 5;
 const FEATURE_SIZE = GRID[0] * GRID[1] * CHANNELS;
-const IDENTITY: EncoderIdentity = { architecture: 'seeded-cnn', weightsHash: 'seeded:1', layer: 'test', preprocess: 'unit', resize: 'squash', pooling: 'none', inputSize: [32, 32], featureShape: [...GRID, CHANNELS] };
+const IDENTITY: EncoderIdentity = {
+  architecture: 'seeded-cnn',
+  weightsHash: 'seeded:1',
+  layer: 'test',
+  preprocess: 'unit',
+  resize: 'squash',
+  pooling: 'none',
+  inputSize: [32, 32],
+  featureShape: [...GRID, CHANNELS],
+};
 const FEATURES_DIR = 'features/spatial-test';
 const IMAGES = ['one.jpg', 'two.png', 'three.jpg', 'four.png'];
 const RAWS = ['A dog runs on the grass.', 'a man plays with a red ball', 'children play on a beach', 'a cat sits on the water'];
@@ -36,7 +45,16 @@ function mapsOf(html: string, image: string): { grid: string; words: string[]; m
   const card = html.split('<div class="card"').find((c) => c.includes(`data-image="${image}"`))!;
   const m = card.match(/<div class="maps" data-grid="([^"]*)" data-words="([^"]*)" data-maps="([^"]*)">/);
   if (!m) return undefined;
-  return { grid: m[1], words: JSON.parse(m[2].replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&')), maps: m[3] };
+  return {
+    grid: m[1],
+    words: JSON.parse(
+      m[2]
+        .replace(/&quot;/g, '"')
+        .replace(/&#39;/g, "'")
+        .replace(/&amp;/g, '&'),
+    ),
+    maps: m[3],
+  };
 }
 
 describe('report.html attention maps', () => {
@@ -56,7 +74,15 @@ describe('report.html attention maps', () => {
       await (name.endsWith('.png') ? img.png() : img.jpeg()).toFile(path.join(imagesDir, name));
     }
     await fs.mkdir(runDir, { recursive: true });
-    const record: PrepareRecord = { createdAt: 'test', capgenVersion: 'test', config: { imagesDir }, cleaning: DEFAULT_CLEANING, maxCaptionLength: 6, stats: {}, features: { dir: FEATURES_DIR, encoder: IDENTITY, dtype: 'float32' } };
+    const record: PrepareRecord = {
+      createdAt: 'test',
+      capgenVersion: 'test',
+      config: { imagesDir },
+      cleaning: DEFAULT_CLEANING,
+      maxCaptionLength: 6,
+      stats: {},
+      features: { dir: FEATURES_DIR, encoder: IDENTITY, dtype: 'float32' },
+    };
     await fs.writeFile(path.join(runDir, 'prepare.json'), JSON.stringify(record));
     const rows: PreparedCaption[] = IMAGES.map((image, i) => ({ image, split: 'dev', raw: RAWS[i], tokens: [] }));
     await fs.writeFile(path.join(runDir, 'captions.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
@@ -68,13 +94,38 @@ describe('report.html attention maps', () => {
     await writer.append(IMAGES, flat);
     await writer.close();
 
-    const words = RAWS.join(' ').toLowerCase().replace(/[^a-z ]/g, '').split(' ');
+    const words = RAWS.join(' ')
+      .toLowerCase()
+      .replace(/[^a-z ]/g, '')
+      .split(' ');
     const vocab = Vocabulary.build(new Map(words.map((w) => [w, 1])), 1);
-    const common = { vocab: vocab.toFile(), cleaning: DEFAULT_CLEANING, encoder: IDENTITY, maxCaptionLength: 6, trainConfig: {}, epoch: 1, metrics: {}, createdAt: 'test' };
-    const sizes: AttendingSizes = { vocabSize: vocab.size, featureSize: FEATURE_SIZE, dropout: 0, height: GRID[0], width: GRID[1], channels: CHANNELS };
-    await saveCheckpoint(attendingDir, { meta: { architecture: attendingSpec.architecture, ...sizes, ...common }, weights: attendingWeights(sizes, { seed: 5, endBias: 2 }) });
+    const common = {
+      vocab: vocab.toFile(),
+      cleaning: DEFAULT_CLEANING,
+      encoder: IDENTITY,
+      maxCaptionLength: 6,
+      trainConfig: {},
+      epoch: 1,
+      metrics: {},
+      createdAt: 'test',
+    };
+    const sizes: AttendingSizes = {
+      vocabSize: vocab.size,
+      featureSize: FEATURE_SIZE,
+      dropout: 0,
+      height: GRID[0],
+      width: GRID[1],
+      channels: CHANNELS,
+    };
+    await saveCheckpoint(attendingDir, {
+      meta: { architecture: attendingSpec.architecture, ...sizes, ...common },
+      weights: attendingWeights(sizes, { seed: 5, endBias: 2 }),
+    });
     const mergeSizes: MergeLstmSizes = { vocabSize: vocab.size, embeddingSize: 8, hiddenSize: 8, featureSize: FEATURE_SIZE, dropout: 0 };
-    await saveCheckpoint(mergeDir, { meta: { architecture: 'merge-lstm', ...mergeSizes, ...common }, weights: initialWeights(mergeSizes, 1) });
+    await saveCheckpoint(mergeDir, {
+      meta: { architecture: 'merge-lstm', ...mergeSizes, ...common },
+      weights: initialWeights(mergeSizes, 1),
+    });
   });
 
   const evalWith = (checkpointDir: string, out: string, extra: Partial<EvalConfig> = {}) =>
@@ -88,7 +139,13 @@ describe('report.html attention maps', () => {
     expect(html).toContain('attention over the 3x4 image regions');
     // the independent decoding: same search, rows asked for directly
     const { meta, model } = await loadCheckpoint(attendingDir);
-    const decoded = await decodeFeatures(model, vectors, { maxLength: 6, beamSize: 2, lengthPenalty: 0, featureShape: [12, CHANNELS], attention: { grid: GRID } });
+    const decoded = await decodeFeatures(model, vectors, {
+      maxLength: 6,
+      beamSize: 2,
+      lengthPenalty: 0,
+      featureShape: [12, CHANNELS],
+      attention: { grid: GRID },
+    });
     model.dispose();
     const vocab = Vocabulary.fromFile(meta.vocab);
     let withWords = 0;
@@ -111,7 +168,10 @@ describe('report.html attention maps', () => {
   });
 
   it('a merge model, and --no-attention-maps, put no maps in the report', async () => {
-    for (const [dir, out, extra] of [[mergeDir, 'merge', {}], [attendingDir, 'off', { attentionMaps: false }]] as const) {
+    for (const [dir, out, extra] of [
+      [mergeDir, 'merge', {}],
+      [attendingDir, 'off', { attentionMaps: false }],
+    ] as const) {
       const { files } = await evalWith(dir, out, extra);
       const html = readFileSync(files.report, 'utf8');
       expect(html).not.toContain('class="maps"');
@@ -121,41 +181,60 @@ describe('report.html attention maps', () => {
   });
 
   it('encodes each row scaled by its peak, one byte a region', () => {
-    expect([...Buffer.from(encodeMaps([[0.5, 0.25, 0.25], [0, 0.1, 0.9]]), 'base64')]).toEqual([255, 128, 128, 0, 28, 255]);
+    expect([
+      ...Buffer.from(
+        encodeMaps([
+          [0.5, 0.25, 0.25],
+          [0, 0.1, 0.9],
+        ]),
+        'base64',
+      ),
+    ]).toEqual([255, 128, 128, 0, 28, 255]);
   });
 
-  it.skipIf(!existsSync(CHROMIUM))('a browser draws one heatmap panel per word over the thumbnail', async () => {
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless', '--disable-gpu', '--no-first-run'] });
-    try {
-      const page = await browser.newPage();
-      const problems: string[] = [];
-      page.on('pageerror', (e) => problems.push(e.message));
-      await page.goto(`file://${path.join(root, 'attending', 'report.html')}`);
-      const html = readFileSync(path.join(root, 'attending', 'report.html'), 'utf8');
-      for (const image of IMAGES) {
-        const maps = mapsOf(html, image);
-        const selector = `.card[data-image="${image}"] .maps figure`;
-        if (!maps) continue;
-        // maps are drawn when their card comes near the screen: bring it there, as a reader scrolling would
-        await page.locator(`.card[data-image="${image}"]`).scrollIntoViewIfNeeded();
-        await page.waitForSelector(selector, { timeout: 10_000 }).catch((e: Error) => {
-          throw new Error(`${e.message}; page errors: ${problems.join(' | ') || 'none'}`);
-        });
-        expect(await page.$$eval(`${selector} figcaption`, (f) => f.map((x) => x.textContent))).toEqual(maps.words);
-        // the panel is painted: not one flat colour
-        const colours = await page.$eval(`${selector} canvas`, (c) => {
-          // (the test's TypeScript has no DOM types)
-          const canvas = c as unknown as { width: number; height: number; getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } };
-          const d = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-          const seen = new Set<string>();
-          for (let i = 0; i < d.length; i += 4 * 37) seen.add(`${d[i]},${d[i + 1]},${d[i + 2]}`);
-          return seen.size;
-        });
-        expect(colours).toBeGreaterThan(5);
+  it.skipIf(!existsSync(CHROMIUM))(
+    'a browser draws one heatmap panel per word over the thumbnail',
+    async () => {
+      const { chromium } = await import('playwright-core');
+      const browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--no-sandbox', '--headless', '--disable-gpu', '--no-first-run'],
+      });
+      try {
+        const page = await browser.newPage();
+        const problems: string[] = [];
+        page.on('pageerror', (e) => problems.push(e.message));
+        await page.goto(`file://${path.join(root, 'attending', 'report.html')}`);
+        const html = readFileSync(path.join(root, 'attending', 'report.html'), 'utf8');
+        for (const image of IMAGES) {
+          const maps = mapsOf(html, image);
+          const selector = `.card[data-image="${image}"] .maps figure`;
+          if (!maps) continue;
+          // maps are drawn when their card comes near the screen: bring it there, as a reader scrolling would
+          await page.locator(`.card[data-image="${image}"]`).scrollIntoViewIfNeeded();
+          await page.waitForSelector(selector, { timeout: 10_000 }).catch((e: Error) => {
+            throw new Error(`${e.message}; page errors: ${problems.join(' | ') || 'none'}`);
+          });
+          expect(await page.$$eval(`${selector} figcaption`, (f) => f.map((x) => x.textContent))).toEqual(maps.words);
+          // the panel is painted: not one flat colour
+          const colours = await page.$eval(`${selector} canvas`, (c) => {
+            // (the test's TypeScript has no DOM types)
+            const canvas = c as unknown as {
+              width: number;
+              height: number;
+              getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } };
+            };
+            const d = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+            const seen = new Set<string>();
+            for (let i = 0; i < d.length; i += 4 * 37) seen.add(`${d[i]},${d[i + 1]},${d[i + 2]}`);
+            return seen.size;
+          });
+          expect(colours).toBeGreaterThan(5);
+        }
+      } finally {
+        await browser.close();
       }
-    } finally {
-      await browser.close();
-    }
-  }, 60_000);
+    },
+    60_000,
+  );
 });

@@ -31,7 +31,7 @@ describe('output diagnostics', () => {
     expect(d.warnings.some((w) => /distinct/.test(w))).toBe(false);
   });
 
-  it('raises no warning for varied captions of the references\' length; no length limit without a model', () => {
+  it("raises no warning for varied captions of the references' length; no length limit without a model", () => {
     const hyps = Array.from({ length: 10 }, (_, i) => t(`a dog ${i} runs on grass`));
     const d = outputDiagnostics(hyps, refs(10));
     expect(d.distinctCaptionShare).toBe(1);

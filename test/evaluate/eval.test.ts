@@ -24,13 +24,48 @@ import { Vocabulary } from '../../src/text/vocabulary.js';
 import { runCli, skipWithout, tempDir } from '../helpers.js';
 
 const IMAGES: { image: string; split: 'train' | 'dev'; raws: string[] }[] = [
-  { image: 'dog.jpg', split: 'dev', raws: ['A dog runs on the grass.', 'The brown dog is running!', 'a dog running', 'Dog on grass', 'A dog plays in a field'] },
-  { image: 'b&w.png', split: 'dev', raws: ['Two children play on a beach.', 'Kids at the beach', 'two kids playing in the sand', 'Children play by the sea', 'a boy and a girl on a beach'] },
-  { image: 'gone.jpg', split: 'dev', raws: ['A man rides a red bike.', 'A cyclist on a road', 'a man on a bicycle', 'Man biking down the street', 'a person riding a bike'] },
-  { image: 'nofeat.jpg', split: 'dev', raws: ['A cat sleeps on a sofa.', 'a sleeping cat', 'cat on the couch', 'The cat is asleep', 'a grey cat lies on a sofa'] },
-  { image: 'train1.jpg', split: 'train', raws: ['A bird flies over water.', 'a bird in the sky', 'bird flying', 'A seagull above the sea', 'a white bird flying over a lake'] },
+  {
+    image: 'dog.jpg',
+    split: 'dev',
+    raws: ['A dog runs on the grass.', 'The brown dog is running!', 'a dog running', 'Dog on grass', 'A dog plays in a field'],
+  },
+  {
+    image: 'b&w.png',
+    split: 'dev',
+    raws: [
+      'Two children play on a beach.',
+      'Kids at the beach',
+      'two kids playing in the sand',
+      'Children play by the sea',
+      'a boy and a girl on a beach',
+    ],
+  },
+  {
+    image: 'gone.jpg',
+    split: 'dev',
+    raws: ['A man rides a red bike.', 'A cyclist on a road', 'a man on a bicycle', 'Man biking down the street', 'a person riding a bike'],
+  },
+  {
+    image: 'nofeat.jpg',
+    split: 'dev',
+    raws: ['A cat sleeps on a sofa.', 'a sleeping cat', 'cat on the couch', 'The cat is asleep', 'a grey cat lies on a sofa'],
+  },
+  {
+    image: 'train1.jpg',
+    split: 'train',
+    raws: ['A bird flies over water.', 'a bird in the sky', 'bird flying', 'A seagull above the sea', 'a white bird flying over a lake'],
+  },
 ];
-const IDENTITY: EncoderIdentity = { architecture: 'seeded-cnn', weightsHash: 'seeded:1', layer: 'test', preprocess: 'unit', resize: 'squash', pooling: 'avg', inputSize: [32, 32], featureShape: [6] };
+const IDENTITY: EncoderIdentity = {
+  architecture: 'seeded-cnn',
+  weightsHash: 'seeded:1',
+  layer: 'test',
+  preprocess: 'unit',
+  resize: 'squash',
+  pooling: 'avg',
+  inputSize: [32, 32],
+  featureShape: [6],
+};
 const FEATURES_DIR = 'features/seeded-cnn-test';
 
 /** A run folder as prepare and train leave it: images (one missing), captions, features, history.png. */
@@ -43,7 +78,9 @@ async function buildRun(root: string): Promise<{ runDir: string; imagesDir: stri
   await solid(200, 120, 40).jpeg().toFile(path.join(imagesDir, 'dog.jpg'));
   await solid(20, 120, 240).png().toFile(path.join(imagesDir, 'b&w.png'));
   await solid(90, 200, 90).jpeg().toFile(path.join(imagesDir, 'nofeat.jpg'));
-  await solid(255, 255, 255).png().toFile(path.join(runDir, 'train', 'history.png'));
+  await solid(255, 255, 255)
+    .png()
+    .toFile(path.join(runDir, 'train', 'history.png'));
   const record: PrepareRecord = {
     createdAt: 'test',
     capgenVersion: 'test',
@@ -60,7 +97,10 @@ async function buildRun(root: string): Promise<{ runDir: string; imagesDir: stri
   const writer = await openCacheWriter(path.join(runDir, FEATURES_DIR), { identity: IDENTITY, dtype: 'float32', dim: 6 });
   const rand = mulberry32(9);
   const named = ['dog.jpg', 'b&w.png', 'gone.jpg', 'train1.jpg'];
-  await writer.append(named, Float32Array.from({ length: named.length * 6 }, () => rand() * 2));
+  await writer.append(
+    named,
+    Float32Array.from({ length: named.length * 6 }, () => rand() * 2),
+  );
   await writer.close();
   return { runDir, imagesDir };
 }
@@ -77,7 +117,11 @@ const CHROMIUM = process.env.CAPGEN_CHROMIUM ?? '/usr/bin/chromium';
 const SKIP_CHROMIUM = skipWithout(existsSync(CHROMIUM), 'Chromium', `${CHROMIUM} is absent (install it with: apt-get install -y chromium)`);
 
 const referencesOf = (image: string) => IMAGES.find((i) => i.image === image)!.raws.map((r) => cleanCaption(r, DEFAULT_CLEANING));
-const readJsonLines = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const readJsonLines = (file: string) =>
+  readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 
 describe('capgen eval --predictions', () => {
   const root = tempDir('capgen-eval-');
@@ -106,10 +150,22 @@ describe('capgen eval --predictions', () => {
     const onDisk = JSON.parse(readFileSync(path.join(outDir, 'metrics.json'), 'utf8')) as EvalRecord;
     for (const r of [record, onDisk]) {
       expect(r.metrics).toEqual({
-        bleu1: expected.bleu1, bleu2: expected.bleu2, bleu3: expected.bleu3, bleu4: expected.bleu4,
-        meanSentenceBleu4: expected.meanSentenceBleu4, ciderD: expected.ciderD, rougeL: expected.rougeL, meteor: expected.meteor,
+        bleu1: expected.bleu1,
+        bleu2: expected.bleu2,
+        bleu3: expected.bleu3,
+        bleu4: expected.bleu4,
+        meanSentenceBleu4: expected.meanSentenceBleu4,
+        ciderD: expected.ciderD,
+        rougeL: expected.rougeL,
+        meteor: expected.meteor,
       });
-      expect(r).toMatchObject({ split: 'dev', images: 3, references: 15, cleaning: DEFAULT_CLEANING, source: { kind: 'predictions', file: predictionsFile } });
+      expect(r).toMatchObject({
+        split: 'dev',
+        images: 3,
+        references: 15,
+        cleaning: DEFAULT_CLEANING,
+        source: { kind: 'predictions', file: predictionsFile },
+      });
       expect(r.bleu).toMatchObject({ smoothing: 'method1', brevityPenalty: expected.bleuDetails.brevityPenalty });
       expect(r.elapsedSeconds.total).toBeGreaterThan(0);
       const coco = cocoBleu(refs, hyps).bleu;
@@ -148,34 +204,53 @@ describe('capgen eval --predictions', () => {
     expect(html).not.toMatch(/<(link|script) [^>]*src=/); // nothing loaded from outside
   });
 
-  it.skipIf(SKIP_CHROMIUM)('report.html opens from disk and sorts the images by score', async () => {
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless', '--disable-gpu', '--no-first-run'] });
-    try {
-      const page = await browser.newPage();
-      await page.goto(`file://${path.join(root, 'out', 'report.html')}`);
-      const order = () => page.$$eval('.card', (cards) => cards.map((c) => c.getAttribute('data-image')));
-      const rows = readJsonLines(path.join(root, 'out', 'predictions.jsonl')) as { image: string; bleu4: number; ciderD: number }[];
-      const by = (key: 'bleu4' | 'ciderD', dir: 1 | -1) => [...rows].sort((a, b) => dir * (a[key] - b[key]) || a.image.localeCompare(b.image)).map((r) => r.image);
-      expect(await order()).toEqual(by('ciderD', 1)); // worst CIDEr-D first by default
-      await page.selectOption('#sort', 'bleu4:desc');
-      expect(await order()).toEqual(by('bleu4', -1));
-      await page.selectOption('#sort', 'image:asc');
-      expect(await order()).toEqual(rows.map((r) => r.image).sort((a, b) => a.localeCompare(b)));
-      expect(await page.$$eval('img', (imgs) => imgs.filter((i) => (i as unknown as { naturalWidth: number }).naturalWidth > 0).length)).toBe(3); // 2 thumbnails + curves
-    } finally {
-      await browser.close();
-    }
-  }, 60_000);
+  it.skipIf(SKIP_CHROMIUM)(
+    'report.html opens from disk and sorts the images by score',
+    async () => {
+      const { chromium } = await import('playwright-core');
+      const browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--no-sandbox', '--headless', '--disable-gpu', '--no-first-run'],
+      });
+      try {
+        const page = await browser.newPage();
+        await page.goto(`file://${path.join(root, 'out', 'report.html')}`);
+        const order = () => page.$$eval('.card', (cards) => cards.map((c) => c.getAttribute('data-image')));
+        const rows = readJsonLines(path.join(root, 'out', 'predictions.jsonl')) as { image: string; bleu4: number; ciderD: number }[];
+        const by = (key: 'bleu4' | 'ciderD', dir: 1 | -1) =>
+          [...rows].sort((a, b) => dir * (a[key] - b[key]) || a.image.localeCompare(b.image)).map((r) => r.image);
+        expect(await order()).toEqual(by('ciderD', 1)); // worst CIDEr-D first by default
+        await page.selectOption('#sort', 'bleu4:desc');
+        expect(await order()).toEqual(by('bleu4', -1));
+        await page.selectOption('#sort', 'image:asc');
+        expect(await order()).toEqual(rows.map((r) => r.image).sort((a, b) => a.localeCompare(b)));
+        expect(
+          await page.$$eval('img', (imgs) => imgs.filter((i) => (i as unknown as { naturalWidth: number }).naturalWidth > 0).length),
+        ).toBe(3); // 2 thumbnails + curves
+      } finally {
+        await browser.close();
+      }
+    },
+    60_000,
+  );
 
   it('names the line of a bad predictions file, and an image without references', async () => {
     const bad = path.join(root, 'bad.jsonl');
     await fs.writeFile(bad, `${JSON.stringify(predictions[0])}\n{"image": "dog.jpg"}\n`);
-    await expect(runEval({ ...DEFAULT_EVAL_CONFIG, runDir, predictionsFile: bad, outDir: path.join(root, 'x') })).rejects.toMatchObject({ code: 'BAD_INPUT', file: bad, line: 2 });
+    await expect(runEval({ ...DEFAULT_EVAL_CONFIG, runDir, predictionsFile: bad, outDir: path.join(root, 'x') })).rejects.toMatchObject({
+      code: 'BAD_INPUT',
+      file: bad,
+      line: 2,
+    });
     await fs.writeFile(bad, `${JSON.stringify(predictions[0])}\n${JSON.stringify(predictions[0])}\n`);
-    await expect(runEval({ ...DEFAULT_EVAL_CONFIG, runDir, predictionsFile: bad, outDir: path.join(root, 'x') })).rejects.toMatchObject({ code: 'BAD_INPUT', line: 2 });
+    await expect(runEval({ ...DEFAULT_EVAL_CONFIG, runDir, predictionsFile: bad, outDir: path.join(root, 'x') })).rejects.toMatchObject({
+      code: 'BAD_INPUT',
+      line: 2,
+    });
     await fs.writeFile(bad, `${JSON.stringify({ image: 'elsewhere.jpg', caption: 'a dog' })}\n`);
-    await expect(runEval({ ...DEFAULT_EVAL_CONFIG, runDir, predictionsFile: bad, outDir: path.join(root, 'x') })).rejects.toThrow(/elsewhere\.jpg.*no reference/);
+    await expect(runEval({ ...DEFAULT_EVAL_CONFIG, runDir, predictionsFile: bad, outDir: path.join(root, 'x') })).rejects.toThrow(
+      /elsewhere\.jpg.*no reference/,
+    );
   });
 
   it('runs from the CLI: --json on stdout, exit 2 with file:line on bad input', async () => {
@@ -214,9 +289,23 @@ describe('capgen eval with a checkpoint', () => {
     const weights = initialWeights(sizes, 5);
     weights['output.kernel'] = weights['output.kernel'].map((x) => x * 8); // captions that differ per image
     weights['image.kernel'] = weights['image.kernel'].map((x) => x * 4);
-    const meta = { architecture: 'merge-lstm', ...sizes, vocab: vocab.toFile(), cleaning: DEFAULT_CLEANING, encoder: IDENTITY, maxCaptionLength: 8, trainConfig: {}, epoch: 2, metrics: {}, createdAt: 'test' };
+    const meta = {
+      architecture: 'merge-lstm',
+      ...sizes,
+      vocab: vocab.toFile(),
+      cleaning: DEFAULT_CLEANING,
+      encoder: IDENTITY,
+      maxCaptionLength: 8,
+      trainConfig: {},
+      epoch: 2,
+      metrics: {},
+      createdAt: 'test',
+    };
     await saveCheckpoint(defaultCheckpointDir(runDir), { meta, weights });
-    await saveCheckpoint(path.join(root, 'other-encoder'), { meta: { ...meta, encoder: { ...IDENTITY, weightsHash: 'seeded:2' } }, weights });
+    await saveCheckpoint(path.join(root, 'other-encoder'), {
+      meta: { ...meta, encoder: { ...IDENTITY, weightsHash: 'seeded:2' } },
+      weights,
+    });
   });
 
   it('captions the split like an independent decoding, and scores those captions', async () => {
@@ -224,8 +313,20 @@ describe('capgen eval with a checkpoint', () => {
     const loadingLeak = await tensorsLeftByLoading(defaultCheckpointDir(runDir));
     expect(loadingLeak).toBe(0);
     // 1 of the 4 dev images has no feature: more than a stray, so eval refuses (a damaged cache)...
-    const config = { ...DEFAULT_EVAL_CONFIG, runDir, split: 'dev' as const, beamSize: 2, lengthPenalty: 0.5, batchSize: 2, outDir, backend: 'wasm' as const };
-    await expect(runEval(config)).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/^1 of 4 dev images have no usable cached feature/) });
+    const config = {
+      ...DEFAULT_EVAL_CONFIG,
+      runDir,
+      split: 'dev' as const,
+      beamSize: 2,
+      lengthPenalty: 0.5,
+      batchSize: 2,
+      outDir,
+      backend: 'wasm' as const,
+    };
+    await expect(runEval(config)).rejects.toMatchObject({
+      code: 'BAD_INPUT',
+      message: expect.stringMatching(/^1 of 4 dev images have no usable cached feature/),
+    });
     // ...until prepare has computed it
     const writer = await openCacheWriter(path.join(runDir, FEATURES_DIR), { identity: IDENTITY, dtype: 'float32', dim: 6 });
     await writer.append(['nofeat.jpg'], Float32Array.from([0.1, 0.5, 0.9, 1.3, 0.2, 0.7]));
@@ -238,7 +339,11 @@ describe('capgen eval with a checkpoint', () => {
     const { model } = await loadCheckpoint(defaultCheckpointDir(runDir));
     const { openFeatureCache } = await import('../../src/features/cache.js');
     const cache = await openFeatureCache(path.join(runDir, FEATURES_DIR));
-    const decoded = await decodeFeatures(model, images.map((i) => cache.get(i)!), { maxLength: 8, beamSize: 2, lengthPenalty: 0.5 });
+    const decoded = await decodeFeatures(
+      model,
+      images.map((i) => cache.get(i)!),
+      { maxLength: 8, beamSize: 2, lengthPenalty: 0.5 },
+    );
     cache.close();
     model.dispose();
     const hyps = decoded.map((d) => vocab.decode(d.tokens));
@@ -261,7 +366,9 @@ describe('capgen eval with a checkpoint', () => {
   });
 
   it('says to use --split dev when the test split is empty', async () => {
-    await expect(runEval({ ...DEFAULT_EVAL_CONFIG, runDir, split: 'test', outDir: path.join(root, 'x'), backend: 'wasm' })).rejects.toMatchObject({
+    await expect(
+      runEval({ ...DEFAULT_EVAL_CONFIG, runDir, split: 'test', outDir: path.join(root, 'x'), backend: 'wasm' }),
+    ).rejects.toMatchObject({
       code: 'USAGE',
       hint: expect.stringMatching(/--split dev/),
     });
@@ -269,7 +376,14 @@ describe('capgen eval with a checkpoint', () => {
 
   it('refuses features from another encoder than the checkpoint was trained on', async () => {
     await expect(
-      runEval({ ...DEFAULT_EVAL_CONFIG, runDir, split: 'dev', checkpointDir: path.join(root, 'other-encoder'), outDir: path.join(root, 'x'), backend: 'wasm' }),
+      runEval({
+        ...DEFAULT_EVAL_CONFIG,
+        runDir,
+        split: 'dev',
+        checkpointDir: path.join(root, 'other-encoder'),
+        outDir: path.join(root, 'x'),
+        backend: 'wasm',
+      }),
     ).rejects.toMatchObject({ code: 'MISMATCH', message: expect.stringMatching(/weightsHash/) });
   });
 });

@@ -11,7 +11,12 @@ describe('capgen export: bad input', () => {
     const out = path.join(dir, 'out');
     const r = await runCli(['export', '--run', path.join(dir, 'empty'), '--format', 'tfjs', '--out', out]);
     expect(r.code).toBe(2);
-    expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('capgen'))).toHaveLength(1);
+    expect(
+      r.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('capgen')),
+    ).toHaveLength(1);
     expect(r.stderr).toMatch(/empty\/train\/best\/checkpoint\.json: no checkpoint here/);
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace without --verbose
     expect(existsSync(out)).toBe(false);

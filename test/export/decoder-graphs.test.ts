@@ -14,7 +14,14 @@ import { TfjsDecoder } from '../../src/model/tfjs-decoder.js';
 export async function loadGraph(files: GraphModelFiles): Promise<tf.GraphModel> {
   const json = files.modelJson as { modelTopology: object; weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[] };
   const data = files.weightData.slice().buffer as ArrayBuffer;
-  return tf.loadGraphModel({ load: async () => ({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: data, format: 'graph-model' }) });
+  return tf.loadGraphModel({
+    load: async () => ({
+      modelTopology: json.modelTopology,
+      weightSpecs: json.weightsManifest[0].weights,
+      weightData: data,
+      format: 'graph-model',
+    }),
+  });
 }
 
 const SMALL = { embeddingSize: 3, hiddenSize: 4, attentionSize: 3, projectionSize: 0, layers: 1, heads: 1, width: 4, ffnSize: 6 };
@@ -41,15 +48,25 @@ describe('decoder graphs (tfjs graph models) equal the eager decoder', () => {
       const sizes = spec.sizesFor(data, SMALL);
       const rand = seededRandom(7);
       // Random weights everywhere (initial biases are zero, which would hide a wrong bias wiring).
-      const weights = Object.fromEntries(spec.weightShapes(sizes).map(([n, shape]) => [n, Float32Array.from({ length: shape.reduce((a, d) => a * d, 1) }, () => rand() - 0.5)]));
+      const weights = Object.fromEntries(
+        spec
+          .weightShapes(sizes)
+          .map(([n, shape]) => [n, Float32Array.from({ length: shape.reduce((a, d) => a * d, 1) }, () => rand() - 0.5)]),
+      );
       const graphs = recordDecoderGraphs(spec, sizes, weights);
       const init = await loadGraph(graphs.init);
       const step = await loadGraph(graphs.step);
       const eager = new TfjsDecoder(spec, sizes, weights, { fused: false });
       const before = tf.memory().numTensors;
-      const features = tf.tensor(Float32Array.from({ length: 3 * featureShape.reduce((a, d) => a * d, 1) }, () => rand()), [3, ...graphs.featureShape]);
+      const features = tf.tensor(
+        Float32Array.from({ length: 3 * featureShape.reduce((a, d) => a * d, 1) }, () => rand()),
+        [3, ...graphs.featureShape],
+      );
       let ref = eager.initState(features);
-      let got = init.execute({ features }, graphs.names.inputs.state.map((s) => s)) as tf.Tensor[];
+      let got = init.execute(
+        { features },
+        graphs.names.inputs.state.map((s) => s),
+      ) as tf.Tensor[];
       got = Array.isArray(got) ? got : [got];
       ref.forEach((r, i) => expect(maxDiff(r, got[i])).toBeLessThan(1e-5));
       for (let t = 0; t < 3; t++) {
@@ -57,13 +74,26 @@ describe('decoder graphs (tfjs graph models) equal the eager decoder', () => {
         const r = eager.step(tokens, ref, t);
         const feeds: Record<string, tf.Tensor> = { tokens, positions: tf.fill([3], t, 'int32') };
         graphs.names.inputs.state.forEach((n, i) => (feeds[n] = got[i]));
-        const outNames = [graphs.names.outputs.logProbs, ...graphs.names.outputs.state, ...(graphs.names.outputs.attention ? [graphs.names.outputs.attention] : [])];
+        const outNames = [
+          graphs.names.outputs.logProbs,
+          ...graphs.names.outputs.state,
+          ...(graphs.names.outputs.attention ? [graphs.names.outputs.attention] : []),
+        ];
         const g = step.execute(feeds, outNames) as tf.Tensor[];
         expect(maxDiff(r.logProbs, g[0])).toBeLessThan(1e-5);
         r.state.forEach((s, i) => expect(maxDiff(s, g[1 + i])).toBeLessThan(1e-5));
         expect(r.attention === undefined).toBe(graphs.names.outputs.attention === undefined);
         if (r.attention) expect(maxDiff(r.attention, g[g.length - 1])).toBeLessThan(1e-5);
-        tf.dispose([tokens, feeds.positions, r.logProbs, ...ref, ...got, ...(r.attention ? [r.attention] : []), g[0], ...(r.attention ? [g[g.length - 1]] : [])]);
+        tf.dispose([
+          tokens,
+          feeds.positions,
+          r.logProbs,
+          ...ref,
+          ...got,
+          ...(r.attention ? [r.attention] : []),
+          g[0],
+          ...(r.attention ? [g[g.length - 1]] : []),
+        ]);
         ref = r.state;
         got = g.slice(1, 1 + ref.length);
       }

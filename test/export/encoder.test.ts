@@ -17,13 +17,19 @@ async function roundTrip(model: tf.LayersModel): Promise<tf.LayersModel> {
   const files = await layersModelFiles(model);
   const json = files.modelJson as { modelTopology: object; weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[] };
   const weightData = files.weightData.slice().buffer as ArrayBuffer;
-  return tf.loadLayersModel({ load: async () => ({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData }) });
+  return tf.loadLayersModel({
+    load: async () => ({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData }),
+  });
 }
 
 async function expectSameFeatures(encoder: Encoder): Promise<void> {
   const [h, w] = encoder.identity.inputSize;
   const rand = seededRandom(3);
-  const pixels = tf.tensor4d(Int32Array.from({ length: 2 * h * w * 3 }, () => Math.floor(rand() * 256)), [2, h, w, 3], 'int32');
+  const pixels = tf.tensor4d(
+    Int32Array.from({ length: 2 * h * w * 3 }, () => Math.floor(rand() * 256)),
+    [2, h, w, 3],
+    'int32',
+  );
   const exported = await roundTrip(await encoderLayersModel(encoder.identity));
   const want = tf.tidy(() => encoder.embed(pixels.toFloat() as tf.Tensor4D));
   const got = tf.tidy(() => exported.predict(preprocess(tf, pixels, encoder.identity.preprocess)) as tf.Tensor);
@@ -51,7 +57,9 @@ describe('exported encoders equal capgen encoders', () => {
   it('a tfjs layers model cut at a layer, average-pooled', async () => {
     const { modelJson, model } = await writeTinyModel(tempDir('capgen-export-enc-'), { seed: 2, shards: 2 });
     model.dispose();
-    await expectSameFeatures(await createLayersEncoder({ modelJsonPath: modelJson, layer: 'features', preprocess: 'tf', pooling: 'avg', resize: 'squash' }));
+    await expectSameFeatures(
+      await createLayersEncoder({ modelJsonPath: modelJson, layer: 'features', preprocess: 'tf', pooling: 'avg', resize: 'squash' }),
+    );
   });
 
   it('resnet50 is refused with a clear error', async () => {

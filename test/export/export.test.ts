@@ -19,11 +19,35 @@ import { serveFolder } from './static-server.js';
 
 // The headless Chromium of test/serve/browser.test.ts (Debian's package; CI installs it).
 const CHROMIUM_PATH = process.env.CAPGEN_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--headless',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 const HAS_CHROMIUM = existsSync(CHROMIUM_PATH);
-if (!HAS_CHROMIUM) process.stderr.write(`note: ${CHROMIUM_PATH} is absent: the browser test of capgen export is skipped (apt-get install -y chromium)\n`);
+if (!HAS_CHROMIUM)
+  process.stderr.write(`note: ${CHROMIUM_PATH} is absent: the browser test of capgen export is skipped (apt-get install -y chromium)\n`);
 // As test/e2e/pipeline.test.ts, shorter: enough for captions that differ between images.
-const TRAIN_FLAGS = ['--epochs', '6', '--seed', '1', '--batch-size', '16', '--embedding-size', '64', '--hidden-size', '128', '--dropout', '0.2', '--lr', '3e-3'];
+const TRAIN_FLAGS = [
+  '--epochs',
+  '6',
+  '--seed',
+  '1',
+  '--batch-size',
+  '16',
+  '--embedding-size',
+  '64',
+  '--hidden-size',
+  '128',
+  '--dropout',
+  '0.2',
+  '--lr',
+  '3e-3',
+];
 
 interface CaptionJson {
   captions: { image: string; caption: string; beams?: { caption: string }[] }[];
@@ -40,13 +64,31 @@ describe('capgen export (tfjs, onnx, web)', () => {
   let webStdout = '';
 
   beforeAll(async () => {
-    const prepared = await runCli(['prepare', '--dataset', 'synthetic', '--count', '300', '--seed', '3', '--out', runDir, '--encoder', 'seeded-cnn']);
+    const prepared = await runCli([
+      'prepare',
+      '--dataset',
+      'synthetic',
+      '--count',
+      '300',
+      '--seed',
+      '3',
+      '--out',
+      runDir,
+      '--encoder',
+      'seeded-cnn',
+    ]);
     expect(prepared.code, prepared.stderr).toBe(0);
     const trained = await runCli(['train', '--run', runDir, ...TRAIN_FLAGS], { timeoutMs: 600_000 });
     expect(trained.code, trained.stderr).toBe(0);
     const imageDir = path.join(runDir, 'dataset', 'Images');
-    images = readdirSync(imageDir).sort().slice(0, 8).map((f) => path.join(imageDir, f));
-    for (const [key, beam] of [['greedy', '1'], ['beam', '3']] as const) {
+    images = readdirSync(imageDir)
+      .sort()
+      .slice(0, 8)
+      .map((f) => path.join(imageDir, f));
+    for (const [key, beam] of [
+      ['greedy', '1'],
+      ['beam', '3'],
+    ] as const) {
       const r = await runCli(['caption', '--checkpoint', path.join(runDir, 'train', 'best'), '--beam-size', beam, '--json', ...images]);
       expect(r.code, r.stderr).toBe(0);
       for (const c of (JSON.parse(r.stdout) as CaptionJson).captions) expected[key].set(c.image, c);
@@ -67,7 +109,14 @@ describe('capgen export (tfjs, onnx, web)', () => {
   });
 
   it('writes the tfjs files and one manifest', () => {
-    for (const f of ['capgen-model.json', 'encoder/model.json', 'encoder/weights.bin', 'decoder-init/model.json', 'decoder-step/model.json', 'decoder-step/weights.bin']) {
+    for (const f of [
+      'capgen-model.json',
+      'encoder/model.json',
+      'encoder/weights.bin',
+      'decoder-init/model.json',
+      'decoder-step/model.json',
+      'decoder-step/weights.bin',
+    ]) {
       expect(existsSync(path.join(tfjsDir, f)), f).toBe(true);
     }
     const manifest = JSON.parse(readFileSync(path.join(tfjsDir, 'capgen-model.json'), 'utf8'));
@@ -108,7 +157,10 @@ describe('capgen export (tfjs, onnx, web)', () => {
     // The exported ONNX files run by ONNX Runtime; capgen-model.js's search loop (the one the web page
     // ships) drives them through small adapters, so no capgen model code is involved.
     const ort = loadOnnxRuntime() as NonNullable<ReturnType<typeof loadOnnxRuntime>>;
-    const toOrt = (t: tf.Tensor): OrtTensor => (t.dtype === 'int32' ? new ort.Tensor('int32', t.dataSync() as Int32Array, t.shape) : new ort.Tensor('float32', t.dataSync() as Float32Array, t.shape));
+    const toOrt = (t: tf.Tensor): OrtTensor =>
+      t.dtype === 'int32'
+        ? new ort.Tensor('int32', t.dataSync() as Int32Array, t.shape)
+        : new ort.Tensor('float32', t.dataSync() as Float32Array, t.shape);
     const toTf = (t: OrtTensor) => tf.tensor(t.data as Float32Array, [...t.dims]);
     const graph = (file: string) => {
       const session = SyncSession.open(readFileSync(path.join(onnxDir, file))) as SyncSession;
@@ -151,7 +203,14 @@ describe('capgen export (tfjs, onnx, web)', () => {
   });
 
   it('web: index.html, one script, the model files, and a size budget on stdout', () => {
-    expect(readdirSync(webDir).sort()).toEqual(['capgen-model.js', 'capgen.js', 'index.html', 'model', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm.wasm']);
+    expect(readdirSync(webDir).sort()).toEqual([
+      'capgen-model.js',
+      'capgen.js',
+      'index.html',
+      'model',
+      'tfjs-backend-wasm-simd.wasm',
+      'tfjs-backend-wasm.wasm',
+    ]);
     expect(readFileSync(path.join(webDir, 'index.html'), 'utf8').match(/<script/g)).toHaveLength(1);
     expect(webStdout).toMatch(/size budget: \d+\.\d\d MB of 25\.00 MB \(within/);
   });
@@ -171,7 +230,10 @@ describe('capgen export (tfjs, onnx, web)', () => {
       await page.goto(await serveFolder(webDir));
       await page.waitForSelector('body[data-ready]', { timeout: 60_000 });
       expect(await page.getAttribute('body', 'data-ready')).toBe('wasm');
-      for (const [mode, beam] of [['greedy', '1'], ['beam', '3']] as const) {
+      for (const [mode, beam] of [
+        ['greedy', '1'],
+        ['beam', '3'],
+      ] as const) {
         await page.selectOption('#beam', beam);
         for (const image of images.slice(0, 3)) {
           await page.setInputFiles('#file', image);
@@ -185,7 +247,10 @@ describe('capgen export (tfjs, onnx, web)', () => {
     });
 
     it('capgen serve --client-side serves the same page, which captions in the browser', async () => {
-      const child = spawn(process.execPath, [BIN, 'serve', '--client-side', '--run', runDir, '--port', '0'], { env: { ...process.env, CAPGEN_BACKEND: 'wasm' }, stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, [BIN, 'serve', '--client-side', '--run', runDir, '--port', '0'], {
+        env: { ...process.env, CAPGEN_BACKEND: 'wasm' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       try {
         let stderr = '';
         const url = await new Promise<string>((resolve, reject) => {

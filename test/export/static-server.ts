@@ -5,14 +5,26 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll } from 'vitest';
 
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.json': 'application/json', '.wasm': 'application/wasm', '.bin': 'application/octet-stream' };
+const TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.bin': 'application/octet-stream',
+};
 
 /** Serves `root`; closed after the test file. Returns the base URL ending in '/'. */
 export async function serveFolder(root: string): Promise<string> {
   const server = http.createServer(async (req, res) => {
     const rel = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname).replace(/\/$/, '/index.html');
     const file = path.join(root, path.normalize(rel));
-    if (!file.startsWith(root) || !(await fs.stat(file).then((s) => s.isFile()).catch(() => false))) {
+    if (
+      !file.startsWith(root) ||
+      !(await fs
+        .stat(file)
+        .then((s) => s.isFile())
+        .catch(() => false))
+    ) {
       res.writeHead(404).end();
       return;
     }

@@ -10,7 +10,15 @@ import { HAS_SHARED, runCli, SHARED_DIR, tempDir } from '../helpers.js';
 import { serveFolder } from './static-server.js';
 
 const CHROMIUM_PATH = process.env.CAPGEN_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--headless',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 const MOBILENET = path.join(SHARED_DIR, 'models', 'mobilenet_v1_1.0_224_features', 'model.json');
 const JPEG_500x375 = path.join(SHARED_DIR, 'data', 'flickr8k-originals', '1001773457_577c3a7d70.jpg');
 const READY = HAS_SHARED && existsSync(CHROMIUM_PATH);
@@ -20,7 +28,21 @@ describe.skipIf(!READY)('web export with MobileNet', () => {
   it('stays within the size budget and captions a 500x375 JPEG in the browser', async () => {
     const work = tempDir('capgen-web-mobilenet-');
     const run = path.join(work, 'run');
-    const prepared = await runCli(['prepare', '--dataset', 'synthetic', '--count', '48', '--seed', '2', '--out', run, '--encoder', MOBILENET, '--preprocess', 'tf']);
+    const prepared = await runCli([
+      'prepare',
+      '--dataset',
+      'synthetic',
+      '--count',
+      '48',
+      '--seed',
+      '2',
+      '--out',
+      run,
+      '--encoder',
+      MOBILENET,
+      '--preprocess',
+      'tf',
+    ]);
     expect(prepared.code, prepared.stderr).toBe(0);
     // The Keras tutorial's decoder sizes (the default), so that the decoder's share of the budget is real apart from the vocabulary.
     const trained = await runCli(['train', '--run', run, '--epochs', '1', '--batch-size', '16']);
@@ -46,7 +68,9 @@ describe.skipIf(!READY)('web export with MobileNet', () => {
         expect((await page.getAttribute('#caption', 'data-caption'))?.length).toBeGreaterThan(0);
         times.push(Number(await page.getAttribute('#caption', 'data-elapsed-ms')));
       }
-      process.stderr.write(`web export (MobileNet + merge): ${budget?.[1]} MB; 500x375 JPEG captioned in ${times.map((t) => `${t.toFixed(0)} ms`).join(', ')} (first, then warm) on ${await page.getAttribute('body', 'data-ready')}\n`);
+      process.stderr.write(
+        `web export (MobileNet + merge): ${budget?.[1]} MB; 500x375 JPEG captioned in ${times.map((t) => `${t.toFixed(0)} ms`).join(', ')} (first, then warm) on ${await page.getAttribute('body', 'data-ready')}\n`,
+      );
       expect(times.every((t) => t > 0)).toBe(true);
       expect(errors).toEqual([]);
     } finally {

@@ -12,7 +12,10 @@ import { copyRun, expectOneLineError, SMALL_TRAIN, trainedRun } from './fixtures
 
 /** A lock file as a live capgen would write it, held by `pid`. */
 function writeLock(runDir: string, pid: number): void {
-  writeFileSync(path.join(runDir, LOCK_FILE), JSON.stringify({ pid, command: 'train', host: os.hostname(), startedAt: new Date().toISOString() }));
+  writeFileSync(
+    path.join(runDir, LOCK_FILE),
+    JSON.stringify({ pid, command: 'train', host: os.hostname(), startedAt: new Date().toISOString() }),
+  );
 }
 
 describe.skipIf(!existsSync(BIN))('run folder lock', () => {
@@ -33,7 +36,10 @@ describe.skipIf(!existsSync(BIN))('run folder lock', () => {
   it('prepare, train and eval refuse a folder locked by a live process; caption and eval --out elsewhere do not care', async () => {
     const run = await copyRun(base, path.join(root, 'held'));
     writeLock(run, process.pid); // this test process: alive, on this host
-    expectOneLineError(await runCli(['train', '--run', run, '--resume', '--epochs', '2']), new RegExp(`in use by \`capgen train\` \\(pid ${process.pid}`));
+    expectOneLineError(
+      await runCli(['train', '--run', run, '--resume', '--epochs', '2']),
+      new RegExp(`in use by \`capgen train\` \\(pid ${process.pid}`),
+    );
     expectOneLineError(await runCli(['prepare', '--dataset', 'synthetic', '--count', '40', '--out', run]), /in use by/);
     expectOneLineError(await runCli(['eval', '--run', run, '--split', 'test']), /in use by/);
     const elsewhere = await runCli(['eval', '--run', run, '--split', 'test', '--out', path.join(root, 'eval-elsewhere')]);

@@ -45,12 +45,19 @@ describe('feature cache verification (unit)', () => {
   it('the coverage check warns below the limit with the count, and refuses above it', () => {
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
-      checkFeatureCoverage([{ split: 'train', images: 1000, missing: 1000 * MAX_MISSING_FEATURE_SHARE }], { cacheDir: 'features/x', command: 'train' });
-      expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toMatch(/warning: train: 10 of 1000 train images have no usable cached feature/);
+      checkFeatureCoverage([{ split: 'train', images: 1000, missing: 1000 * MAX_MISSING_FEATURE_SHARE }], {
+        cacheDir: 'features/x',
+        command: 'train',
+      });
+      expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toMatch(
+        /warning: train: 10 of 1000 train images have no usable cached feature/,
+      );
     } finally {
       stderr.mockRestore();
     }
-    expect(() => checkFeatureCoverage([{ split: 'dev', images: 20, missing: 1 }], { cacheDir: 'features/x', command: 'eval' })).toThrow(/1 of 20 dev images have no usable cached feature/);
+    expect(() => checkFeatureCoverage([{ split: 'dev', images: 20, missing: 1 }], { cacheDir: 'features/x', command: 'eval' })).toThrow(
+      /1 of 20 dev images have no usable cached feature/,
+    );
   });
 });
 

@@ -50,7 +50,10 @@ describe.skipIf(!existsSync(BIN))('checkpoint integrity', () => {
   it('random bytes in last/weights.bin: --resume exits 2 naming the file', async () => {
     const run = await copyRun(base, path.join(root, 'random'));
     await damage(path.join(run, 'train', 'last', 'weights.bin'), () => Math.floor(Math.random() * 256));
-    expectOneLineError(await runCli(['train', '--run', run, '--resume', '--epochs', '2']), /train\/last\/weights\.bin: checkpoint file is damaged: its SHA-256 is/);
+    expectOneLineError(
+      await runCli(['train', '--run', run, '--resume', '--epochs', '2']),
+      /train\/last\/weights\.bin: checkpoint file is damaged: its SHA-256 is/,
+    );
   }, 120_000);
 
   it('best/weights.bin filled with 0xFF: eval and caption exit 2 naming the file; nothing is written', async () => {
@@ -59,7 +62,10 @@ describe.skipIf(!existsSync(BIN))('checkpoint integrity', () => {
     expectOneLineError(await runCli(['eval', '--run', run, '--split', 'test']), /train\/best\/weights\.bin: checkpoint file is damaged/);
     expect(existsSync(path.join(run, 'eval'))).toBe(false);
     const image = path.join(run, 'dataset', 'Images', 'scene_00040.png');
-    expectOneLineError(await runCli(['caption', '--checkpoint', path.join(run, 'train', 'best'), image]), /best\/weights\.bin: checkpoint file is damaged/);
+    expectOneLineError(
+      await runCli(['caption', '--checkpoint', path.join(run, 'train', 'best'), image]),
+      /best\/weights\.bin: checkpoint file is damaged/,
+    );
   }, 120_000);
 
   it('a checkpoint from before the hashes (no sha256 in checkpoint.json) still loads', async () => {

@@ -44,12 +44,19 @@ afterAll(() => {
 });
 
 const CAN_MOUNT = process.getuid?.() === 0;
-if (!CAN_MOUNT) process.stderr.write('note: test/faults/05-disk-full.test.ts: not root, so no tmpfs to fill: the disk-full CLI tests are skipped\n');
+if (!CAN_MOUNT)
+  process.stderr.write('note: test/faults/05-disk-full.test.ts: not root, so no tmpfs to fill: the disk-full CLI tests are skipped\n');
 
 describe('disk errors (unit)', () => {
   it('ENOSPC, EROFS, EACCES and EDQUOT become one-line CapgenErrors naming the file; others do not', () => {
-    const e = Object.assign(new Error("ENOSPC: no space left on device, write"), { code: 'ENOSPC', syscall: 'write', path: '/x/vectors.bin' });
-    expect(diskError(e)?.oneLine()).toBe('/x/vectors.bin: no space left on the device (ENOSPC in write) (free some space or write the run folder elsewhere (--out/--run); what was already written is intact)');
+    const e = Object.assign(new Error('ENOSPC: no space left on device, write'), {
+      code: 'ENOSPC',
+      syscall: 'write',
+      path: '/x/vectors.bin',
+    });
+    expect(diskError(e)?.oneLine()).toBe(
+      '/x/vectors.bin: no space left on the device (ENOSPC in write) (free some space or write the run folder elsewhere (--out/--run); what was already written is intact)',
+    );
     for (const code of ['EROFS', 'EACCES', 'EDQUOT']) expect(diskError(Object.assign(new Error(code), { code }))?.code).toBe('DISK');
     expect(diskError(Object.assign(new Error('x'), { code: 'ENOENT' }))).toBeUndefined();
     expect(diskError(new Error('plain'))).toBeUndefined();
@@ -61,7 +68,12 @@ describe('disk errors (unit)', () => {
     await writeFileAtomic(path.join(dir, 'b.txt'), 'old b');
     const notData = 42 as unknown as string; // writeFile rejects it after the temp file was opened
     await expect(writeFileAtomic(path.join(dir, 'a.txt'), notData)).rejects.toThrow();
-    await expect(writeFileSetAtomic([{ target: path.join(dir, 'a.txt'), data: 'new a' }, { target: path.join(dir, 'b.txt'), data: notData }])).rejects.toThrow();
+    await expect(
+      writeFileSetAtomic([
+        { target: path.join(dir, 'a.txt'), data: 'new a' },
+        { target: path.join(dir, 'b.txt'), data: notData },
+      ]),
+    ).rejects.toThrow();
     expect(await fs.readFile(path.join(dir, 'a.txt'), 'utf8')).toBe('old a');
     expect(await fs.readFile(path.join(dir, 'b.txt'), 'utf8')).toBe('old b');
     expect(await tempFilesIn(dir)).toEqual([]);
@@ -72,12 +84,27 @@ describe.skipIf(!existsSync(BIN) || !CAN_MOUNT)('a full disk (CLI, tmpfs)', () =
   const data = path.join(root, 'data');
 
   it('prepare onto a full disk: exit 2, one line, no temp files (features, then captions only)', async () => {
-    const made = await runCli(['prepare', '--dataset', 'synthetic', '--count', SCENES, '--seed', '1', '--data', data, '--out', path.join(root, 'gen')]);
+    const made = await runCli([
+      'prepare',
+      '--dataset',
+      'synthetic',
+      '--count',
+      SCENES,
+      '--seed',
+      '1',
+      '--data',
+      data,
+      '--out',
+      path.join(root, 'gen'),
+    ]);
     expect(made.code, made.stderr).toBe(0);
     const small = path.join(root, 'small');
     expect(mountTmpfs(small, 128)).toBe(true); // the 40 feature rows alone are 190 KiB
     const features = await runCli(['prepare', '--data', data, '--encoder', 'seeded-cnn', '--out', path.join(small, 'run')]);
-    expectOneLineError(features, /capgen: error: .*: no space left on the device \(ENOSPC.*\(free some space or write the run folder elsewhere/);
+    expectOneLineError(
+      features,
+      /capgen: error: .*: no space left on the device \(ENOSPC.*\(free some space or write the run folder elsewhere/,
+    );
     expect(await tempFilesIn(small)).toEqual([]);
 
     const tiny = path.join(root, 'tiny');
@@ -98,11 +125,18 @@ describe.skipIf(!existsSync(BIN) || !CAN_MOUNT)('a full disk (CLI, tmpfs)', () =
     const first = await runCli(['eval', '--run', run, '--split', 'test', '--no-thumbnails']);
     expect(first.code, first.stderr).toBe(0);
     const evalDir = path.join(run, 'eval');
-    const before = await Promise.all(['metrics.json', 'predictions.jsonl', 'report.html'].map((f) => fs.readFile(path.join(evalDir, f), 'utf8')));
+    const before = await Promise.all(
+      ['metrics.json', 'predictions.jsonl', 'report.html'].map((f) => fs.readFile(path.join(evalDir, f), 'utf8')),
+    );
 
     fillUp(disk);
-    expectOneLineError(await runCli(['eval', '--run', run, '--split', 'test', '--beam-size', '2', '--no-thumbnails']), /no space left on the device/);
-    const after = await Promise.all(['metrics.json', 'predictions.jsonl', 'report.html'].map((f) => fs.readFile(path.join(evalDir, f), 'utf8')));
+    expectOneLineError(
+      await runCli(['eval', '--run', run, '--split', 'test', '--beam-size', '2', '--no-thumbnails']),
+      /no space left on the device/,
+    );
+    const after = await Promise.all(
+      ['metrics.json', 'predictions.jsonl', 'report.html'].map((f) => fs.readFile(path.join(evalDir, f), 'utf8')),
+    );
     expect(after).toEqual(before);
     expectOneLineError(await runCli(['train', '--run', run, '--resume', '--epochs', '2']), /no space left on the device/);
     expect(await tempFilesIn(disk)).toEqual([]);

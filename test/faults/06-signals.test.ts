@@ -33,7 +33,21 @@ describe.skipIf(!existsSync(BIN))('SIGINT and SIGTERM', () => {
 
   it('prepare: SIGTERM during the features exits 143 with the batches done kept; running it again reuses them', async () => {
     const data = path.join(root, 'data');
-    const made = await runCli(['prepare', '--dataset', 'synthetic', '--count', '120', '--seed', '2', '--data', data, '--out', path.join(root, 'gen'), '--encoder', 'none']);
+    const made = await runCli([
+      'prepare',
+      '--dataset',
+      'synthetic',
+      '--count',
+      '120',
+      '--seed',
+      '2',
+      '--data',
+      data,
+      '--out',
+      path.join(root, 'gen'),
+      '--encoder',
+      'none',
+    ]);
     expect(made.code, made.stderr).toBe(0);
     const out = path.join(root, 'prep');
     const args = ['prepare', '--data', data, '--encoder', 'seeded-cnn', '--batch-size', '2', '--out', out];

@@ -24,7 +24,21 @@ describe.skipIf(!existsSync(BIN))('one giant caption (CLI)', () => {
 
   it('is cut with a warning naming the count; --max-length overrides the default', async () => {
     const data = path.join(root, 'data');
-    const made = await runCli(['prepare', '--dataset', 'synthetic', '--count', SCENES, '--seed', '1', '--data', data, '--out', path.join(root, 'gen'), '--encoder', 'none']);
+    const made = await runCli([
+      'prepare',
+      '--dataset',
+      'synthetic',
+      '--count',
+      SCENES,
+      '--seed',
+      '1',
+      '--data',
+      data,
+      '--out',
+      path.join(root, 'gen'),
+      '--encoder',
+      'none',
+    ]);
     expect(made.code, made.stderr).toBe(0);
     const giant = Array.from({ length: 50_000 }, (_, i) => ['red', 'blue', 'circle', 'square'][i % 4]).join(' ');
     await fs.appendFile(path.join(data, 'Flickr8k.token.txt'), `scene_00001.png#9\t${giant}\n`);
@@ -33,10 +47,15 @@ describe.skipIf(!existsSync(BIN))('one giant caption (CLI)', () => {
     const r = await runCli(['prepare', '--data', data, '--encoder', 'none', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
     // 201 captions: the 99.9th percentile is the giant one itself, so the cap decides
-    expect(r.stderr).toMatch(/warning: 1 caption was cut to 100 tokens \(the 99\.9th percentile of caption lengths, capped at 100; --max-length N to change it\)/);
+    expect(r.stderr).toMatch(
+      /warning: 1 caption was cut to 100 tokens \(the 99\.9th percentile of caption lengths, capped at 100; --max-length N to change it\)/,
+    );
     const record = JSON.parse(await fs.readFile(path.join(out, 'prepare.json'), 'utf8')) as PrepareRecord;
     expect(record.maxCaptionLength).toBe(MAX_LENGTH_CAP);
-    const longest = (await fs.readFile(path.join(out, 'captions.jsonl'), 'utf8')).trim().split('\n').map((l) => (JSON.parse(l) as { tokens: string[] }).tokens.length);
+    const longest = (await fs.readFile(path.join(out, 'captions.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { tokens: string[] }).tokens.length);
     expect(Math.max(...longest)).toBe(MAX_LENGTH_CAP);
 
     const given = await runCli(['prepare', '--data', data, '--encoder', 'none', '--max-length', '8', '--out', path.join(root, 'given')]);

@@ -11,13 +11,28 @@ import { BIN, runCli, tempDir } from '../helpers.js';
 import { expectOneLineError, SCENES, SMALL_TRAIN } from './fixtures.js';
 
 async function prepareAndTrain(run: string, modelJson: string): Promise<void> {
-  const prepared = await runCli(['prepare', '--dataset', 'synthetic', '--count', SCENES, '--seed', '1', '--out', run, '--encoder', modelJson, '--preprocess', 'unit']);
+  const prepared = await runCli([
+    'prepare',
+    '--dataset',
+    'synthetic',
+    '--count',
+    SCENES,
+    '--seed',
+    '1',
+    '--out',
+    run,
+    '--encoder',
+    modelJson,
+    '--preprocess',
+    'unit',
+  ]);
   expect(prepared.code, prepared.stderr).toBe(0);
   const trained = await runCli(['train', '--run', run, '--epochs', '1', ...SMALL_TRAIN]);
   expect(trained.code, trained.stderr).toBe(0);
 }
 
-const caption = (run: string, extra: string[] = []) => runCli(['caption', '--checkpoint', path.join(run, 'train', 'best'), path.join(run, 'dataset', 'Images', 'scene_00040.png'), ...extra]);
+const caption = (run: string, extra: string[] = []) =>
+  runCli(['caption', '--checkpoint', path.join(run, 'train', 'best'), path.join(run, 'dataset', 'Images', 'scene_00040.png'), ...extra]);
 
 describe.skipIf(!existsSync(BIN))('run folders that move', () => {
   const root = tempDir('capgen-moved-');
@@ -44,11 +59,17 @@ describe.skipIf(!existsSync(BIN))('run folders that move', () => {
     await fs.mkdir(path.dirname(movedEncoder), { recursive: true });
     await fs.rename(encoderDir, movedEncoder);
 
-    expectOneLineError(await caption(run), /the encoder's model\.json is not where `capgen prepare` found it .*pass --encoder PATH\/model\.json \(its weights must have sha256 [0-9a-f]{12}/);
+    expectOneLineError(
+      await caption(run),
+      /the encoder's model\.json is not where `capgen prepare` found it .*pass --encoder PATH\/model\.json \(its weights must have sha256 [0-9a-f]{12}/,
+    );
     const given = await caption(run, ['--encoder', path.join(movedEncoder, 'model.json')]);
     expect(given.code, given.stderr).toBe(0);
     const { modelJson: other } = await writeTinyModel(path.join(root, 'other'), { seed: 4, shards: 2 });
-    expectOneLineError(await caption(run, ['--encoder', other]), /other[/\\]model\.json: these are not the encoder weights the model was trained with/);
+    expectOneLineError(
+      await caption(run, ['--encoder', other]),
+      /other[/\\]model\.json: these are not the encoder weights the model was trained with/,
+    );
 
     // A copy put anywhere inside the run folder is found by its weights hash.
     await fs.cp(movedEncoder, path.join(run, 'encoder-copy'), { recursive: true });

@@ -17,7 +17,10 @@ describe.skipIf(!existsSync(BIN))('train into a run that was trained', () => {
     const history = await fs.readFile(path.join(run, 'train', 'history.json'), 'utf8');
 
     const refused = await runCli(['train', '--run', run, '--epochs', '1', ...SMALL_TRAIN, '--seed', '2']);
-    expectOneLineError(refused, /train: this run folder already holds a training \(best, last, history\.json\) \(add --resume to continue it, --overwrite to replace it/);
+    expectOneLineError(
+      refused,
+      /train: this run folder already holds a training \(best, last, history\.json\) \(add --resume to continue it, --overwrite to replace it/,
+    );
     expect(await fs.readFile(best, 'utf8')).toBe(before);
     expect(await fs.readFile(path.join(run, 'train', 'history.json'), 'utf8')).toBe(history);
 

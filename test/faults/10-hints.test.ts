@@ -32,7 +32,9 @@ class EndFirstModel implements StepDecoder {
 describe('hints and small surprises (unit)', () => {
   it('a UTF-16 caption file is named as such, with the iconv line for UTF-16', () => {
     const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('image,caption\n', 'utf16le')]);
-    expect(() => decodeUtf8(utf16, 'captions.txt')).toThrow(/the file is UTF-16LE text \(it starts with a UTF-16LE byte-order mark\), not UTF-8/);
+    expect(() => decodeUtf8(utf16, 'captions.txt')).toThrow(
+      /the file is UTF-16LE text \(it starts with a UTF-16LE byte-order mark\), not UTF-8/,
+    );
     try {
       decodeUtf8(utf16, 'captions.txt');
     } catch (e) {
@@ -41,10 +43,12 @@ describe('hints and small surprises (unit)', () => {
   });
 
   it('the Kaggle header error shows the line as written, spaces kept', () => {
-    expect(() => parseKaggleCaptions('image name, caption text\na.jpg,a dog\n', 'captions.txt')).toThrow("expected the header 'image,caption', found 'image name, caption text'");
+    expect(() => parseKaggleCaptions('image name, caption text\na.jpg,a dog\n', 'captions.txt')).toThrow(
+      "expected the header 'image,caption', found 'image name, caption text'",
+    );
   });
 
-  it('a tab or newline in a file name cannot split caption\'s image<TAB>caption line', () => {
+  it("a tab or newline in a file name cannot split caption's image<TAB>caption line", () => {
     expect(escapeField('holiday\tphoto.jpg')).toBe('holiday\\tphoto.jpg');
     expect(escapeField('a\\b\nc\r.png')).toBe('a\\\\b\\nc\\r.png');
     expect(escapeField('plain.jpg')).toBe('plain.jpg');
@@ -53,7 +57,10 @@ describe('hints and small surprises (unit)', () => {
   it('a caption has at least one word: beam search and greedy never return an empty caption', () => {
     const model = new EndFirstModel();
     const features = tf.tensor2d([[0.5], [0.2]]);
-    for (const c of [...beamSearch(model, features, { maxLength: 5, beamSize: 3, lengthPenalty: 0 }), ...greedySearch(model, features, 5)]) {
+    for (const c of [
+      ...beamSearch(model, features, { maxLength: 5, beamSize: 3, lengthPenalty: 0 }),
+      ...greedySearch(model, features, 5),
+    ]) {
       expect(c.tokens.length).toBeGreaterThanOrEqual(1);
     }
     tf.dispose(features);
@@ -67,7 +74,9 @@ describe('hints and small surprises (unit)', () => {
       for (const head of ['Content-Type: image/jpeg', 'Content-Type: multipart/form-data; boundary=XX']) {
         const socket = net.connect(port, '127.0.0.1');
         await new Promise((resolve) => socket.on('connect', resolve));
-        socket.write(`POST /api/caption HTTP/1.1\r\nHost: x\r\n${head}\r\nContent-Length: 100000\r\n\r\n--XX\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n\r\n${'a'.repeat(1000)}`);
+        socket.write(
+          `POST /api/caption HTTP/1.1\r\nHost: x\r\n${head}\r\nContent-Length: 100000\r\n\r\n--XX\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n\r\n${'a'.repeat(1000)}`,
+        );
         await new Promise((resolve) => setTimeout(resolve, 200));
         socket.destroy();
         await new Promise((resolve) => setTimeout(resolve, 300));

@@ -105,7 +105,13 @@ describe('feature cache', () => {
   it('gives a different folder to a different encoder or preprocessing, and refuses to mix', async () => {
     const k = cacheKey(identity, 'float32');
     expect(cacheKey({ ...identity, source: '/elsewhere/model.json' }, 'float32')).toBe(k); // where the model lives is informational
-    for (const change of [{ preprocess: 'caffe' as const }, { weightsHash: 'abd' }, { layer: 'x' }, { resize: 'crop' as const }, { pooling: 'none' as const }]) {
+    for (const change of [
+      { preprocess: 'caffe' as const },
+      { weightsHash: 'abd' },
+      { layer: 'x' },
+      { resize: 'crop' as const },
+      { pooling: 'none' as const },
+    ]) {
       expect(cacheKey({ ...identity, ...change }, 'float32')).not.toBe(k);
     }
     expect(cacheKey(identity, 'float16')).not.toBe(k);

@@ -52,7 +52,10 @@ describe('downloadOnce', () => {
 
   it('leaves nothing behind on a wrong hash, a cut connection or an HTTP error', async () => {
     const dest = path.join(dir, 'bad', 'weights.h5');
-    await expect(downloadOnce({ url: `${base}/file`, dest, md5: '0'.repeat(32) })).rejects.toMatchObject({ code: 'NETWORK', message: expect.stringMatching(/md5/) });
+    await expect(downloadOnce({ url: `${base}/file`, dest, md5: '0'.repeat(32) })).rejects.toMatchObject({
+      code: 'NETWORK',
+      message: expect.stringMatching(/md5/),
+    });
     await expect(downloadOnce({ url: `${base}/cut`, dest, md5 })).rejects.toMatchObject({ code: 'NETWORK' });
     await expect(downloadOnce({ url: `${base}/missing`, dest, md5 })).rejects.toMatchObject({ message: expect.stringMatching(/HTTP 404/) });
     expect(await leftovers('bad')).toEqual([]);

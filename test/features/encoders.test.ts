@@ -21,9 +21,21 @@ describe('tfjs layers encoder', () => {
   });
 
   it('cuts at a layer, applies the preprocessing, pools, and hashes the shards', async () => {
-    const enc = await createLayersEncoder({ modelJsonPath: modelJson, layer: 'features', preprocess: 'tf', pooling: 'avg', resize: 'squash' });
+    const enc = await createLayersEncoder({
+      modelJsonPath: modelJson,
+      layer: 'features',
+      preprocess: 'tf',
+      pooling: 'avg',
+      resize: 'squash',
+    });
     const full = await createLayersEncoder({ modelJsonPath: modelJson, preprocess: 'unit', pooling: 'none', resize: 'squash' });
-    expect(enc.identity).toMatchObject({ architecture: 'tfjs-layers', layer: 'features', inputSize: [16, 16], featureShape: [4], preprocess: 'tf' });
+    expect(enc.identity).toMatchObject({
+      architecture: 'tfjs-layers',
+      layer: 'features',
+      inputSize: [16, 16],
+      featureShape: [4],
+      preprocess: 'tf',
+    });
     expect(full.identity).toMatchObject({ layer: 'head', featureShape: [8, 8, 2] });
     const shards = await Promise.all([1, 2, 3].map((i) => fs.readFile(path.join(dir, 'tiny', `group1-shard${i}of3.bin`))));
     expect(enc.identity.weightsHash).toBe(createHash('sha256').update(Buffer.concat(shards)).digest('hex'));
@@ -49,15 +61,25 @@ describe('tfjs layers encoder', () => {
   });
 
   it('names the layers when the one asked for does not exist', async () => {
-    await expect(createLayersEncoder({ modelJsonPath: modelJson, layer: 'featurez', preprocess: 'tf', pooling: 'avg', resize: 'squash' })).rejects.toMatchObject({
+    await expect(
+      createLayersEncoder({ modelJsonPath: modelJson, layer: 'featurez', preprocess: 'tf', pooling: 'avg', resize: 'squash' }),
+    ).rejects.toMatchObject({
       message: "the model has no layer 'featurez'",
       hint: expect.stringContaining('features'),
     });
   });
 
   it('loadEncoder rebuilds the recorded encoder and refuses changed weights', async () => {
-    const enc = await createLayersEncoder({ modelJsonPath: modelJson, layer: 'features', preprocess: 'caffe', pooling: 'avg', resize: 'crop' });
-    const image = await sharp({ create: { width: 30, height: 20, channels: 3, background: '#c08040' } }).png().toBuffer();
+    const enc = await createLayersEncoder({
+      modelJsonPath: modelJson,
+      layer: 'features',
+      preprocess: 'caffe',
+      pooling: 'avg',
+      resize: 'crop',
+    });
+    const image = await sharp({ create: { width: 30, height: 20, channels: 3, background: '#c08040' } })
+      .png()
+      .toBuffer();
     await fs.writeFile(path.join(dir, 'img.png'), image);
     const again = await loadEncoder(enc.identity);
     expect(again.identity).toEqual(enc.identity);
@@ -86,9 +108,22 @@ describe.skipIf(!HAS_SHARED)('the MobileNet models in ../shared', () => {
     await initBackend('wasm');
   });
   it('1.0 feature model pools 7x7x1024 to 1024; 0.25 (55 shards) cut at conv_pw_13_relu gives 256', async () => {
-    const image = await fs.readFile(path.join(SHARED_DIR, 'data', 'flickr8k', 'Images', (await fs.readdir(path.join(SHARED_DIR, 'data', 'flickr8k', 'Images')))[0]));
-    const big = await createLayersEncoder({ modelJsonPath: path.join(SHARED_DIR, 'models', 'mobilenet_v1_1.0_224_features', 'model.json'), preprocess: 'tf', pooling: 'avg', resize: 'squash' });
-    const small = await createLayersEncoder({ modelJsonPath: path.join(SHARED_DIR, 'models', 'mobilenet_v1_0.25_224', 'model.json'), layer: 'conv_pw_13_relu', preprocess: 'tf', pooling: 'avg', resize: 'squash' });
+    const image = await fs.readFile(
+      path.join(SHARED_DIR, 'data', 'flickr8k', 'Images', (await fs.readdir(path.join(SHARED_DIR, 'data', 'flickr8k', 'Images')))[0]),
+    );
+    const big = await createLayersEncoder({
+      modelJsonPath: path.join(SHARED_DIR, 'models', 'mobilenet_v1_1.0_224_features', 'model.json'),
+      preprocess: 'tf',
+      pooling: 'avg',
+      resize: 'squash',
+    });
+    const small = await createLayersEncoder({
+      modelJsonPath: path.join(SHARED_DIR, 'models', 'mobilenet_v1_0.25_224', 'model.json'),
+      layer: 'conv_pw_13_relu',
+      preprocess: 'tf',
+      pooling: 'avg',
+      resize: 'squash',
+    });
     expect(big.identity).toMatchObject({ inputSize: [224, 224], featureShape: [1024], layer: 'conv_dw_13_relu' });
     expect(small.identity).toMatchObject({ inputSize: [224, 224], featureShape: [256] });
     for (const enc of [big, small]) {

@@ -24,11 +24,21 @@ describe('extractFeatures', () => {
     await initBackend('wasm');
     const { modelJson } = await writeTinyModel(path.join(root, 'model'), { seed: 5, shards: 1 });
     // engine tfjs: this file checks bit-exact equality with the tfjs encoder (test/features/onnx-*.test.ts covers onnx).
-    config = { ...DEFAULT_FEATURES_CONFIG, encoder: modelJson, encoderLayer: 'features', preprocess: 'tf', batchSize: 3, workers: 1, engine: 'tfjs' };
+    config = {
+      ...DEFAULT_FEATURES_CONFIG,
+      encoder: modelJson,
+      encoderLayer: 'features',
+      preprocess: 'tf',
+      batchSize: 3,
+      workers: 1,
+      engine: 'tfjs',
+    };
     await fs.mkdir(imagesDir, { recursive: true });
     for (let i = 0; i < 7; i++) {
       const name = `img${i}.png`;
-      await sharp({ create: { width: 20 + i, height: 18, channels: 3, background: { r: 30 * i, g: 200 - 20 * i, b: 90 } } }).png().toFile(path.join(imagesDir, name));
+      await sharp({ create: { width: 20 + i, height: 18, channels: 3, background: { r: 30 * i, g: 200 - 20 * i, b: 90 } } })
+        .png()
+        .toFile(path.join(imagesDir, name));
       images.push({ name, path: path.join(imagesDir, name) });
     }
     brokenNames = Object.keys(await writeBrokenImages(imagesDir));
@@ -47,7 +57,12 @@ describe('extractFeatures', () => {
 
     const cache = await openFeatureCache(path.join(runDir, first.dir));
     expect(cache.identity).toEqual(first.encoder);
-    expect(cache.names().sort()).toEqual(images.filter((i) => !brokenNames.includes(i.name)).map((i) => i.name).sort());
+    expect(cache.names().sort()).toEqual(
+      images
+        .filter((i) => !brokenNames.includes(i.name))
+        .map((i) => i.name)
+        .sort(),
+    );
     // The same vectors as embedding the files directly.
     const encoder = await loadEncoder(first.encoder);
     const direct = await embedImageFiles(encoder, [images[0].path, images[9].path]);
@@ -81,15 +96,19 @@ describe('extractFeatures', () => {
   });
 
   const built = existsSync(path.join(REPO_ROOT, 'dist', 'features', 'embed-worker.js'));
-  it.skipIf(!built)('a pool of 2 workers writes the same features as one thread', async () => {
-    const one = await extractFeatures({ runDir: path.join(root, 'one'), images, config, backend: 'wasm' });
-    const two = await extractFeatures({ runDir: path.join(root, 'two'), images, config: { ...config, workers: 2 }, backend: 'wasm' });
-    expect(two.computed).toBe(7);
-    expect(two.bad.length).toBe(brokenNames.length);
-    const a = await openFeatureCache(path.join(root, 'one', one.dir));
-    const b = await openFeatureCache(path.join(root, 'two', two.dir));
-    for (const name of a.names()) expect([...(b.get(name) as Float32Array)], name).toEqual([...(a.get(name) as Float32Array)]);
-    a.close();
-    b.close();
-  }, 60_000);
+  it.skipIf(!built)(
+    'a pool of 2 workers writes the same features as one thread',
+    async () => {
+      const one = await extractFeatures({ runDir: path.join(root, 'one'), images, config, backend: 'wasm' });
+      const two = await extractFeatures({ runDir: path.join(root, 'two'), images, config: { ...config, workers: 2 }, backend: 'wasm' });
+      expect(two.computed).toBe(7);
+      expect(two.bad.length).toBe(brokenNames.length);
+      const a = await openFeatureCache(path.join(root, 'one', one.dir));
+      const b = await openFeatureCache(path.join(root, 'two', two.dir));
+      for (const name of a.names()) expect([...(b.get(name) as Float32Array)], name).toEqual([...(a.get(name) as Float32Array)]);
+      a.close();
+      b.close();
+    },
+    60_000,
+  );
 });

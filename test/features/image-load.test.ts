@@ -7,7 +7,9 @@ import { decodeImage } from '../../src/features/image-load.js';
 import { tempDir } from '../helpers.js';
 import { writeBrokenImages } from './broken-images.js';
 
-const px = (img: { pixels: Uint8Array; width: number }, y: number, x: number) => [...img.pixels.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3)];
+const px = (img: { pixels: Uint8Array; width: number }, y: number, x: number) => [
+  ...img.pixels.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3),
+];
 const near = (got: number[], want: number[], tol = 12) => got.every((v, i) => Math.abs(v - want[i]) <= tol);
 
 /** width x height RGB image, columns [0, split) red, the rest blue. */
@@ -28,8 +30,12 @@ describe('decodeImage', () => {
       'a.tiff': await halves(40, 30).tiff().toBuffer(),
     };
     // Two-frame GIF: red/blue halves first, then all green.
-    const green = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#00ff00' } }).png().toBuffer();
-    files['a.gif'] = await sharp([await halves(40, 30).png().toBuffer(), green], { join: { animated: true } }).gif().toBuffer();
+    const green = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#00ff00' } })
+      .png()
+      .toBuffer();
+    files['a.gif'] = await sharp([await halves(40, 30).png().toBuffer(), green], { join: { animated: true } })
+      .gif()
+      .toBuffer();
     for (const [name, data] of Object.entries(files)) {
       await fs.writeFile(path.join(dir, name), data);
       const img = await decodeImage(path.join(dir, name), { size: [6, 8], resize: 'squash' });
@@ -49,12 +55,20 @@ describe('decodeImage', () => {
   });
 
   it('flattens alpha onto white and turns grey and CMYK into RGB', async () => {
-    const transparent = await sharp({ create: { width: 8, height: 8, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } }).png().toBuffer();
+    const transparent = await sharp({ create: { width: 8, height: 8, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } })
+      .png()
+      .toBuffer();
     expect(px(await decodeImage(transparent, { size: [4, 4], resize: 'squash' }), 1, 1)).toEqual([255, 255, 255]);
-    const grey = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#646464' } }).toColourspace('b-w').png().toBuffer();
+    const grey = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#646464' } })
+      .toColourspace('b-w')
+      .png()
+      .toBuffer();
     expect((await sharp(grey).metadata()).channels).toBe(1);
     expect(px(await decodeImage(grey, { size: [4, 4], resize: 'squash' }), 1, 1)).toEqual([100, 100, 100]);
-    const cmyk = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#ff0000' } }).toColourspace('cmyk').jpeg().toBuffer();
+    const cmyk = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#ff0000' } })
+      .toColourspace('cmyk')
+      .jpeg()
+      .toBuffer();
     expect((await sharp(cmyk).metadata()).space).toBe('cmyk');
     const red = px(await decodeImage(cmyk, { size: [4, 4], resize: 'squash' }), 1, 1);
     expect(red[0] > 180 && red[1] < 80 && red[2] < 80, `cmyk red -> ${red}`).toBe(true);

@@ -20,7 +20,19 @@ describe.skipIf(SKIP_ORT)('capgen prepare --engine (built CLI)', () => {
   async function prepare(engine: string): Promise<{ record: PrepareRecord; stderr: string; out: string }> {
     const out = path.join(root, `run-${engine}`);
     const args = ['prepare', '--dataset', 'synthetic', '--count', '12', '--seed', '4', '--data', path.join(root, 'data'), '--out', out];
-    const r = await runCli([...args, '--encoder', modelJson, '--encoder-layer', 'features', '--preprocess', 'tf', '--batch-size', '5', '--engine', engine]);
+    const r = await runCli([
+      ...args,
+      '--encoder',
+      modelJson,
+      '--encoder-layer',
+      'features',
+      '--preprocess',
+      'tf',
+      '--batch-size',
+      '5',
+      '--engine',
+      engine,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     return { record: JSON.parse(readFileSync(path.join(out, 'prepare.json'), 'utf8')) as PrepareRecord, stderr: r.stderr, out };
   }
@@ -49,21 +61,50 @@ describe.skipIf(SKIP_ORT)('capgen prepare --engine (built CLI)', () => {
   it('without onnxruntime-node: auto says so and runs tfjs; --engine onnx is one line with an install hint, exit 2', async () => {
     // A preload that makes require('onnxruntime-node') fail as it does where the package is not installed.
     const hide = path.join(root, 'hide-ort.cjs');
-    writeFileSync(hide, "const M = require('module'); const r = M._resolveFilename; M._resolveFilename = function (req, ...rest) { if (req === 'onnxruntime-node') { const e = new Error(\"Cannot find module 'onnxruntime-node'\"); e.code = 'MODULE_NOT_FOUND'; throw e; } return r.call(this, req, ...rest); };\n");
+    writeFileSync(
+      hide,
+      "const M = require('module'); const r = M._resolveFilename; M._resolveFilename = function (req, ...rest) { if (req === 'onnxruntime-node') { const e = new Error(\"Cannot find module 'onnxruntime-node'\"); e.code = 'MODULE_NOT_FOUND'; throw e; } return r.call(this, req, ...rest); };\n",
+    );
     const env = { NODE_OPTIONS: `--require ${hide}` };
-    const base = ['prepare', '--dataset', 'synthetic', '--count', '4', '--data', path.join(root, 'data4'), '--encoder', modelJson, '--preprocess', 'tf'];
+    const base = [
+      'prepare',
+      '--dataset',
+      'synthetic',
+      '--count',
+      '4',
+      '--data',
+      path.join(root, 'data4'),
+      '--encoder',
+      modelJson,
+      '--preprocess',
+      'tf',
+    ];
     const auto = await runCli([...base, '--out', path.join(root, 'run-hidden-auto')], { env });
     expect(auto.code, auto.stderr).toBe(0);
     expect(auto.stderr).toMatch(/engine tfjs \(onnx not used: onnxruntime-node: Cannot find module 'onnxruntime-node'\)/);
     const onnx = await runCli([...base, '--out', path.join(root, 'run-hidden-onnx'), '--engine', 'onnx'], { env });
     expect(onnx.code, onnx.stderr).toBe(2);
-    expect(onnx.stderr).toMatch(/the onnx engine is not available: onnxruntime-node: Cannot find module 'onnxruntime-node' \(install it with `npm install/);
+    expect(onnx.stderr).toMatch(
+      /the onnx engine is not available: onnxruntime-node: Cannot find module 'onnxruntime-node' \(install it with `npm install/,
+    );
     expect(onnx.stderr).not.toMatch(/\n\s+at /);
   });
 
   it('--engine onnx with an encoder it cannot build is one line and exit 2', async () => {
     const out = path.join(root, 'run-seeded');
-    const r = await runCli(['prepare', '--dataset', 'synthetic', '--count', '4', '--out', out, '--encoder', 'seeded-cnn', '--engine', 'onnx']);
+    const r = await runCli([
+      'prepare',
+      '--dataset',
+      'synthetic',
+      '--count',
+      '4',
+      '--out',
+      out,
+      '--encoder',
+      'seeded-cnn',
+      '--engine',
+      'onnx',
+    ]);
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/onnx engine cannot run this encoder: encoder 'seeded-cnn' has no ONNX graph \(use --engine tfjs/);
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace

@@ -4,7 +4,11 @@ import { loadOnnxRuntime, onnxUnavailableReason } from '../../src/features/onnx/
 import { skipWithout } from '../helpers.js';
 
 /** True where onnxruntime-node is missing and the caller's tests skip (with CI set: a failing test instead). */
-export const SKIP_ORT = skipWithout(loadOnnxRuntime() !== undefined, 'onnxruntime-node', `${onnxUnavailableReason()}; npm ci installs the optional onnxruntime-node`);
+export const SKIP_ORT = skipWithout(
+  loadOnnxRuntime() !== undefined,
+  'onnxruntime-node',
+  `${onnxUnavailableReason()}; npm ci installs the optional onnxruntime-node`,
+);
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new Error(`lengths differ: ${a.length} vs ${b.length}`);

@@ -16,12 +16,21 @@ import { SKIP_ORT, maxAbsDiff, testImages } from './onnx-helpers.js';
 /** Saves `model` as model.json + one weight file, as tfjs' converter lays them out. */
 async function save(model: tf.LayersModel, dir: string): Promise<string> {
   let artifacts: tf.io.ModelArtifacts | undefined;
-  await model.save(tf.io.withSaveHandler(async (a) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
+  await model.save(
+    tf.io.withSaveHandler(async (a) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })),
+  );
   const a = artifacts as tf.io.ModelArtifacts;
   await fs.mkdir(dir, { recursive: true });
   await fs.writeFile(path.join(dir, 'weights.bin'), new Uint8Array(a.weightData as ArrayBuffer));
   const file = path.join(dir, 'model.json');
-  await fs.writeFile(file, JSON.stringify({ format: 'layers-model', modelTopology: a.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }] }));
+  await fs.writeFile(
+    file,
+    JSON.stringify({
+      format: 'layers-model',
+      modelTopology: a.modelTopology,
+      weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
+    }),
+  );
   return file;
 }
 
@@ -38,15 +47,36 @@ function randomizeBatchNorms(model: tf.LayersModel, seed: number): void {
 function tinyModel(): tf.LayersModel {
   const init = (s: number) => tf.initializers.randomNormal({ seed: s, stddev: 0.4 });
   const input = tf.input({ shape: [23, 19, 3] });
-  let x = tf.layers.zeroPadding2d({ padding: [[1, 2], [0, 1]] }).apply(input) as tf.SymbolicTensor;
-  x = tf.layers.conv2d({ name: 'c1', filters: 6, kernelSize: 3, strides: 2, padding: 'same', kernelInitializer: init(1), biasInitializer: init(2) }).apply(x) as tf.SymbolicTensor;
+  let x = tf.layers
+    .zeroPadding2d({
+      padding: [
+        [1, 2],
+        [0, 1],
+      ],
+    })
+    .apply(input) as tf.SymbolicTensor;
+  x = tf.layers
+    .conv2d({ name: 'c1', filters: 6, kernelSize: 3, strides: 2, padding: 'same', kernelInitializer: init(1), biasInitializer: init(2) })
+    .apply(x) as tf.SymbolicTensor;
   x = tf.layers.batchNormalization({ name: 'bn1' }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.reLU({ name: 'r1', maxValue: 6 }).apply(x) as tf.SymbolicTensor;
-  x = tf.layers.depthwiseConv2d({ name: 'dw', kernelSize: 3, strides: 2, padding: 'same', depthMultiplier: 2, useBias: false, depthwiseInitializer: init(3) }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers
+    .depthwiseConv2d({
+      name: 'dw',
+      kernelSize: 3,
+      strides: 2,
+      padding: 'same',
+      depthMultiplier: 2,
+      useBias: false,
+      depthwiseInitializer: init(3),
+    })
+    .apply(x) as tf.SymbolicTensor;
   x = tf.layers.batchNormalization({ name: 'bn2' }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.activation({ name: 'a2', activation: 'relu6' }).apply(x) as tf.SymbolicTensor;
   // c3 is read by both bn3 and the add: bn3 cannot be folded into it.
-  const c3 = tf.layers.conv2d({ name: 'c3', filters: 12, kernelSize: 1, kernelInitializer: init(4), biasInitializer: init(5) }).apply(x) as tf.SymbolicTensor;
+  const c3 = tf.layers
+    .conv2d({ name: 'c3', filters: 12, kernelSize: 1, kernelInitializer: init(4), biasInitializer: init(5) })
+    .apply(x) as tf.SymbolicTensor;
   const bn3 = tf.layers.batchNormalization({ name: 'bn3' }).apply(c3) as tf.SymbolicTensor;
   x = tf.layers.add({ name: 'sum' }).apply([c3, bn3]) as tf.SymbolicTensor;
   x = tf.layers.maxPooling2d({ name: 'pool', poolSize: 2, strides: 2, padding: 'same' }).apply(x) as tf.SymbolicTensor;
@@ -67,7 +97,13 @@ describe.skipIf(SKIP_ORT)('tfjs layers models on ONNX Runtime', () => {
 
   async function compare(config: FeaturesConfig, images: Uint8Array[]): Promise<{ diff: number; shape: number[] }> {
     const onnx = await chooseEngine(config, 'onnx');
-    const tfjs = await createLayersEncoder({ modelJsonPath: config.encoder, layer: config.encoderLayer, preprocess: config.preprocess ?? 'tf', pooling: config.pooling, resize: config.resize });
+    const tfjs = await createLayersEncoder({
+      modelJsonPath: config.encoder,
+      layer: config.encoderLayer,
+      preprocess: config.preprocess ?? 'tf',
+      pooling: config.pooling,
+      resize: config.resize,
+    });
     try {
       expect(onnx.engine).toBe('onnx');
       expect(onnx.encoder.identity).toEqual(tfjs.identity);
@@ -100,7 +136,16 @@ describe.skipIf(SKIP_ORT)('tfjs layers models on ONNX Runtime', () => {
     const init = (s: number) => tf.initializers.randomNormal({ seed: s, stddev: 0.4 });
     const model = tf.sequential({
       layers: [
-        tf.layers.conv2d({ inputShape: [12, 10, 3], filters: 4, kernelSize: 3, strides: 2, padding: 'valid', activation: 'relu', kernelInitializer: init(1), biasInitializer: init(2) }),
+        tf.layers.conv2d({
+          inputShape: [12, 10, 3],
+          filters: 4,
+          kernelSize: 3,
+          strides: 2,
+          padding: 'valid',
+          activation: 'relu',
+          kernelInitializer: init(1),
+          biasInitializer: init(2),
+        }),
         tf.layers.batchNormalization(),
         tf.layers.flatten(),
       ],
@@ -116,8 +161,25 @@ describe.skipIf(SKIP_ORT)('tfjs layers models on ONNX Runtime', () => {
   it('UpSampling2D and Dense (what export --format onnx needs for seeded-cnn) give the tfjs features to 1e-4', async () => {
     const input = tf.input({ shape: [6, 5, 3] });
     const up = tf.layers.upSampling2d({ name: 'up', size: [2, 3] }).apply(input) as tf.SymbolicTensor;
-    const conv = tf.layers.conv2d({ name: 'c', filters: 4, kernelSize: 3, strides: 2, activation: 'relu', kernelInitializer: tf.initializers.randomNormal({ seed: 5, stddev: 0.4 }) }).apply(up) as tf.SymbolicTensor;
-    const dense = tf.layers.dense({ name: 'd', units: 3, activation: 'tanh', kernelInitializer: tf.initializers.randomNormal({ seed: 6, stddev: 0.5 }), biasInitializer: tf.initializers.randomNormal({ seed: 7, stddev: 0.5 }) }).apply(conv) as tf.SymbolicTensor;
+    const conv = tf.layers
+      .conv2d({
+        name: 'c',
+        filters: 4,
+        kernelSize: 3,
+        strides: 2,
+        activation: 'relu',
+        kernelInitializer: tf.initializers.randomNormal({ seed: 5, stddev: 0.4 }),
+      })
+      .apply(up) as tf.SymbolicTensor;
+    const dense = tf.layers
+      .dense({
+        name: 'd',
+        units: 3,
+        activation: 'tanh',
+        kernelInitializer: tf.initializers.randomNormal({ seed: 6, stddev: 0.5 }),
+        biasInitializer: tf.initializers.randomNormal({ seed: 7, stddev: 0.5 }),
+      })
+      .apply(conv) as tf.SymbolicTensor;
     const model = tf.model({ inputs: input, outputs: tf.layers.flatten().apply(dense) as tf.SymbolicTensor });
     const file = await save(model, path.join(root, 'upsampling-dense'));
     model.dispose();
@@ -129,7 +191,10 @@ describe.skipIf(SKIP_ORT)('tfjs layers models on ONNX Runtime', () => {
   it('falls back to tfjs for an unsupported layer (auto) and says why; --engine onnx refuses', async () => {
     const input = tf.input({ shape: [8, 8, 3] });
     const cropped = tf.layers.cropping2D({ name: 'crop', cropping: [1, 1] }).apply(input) as tf.SymbolicTensor;
-    const model = tf.model({ inputs: input, outputs: tf.layers.conv2d({ name: 'c', filters: 2, kernelSize: 1 }).apply(cropped) as tf.SymbolicTensor });
+    const model = tf.model({
+      inputs: input,
+      outputs: tf.layers.conv2d({ name: 'c', filters: 2, kernelSize: 1 }).apply(cropped) as tf.SymbolicTensor,
+    });
     const file = await save(model, path.join(root, 'cropping'));
     model.dispose();
     const config = { ...DEFAULT_FEATURES_CONFIG, encoder: file, preprocess: 'unit' as const };

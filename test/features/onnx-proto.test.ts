@@ -15,7 +15,14 @@ describe('encodeOnnxModel bytes', () => {
   });
 
   it('writes multi-byte varints and negative int64 as protobuf does', () => {
-    const model: OnnxModel = { opset: 300, graphName: '', nodes: [{ op: 'X', inputs: [], outputs: [], attributes: { a: -1 } }], initializers: [], inputs: [], outputs: [] };
+    const model: OnnxModel = {
+      opset: 300,
+      graphName: '',
+      nodes: [{ op: 'X', inputs: [], outputs: [], attributes: { a: -1 } }],
+      initializers: [],
+      inputs: [],
+      outputs: [],
+    };
     const bytes = [...encodeOnnxModel(model)];
     const tail = bytes.slice(-3); // version 300 = 0xac 0x02
     expect(tail).toEqual([0x10, 0xac, 0x02]);
@@ -34,7 +41,9 @@ function reference(x: Float32Array, n: number, w: Float32Array, bias: number[], 
       for (let y = 0; y < 2; y++)
         for (let xx = 0; xx < 2; xx++) {
           let s = bias[o];
-          for (let i = 0; i < 2; i++) for (let ky = 0; ky < 2; ky++) for (let kx = 0; kx < 2; kx++) s += x[((b * 2 + i) * 3 + y + ky) * 3 + xx + kx] * w[((o * 2 + i) * 2 + ky) * 2 + kx];
+          for (let i = 0; i < 2; i++)
+            for (let ky = 0; ky < 2; ky++)
+              for (let kx = 0; kx < 2; kx++) s += x[((b * 2 + i) * 3 + y + ky) * 3 + xx + kx] * w[((o * 2 + i) * 2 + ky) * 2 + kx];
           flat.push(s >= 0 ? s : alpha * s);
         }
     for (let j = 0; j < 3; j++) out[b * 3 + j] = flat.reduce((acc, v, k) => acc + v * m[k * 3 + j], 0);

@@ -17,10 +17,19 @@ describe.skipIf(SKIP_ORT)('ResNet50 on ONNX Runtime', () => {
   // 70x45: odd sizes, so 'same' padding and the strided 1x1 convolutions meet uneven edges.
   for (const pooling of ['avg', 'none'] as const) {
     it(`gives the tfjs features (pooling ${pooling}) and the same identity`, async () => {
-      const opts = { weights: 'random', seed: 11, pooling, resize: 'squash' as const, widthDivisor: 16, inputSize: [70, 45] as [number, number] };
+      const opts = {
+        weights: 'random',
+        seed: 11,
+        pooling,
+        resize: 'squash' as const,
+        widthDivisor: 16,
+        inputSize: [70, 45] as [number, number],
+      };
       const tfjs = await loadResNet50(opts);
       const parts = await resolveResNet50(opts);
-      const onnx = await createOnnxEncoder(resnet50Graph({ ...parts, inputSize: parts.identity.inputSize }), resnet50Identity(parts), { threads: 1 });
+      const onnx = await createOnnxEncoder(resnet50Graph({ ...parts, inputSize: parts.identity.inputSize }), resnet50Identity(parts), {
+        threads: 1,
+      });
       try {
         expect(onnx.identity).toEqual(tfjs.identity);
         expect(onnx.identity.featureShape).toEqual(pooling === 'avg' ? [128] : [3, 2, 128]);

@@ -20,12 +20,18 @@ export function zeroPad(x: Map3, p: number): Map3 {
   const h = x.h + 2 * p;
   const w = x.w + 2 * p;
   const data = new Float64Array(h * w * x.c);
-  for (let i = 0; i < x.h; i++) for (let j = 0; j < x.w; j++) for (let c = 0; c < x.c; c++) data[((i + p) * w + j + p) * x.c + c] = x.data[(i * x.w + j) * x.c + c];
+  for (let i = 0; i < x.h; i++)
+    for (let j = 0; j < x.w; j++) for (let c = 0; c < x.c; c++) data[((i + p) * w + j + p) * x.c + c] = x.data[(i * x.w + j) * x.c + c];
   return { h, w, c: x.c, data };
 }
 
 /** kernel [k, k, in, out] row-major, as Keras stores it. */
-export function conv2d(x: Map3, kernel: Float32Array, bias: Float32Array, opts: { k: number; stride: number; padding: 'same' | 'valid'; out: number }): Map3 {
+export function conv2d(
+  x: Map3,
+  kernel: Float32Array,
+  bias: Float32Array,
+  opts: { k: number; stride: number; padding: 'same' | 'valid'; out: number },
+): Map3 {
   const { k, stride, out } = opts;
   const ph = tfPadding(x.h, k, stride, opts.padding);
   const pw = tfPadding(x.w, k, stride, opts.padding);
@@ -50,7 +56,10 @@ export function conv2d(x: Map3, kernel: Float32Array, bias: Float32Array, opts: 
   return { h: ph.out, w: pw.out, c: out, data };
 }
 
-export function batchNorm(x: Map3, p: { gamma: Float32Array; beta: Float32Array; mean: Float32Array; variance: Float32Array; epsilon: number }): Map3 {
+export function batchNorm(
+  x: Map3,
+  p: { gamma: Float32Array; beta: Float32Array; mean: Float32Array; variance: Float32Array; epsilon: number },
+): Map3 {
   const data = x.data.map((v, i) => {
     const c = i % x.c;
     return ((v - p.mean[c]) / Math.sqrt(p.variance[c] + p.epsilon)) * p.gamma[c] + p.beta[c];
@@ -68,7 +77,12 @@ export function maxPool(x: Map3, k: number, stride: number): Map3 {
   for (let i = 0; i < h; i++)
     for (let j = 0; j < w; j++)
       for (let c = 0; c < x.c; c++)
-        for (let di = 0; di < k; di++) for (let dj = 0; dj < k; dj++) data[(i * w + j) * x.c + c] = Math.max(data[(i * w + j) * x.c + c], x.data[((i * stride + di) * x.w + j * stride + dj) * x.c + c]);
+        for (let di = 0; di < k; di++)
+          for (let dj = 0; dj < k; dj++)
+            data[(i * w + j) * x.c + c] = Math.max(
+              data[(i * w + j) * x.c + c],
+              x.data[((i * stride + di) * x.w + j * stride + dj) * x.c + c],
+            );
   return { h, w, c: x.c, data };
 }
 

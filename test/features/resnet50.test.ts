@@ -50,18 +50,24 @@ function architecture(div: number): { stem: RefConv; blocks: { shortcut?: RefCon
   });
   return { stem, blocks };
 }
-const convsOf = (a: ReturnType<typeof architecture>) => [a.stem, ...a.blocks.flatMap((b) => (b.shortcut ? [b.shortcut, ...b.convs] : b.convs))];
+const convsOf = (a: ReturnType<typeof architecture>) => [
+  a.stem,
+  ...a.blocks.flatMap((b) => (b.shortcut ? [b.shortcut, ...b.convs] : b.convs)),
+];
 
 function lcg(seed: number): () => number {
   let s = seed;
-  return () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  return () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
 }
 
 /** Keras' file content for the architecture: conv kernel+bias, BN gamma/beta/mean/variance, plus weightless layers. */
 function kerasLayers(div: number, seed: number): { layer: string; weights: KerasWeight[] }[] {
   const rand = lcg(seed);
   const arr = (n: number, lo: number, hi: number) => Float32Array.from({ length: n }, () => lo + (hi - lo) * rand());
-  const layers: { layer: string; weights: KerasWeight[] }[] = [{ layer: 'input_1', weights: [] }, { layer: 'conv1_pad', weights: [] }];
+  const layers: { layer: string; weights: KerasWeight[] }[] = [
+    { layer: 'input_1', weights: [] },
+    { layer: 'conv1_pad', weights: [] },
+  ];
   for (const c of convsOf(architecture(div))) {
     const lim = Math.sqrt(3 / (c.k * c.k * c.cin));
     layers.push({
@@ -94,7 +100,13 @@ function referenceForward(pixels: Float32Array, size: number, div: number, file:
   const convBn = (x: Map3, c: RefConv, act: boolean): Map3 => {
     const [kernel, bias] = w.get(`${c.name}_conv`) as Float32Array[];
     const [gamma, beta, m, variance] = w.get(`${c.name}_bn`) as Float32Array[];
-    const y = batchNorm(conv2d(x, kernel, bias, { k: c.k, stride: c.stride, padding: c.padding, out: c.cout }), { gamma, beta, mean: m, variance, epsilon: 1.001e-5 });
+    const y = batchNorm(conv2d(x, kernel, bias, { k: c.k, stride: c.stride, padding: c.padding, out: c.cout }), {
+      gamma,
+      beta,
+      mean: m,
+      variance,
+      epsilon: 1.001e-5,
+    });
     return act ? relu(y) : y;
   };
   const arch = architecture(div);
@@ -130,10 +142,22 @@ describe('ResNet50 (Keras layout and numerics)', () => {
     await h5wasm.ready;
     const h5 = new h5wasm.File(file, 'r');
     try {
-      expect(h5.attrs['layer_names'].value).toEqual(['input_1', 'conv1_pad', 'conv1_conv', 'conv1_bn', 'conv1_relu', 'conv2_block1_0_conv']);
+      expect(h5.attrs['layer_names'].value).toEqual([
+        'input_1',
+        'conv1_pad',
+        'conv1_conv',
+        'conv1_bn',
+        'conv1_relu',
+        'conv2_block1_0_conv',
+      ]);
       expect(h5.attrs['layer_names'].dtype).toMatch(/^S\d+$/); // fixed-length bytes, as h5py writes them
       const bn = h5.get('conv1_bn') as InstanceType<typeof h5wasm.Group>;
-      expect(bn.attrs['weight_names'].value).toEqual(['conv1_bn/gamma:0', 'conv1_bn/beta:0', 'conv1_bn/moving_mean:0', 'conv1_bn/moving_variance:0']);
+      expect(bn.attrs['weight_names'].value).toEqual([
+        'conv1_bn/gamma:0',
+        'conv1_bn/beta:0',
+        'conv1_bn/moving_mean:0',
+        'conv1_bn/moving_variance:0',
+      ]);
       expect((h5.get('conv1_conv/conv1_conv/kernel:0') as InstanceType<typeof h5wasm.Dataset>).shape).toEqual([7, 7, 3, 4]);
     } finally {
       h5.close();
@@ -152,7 +176,9 @@ describe('ResNet50 (Keras layout and numerics)', () => {
         const conv = l.layer.replace(/_bn$/, '_conv');
         const got = mapped.get(conv)?.[fields[l.layer.endsWith('_bn') ? 2 + i : i]];
         // byte comparison: toEqual on 1M-element typed arrays takes minutes
-        expect(got && Buffer.from(got.buffer, got.byteOffset, got.byteLength).equals(Buffer.from(weight.values.buffer)), weight.name).toBe(true);
+        expect(got && Buffer.from(got.buffer, got.byteOffset, got.byteLength).equals(Buffer.from(weight.values.buffer)), weight.name).toBe(
+          true,
+        );
         checked++;
       }
     }
@@ -187,8 +213,22 @@ describe('ResNet50 (Keras layout and numerics)', () => {
     const ref = referenceForward(pixels, size, div, layers);
     expect([ref.h, ref.w, ref.c]).toEqual([2, 2, 256]);
 
-    const unpooled = await loadResNet50({ weights: file, seed: 0, pooling: 'none', resize: 'squash', widthDivisor: div, inputSize: [size, size] });
-    const pooled = await loadResNet50({ weights: file, seed: 0, pooling: 'avg', resize: 'squash', widthDivisor: div, inputSize: [size, size] });
+    const unpooled = await loadResNet50({
+      weights: file,
+      seed: 0,
+      pooling: 'none',
+      resize: 'squash',
+      widthDivisor: div,
+      inputSize: [size, size],
+    });
+    const pooled = await loadResNet50({
+      weights: file,
+      seed: 0,
+      pooling: 'avg',
+      resize: 'squash',
+      widthDivisor: div,
+      inputSize: [size, size],
+    });
     expect(unpooled.identity.featureShape).toEqual([2, 2, 256]);
     expect(pooled.identity.featureShape).toEqual([256]);
     expect(pooled.identity.preprocess).toBe('caffe');
@@ -216,4 +256,3 @@ describe('ResNet50 (Keras layout and numerics)', () => {
     small.dispose();
   }, 60_000);
 });
-

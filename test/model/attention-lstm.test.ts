@@ -20,7 +20,6 @@ import { tempDir } from '../helpers.js';
 import { compareEngines, expectEnginesEqual, maxAbsDiff, randomWeights, tfjsLossAndGrads } from '../engine/compare.js';
 import { CLASSES, writeTinyRun } from '../train/fixtures.js';
 
-
 const base: AttentionLstmSizes = {
   vocabSize: 9,
   featureSize: 2 * 2 * 5,
@@ -163,7 +162,9 @@ describe('attention-lstm', () => {
         return [out.logits.arraySync() as number[][], out.penalty!.dataSync()[0]];
       });
       expect(got.length).toBe(4 + 2 + 6 + 3);
-      const refs = examples.map((e) => reference(sizes, weights, feats.subarray(e.imageRow * sizes.featureSize, (e.imageRow + 1) * sizes.featureSize), [1, ...e.ids]));
+      const refs = examples.map((e) =>
+        reference(sizes, weights, feats.subarray(e.imageRow * sizes.featureSize, (e.imageRow + 1) * sizes.featureSize), [1, ...e.ids]),
+      );
       host.rows.forEach((row, k) => {
         const want = refs[host.rowCaption[k]].logits[Math.floor(row / host.batchSize)];
         want.forEach((v, j) => expect(got[k][j]).toBeCloseTo(v, 5));
@@ -184,7 +185,10 @@ describe('attention-lstm', () => {
     disposeBatch(b);
     const before = tf.memory().numTensors;
     // Both captions at once, as search runs them; features flat [B, R*C], as eval passes them.
-    const features = tf.tensor2d([...feats.subarray(0, base.featureSize), ...feats.subarray(2 * base.featureSize, 3 * base.featureSize)], [2, base.featureSize]);
+    const features = tf.tensor2d(
+      [...feats.subarray(0, base.featureSize), ...feats.subarray(2 * base.featureSize, 3 * base.featureSize)],
+      [2, base.featureSize],
+    );
     let state = model.initState(features);
     const tokens = [
       [1, 4, 5, 6],
@@ -241,7 +245,12 @@ describe('attention-lstm', () => {
     const model = new TfjsDecoder(attentionLstm, base, randomWeights(attentionLstm, base, 6));
     const opt = new Adam(model.variables, { learningRate: 0.01, clipNorm: 1 });
     const step = () => {
-      const b = toTensors(buildBatch(examples, [0, 2, 3], feats, base.featureSize, { dropout: { rate: 0.3, seed: 2, sites: attentionLstm.dropoutSites(base) } }), attentionLstm.featureShape(base));
+      const b = toTensors(
+        buildBatch(examples, [0, 2, 3], feats, base.featureSize, {
+          dropout: { rate: 0.3, seed: 2, sites: attentionLstm.dropoutSites(base) },
+        }),
+        attentionLstm.featureShape(base),
+      );
       const r = lossAndGrads(model, b, { labelSmoothing: 0 });
       opt.apply(r.grads);
       tf.dispose(r.grads);
@@ -267,7 +276,14 @@ describe('attention-lstm', () => {
     });
 
     it('without projection and without dropout, gradients still equal tfjs autodiff', async () => {
-      expectEnginesEqual(await compareEngines(attentionLstm, { ...base, projectionSize: 0, dropout: 0, attentionPenalty: 1 }, { examples, featureRows: 3, seed: 8 }), expect);
+      expectEnginesEqual(
+        await compareEngines(
+          attentionLstm,
+          { ...base, projectionSize: 0, dropout: 0, attentionPenalty: 1 },
+          { examples, featureRows: 3, seed: 8 },
+        ),
+        expect,
+      );
     });
   });
 
@@ -282,7 +298,10 @@ describe('attention-lstm', () => {
       expect(meta.architecture).toBe('attention-lstm');
       const imgs = ['img0.jpg', 'img7.jpg', 'img13.jpg', 'img19.jpg']; // classes 0..3
       const size = SPATIAL.reduce((a, d) => a * d, 1);
-      const features = tf.tensor2d(imgs.flatMap((n) => [...tiny.features.get(n)!]), [4, size]);
+      const features = tf.tensor2d(
+        imgs.flatMap((n) => [...tiny.features.get(n)!]),
+        [4, size],
+      );
       const s0 = model.initState(features);
       const r1 = model.step(tf.tensor1d([1, 1, 1, 1], 'int32'), s0, 0);
       const r2 = model.step(tf.tensor1d(Array(4).fill(meta.vocab.tokens.indexOf('a')), 'int32'), r1.state, 1);
@@ -310,10 +329,15 @@ describe('attention-lstm', () => {
         // 54 training captions = 7 batches per epoch: stop after the 2nd batch of the second epoch.
         let batches = 0;
         const replicas = engine === 'tfjs' ? 2 : 1;
-        const stopped = await runTrain(trainConfig(b.runDir, { engine, replicas }), { openFeatures: b.openFeatures, shouldStop: () => ++batches === 9 });
+        const stopped = await runTrain(trainConfig(b.runDir, { engine, replicas }), {
+          openFeatures: b.openFeatures,
+          shouldStop: () => ++batches === 9,
+        });
         expect(stopped.interrupted).toBe(true);
         expect(stopped.state.batch).toBe(2);
-        const resumed = await runTrain(trainConfig(b.runDir, { engine, resume: true, seed: 999, batchSize: 3 }), { openFeatures: b.openFeatures });
+        const resumed = await runTrain(trainConfig(b.runDir, { engine, resume: true, seed: 999, batchSize: 3 }), {
+          openFeatures: b.openFeatures,
+        });
         expect(resumed.interrupted).toBe(false);
         const wa = await readCheckpoint(a.runDir + '/train/last');
         const wb = await readCheckpoint(b.runDir + '/train/last');

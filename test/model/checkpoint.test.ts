@@ -12,10 +12,25 @@ import { tempDir } from '../helpers.js';
 import { encoderIdentity } from '../train/fixtures.js';
 
 const sizes: MergeLstmSizes = { vocabSize: 11, embeddingSize: 4, hiddenSize: 6, featureSize: 5, dropout: 0.5 };
-const vocab = { tokens: ['<pad>', '<start>', '<end>', '<unk>', ...'abcdefg'.split('')], specials: { pad: 0, start: 1, end: 2, unk: 3 } as const, minCount: 1 };
+const vocab = {
+  tokens: ['<pad>', '<start>', '<end>', '<unk>', ...'abcdefg'.split('')],
+  specials: { pad: 0, start: 1, end: 2, unk: 3 } as const,
+  minCount: 1,
+};
 
 function meta() {
-  return { architecture: 'merge-lstm', ...sizes, vocab, cleaning: DEFAULT_CLEANING, encoder: encoderIdentity(), maxCaptionLength: 9, trainConfig: { batchSize: 4 }, epoch: 3, metrics: { valLoss: 1.5 }, createdAt: 'now' };
+  return {
+    architecture: 'merge-lstm',
+    ...sizes,
+    vocab,
+    cleaning: DEFAULT_CLEANING,
+    encoder: encoderIdentity(),
+    maxCaptionLength: 9,
+    trainConfig: { batchSize: 4 },
+    epoch: 3,
+    metrics: { valLoss: 1.5 },
+    createdAt: 'now',
+  };
 }
 
 describe('checkpoint', () => {
@@ -36,13 +51,21 @@ describe('checkpoint', () => {
     expect(back.optimizer!.step).toBe(17);
     back.optimizer!.m.forEach((a, i) => expect(a).toEqual(m[i]));
     back.optimizer!.v.forEach((a, i) => expect(a).toEqual(v[i]));
-    expect(back.meta).toMatchObject({ architecture: 'merge-lstm', vocab, encoder: encoderIdentity(), maxCaptionLength: 9, epoch: 3, hiddenSize: 6 });
+    expect(back.meta).toMatchObject({
+      architecture: 'merge-lstm',
+      vocab,
+      encoder: encoderIdentity(),
+      maxCaptionLength: 9,
+      epoch: 3,
+      hiddenSize: 6,
+    });
 
     const original = new MergeLstm(sizes, weights);
     const { model } = await loadCheckpoint(dir);
     const feats = tf.tensor2d([[0.1, -0.2, 0.3, 0.4, -0.5]]);
     const tok = tf.tensor1d([1], 'int32');
-    const predict = (mm: { initState: MergeLstm['initState']; step: MergeLstm['step'] }) => tf.tidy(() => mm.step(tok, mm.initState(feats)).logProbs.arraySync());
+    const predict = (mm: { initState: MergeLstm['initState']; step: MergeLstm['step'] }) =>
+      tf.tidy(() => mm.step(tok, mm.initState(feats)).logProbs.arraySync());
     expect(predict(model)).toEqual(predict(original));
     tf.dispose([feats, tok]);
     model.dispose();
@@ -61,6 +84,8 @@ describe('checkpoint', () => {
 
   it('refuses features from a different encoder, naming the difference', () => {
     expect(() => assertSameEncoder(encoderIdentity(), encoderIdentity({ source: 'elsewhere/model.json' }), 'x')).not.toThrow();
-    expect(() => assertSameEncoder(encoderIdentity(), encoderIdentity({ preprocess: 'caffe' }), 'ck/checkpoint.json')).toThrow(/preprocess "unit" vs "caffe"/);
+    expect(() => assertSameEncoder(encoderIdentity(), encoderIdentity({ preprocess: 'caffe' }), 'ck/checkpoint.json')).toThrow(
+      /preprocess "unit" vs "caffe"/,
+    );
   });
 });

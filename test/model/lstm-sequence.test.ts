@@ -42,11 +42,21 @@ describe('lstmSequence', () => {
     const B = 3;
     const H = 5;
     const rand = mulberry32(2);
-    const x = tf.tensor2d(Array.from({ length: T * B * 4 * H }, () => rand() * 2 - 1), [T * B, 4 * H]);
-    const u = tf.tensor2d(Array.from({ length: H * 4 * H }, () => rand() - 0.5), [H, 4 * H]);
-    const dy = tf.tensor2d(Array.from({ length: T * B * H }, () => rand() - 0.5), [T * B, H]);
+    const x = tf.tensor2d(
+      Array.from({ length: T * B * 4 * H }, () => rand() * 2 - 1),
+      [T * B, 4 * H],
+    );
+    const u = tf.tensor2d(
+      Array.from({ length: H * 4 * H }, () => rand() - 0.5),
+      [H, 4 * H],
+    );
+    const dy = tf.tensor2d(
+      Array.from({ length: T * B * H }, () => rand() - 0.5),
+      [T * B, H],
+    );
     const before = tf.memory().numTensors;
-    const f = (fn: typeof lstmSequence) => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(fn(a as tf.Tensor2D, b as tf.Tensor2D, T), dy)));
+    const f = (fn: typeof lstmSequence) =>
+      tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(fn(a as tf.Tensor2D, b as tf.Tensor2D, T), dy)));
     const [gx, gu] = f(lstmSequence)([x, u]);
     const v = lstmSequence(x, u, T);
     expect(tf.memory().numTensors).toBe(before + 3); // gx, gu, v: nothing else survives

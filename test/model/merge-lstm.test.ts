@@ -4,7 +4,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { orthogonal } from '../../src/model/init.js';
 import { mulberry32 } from '../../src/util/random.js';
-import { MergeLstm, mergeLstm, WEIGHT_NAMES, initialWeights, weightShapes, type MergeLstmSizes, type Weights } from '../../src/model/merge-lstm.js';
+import {
+  MergeLstm,
+  mergeLstm,
+  WEIGHT_NAMES,
+  initialWeights,
+  weightShapes,
+  type MergeLstmSizes,
+  type Weights,
+} from '../../src/model/merge-lstm.js';
 import { buildBatch, toTensors, disposeBatch } from '../../src/train/batches.js';
 import type { Example } from '../../src/train/data.js';
 
@@ -120,7 +128,12 @@ describe('merge-lstm', () => {
 
   it('dropout uses the batch masks in training only, and the same seed gives the same masks', () => {
     const model = new MergeLstm(sizes, weights);
-    const masked = (seed: number) => toTensors(buildBatch(examples, [0, 2], feats, sizes.featureSize, { dropout: { rate: sizes.dropout, seed, sites: mergeLstm.dropoutSites(sizes) } }));
+    const masked = (seed: number) =>
+      toTensors(
+        buildBatch(examples, [0, 2], feats, sizes.featureSize, {
+          dropout: { rate: sizes.dropout, seed, sites: mergeLstm.dropoutSites(sizes) },
+        }),
+      );
     const [b5, b5again, b6] = [masked(5), masked(5), masked(6)];
     const a1 = model.logits(b5, { training: true }).arraySync();
     const a2 = model.logits(b5again, { training: true }).arraySync();

@@ -28,7 +28,19 @@ import { CLASSES, encoderIdentity, writeTinyRun } from '../train/fixtures.js';
 const ort = !SKIP_ORT;
 
 // Small but complete: 2 layers (the cache of a second layer), 2 heads, a 2x3 grid (rows != columns).
-const sizes: TransformerSizes = { vocabSize: 9, featureSize: 2 * 3 * 4, dropout: 0.3, gridHeight: 2, gridWidth: 3, channels: 4, width: 8, layers: 2, heads: 2, ffnSize: 12, maxLength: 7 };
+const sizes: TransformerSizes = {
+  vocabSize: 9,
+  featureSize: 2 * 3 * 4,
+  dropout: 0.3,
+  gridHeight: 2,
+  gridWidth: 3,
+  channels: 4,
+  width: 8,
+  layers: 2,
+  heads: 2,
+  ffnSize: 12,
+  maxLength: 7,
+};
 const examples: Example[] = [
   { imageRow: 0, ids: Int32Array.from([4, 5, 6]) },
   { imageRow: 1, ids: Int32Array.from([7]) },
@@ -39,7 +51,12 @@ const rand = seededRandom(11);
 const features = Float32Array.from({ length: 3 * sizes.featureSize }, () => rand() * 2 - 1);
 
 /** Teacher-forced logits [N][V] (inference) of a model over `picks`. */
-function logitsOf(model: TfjsDecoder<TransformerSizes>, exs: Example[], picks: number[], opts: BuildOptions = {}): { logits: number[][]; host: ReturnType<typeof buildBatch> } {
+function logitsOf(
+  model: TfjsDecoder<TransformerSizes>,
+  exs: Example[],
+  picks: number[],
+  opts: BuildOptions = {},
+): { logits: number[][]; host: ReturnType<typeof buildBatch> } {
   const host = buildBatch(exs, picks, features, sizes.featureSize, opts);
   const b = toTensors(host, transformer.featureShape(model.sizes));
   const l = model.logits(b, { training: false });
@@ -81,7 +98,8 @@ describe('transformer decoder', () => {
       const a = logitsOf(model, [long], [0]).logits;
       const b = logitsOf(model, [{ ...long, ids: changed }], [0]).logits;
       // Input position t+1 holds the changed word: rows 0..t are identical, row t+1 is not.
-      for (let p = 0; p <= t; p++) expect(maxAbsDiff(Float32Array.from(a[p]), Float32Array.from(b[p])), `position ${p}, word ${t + 1} changed`).toBeLessThan(1e-6);
+      for (let p = 0; p <= t; p++)
+        expect(maxAbsDiff(Float32Array.from(a[p]), Float32Array.from(b[p])), `position ${p}, word ${t + 1} changed`).toBeLessThan(1e-6);
       expect(maxAbsDiff(Float32Array.from(a[t + 1]), Float32Array.from(b[t + 1]))).toBeGreaterThan(1e-4);
     }
     model.dispose();
@@ -107,50 +125,62 @@ describe('transformer decoder', () => {
   });
 
   it('incremental decoding with cached keys/values equals the full forward pass at every position, without leaks', () => {
-      const s = sizes;
-      const model = new TfjsDecoder(transformer, s, randomWeights(transformer, s, 5));
-      const picks = [0, 2, 3];
-      const { logits, host } = logitsOf(model, examples, picks);
-      // Expected log-probabilities by (caption, position).
-      const want = new Map<string, number[]>();
-      host.rows.forEach((row, k) => want.set(`${host.rowCaption[k]}:${Math.floor(row / host.batchSize)}`, logSoftmax(logits[k])));
+    const s = sizes;
+    const model = new TfjsDecoder(transformer, s, randomWeights(transformer, s, 5));
+    const picks = [0, 2, 3];
+    const { logits, host } = logitsOf(model, examples, picks);
+    // Expected log-probabilities by (caption, position).
+    const want = new Map<string, number[]>();
+    host.rows.forEach((row, k) => want.set(`${host.rowCaption[k]}:${Math.floor(row / host.batchSize)}`, logSoftmax(logits[k])));
 
-      const before = tf.memory().numTensors;
-      const feats = tf.tensor(picks.flatMap((p) => [...features.subarray(examples[p].imageRow * s.featureSize, (examples[p].imageRow + 1) * s.featureSize)]), [picks.length, ...transformer.featureShape(s)]);
-      let state = model.initState(feats);
-      let checked = 0;
-      for (let t = 0; t < host.timeSteps; t++) {
-        const tokens = tf.tensor1d(picks.map((p) => (t === 0 ? SPECIAL_IDS.start : (examples[p].ids[t - 1] ?? 0))), 'int32');
-        const out = model.step(tokens, state, t);
-        const lp = out.logProbs.arraySync() as number[][];
-        // The cache grows by one position per step: [B, heads, t+1, dh] in each layer.
-        expect(out.state.at(-1)!.shape).toEqual([picks.length, s.heads, t + 1, s.width / s.heads]);
-        const att = out.attention!.arraySync() as number[][];
-        att.forEach((row) => expect(row.reduce((a, x) => a + x, 0)).toBeCloseTo(1, 5));
-        expect(att[0]).toHaveLength(s.gridHeight * s.gridWidth);
-        picks.forEach((_, b) => {
-          const ref = want.get(`${b}:${t}`);
-          if (!ref) return; // past this caption's end
-          expect(maxAbsDiff(Float32Array.from(lp[b]), Float32Array.from(ref)), `caption ${b} position ${t}`).toBeLessThan(1e-5);
-          checked++;
-        });
-        tf.dispose([tokens, out.logProbs, out.attention!, ...state]);
-        state = out.state;
-      }
-      expect(checked).toBe(host.rows.length);
-      // A position without an embedding is an error, not a silent reuse of another one.
-      const past = tf.tensor1d(picks.map(() => 4), 'int32');
-      expect(() => model.step(past, state, s.maxLength)).toThrow(/past the 7 word positions/);
-      tf.dispose([past, feats, ...state]);
-      expect(tf.memory().numTensors).toBe(before);
-      model.dispose();
+    const before = tf.memory().numTensors;
+    const feats = tf.tensor(
+      picks.flatMap((p) => [...features.subarray(examples[p].imageRow * s.featureSize, (examples[p].imageRow + 1) * s.featureSize)]),
+      [picks.length, ...transformer.featureShape(s)],
+    );
+    let state = model.initState(feats);
+    let checked = 0;
+    for (let t = 0; t < host.timeSteps; t++) {
+      const tokens = tf.tensor1d(
+        picks.map((p) => (t === 0 ? SPECIAL_IDS.start : (examples[p].ids[t - 1] ?? 0))),
+        'int32',
+      );
+      const out = model.step(tokens, state, t);
+      const lp = out.logProbs.arraySync() as number[][];
+      // The cache grows by one position per step: [B, heads, t+1, dh] in each layer.
+      expect(out.state.at(-1)!.shape).toEqual([picks.length, s.heads, t + 1, s.width / s.heads]);
+      const att = out.attention!.arraySync() as number[][];
+      att.forEach((row) => expect(row.reduce((a, x) => a + x, 0)).toBeCloseTo(1, 5));
+      expect(att[0]).toHaveLength(s.gridHeight * s.gridWidth);
+      picks.forEach((_, b) => {
+        const ref = want.get(`${b}:${t}`);
+        if (!ref) return; // past this caption's end
+        expect(maxAbsDiff(Float32Array.from(lp[b]), Float32Array.from(ref)), `caption ${b} position ${t}`).toBeLessThan(1e-5);
+        checked++;
+      });
+      tf.dispose([tokens, out.logProbs, out.attention!, ...state]);
+      state = out.state;
+    }
+    expect(checked).toBe(host.rows.length);
+    // A position without an embedding is an error, not a silent reuse of another one.
+    const past = tf.tensor1d(
+      picks.map(() => 4),
+      'int32',
+    );
+    expect(() => model.step(past, state, s.maxLength)).toThrow(/past the 7 word positions/);
+    tf.dispose([past, feats, ...state]);
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
   });
 
-  it.skipIf(!ort)('as ONNX init/step graphs (export, ONNX Runtime decoding): the tfjs log-probabilities and attention at every step (1e-5)', async () => {
-    const r = await compareDecoding(transformer, sizes, { batch: 3, steps: 6, seed: 4 });
-    expect(r.stateCount).toBe(4 * sizes.layers);
-    expect(r.worst).toBeLessThan(1e-5);
-  });
+  it.skipIf(!ort)(
+    'as ONNX init/step graphs (export, ONNX Runtime decoding): the tfjs log-probabilities and attention at every step (1e-5)',
+    async () => {
+      const r = await compareDecoding(transformer, sizes, { batch: 3, steps: 6, seed: 4 });
+      expect(r.stateCount).toBe(4 * sizes.layers);
+      expect(r.worst).toBeLessThan(1e-5);
+    },
+  );
 
   it.skipIf(SKIP_ORT)('captioning on ONNX Runtime (OnnxStepDecoder) gives the tfjs captions, from flat or [B, R, C] features', () => {
     const weights = randomWeights(transformer, sizes, 8);
@@ -197,7 +227,12 @@ describe('transformer decoder', () => {
     const model = new TfjsDecoder(transformer, sizes, initialWeights(sizes, 1));
     const opt = new Adam(model.variables, { learningRate: 0.01, clipNorm: 1 });
     const step = () => {
-      const b = toTensors(buildBatch(examples, [0, 2, 3], features, sizes.featureSize, { dropout: { rate: sizes.dropout, seed: 2, sites: transformer.dropoutSites(sizes) } }), transformer.featureShape(sizes));
+      const b = toTensors(
+        buildBatch(examples, [0, 2, 3], features, sizes.featureSize, {
+          dropout: { rate: sizes.dropout, seed: 2, sites: transformer.dropoutSites(sizes) },
+        }),
+        transformer.featureShape(sizes),
+      );
       const r = lossAndGrads(model, b, { labelSmoothing: 0.1 });
       opt.apply(r.grads);
       tf.dispose(r.grads);
@@ -218,10 +253,27 @@ describe('transformer decoder', () => {
   it('sizes: defaults from the data, flags applied, width must split into heads', () => {
     const data = { vocabSize: 50, featureShape: [7, 7, 1024], dropout: 0.1, maxLength: 36 };
     const s = transformer.sizesFor(data, {});
-    expect(s).toMatchObject({ gridHeight: 7, gridWidth: 7, channels: 1024, featureSize: 7 * 7 * 1024, width: 256, layers: 3, heads: 8, ffnSize: 1024, maxLength: 36 });
-    expect(transformer.sizesFor(data, { width: 64, heads: 4, layers: 1, ffnSize: 100 })).toMatchObject({ width: 64, heads: 4, layers: 1, ffnSize: 100 });
+    expect(s).toMatchObject({
+      gridHeight: 7,
+      gridWidth: 7,
+      channels: 1024,
+      featureSize: 7 * 7 * 1024,
+      width: 256,
+      layers: 3,
+      heads: 8,
+      ffnSize: 1024,
+      maxLength: 36,
+    });
+    expect(transformer.sizesFor(data, { width: 64, heads: 4, layers: 1, ffnSize: 100 })).toMatchObject({
+      width: 64,
+      heads: 4,
+      layers: 1,
+      ffnSize: 100,
+    });
     expect(() => transformer.sizesFor(data, { width: 100, heads: 8 })).toThrow(/multiple of --heads/);
-    expect(() => transformer.sizesFor({ ...data, featureShape: [1024] }, {})).toThrow(expect.objectContaining({ code: 'USAGE', hint: 'prepare with --pooling none' }));
+    expect(() => transformer.sizesFor({ ...data, featureShape: [1024] }, {})).toThrow(
+      expect.objectContaining({ code: 'USAGE', hint: 'prepare with --pooling none' }),
+    );
     expect(transformer.sizesFrom(s as unknown as Record<string, unknown>)).toEqual(s);
   });
 });
@@ -284,13 +336,18 @@ describe('transformer training (tiny spatial run)', () => {
   it('learns to name the image: after "<start> a" the class word of the image comes first', async () => {
     const tiny = writeSpatialRun(tempDir());
     // The ONNX engine where it loads: the same training as tfjs (tested below), several times faster.
-    const r = await runTrain(config(tiny.runDir, { epochs: 30, learningRate: 0.003, warmupSteps: 7, engine: ort ? 'onnx' : 'tfjs' }), { openFeatures: tiny.openFeatures });
+    const r = await runTrain(config(tiny.runDir, { epochs: 30, learningRate: 0.003, warmupSteps: 7, engine: ort ? 'onnx' : 'tfjs' }), {
+      openFeatures: tiny.openFeatures,
+    });
     const h = r.state.history;
     expect(h.at(-1)!.trainLoss).toBeLessThan(h[0].trainLoss * 0.5);
     const { meta, model } = await loadCheckpoint(r.bestDir);
     expect(meta.architecture).toBe('transformer');
     const imgs = ['img0.jpg', 'img7.jpg', 'img13.jpg', 'img19.jpg']; // classes 0..3
-    const feats = tf.tensor(imgs.flatMap((n) => [...tiny.features.get(n)!]), [4, 4, 4]);
+    const feats = tf.tensor(
+      imgs.flatMap((n) => [...tiny.features.get(n)!]),
+      [4, 4, 4],
+    );
     const s0 = model.initState(feats);
     const r1 = model.step(tf.tensor1d([1, 1, 1, 1], 'int32'), s0, 0);
     const r2 = model.step(tf.tensor1d(Array(4).fill(meta.vocab.tokens.indexOf('a')), 'int32'), r1.state, 1);
@@ -308,10 +365,15 @@ describe('transformer training (tiny spatial run)', () => {
     // No --warmup-steps: the decoder's own warm-up of one epoch (7 steps of 8 over 54 captions).
     await runTrain(config(a.runDir, { engine, warmupSteps: undefined }), { openFeatures: a.openFeatures });
     let batches = 0;
-    const stopped = await runTrain(config(b.runDir, { engine, warmupSteps: undefined }), { openFeatures: b.openFeatures, shouldStop: () => ++batches === 5 });
+    const stopped = await runTrain(config(b.runDir, { engine, warmupSteps: undefined }), {
+      openFeatures: b.openFeatures,
+      shouldStop: () => ++batches === 5,
+    });
     expect(stopped.interrupted).toBe(true);
     expect(stopped.state.batch).toBe(5); // inside the warm-up
-    const resumed = await runTrain(config(b.runDir, { engine, resume: true, seed: 999, learningRate: 1 }), { openFeatures: b.openFeatures });
+    const resumed = await runTrain(config(b.runDir, { engine, resume: true, seed: 999, learningRate: 1 }), {
+      openFeatures: b.openFeatures,
+    });
     expect(resumed.interrupted).toBe(false);
     const wa = await readCheckpoint(path.join(a.runDir, 'train', 'last'));
     expect(wa.meta.trainConfig).toMatchObject({ warmupSteps: 7 });

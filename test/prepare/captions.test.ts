@@ -8,7 +8,13 @@ const raw = (id: string, text: string, line: number) => ({ image: id.split('#')[
 describe('cleanCaptions', () => {
   it('cleans with the shared rules, keeps the first of duplicated ids, skips empty captions', () => {
     const out = cleanCaptions(
-      [raw('a.jpg#0', 'A Dog, running!', 1), raw('a.jpg#0', 'another', 2), raw('a.jpg#1', '', 3), raw('a.jpg#2', ' 42 ... ', 4), raw('b.jpg#0', 'A cat', 5)],
+      [
+        raw('a.jpg#0', 'A Dog, running!', 1),
+        raw('a.jpg#0', 'another', 2),
+        raw('a.jpg#1', '', 3),
+        raw('a.jpg#2', ' 42 ... ', 4),
+        raw('b.jpg#0', 'A cat', 5),
+      ],
       { file: 't.txt', rules: DEFAULT_CLEANING },
     );
     expect(out.captions.map((c) => [c.id, c.tokens])).toEqual([

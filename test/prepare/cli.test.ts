@@ -32,7 +32,20 @@ describe('capgen prepare (built CLI)', () => {
     writeFileSync(path.join(dir, 'Flickr8k.token.txt'), `${flickr8kTokenText(images)}garbage line\n${names[0]}#0\tA duplicate .\n`);
     const out = path.join(root, 'run');
 
-    const r = await runCli(['prepare', '--data', dir, '--out', out, '--encoder', 'none', '--min-count', '2', '--max-length', '4', '--json']);
+    const r = await runCli([
+      'prepare',
+      '--data',
+      dir,
+      '--out',
+      out,
+      '--encoder',
+      'none',
+      '--min-count',
+      '2',
+      '--max-length',
+      '4',
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/Flickr8k\.token\.txt:121: expected IMAGE\.jpg#N<TAB>caption/);
     expect(r.stderr).toMatch(/duplicate caption id img_000\.jpg#0/);
@@ -42,13 +55,21 @@ describe('capgen prepare (built CLI)', () => {
     const split = (n: string) => (names.indexOf(n) < 30 ? 'train' : names.indexOf(n) < 35 ? 'dev' : 'test');
     const expected = images
       .filter((i) => i.name !== missing)
-      .flatMap((i) => i.captions.map((raw) => ({ image: i.name, split: split(i.name), raw: raw.trim(), tokens: cleanCaption(raw).slice(0, 4) })));
-    const rows = readFileSync(path.join(out, 'captions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as PreparedCaption);
+      .flatMap((i) =>
+        i.captions.map((raw) => ({ image: i.name, split: split(i.name), raw: raw.trim(), tokens: cleanCaption(raw).slice(0, 4) })),
+      );
+    const rows = readFileSync(path.join(out, 'captions.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as PreparedCaption);
     expect(rows).toEqual(expected);
 
     const counts = new Map<string, number>();
     for (const row of expected.filter((e) => e.split === 'train')) for (const t of row.tokens) counts.set(t, (counts.get(t) ?? 0) + 1);
-    const words = [...counts].filter(([, n]) => n >= 2).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([w]) => w);
+    const words = [...counts]
+      .filter(([, n]) => n >= 2)
+      .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+      .map(([w]) => w);
     const vocab = JSON.parse(readFileSync(path.join(out, 'vocab.json'), 'utf8')) as VocabularyFile;
     expect(vocab.tokens).toEqual(['<pad>', '<start>', '<end>', '<unk>', ...words]);
     expect(vocab.minCount).toBe(2);
@@ -91,14 +112,29 @@ describe('capgen prepare (built CLI)', () => {
 
   it('--dataset synthetic generates a Flickr8k folder inside the run folder and prepares it', async () => {
     const out = path.join(root, 'synth');
-    const r = await runCli(['prepare', '--dataset', 'synthetic', '--count', '12', '--seed', '5', '--encoder', 'none', '--out', out, '--json']);
+    const r = await runCli([
+      'prepare',
+      '--dataset',
+      'synthetic',
+      '--count',
+      '12',
+      '--seed',
+      '5',
+      '--encoder',
+      'none',
+      '--out',
+      out,
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout);
     expect(summary.format).toBe('flickr8k');
     expect(summary.splitSource).toBe('official');
     expect(summary.images).toBe(12);
     expect(summary.captions).toBe(60);
-    const tokenLines = readFileSync(path.join(out, 'dataset', 'Flickr8k.token.txt'), 'utf8').trim().split('\n');
+    const tokenLines = readFileSync(path.join(out, 'dataset', 'Flickr8k.token.txt'), 'utf8')
+      .trim()
+      .split('\n');
     expect(tokenLines).toHaveLength(60);
   });
 });
@@ -111,18 +147,36 @@ describe('capgen prepare with image features (built CLI)', () => {
     const sharp = (await import('sharp')).default;
     for (const [k, img] of images.entries()) {
       if (k === 3) continue; // stays a text file: not an image
-      const png = await sharp({ create: { width: 16, height: 12, channels: 3, background: { r: 30 * k, g: 100, b: 200 - 20 * k } } }).jpeg().toBuffer();
+      const png = await sharp({ create: { width: 16, height: 12, channels: 3, background: { r: 30 * k, g: 100, b: 200 - 20 * k } } })
+        .jpeg()
+        .toBuffer();
       writeFileSync(path.join(dir, 'Images', img.name), png);
     }
     const out = path.join(root, 'run-features');
-    const r = await runCli(['prepare', '--data', dir, '--out', out, '--encoder', 'seeded-cnn', '--min-count', '1', '--backend', 'wasm', '--json']);
+    const r = await runCli([
+      'prepare',
+      '--data',
+      dir,
+      '--out',
+      out,
+      '--encoder',
+      'seeded-cnn',
+      '--min-count',
+      '1',
+      '--backend',
+      'wasm',
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/backend: WASM/);
     const badLines = readFileSync(path.join(out, 'bad-images.txt'), 'utf8').trim().split('\n');
     expect(badLines).toHaveLength(1);
     expect(badLines[0]!.split('\t')[0]).toBe(images[3]!.name);
     expect(badLines[0]!.split('\t')[1]!.length).toBeGreaterThan(0);
-    const rows = readFileSync(path.join(out, 'captions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as PreparedCaption);
+    const rows = readFileSync(path.join(out, 'captions.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as PreparedCaption);
     expect(rows.map((c) => c.image)).toEqual(images.filter((_, k) => k !== 3).flatMap((i) => [i.name, i.name]));
     const record = JSON.parse(readFileSync(path.join(out, 'prepare.json'), 'utf8')) as PrepareRecord;
     expect(record.features?.encoder.architecture).toBe('seeded-cnn');

@@ -96,13 +96,17 @@ describe('loadDataset', () => {
     const dir = path.join(root, 'karpathy');
     writeImages(dir, images);
     const splitOf = (k: number) => (k < 8 ? 'train' : k < 10 ? 'val' : 'test');
-    const doc = { images: images.map((img, k) => ({ filename: img.name, split: splitOf(k), sentences: img.captions.map((raw) => ({ raw })) })) };
+    const doc = {
+      images: images.map((img, k) => ({ filename: img.name, split: splitOf(k), sentences: img.captions.map((raw) => ({ raw })) })),
+    };
     writeFileSync(path.join(dir, 'dataset_flickr8k.json'), JSON.stringify(doc));
     const d = await loadDataset({ ...base, dataDir: dir });
     expect(d.layout.format).toBe('karpathy');
     expect(d.splits.source).toBe('karpathy');
     const splitByImage = Object.fromEntries(d.captions.map((c) => [c.image, c.split]));
-    expect(splitByImage).toEqual(Object.fromEntries(images.map((img, k) => [img.name, { train: 'train', val: 'dev', test: 'test' }[splitOf(k)]])));
+    expect(splitByImage).toEqual(
+      Object.fromEntries(images.map((img, k) => [img.name, { train: 'train', val: 'dev', test: 'test' }[splitOf(k)]])),
+    );
   });
 
   it('errors name what was looked for: missing folder, unknown layout, no images folder, format not there', async () => {
@@ -120,7 +124,9 @@ describe('loadDataset', () => {
     expect(noImages.oneLine()).toMatch(/no images folder.*Images\/, Flicker8k_Dataset\/, .*flickr30k_images\/.*--images/);
 
     const wrongFormat = await errorOf(detectLayout({ dataDir: junk, format: 'flickr30k' }));
-    expect(wrongFormat.oneLine()).toMatch(/no caption file for --format flickr30k \(looked for results\.csv or flickr30k_images\/results\.csv \(flickr30k\)\)$/);
+    expect(wrongFormat.oneLine()).toMatch(
+      /no caption file for --format flickr30k \(looked for results\.csv or flickr30k_images\/results\.csv \(flickr30k\)\)$/,
+    );
   });
 
   it('a non-UTF-8 caption file is an error naming it', async () => {

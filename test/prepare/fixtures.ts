@@ -13,14 +13,18 @@ export function tinyImages(n: number, perImage = 3): TinyImage[] {
   const animals = ['dog', 'cat', 'bird', 'horse'];
   return Array.from({ length: n }, (_, i) => ({
     name: `img_${String(i).padStart(3, '0')}.jpg`,
-    captions: Array.from({ length: perImage }, (_, j) => `A ${colours[(i + j) % 3]} ${animals[i % 4]} runs , fast ${j === 0 ? 'today' : ''}.`),
+    captions: Array.from(
+      { length: perImage },
+      (_, j) => `A ${colours[(i + j) % 3]} ${animals[i % 4]} runs , fast ${j === 0 ? 'today' : ''}.`,
+    ),
   }));
 }
 
 /** Image files only need to exist for a captions-only prepare (`--encoder none`). */
 export function writeImages(dir: string, images: TinyImage[], skip: string[] = []): void {
   mkdirSync(path.join(dir, 'Images'), { recursive: true });
-  for (const img of images) if (!skip.includes(img.name)) writeFileSync(path.join(dir, 'Images', img.name), 'not decoded without an encoder');
+  for (const img of images)
+    if (!skip.includes(img.name)) writeFileSync(path.join(dir, 'Images', img.name), 'not decoded without an encoder');
 }
 
 export function flickr8kTokenText(images: TinyImage[]): string {

@@ -43,7 +43,8 @@ describe('flickr8k token file', () => {
 
 describe('kaggle captions.txt', () => {
   it('takes the first field as image and the rest of the line as caption, commas included', () => {
-    const text = 'image,caption\na.jpg,A dog , running , fast .\nb.jpg,"A cat, quoted"\nc.jpg,He said "hi" there\nd.jpg,A "big" dog , brown , wet\n';
+    const text =
+      'image,caption\na.jpg,A dog , running , fast .\nb.jpg,"A cat, quoted"\nc.jpg,He said "hi" there\nd.jpg,A "big" dog , brown , wet\n';
     expect(pick(parseKaggleCaptions(text, 'c.txt'))).toEqual([
       { image: 'a.jpg', raw: 'A dog , running , fast .', id: 'a.jpg#0', line: 2 },
       { image: 'b.jpg', raw: 'A cat, quoted', id: 'b.jpg#0', line: 3 },
@@ -67,13 +68,16 @@ describe('kaggle captions.txt', () => {
   it('rejects a file without the image,caption header, naming file and line', () => {
     expect(() => parseKaggleCaptions('\nfoo,bar\na.jpg,x\n', 'c.txt')).toThrowError(/image,caption/);
     // file:line is what oneLine() prints first: c.txt:2:
-    expect(() => parseKaggleCaptions('\nfoo,bar\n', 'c.txt')).toThrow(expect.objectContaining({ code: 'BAD_INPUT', file: 'c.txt', line: 2 }));
+    expect(() => parseKaggleCaptions('\nfoo,bar\n', 'c.txt')).toThrow(
+      expect.objectContaining({ code: 'BAD_INPUT', file: 'c.txt', line: 2 }),
+    );
   });
 });
 
 describe('flickr30k results.csv', () => {
   it('reads padded pipe-separated lines, keeping quotes and pipes inside captions', () => {
-    const text = 'image_name| comment_number| comment\n1000092795.jpg| 0| Two young guys with "shaggy" hair .\n1000092795.jpg| 1| A | B\n\n';
+    const text =
+      'image_name| comment_number| comment\n1000092795.jpg| 0| Two young guys with "shaggy" hair .\n1000092795.jpg| 1| A | B\n\n';
     expect(pick(parseFlickr30kCaptions(text, 'r.csv'))).toEqual([
       { image: '1000092795.jpg', raw: 'Two young guys with "shaggy" hair .', id: '1000092795.jpg#0', line: 2 },
       { image: '1000092795.jpg', raw: 'A | B', id: '1000092795.jpg#1', line: 3 },
@@ -94,7 +98,14 @@ describe('flickr30k results.csv', () => {
 describe('karpathy json', () => {
   const doc = {
     images: [
-      { filename: 'a.jpg', split: 'train', sentences: [{ raw: 'A dog .', sentid: 7 }, { tokens: ['a', 'cat'], sentid: 8 }] },
+      {
+        filename: 'a.jpg',
+        split: 'train',
+        sentences: [
+          { raw: 'A dog .', sentid: 7 },
+          { tokens: ['a', 'cat'], sentid: 8 },
+        ],
+      },
       { filename: 'b.jpg', filepath: 'val2014', split: 'restval', sentences: [{ raw: 'x' }] },
       { filename: 'c.jpg', split: 'val', sentences: [{ raw: 'y' }] },
       { filename: 'd.jpg', split: 'test', sentences: [{ raw: 'z' }] },
@@ -130,7 +141,9 @@ describe('text decoding and the 1% rule', () => {
   it('a file that is not UTF-8 is an error naming the file', () => {
     const latin1 = new Uint8Array([0x61, 0x2e, 0x6a, 0x70, 0x67, 0x23, 0x30, 0x09, 0x63, 0x61, 0x66, 0xe9, 0x0a]); // "a.jpg#0\tcaf\xe9\n"
     expect(() => decodeUtf8(latin1, 'tok.txt')).toThrowError(CapgenError);
-    expect(() => decodeUtf8(latin1, 'tok.txt')).toThrow(expect.objectContaining({ code: 'BAD_INPUT', file: 'tok.txt', line: undefined, message: expect.stringMatching(/^not valid UTF-8/) }));
+    expect(() => decodeUtf8(latin1, 'tok.txt')).toThrow(
+      expect.objectContaining({ code: 'BAD_INPUT', file: 'tok.txt', line: undefined, message: expect.stringMatching(/^not valid UTF-8/) }),
+    );
   });
 
   it('splits lines on LF, CRLF and lone CR', () => {

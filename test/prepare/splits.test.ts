@@ -29,7 +29,12 @@ describe('random split', () => {
 
 describe('assignSplits', () => {
   it('official lists win; images in no list are reported; a missing list is noted and empty', () => {
-    const r = assignSplits({ images: ['a', 'b', 'c', 'd'], lists: { train: ['a', 'b', 'x'], dev: ['c', 'a'] }, ratios: [0.8, 0.1, 0.1], seed: 1 });
+    const r = assignSplits({
+      images: ['a', 'b', 'c', 'd'],
+      lists: { train: ['a', 'b', 'x'], dev: ['c', 'a'] },
+      ratios: [0.8, 0.1, 0.1],
+      seed: 1,
+    });
     expect(r.source).toBe('official');
     expect(Object.fromEntries(r.byImage)).toEqual({ a: 'train', b: 'train', c: 'dev' });
     expect(r.unlisted).toEqual(['d']);
@@ -38,7 +43,15 @@ describe('assignSplits', () => {
   });
 
   it('uses the carried (Karpathy) split when there are no lists', () => {
-    const r = assignSplits({ images: ['a', 'b'], carried: new Map([['a', 'dev'], ['b', 'test']] as const), ratios: [0.8, 0.1, 0.1], seed: 1 });
+    const r = assignSplits({
+      images: ['a', 'b'],
+      carried: new Map([
+        ['a', 'dev'],
+        ['b', 'test'],
+      ] as const),
+      ratios: [0.8, 0.1, 0.1],
+      seed: 1,
+    });
     expect(r.source).toBe('karpathy');
     expect(Object.fromEntries(r.byImage)).toEqual({ a: 'dev', b: 'test' });
   });

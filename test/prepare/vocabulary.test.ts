@@ -54,12 +54,20 @@ describe('Vocabulary', () => {
     expect(back.tokens).toEqual(v.tokens);
     expect(back.minCount).toBe(2);
     expect(back.encode(['dog', 'x'])).toEqual(v.encode(['dog', 'x']));
-    expect(() => Vocabulary.fromFile({ ...file, tokens: ['<start>', '<pad>', '<end>', '<unk>', 'a'] }, 'v.json')).toThrowError(/not a capgen vocabulary/);
+    expect(() => Vocabulary.fromFile({ ...file, tokens: ['<start>', '<pad>', '<end>', '<unk>', 'a'] }, 'v.json')).toThrowError(
+      /not a capgen vocabulary/,
+    );
     expect(() => Vocabulary.fromFile({ ...file, tokens: [...file.tokens, 'a'] })).toThrowError(/no repeats/);
   });
 
   it('never lets a dataset word take a special token spelling', () => {
-    const v = Vocabulary.build(new Map([['<unk>', 10], ['dog', 3]]), 1);
+    const v = Vocabulary.build(
+      new Map([
+        ['<unk>', 10],
+        ['dog', 3],
+      ]),
+      1,
+    );
     expect(v.tokens).toEqual(['<pad>', '<start>', '<end>', '<unk>', 'dog']);
   });
 });

@@ -20,26 +20,68 @@ const stride = Math.max(1, Math.floor(images.length / imageCount));
 const picked = Array.from({ length: imageCount }, (_, i) => images[(i * stride) % images.length]);
 
 // Word swaps that exercise METEOR's stem and WordNet-synonym stages.
-const SWAPS = { dog: 'hound', dogs: 'hounds', man: 'person', men: 'people', boy: 'child', girl: 'female', running: 'runs',
-  runs: 'running', plays: 'playing', playing: 'plays', jumping: 'jumps', jumps: 'leaping', grass: 'lawn', water: 'water',
-  woman: 'lady', child: 'kid', people: 'folks', street: 'road', small: 'little', little: 'small', large: 'big', big: 'large',
-  walking: 'walks', sits: 'sitting', sitting: 'seated', red: 'crimson', black: 'dark', white: 'snowy', ball: 'balls' };
+const SWAPS = {
+  dog: 'hound',
+  dogs: 'hounds',
+  man: 'person',
+  men: 'people',
+  boy: 'child',
+  girl: 'female',
+  running: 'runs',
+  runs: 'running',
+  plays: 'playing',
+  playing: 'plays',
+  jumping: 'jumps',
+  jumps: 'leaping',
+  grass: 'lawn',
+  water: 'water',
+  woman: 'lady',
+  child: 'kid',
+  people: 'folks',
+  street: 'road',
+  small: 'little',
+  little: 'small',
+  large: 'big',
+  big: 'large',
+  walking: 'walks',
+  sits: 'sitting',
+  sitting: 'seated',
+  red: 'crimson',
+  black: 'dark',
+  white: 'snowy',
+  ball: 'balls',
+};
 
 const sets = picked.map((image, k) => {
   const refs = byImage.get(image);
   const other = byImage.get(picked[(k + 7) % picked.length])[0];
   const without = (i) => refs.filter((_, j) => j !== i);
   switch (k % 10) {
-    case 0: return { image, kind: 'held-out reference', hypothesis: refs[0], references: without(0) };
-    case 1: return { image, kind: 'last word dropped', hypothesis: refs[1].slice(0, -1), references: without(1) };
-    case 2: return { image, kind: 'reversed words', hypothesis: [...refs[2]].reverse(), references: without(2) };
-    case 3: return { image, kind: 'synonym swaps', hypothesis: refs[0].map((w) => SWAPS[w] ?? w), references: without(0) };
-    case 4: return { image, kind: 'two words, one reference', hypothesis: refs[3].slice(0, 2), references: [refs[0]] };
-    case 5: return { image, kind: 'repeated words', hypothesis: [...refs[4].slice(0, 3), ...refs[4].slice(0, 3), ...refs[4].slice(0, 3)], references: refs };
-    case 6: return { image, kind: k === 6 ? 'empty hypothesis' : 'one word', hypothesis: k === 6 ? [] : refs[1].slice(1, 2), references: refs };
-    case 7: return { image, kind: 'caption of another image', hypothesis: other, references: refs };
-    case 8: return { image, kind: 'identical to a reference', hypothesis: refs[0], references: refs };
-    default: return { image, kind: 'swaps, two references', hypothesis: refs[2].map((w) => SWAPS[w] ?? w).slice(1), references: refs.slice(0, 2) };
+    case 0:
+      return { image, kind: 'held-out reference', hypothesis: refs[0], references: without(0) };
+    case 1:
+      return { image, kind: 'last word dropped', hypothesis: refs[1].slice(0, -1), references: without(1) };
+    case 2:
+      return { image, kind: 'reversed words', hypothesis: [...refs[2]].reverse(), references: without(2) };
+    case 3:
+      return { image, kind: 'synonym swaps', hypothesis: refs[0].map((w) => SWAPS[w] ?? w), references: without(0) };
+    case 4:
+      return { image, kind: 'two words, one reference', hypothesis: refs[3].slice(0, 2), references: [refs[0]] };
+    case 5:
+      return {
+        image,
+        kind: 'repeated words',
+        hypothesis: [...refs[4].slice(0, 3), ...refs[4].slice(0, 3), ...refs[4].slice(0, 3)],
+        references: refs,
+      };
+    case 6:
+      return { image, kind: k === 6 ? 'empty hypothesis' : 'one word', hypothesis: k === 6 ? [] : refs[1].slice(1, 2), references: refs };
+    case 7:
+      return { image, kind: 'caption of another image', hypothesis: other, references: refs };
+    case 8:
+      return { image, kind: 'identical to a reference', hypothesis: refs[0], references: refs };
+    default:
+      return { image, kind: 'swaps, two references', hypothesis: refs[2].map((w) => SWAPS[w] ?? w).slice(1), references: refs.slice(0, 2) };
   }
 });
 // Captions are stored as space-joined tokens (cleaned tokens never contain spaces; "" is the empty caption).

@@ -15,7 +15,15 @@ import { imageForm, postCaption, startServer } from './fixtures.js';
 
 const CHROMIUM_PATH = process.env.CAPGEN_CHROMIUM ?? '/usr/bin/chromium';
 /** As browser.test.ts: a headless browser in a container without a sandbox, network or GPU. */
-const CHROMIUM_ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--headless',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 
 interface Answer {
   caption: string;
@@ -26,8 +34,11 @@ interface Answer {
 /** A bright square on black: the attending toy model gives it a caption of several words. */
 async function squareImage(): Promise<Buffer> {
   const px = Buffer.alloc(40 * 40 * 3);
-  for (let y = 0; y < 40; y++) for (let x = 0; x < 40; x++) if (x / 40 > 0.5 && y / 40 < 0.5) px.fill(255, (y * 40 + x) * 3, (y * 40 + x) * 3 + 3);
-  return sharp(px, { raw: { width: 40, height: 40, channels: 3 } }).png().toBuffer();
+  for (let y = 0; y < 40; y++)
+    for (let x = 0; x < 40; x++) if (x / 40 > 0.5 && y / 40 < 0.5) px.fill(255, (y * 40 + x) * 3, (y * 40 + x) * 3 + 3);
+  return sharp(px, { raw: { width: 40, height: 40, channels: 3 } })
+    .png()
+    .toBuffer();
 }
 
 describe('serve API with attention', () => {
@@ -40,7 +51,15 @@ describe('serve API with attention', () => {
   });
 
   it("returns an attending model's maps, one distribution per word, greedy and beam; no tensors left", async () => {
-    const server = await startServe({ runDir: root, checkpoint: dirs.attendingDir, host: '127.0.0.1', port: 0, maxUploadMb: 1, backend: 'wasm', lengthPenalty: 0 });
+    const server = await startServe({
+      runDir: root,
+      checkpoint: dirs.attendingDir,
+      host: '127.0.0.1',
+      port: 0,
+      maxUploadMb: 1,
+      backend: 'wasm',
+      lengthPenalty: 0,
+    });
     try {
       const image = await squareImage();
       await postCaption(server.url, imageForm(image, { type: 'image/png' })); // warm-up
@@ -68,7 +87,15 @@ describe('serve API with attention', () => {
   });
 
   it("answers a merge model's captions without maps", async () => {
-    const server = await startServe({ runDir: root, checkpoint: dirs.mergeDir, host: '127.0.0.1', port: 0, maxUploadMb: 1, backend: 'wasm', lengthPenalty: 0 });
+    const server = await startServe({
+      runDir: root,
+      checkpoint: dirs.mergeDir,
+      host: '127.0.0.1',
+      port: 0,
+      maxUploadMb: 1,
+      backend: 'wasm',
+      lengthPenalty: 0,
+    });
     try {
       const res = await postCaption(server.url, imageForm(await squareImage(), { type: 'image/png' }));
       expect(res.status).toBe(200);
@@ -84,13 +111,16 @@ function mapCaptioner(resize: 'squash' | 'crop'): Captioner {
   const peaked = (k: number) => [0, 1, 2, 3].map((r) => (r === k ? 0.91 : 0.03));
   return {
     async caption() {
-      return { caption: 'a red image', attention: { grid: [2, 2], words: ['a', 'red', 'image'], weights: [0, 1, 2].map(peaked), resize, inputSize: [16, 16] } };
+      return {
+        caption: 'a red image',
+        attention: { grid: [2, 2], words: ['a', 'red', 'image'], weights: [0, 1, 2].map(peaked), resize, inputSize: [16, 16] },
+      };
     },
     describe: () => ({ model: 'maps test', encoder: 'test', backend: 'test' }),
   };
 }
 
-describe.skipIf(!existsSync(CHROMIUM_PATH))('serve page: a word\'s map on hover', () => {
+describe.skipIf(!existsSync(CHROMIUM_PATH))("serve page: a word's map on hover", () => {
   it('shows the map of the word under the pointer over the part of the image the encoder saw', async () => {
     const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
     try {
@@ -101,7 +131,9 @@ describe.skipIf(!existsSync(CHROMIUM_PATH))('serve page: a word\'s map on hover'
         page.on('pageerror', (e) => problems.push(e.message));
         await page.goto(url);
         // a wide image: squash covers all of it, a square crop only its middle
-        const wide = await sharp({ create: { width: 120, height: 60, channels: 3, background: { r: 90, g: 90, b: 90 } } }).png().toBuffer();
+        const wide = await sharp({ create: { width: 120, height: 60, channels: 3, background: { r: 90, g: 90, b: 90 } } })
+          .png()
+          .toBuffer();
         await page.setInputFiles('#file', { name: 'wide.png', mimeType: 'image/png', buffer: wide });
         await expect.poll(() => page.locator('#caption .word').count()).toBe(3);
         expect(await page.isHidden('#heat')).toBe(true);
@@ -117,7 +149,11 @@ describe.skipIf(!existsSync(CHROMIUM_PATH))('serve page: a word\'s map on hover'
         expect(heat.x + heat.width / 2).toBeCloseTo(img.x + img.width / 2, 0);
         // the canvas holds the word's row: its hottest pixel is the top-right one
         const alphas = await page.$eval('#heat', (c) => {
-          const canvas = c as unknown as { width: number; height: number; getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } };
+          const canvas = c as unknown as {
+            width: number;
+            height: number;
+            getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } };
+          };
           const d = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
           return [0, 1, 2, 3].map((i) => d[i * 4 + 3]);
         });

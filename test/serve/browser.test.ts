@@ -8,10 +8,22 @@ import { fakeCaptioner } from './fake-captioner.js';
 import { solidImage, startServer } from './fixtures.js';
 
 export const CHROMIUM_PATH = process.env.CAPGEN_CHROMIUM ?? '/usr/bin/chromium';
-const SKIP_CHROMIUM = skipWithout(existsSync(CHROMIUM_PATH), 'Chromium', `${CHROMIUM_PATH} is absent (install it with: apt-get install -y chromium)`);
+const SKIP_CHROMIUM = skipWithout(
+  existsSync(CHROMIUM_PATH),
+  'Chromium',
+  `${CHROMIUM_PATH} is absent (install it with: apt-get install -y chromium)`,
+);
 
 /** Flags for a headless browser in a container without a sandbox, network or GPU. */
-export const CHROMIUM_ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--headless',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 
 describe.skipIf(SKIP_CHROMIUM)('capgen serve page in headless Chromium', () => {
   let browser: Browser;
@@ -83,7 +95,9 @@ describe.skipIf(SKIP_CHROMIUM)('capgen serve page in headless Chromium', () => {
       const web = globalThis as any; // eslint-disable-line @typescript-eslint/no-explicit-any
       const transfer = new web.DataTransfer();
       transfer.items.add(new web.File([new Uint8Array(data)], 'green.png', { type: 'image/png' }));
-      web.document.getElementById('drop').dispatchEvent(new web.DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+      web.document
+        .getElementById('drop')
+        .dispatchEvent(new web.DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
     }, bytes);
     await expect.poll(() => page.textContent('#caption')).toBe('a green image');
     await page.close();

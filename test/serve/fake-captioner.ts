@@ -35,7 +35,9 @@ export function fakeCaptioner(opts: { delayMs?: number; fail?: () => Error } = {
         if (opts.fail) throw opts.fail();
         const { channels } = await sharp(image).removeAlpha().stats();
         const mean = channels.slice(0, 3).map((c) => c.mean);
-        const ranked = COLOURS.map(([name, rgb]) => ({ name, dist: Math.hypot(...rgb.map((v, i) => v - (mean[i] ?? 0))) })).sort((a, b) => a.dist - b.dist);
+        const ranked = COLOURS.map(([name, rgb]) => ({ name, dist: Math.hypot(...rgb.map((v, i) => v - (mean[i] ?? 0))) })).sort(
+          (a, b) => a.dist - b.dist,
+        );
         const captions = ranked.map((c) => ({ caption: `a ${c.name} image`, score: -c.dist / 100 }));
         return beamSize > 1 ? { caption: captions[0]!.caption, beams: captions.slice(0, beamSize) } : { caption: captions[0]!.caption };
       } finally {

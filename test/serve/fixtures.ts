@@ -38,7 +38,11 @@ export interface JsonResponse {
   body: Record<string, unknown>;
 }
 
-export async function postCaption(url: string, body: FormData | Buffer, opts: { contentType?: string; query?: string } = {}): Promise<JsonResponse> {
+export async function postCaption(
+  url: string,
+  body: FormData | Buffer,
+  opts: { contentType?: string; query?: string } = {},
+): Promise<JsonResponse> {
   const headers: Record<string, string> = opts.contentType ? { 'content-type': opts.contentType } : {};
   const payload = Buffer.isBuffer(body) ? new Uint8Array(body) : body;
   const response = await fetch(`${url}/api/caption${opts.query ? `?${opts.query}` : ''}`, { method: 'POST', body: payload, headers });

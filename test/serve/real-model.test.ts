@@ -24,12 +24,45 @@ describe('capgen serve with a tiny trained checkpoint', () => {
 
   beforeAll(async () => {
     // Small but trained enough that different scenes get different captions (else "identical answers" proves little).
-    const prepare = await runCli(['prepare', '--dataset', 'synthetic', '--count', '80', '--seed', '3', '--out', runDir, '--encoder', 'seeded-cnn', '--min-count', '1', '--quiet']);
+    const prepare = await runCli([
+      'prepare',
+      '--dataset',
+      'synthetic',
+      '--count',
+      '80',
+      '--seed',
+      '3',
+      '--out',
+      runDir,
+      '--encoder',
+      'seeded-cnn',
+      '--min-count',
+      '1',
+      '--quiet',
+    ]);
     expect(prepare.code, prepare.stderr).toBe(0);
-    const train = await runCli(['train', '--run', runDir, '--epochs', '6', '--lr', '0.01', '--embedding-size', '32', '--hidden-size', '64', '--batch-size', '32', '--quiet']);
+    const train = await runCli([
+      'train',
+      '--run',
+      runDir,
+      '--epochs',
+      '6',
+      '--lr',
+      '0.01',
+      '--embedding-size',
+      '32',
+      '--hidden-size',
+      '64',
+      '--batch-size',
+      '32',
+      '--quiet',
+    ]);
     expect(train.code, train.stderr).toBe(0);
     const imagesDir = path.join(runDir, 'dataset', 'Images');
-    images = readdirSync(imagesDir).sort().slice(0, IMAGE_COUNT).map((f) => path.join(imagesDir, f));
+    images = readdirSync(imagesDir)
+      .sort()
+      .slice(0, IMAGE_COUNT)
+      .map((f) => path.join(imagesDir, f));
     await initBackend('wasm');
     server = await startServe({ runDir, host: '127.0.0.1', port: 0, maxUploadMb: 10, backend: 'wasm', lengthPenalty: 0 });
     return () => server.close();
@@ -43,7 +76,11 @@ describe('capgen serve with a tiny trained checkpoint', () => {
       const vocab = Vocabulary.fromFile(meta.vocab);
       const { features, failed } = await embedImageFiles(encoder, images);
       expect(failed).toEqual([]);
-      const decoded = await decodeFeatures(model, images.map((p) => features.get(p)!), { maxLength: meta.maxCaptionLength, beamSize, lengthPenalty: 0 });
+      const decoded = await decodeFeatures(
+        model,
+        images.map((p) => features.get(p)!),
+        { maxLength: meta.maxCaptionLength, beamSize, lengthPenalty: 0 },
+      );
       return decoded.map((d) => vocab.decode(d.tokens).join(' '));
     } finally {
       model.dispose();
@@ -53,13 +90,26 @@ describe('capgen serve with a tiny trained checkpoint', () => {
 
   /** What the CLI's `capgen caption --json` says for the same files. */
   async function cliCaptions(beamSize: number): Promise<string[]> {
-    const res = await runCli(['caption', '--json', '--beam-size', String(beamSize), '--checkpoint', path.join(runDir, 'train', 'best'), ...images]);
+    const res = await runCli([
+      'caption',
+      '--json',
+      '--beam-size',
+      String(beamSize),
+      '--checkpoint',
+      path.join(runDir, 'train', 'best'),
+      ...images,
+    ]);
     expect(res.code, res.stderr).toBe(0);
-    const byImage = new Map((JSON.parse(res.stdout) as { captions: { image: string; caption: string }[] }).captions.map((c) => [path.resolve(c.image), c.caption]));
+    const byImage = new Map(
+      (JSON.parse(res.stdout) as { captions: { image: string; caption: string }[] }).captions.map((c) => [
+        path.resolve(c.image),
+        c.caption,
+      ]),
+    );
     return images.map((p) => byImage.get(path.resolve(p))!);
   }
 
-  it("answers 50 concurrent requests exactly as `capgen caption` and batch decoding do, and frees every tensor", async () => {
+  it('answers 50 concurrent requests exactly as `capgen caption` and batch decoding do, and frees every tensor', async () => {
     const expected = await cliCaptions(1);
     expect(await referenceCaptions(1)).toEqual(expected);
     expect(new Set(expected).size).toBeGreaterThan(1); // the model looks at the image
@@ -67,7 +117,9 @@ describe('capgen serve with a tiny trained checkpoint', () => {
     await postCaption(server.url, imageForm(bytes[0]!, { type: 'image/png' })); // warm-up: kernels compiled, weights resident
     const tensorsBefore = tf.memory().numTensors;
     const started = performance.now();
-    const responses = await Promise.all(Array.from({ length: 50 }, (_, i) => postCaption(server.url, imageForm(bytes[i % IMAGE_COUNT]!, { type: 'image/png' }))));
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => postCaption(server.url, imageForm(bytes[i % IMAGE_COUNT]!, { type: 'image/png' }))),
+    );
     const elapsedMs = performance.now() - started;
     responses.forEach((res, i) => {
       expect(res.status).toBe(200);
@@ -104,14 +156,23 @@ describe('capgen serve with a tiny trained checkpoint', () => {
     expect(health.encoder).toMatch(/^seeded-cnn/);
     expect(page).toContain('run (merge-lstm, epoch');
     await get('/no/such/route');
-    for (const beam of ['1', '3']) seen.push(JSON.stringify((await postCaption(server.url, imageForm(readFileSync(images[0]!), { type: 'image/png', beam }))).body));
+    for (const beam of ['1', '3'])
+      seen.push(JSON.stringify((await postCaption(server.url, imageForm(readFileSync(images[0]!), { type: 'image/png', beam }))).body));
     seen.push(JSON.stringify((await postCaption(server.url, Buffer.from('not an image'), { contentType: 'image/png' })).body));
     for (const text of seen) {
       expect(text).not.toContain(absolute);
       expect(text).not.toContain(path.dirname(absolute));
     }
     // --name replaces the folder name.
-    const named = await startServe({ runDir, host: '127.0.0.1', port: 0, maxUploadMb: 10, backend: 'wasm', lengthPenalty: 0, name: 'Shapes demo' });
+    const named = await startServe({
+      runDir,
+      host: '127.0.0.1',
+      port: 0,
+      maxUploadMb: 10,
+      backend: 'wasm',
+      lengthPenalty: 0,
+      name: 'Shapes demo',
+    });
     try {
       const namedHealth = (await (await fetch(`${named.url}/api/health`)).json()) as { model: string };
       expect(namedHealth.model).toMatch(/^Shapes demo \(merge-lstm, epoch \d+\)$/);
@@ -121,7 +182,10 @@ describe('capgen serve with a tiny trained checkpoint', () => {
   });
 
   it('runs as `capgen serve`: prints its URL on stderr, serves, and exits 0 on SIGINT', async () => {
-    const child = spawn(process.execPath, [BIN, 'serve', '--run', runDir, '--port', '0', '--backend', 'wasm'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'serve', '--run', runDir, '--port', '0', '--backend', 'wasm'], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     let stdout = '';
     child.stdout.on('data', (d) => (stdout += d));

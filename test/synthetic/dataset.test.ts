@@ -103,7 +103,10 @@ describe('rendering', () => {
   it('paints each shape in its colour at its centre', async () => {
     const items = syntheticItems(40, 5);
     for (const item of items.slice(0, 20)) {
-      const { data, info } = await sharp(Buffer.from(sceneToSvg(item.scene))).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      const { data, info } = await sharp(Buffer.from(sceneToSvg(item.scene)))
+        .removeAlpha()
+        .raw()
+        .toBuffer({ resolveWithObject: true });
       expect([info.width, info.height]).toEqual([item.scene.widthPx, item.scene.heightPx]);
       for (const s of item.scene.shapes) {
         const at = (Math.round(s.cy) * info.width + Math.round(s.cx)) * 3;
@@ -127,13 +130,23 @@ describe('generateSyntheticDataset', () => {
     const tokenLines = readFileSync(path.join(outDir, 'Flickr8k.token.txt'), 'utf8').trimEnd().split('\n');
     expect(tokenLines).toHaveLength(300);
     for (const line of tokenLines) expect(line).toMatch(/^scene_\d{5}\.png#[0-4]\t[A-Z][a-z ,:]+ \.$/);
-    const lists = ['train', 'dev', 'test'].map((s) => readFileSync(path.join(outDir, `Flickr_8k.${s}Images.txt`), 'utf8').trim().split('\n'));
+    const lists = ['train', 'dev', 'test'].map((s) =>
+      readFileSync(path.join(outDir, `Flickr_8k.${s}Images.txt`), 'utf8')
+        .trim()
+        .split('\n'),
+    );
     expect(lists.map((l) => l.length)).toEqual([48, 6, 6]);
     expect(new Set(lists.flat())).toEqual(new Set(images));
     const meta = await sharp(path.join(outDir, 'Images', images[0]!)).metadata();
     expect([meta.format, meta.width, meta.height]).toEqual(['png', 128, 128]);
 
-    const loaded = await loadDataset({ dataDir: outDir, rules: DEFAULT_CLEANING, splitRatios: [0.8, 0.1, 0.1], forceRandomSplit: false, seed: 1 });
+    const loaded = await loadDataset({
+      dataDir: outDir,
+      rules: DEFAULT_CLEANING,
+      splitRatios: [0.8, 0.1, 0.1],
+      forceRandomSplit: false,
+      seed: 1,
+    });
     expect(loaded.layout.format).toBe('flickr8k');
     expect(loaded.captions).toHaveLength(300);
     expect(loaded.malformed).toEqual([]);

@@ -20,7 +20,10 @@ async function render(shape: Partial<Scene['shapes'][number]>, background: Scene
     gradientAngleDeg: 0,
     shapes: [{ kind: 'circle', colour: 'red', size: 'large', column: 'left', cx: 12, cy: 32, radius: 9, rotationDeg: 0, ...shape }],
   };
-  const { data } = await sharp(Buffer.from(sceneToSvg(scene))).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const { data } = await sharp(Buffer.from(sceneToSvg(scene)))
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   return Float32Array.from(data);
 }
 
@@ -55,7 +58,12 @@ describe('seeded-cnn encoder', () => {
 
   it('names itself as seeded and gives one vector of the stated length per image', () => {
     const encoder = createSeededCnnEncoder({ seed: 4 });
-    expect(encoder.identity).toMatchObject({ architecture: 'seeded-cnn', weightsHash: 'seeded:4', preprocess: 'unit', inputSize: [64, 64] });
+    expect(encoder.identity).toMatchObject({
+      architecture: 'seeded-cnn',
+      weightsHash: 'seeded:4',
+      preprocess: 'unit',
+      inputSize: [64, 64],
+    });
     expect(encoder.identity.featureShape).toEqual([seededCnnFeatureLength()]);
     const shape = tf.tidy(() => encoder.embed(tf.zeros([3, SIZE, SIZE, 3]) as tf.Tensor4D).shape);
     expect(shape).toEqual([3, seededCnnFeatureLength()]);
@@ -102,7 +110,9 @@ describe('seeded-cnn encoder', () => {
     const flat = embed(5, [redRight, blueLeft]);
     const encoder = createSeededCnnEncoder({ seed: 5, pooling: 'none' });
     expect(encoder.identity).toMatchObject({ pooling: 'none', featureShape: [4, 4, 76] });
-    const grid = tf.tidy(() => encoder.embed(tf.tensor4d(Float32Array.from([...redRight, ...blueLeft]), [2, SIZE, SIZE, 3])).arraySync() as number[][][][]);
+    const grid = tf.tidy(
+      () => encoder.embed(tf.tensor4d(Float32Array.from([...redRight, ...blueLeft]), [2, SIZE, SIZE, 3])).arraySync() as number[][][][],
+    );
     encoder.dispose();
     const n = seededCnnFeatureLength();
     for (let img = 0; img < 2; img++) {
@@ -116,7 +126,8 @@ describe('seeded-cnn encoder', () => {
           }
           for (let sy = 0; sy < 2; sy++) {
             for (let sx = 0; sx < 2; sx++) {
-              for (let ch = 0; ch < 3; ch++) expect(cell[64 + (sy * 2 + sx) * 3 + ch]).toBeCloseTo(v[1024 + ((r * 2 + sy) * 8 + c * 2 + sx) * 3 + ch]!, 5);
+              for (let ch = 0; ch < 3; ch++)
+                expect(cell[64 + (sy * 2 + sx) * 3 + ch]).toBeCloseTo(v[1024 + ((r * 2 + sy) * 8 + c * 2 + sx) * 3 + ch]!, 5);
             }
           }
         }

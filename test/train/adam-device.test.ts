@@ -27,7 +27,12 @@ describe('DeviceAdam', () => {
     for (let step = 0; step < 6; step++) {
       // Large gradients on even steps (clipped), small ones on odd steps (not).
       const k = step % 2 ? 0.05 : 5;
-      const grads = shapes.map((s) => tf.tensor(Float32Array.from({ length: s.reduce((a, d) => a * d, 1) }, () => (rand() - 0.5) * k), s));
+      const grads = shapes.map((s) =>
+        tf.tensor(
+          Float32Array.from({ length: s.reduce((a, d) => a * d, 1) }, () => (rand() - 0.5) * k),
+          s,
+        ),
+      );
       host.apply(grads);
       reads += countReads(() => dev.apply(grads)).reads;
       tf.dispose(grads);

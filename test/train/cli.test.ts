@@ -10,7 +10,11 @@ import { encoderIdentity, writeTinyRun } from './fixtures.js';
 
 async function tinyRunWithCache() {
   const tiny = writeTinyRun(tempDir(), { imagesPerClass: 10 });
-  const writer = await openCacheWriter(path.join(tiny.runDir, 'features', 'test'), { identity: encoderIdentity(), dtype: 'float32', dim: 16 });
+  const writer = await openCacheWriter(path.join(tiny.runDir, 'features', 'test'), {
+    identity: encoderIdentity(),
+    dtype: 'float32',
+    dim: 16,
+  });
   const names = [...tiny.features.keys()];
   const rows = new Float32Array(names.length * 16);
   names.forEach((n, i) => rows.set(tiny.features.get(n)!, i * 16));
@@ -26,16 +30,29 @@ describe('capgen train (CLI)', () => {
     const tiny = await tinyRunWithCache();
     const r = await runCli(['train', '--run', tiny.runDir, '--epochs', '2', ...SMALL, '--json']);
     expect(r.stderr).toMatch(/backend: WASM/);
-    expect(r.stderr).toMatch(/train: decoder merge-lstm, 40 images, 90 training \/ 30 dev captions, vocabulary 13, features 16-d .* 23 steps per epoch/);
+    expect(r.stderr).toMatch(
+      /train: decoder merge-lstm, 40 images, 90 training \/ 30 dev captions, vocabulary 13, features 16-d .* 23 steps per epoch/,
+    );
     expect(r.stderr.match(/^epoch \d\/2: train loss [\d.]+ acc [\d.]+ \| val loss [\d.]+ acc [\d.]+/gm)).toHaveLength(2);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.epochs).toHaveLength(2);
-    for (const f of ['best/checkpoint.json', 'best/weights.bin', 'last/optimizer.bin', 'history.json', 'history.csv', 'history.png']) expect(existsSync(path.join(tiny.runDir, 'train', f)), f).toBe(true);
+    for (const f of ['best/checkpoint.json', 'best/weights.bin', 'last/optimizer.bin', 'history.json', 'history.csv', 'history.png'])
+      expect(existsSync(path.join(tiny.runDir, 'train', f)), f).toBe(true);
     // history.csv: Keras CSVLogger's columns, epochs from 0, the same numbers as history.json.
-    const csv = readFileSync(path.join(tiny.runDir, 'train', 'history.csv'), 'utf8').trim().split('\n');
+    const csv = readFileSync(path.join(tiny.runDir, 'train', 'history.csv'), 'utf8')
+      .trim()
+      .split('\n');
     expect(csv[0]).toBe('epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds');
-    expect(csv.slice(1).map((l) => l.split(',').slice(0, 5).map(Number))).toEqual(out.epochs.map((e: { epoch: number; trainLoss: number; trainAccuracy: number; valLoss: number; valAccuracy: number }) => [e.epoch - 1, e.trainLoss, e.trainAccuracy, e.valLoss, e.valAccuracy]));
+    expect(csv.slice(1).map((l) => l.split(',').slice(0, 5).map(Number))).toEqual(
+      out.epochs.map((e: { epoch: number; trainLoss: number; trainAccuracy: number; valLoss: number; valAccuracy: number }) => [
+        e.epoch - 1,
+        e.trainLoss,
+        e.trainAccuracy,
+        e.valLoss,
+        e.valAccuracy,
+      ]),
+    );
   }, 120_000);
 
   it('--tensorboard on WASM is a usage error saying why, before any training', async () => {
@@ -51,7 +68,10 @@ describe('capgen train (CLI)', () => {
 
   it('Ctrl-C saves a resumable checkpoint; --resume completes the run', async () => {
     const tiny = await tinyRunWithCache();
-    const child = spawn(process.execPath, [BIN, 'train', '--run', tiny.runDir, '--epochs', '200', ...SMALL], { cwd: REPO_ROOT, env: { ...process.env, CAPGEN_BACKEND: 'wasm' } });
+    const child = spawn(process.execPath, [BIN, 'train', '--run', tiny.runDir, '--epochs', '200', ...SMALL], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, CAPGEN_BACKEND: 'wasm' },
+    });
     let stderr = '';
     child.stderr.on('data', (d) => {
       stderr += d;

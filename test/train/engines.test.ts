@@ -17,9 +17,14 @@ import { countReads, tempDir } from '../helpers.js';
 import { writeTinyRun } from './fixtures.js';
 import { maxAbsDiff } from '../engine/compare.js';
 
-
 let data: TrainingData;
-const sizesOf = (d: TrainingData): MergeLstmSizes => ({ vocabSize: d.vocab.tokens.length, embeddingSize: 6, hiddenSize: 8, featureSize: d.featureSize, dropout: 0.3 });
+const sizesOf = (d: TrainingData): MergeLstmSizes => ({
+  vocabSize: d.vocab.tokens.length,
+  embeddingSize: 6,
+  hiddenSize: 8,
+  featureSize: d.featureSize,
+  dropout: 0.3,
+});
 
 describe('training engines', () => {
   beforeAll(async () => {
@@ -59,14 +64,30 @@ describe('training engines', () => {
   });
 
   function config(runDir: string, over: Partial<TrainConfig>): TrainConfig {
-    return { ...DEFAULT_TRAIN_CONFIG, runDir, backend: 'cpu', epochs: 2, batchSize: 8, learningRate: 0.01, embeddingSize: 6, hiddenSize: 8, dropout: 0.3, replicas: 1, logEveryBatches: 100, ...over };
+    return {
+      ...DEFAULT_TRAIN_CONFIG,
+      runDir,
+      backend: 'cpu',
+      epochs: 2,
+      batchSize: 8,
+      learningRate: 0.01,
+      embeddingSize: 6,
+      hiddenSize: 8,
+      dropout: 0.3,
+      replicas: 1,
+      logEveryBatches: 100,
+      ...over,
+    };
   }
 
   it.skipIf(SKIP_ORT)('onnx and tfjs train the same model (1e-5 after 2 epochs), and a run resumes on the other engine', async () => {
     const trained = async (over: Partial<TrainConfig>, stopAfter?: number) => {
       const tiny = writeTinyRun(tempDir());
       let steps = 0;
-      await runTrain(config(tiny.runDir, over), { openFeatures: tiny.openFeatures, shouldStop: () => stopAfter !== undefined && ++steps >= stopAfter });
+      await runTrain(config(tiny.runDir, over), {
+        openFeatures: tiny.openFeatures,
+        shouldStop: () => stopAfter !== undefined && ++steps >= stopAfter,
+      });
       return { tiny, read: () => readCheckpoint(lastCheckpointDir(tiny.runDir)) };
     };
     const onnx = await (await trained({ engine: 'onnx' })).read();
@@ -75,7 +96,9 @@ describe('training engines', () => {
     let worst = 0;
     for (const n of names) worst = Math.max(worst, maxAbsDiff(onnx.weights[n], tfjs.weights[n]));
     expect(worst).toBeLessThan(1e-5);
-    expect(maxAbsDiff(onnx.weights['output.kernel'], initialWeights(sizesOf(data), DEFAULT_TRAIN_CONFIG.seed)['output.kernel'])).toBeGreaterThan(1e-3);
+    expect(
+      maxAbsDiff(onnx.weights['output.kernel'], initialWeights(sizesOf(data), DEFAULT_TRAIN_CONFIG.seed)['output.kernel']),
+    ).toBeGreaterThan(1e-3);
     // Interrupted on onnx after 5 steps, resumed on tfjs: the same end point.
     const half = await trained({ engine: 'onnx' }, 5);
     await runTrain(config(half.tiny.runDir, { engine: 'tfjs', resume: true }), { openFeatures: half.tiny.openFeatures });

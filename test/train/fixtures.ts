@@ -11,7 +11,17 @@ export const CLASSES = ['dog', 'cat', 'bird', 'fish'];
 const VERBS = ['runs', 'sits', 'plays'];
 
 export function encoderIdentity(over: Partial<EncoderIdentity> = {}): EncoderIdentity {
-  return { architecture: 'test-random', weightsHash: 'seeded:1', layer: 'none', preprocess: 'unit', resize: 'squash', pooling: 'avg', inputSize: [8, 8], featureShape: [16], ...over };
+  return {
+    architecture: 'test-random',
+    weightsHash: 'seeded:1',
+    layer: 'none',
+    preprocess: 'unit',
+    resize: 'squash',
+    pooling: 'avg',
+    inputSize: [8, 8],
+    featureShape: [16],
+    ...over,
+  };
 }
 
 export interface TinyRun {
@@ -27,13 +37,20 @@ export interface TinyRun {
  * imagesPerClass images per class, 3 captions each; 1 of 4 images goes to dev. With `featureShape`
  * [H, W, C] the features are spatial (pooling 'none'), and the class shows in one random region only.
  */
-export function writeTinyRun(dir: string, opts: { imagesPerClass?: number; featureSize?: number; featureShape?: number[]; seed?: number } = {}): TinyRun {
+export function writeTinyRun(
+  dir: string,
+  opts: { imagesPerClass?: number; featureSize?: number; featureShape?: number[]; seed?: number } = {},
+): TinyRun {
   const perClass = opts.imagesPerClass ?? 6;
   const spatial = opts.featureShape !== undefined && opts.featureShape.length > 1;
   const featureShape = opts.featureShape ?? [opts.featureSize ?? 16];
   const featureSize = featureShape.reduce((a, d) => a * d, 1);
   const rand = mulberry32(opts.seed ?? 7);
-  const vocab: VocabularyFile = { tokens: ['<pad>', '<start>', '<end>', '<unk>', 'a', ...CLASSES, ...VERBS, 'here'], specials: { pad: 0, start: 1, end: 2, unk: 3 }, minCount: 1 };
+  const vocab: VocabularyFile = {
+    tokens: ['<pad>', '<start>', '<end>', '<unk>', 'a', ...CLASSES, ...VERBS, 'here'],
+    specials: { pad: 0, start: 1, end: 2, unk: 3 },
+    minCount: 1,
+  };
   const features = new Map<string, Float32Array>();
   const classOf = new Map<string, number>();
   const captions: PreparedCaption[] = [];
@@ -65,7 +82,11 @@ export function writeTinyRun(dir: string, opts: { imagesPerClass?: number; featu
     cleaning: DEFAULT_CLEANING,
     maxCaptionLength: 5,
     stats: {},
-    features: { dir: 'features/test', encoder: encoderIdentity({ featureShape, ...(spatial ? { pooling: 'none' } : {}) }), dtype: 'float32' },
+    features: {
+      dir: 'features/test',
+      encoder: encoderIdentity({ featureShape, ...(spatial ? { pooling: 'none' } : {}) }),
+      dtype: 'float32',
+    },
   };
   writeFileSync(path.join(runDir, 'prepare.json'), JSON.stringify(prepare));
   writeFileSync(path.join(runDir, 'vocab.json'), JSON.stringify(vocab));

@@ -6,15 +6,35 @@ import type { EpochRecord } from '../../src/train/history.js';
 import { historyCsv, openTensorBoard } from '../../src/train/keras-logs.js';
 
 const records: EpochRecord[] = [
-  { epoch: 1, trainLoss: 2.5, trainAccuracy: 0.25, valLoss: 2.25, valAccuracy: 0.3, learningRate: 0.001, seconds: 10.5, samplesPerSecond: 100 },
-  { epoch: 2, trainLoss: 2, trainAccuracy: 0.375, valLoss: null, valAccuracy: null, learningRate: 0.0005, seconds: 9, samplesPerSecond: 110 },
+  {
+    epoch: 1,
+    trainLoss: 2.5,
+    trainAccuracy: 0.25,
+    valLoss: 2.25,
+    valAccuracy: 0.3,
+    learningRate: 0.001,
+    seconds: 10.5,
+    samplesPerSecond: 100,
+  },
+  {
+    epoch: 2,
+    trainLoss: 2,
+    trainAccuracy: 0.375,
+    valLoss: null,
+    valAccuracy: null,
+    learningRate: 0.0005,
+    seconds: 9,
+    samplesPerSecond: 110,
+  },
 ];
 
 const backend = (name: BackendInfo['name']): BackendInfo => ({ requested: name, name, tfBackend: name, threads: 1, skipped: [] });
 
 describe('history.csv', () => {
   it("has CSVLogger's columns, epochs from 0, and NA where there is no dev split", () => {
-    expect(historyCsv(records)).toBe('epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds\n0,2.5,0.25,2.25,0.3,0.001,10.5\n1,2,0.375,NA,NA,0.0005,9\n');
+    expect(historyCsv(records)).toBe(
+      'epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds\n0,2.5,0.25,2.25,0.3,0.001,10.5\n1,2,0.375,NA,NA,0.0005,9\n',
+    );
     expect(historyCsv([])).toBe('epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds\n');
   });
 });
@@ -23,7 +43,10 @@ describe('--tensorboard', () => {
   it("writes Keras' tags to <dir>/train and <dir>/validation, step = epoch from 0", () => {
     const calls: string[] = [];
     const api: NativeSummaryApi = {
-      summaryFileWriter: (dir) => ({ scalar: (name, value, step) => calls.push(`${dir} ${name} ${value} ${step}`), flush: () => calls.push(`${dir} flush`) }),
+      summaryFileWriter: (dir) => ({
+        scalar: (name, value, step) => calls.push(`${dir} ${name} ${value} ${step}`),
+        flush: () => calls.push(`${dir} flush`),
+      }),
     };
     const log = openTensorBoard('/logs', backend('node'), api);
     for (const r of records) log.write(r);
@@ -44,6 +67,8 @@ describe('--tensorboard', () => {
   });
 
   it('without a native backend it is a usage error naming the backend in use', () => {
-    expect(() => openTensorBoard('/logs', backend('wasm'), undefined)).toThrow(expect.objectContaining({ code: 'USAGE', message: expect.stringMatching(/this run is on wasm/) }));
+    expect(() => openTensorBoard('/logs', backend('wasm'), undefined)).toThrow(
+      expect.objectContaining({ code: 'USAGE', message: expect.stringMatching(/this run is on wasm/) }),
+    );
   });
 });

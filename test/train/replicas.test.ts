@@ -13,30 +13,48 @@ import { writeTinyRun } from './fixtures.js';
 
 describe('dropout masks', () => {
   it('are drawn per caption: a shard gets exactly its slice of the whole batch masks', () => {
-    const spec = { rate: 0.4, seed: 11, sites: mergeLstm.dropoutSites({ vocabSize: 9, featureSize: 6, embeddingSize: 3, hiddenSize: 4, dropout: 0.4 }) };
+    const spec = {
+      rate: 0.4,
+      seed: 11,
+      sites: mergeLstm.dropoutSites({ vocabSize: 9, featureSize: 6, embeddingSize: 3, hiddenSize: 4, dropout: 0.4 }),
+    };
     const whole = dropoutMasks(spec, { firstCaption: 0, batchSize: 5, timeSteps: 4 });
     const tail = dropoutMasks(spec, { firstCaption: 3, batchSize: 2, timeSteps: 2 });
     expect(Array.from(tail.features)).toEqual(Array.from(whole.features.subarray(3 * 6)));
     for (let t = 0; t < 2; t++)
-      for (let b = 0; b < 2; b++) expect(Array.from(tail.embeddings.subarray((t * 2 + b) * 3, (t * 2 + b + 1) * 3))).toEqual(Array.from(whole.embeddings.subarray((t * 5 + 3 + b) * 3, (t * 5 + 4 + b) * 3)));
+      for (let b = 0; b < 2; b++)
+        expect(Array.from(tail.embeddings.subarray((t * 2 + b) * 3, (t * 2 + b + 1) * 3))).toEqual(
+          Array.from(whole.embeddings.subarray((t * 5 + 3 + b) * 3, (t * 5 + 4 + b) * 3)),
+        );
     // Inverted dropout: 0 or 1/(1-rate), about `rate` of them zero.
     const all = [...whole.features, ...whole.embeddings];
     expect(new Set(all.map((v) => v.toFixed(4)))).toEqual(new Set(['0.0000', (1 / 0.6).toFixed(4)]));
     const dropped = all.filter((v) => v === 0).length / all.length;
     expect(dropped).toBeGreaterThan(0.2);
     expect(dropped).toBeLessThan(0.6);
-    expect(Array.from(dropoutMasks({ ...spec, seed: 12 }, { firstCaption: 0, batchSize: 5, timeSteps: 4 }).features)).not.toEqual(Array.from(whole.features));
+    expect(Array.from(dropoutMasks({ ...spec, seed: 12 }, { firstCaption: 0, batchSize: 5, timeSteps: 4 }).features)).not.toEqual(
+      Array.from(whole.features),
+    );
   });
 
   it('shards are contiguous, nearly equal, and cover the batch', () => {
-    expect(shardPicks([5, 6, 7, 8, 9], 2)).toEqual([{ offset: 0, picks: [5, 6, 7] }, { offset: 3, picks: [8, 9] }]);
+    expect(shardPicks([5, 6, 7, 8, 9], 2)).toEqual([
+      { offset: 0, picks: [5, 6, 7] },
+      { offset: 3, picks: [8, 9] },
+    ]);
     expect(shardPicks([5], 3)).toEqual([{ offset: 0, picks: [5] }]);
   });
 });
 
 describe('gradient replicas', () => {
   let data: TrainingData;
-  const sizes = (d: TrainingData): MergeLstmSizes => ({ vocabSize: d.vocab.tokens.length, embeddingSize: 6, hiddenSize: 8, featureSize: d.featureSize, dropout: 0.3 });
+  const sizes = (d: TrainingData): MergeLstmSizes => ({
+    vocabSize: d.vocab.tokens.length,
+    embeddingSize: 6,
+    hiddenSize: 8,
+    featureSize: d.featureSize,
+    dropout: 0.3,
+  });
   beforeAll(async () => {
     await initBackend('wasm', { threads: 1 });
     const tiny = writeTinyRun(tempDir());
@@ -48,12 +66,20 @@ describe('gradient replicas', () => {
     const model = new MergeLstm(sizes(data), initialWeights(sizes(data), 4));
     const optimizer = new Adam(model.variables, { learningRate: 0.01, clipNorm: 1 });
     const replicas = await startReplicas({ count, backend: 'wasm', model, optimizer, data, labelSmoothing: 0 });
-    const picks = [[0, 1, 2, 3, 4, 5, 6], [7, 8, 9, 10], [11, 12, 13, 14, 15, 16, 17, 18]];
+    const picks = [
+      [0, 1, 2, 3, 4, 5, 6],
+      [7, 8, 9, 10],
+      [11, 12, 13, 14, 15, 16, 17, 18],
+    ];
     const losses: number[] = [];
     const before = tf.memory().numTensors;
     for (const [k, p] of picks.entries()) losses.push((await replicas.step(p, 100 + k)).loss);
     const leaked = tf.memory().numTensors - before;
-    const val = await replicas.evaluate(data.dev, [[0, 1, 2], [3, 4], [5, 6, 7, 8]]);
+    const val = await replicas.evaluate(data.dev, [
+      [0, 1, 2],
+      [3, 4],
+      [5, 6, 7, 8],
+    ]);
     await replicas.close();
     const weights = model.getWeights();
     model.dispose();

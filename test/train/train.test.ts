@@ -65,7 +65,10 @@ describe('capgen train (tiny run)', () => {
     const { meta, model } = await loadCheckpoint(r.bestDir);
     expect(meta.epoch).toBe(r.state.bestEpoch);
     const imgs = ['img0.jpg', 'img7.jpg', 'img13.jpg', 'img19.jpg']; // classes 0..3
-    const feats = tf.tensor2d(imgs.flatMap((n) => [...tiny.features.get(n)!]), [4, 16]);
+    const feats = tf.tensor2d(
+      imgs.flatMap((n) => [...tiny.features.get(n)!]),
+      [4, 16],
+    );
     const s0 = model.initState(feats);
     const r1 = model.step(tf.tensor1d([1, 1, 1, 1], 'int32'), s0);
     const r2 = model.step(tf.tensor1d(Array(4).fill(meta.vocab.tokens.indexOf('a')), 'int32'), r1.state);
@@ -98,7 +101,9 @@ describe('capgen train (tiny run)', () => {
     expect(b.loss).toBeCloseTo(a.loss, 6);
     a.grads.forEach((g, i) => g.forEach((v, j) => expect(b.grads[i][j]).toBeCloseTo(v, 6)));
     // ... and the padded batch really had more time steps.
-    expect(buildBatch(data.train, picks, data.features, data.featureSize, { extraPadding: 4 }).timeSteps).toBe(buildBatch(data.train, picks, data.features, data.featureSize).timeSteps + 4);
+    expect(buildBatch(data.train, picks, data.features, data.featureSize, { extraPadding: 4 }).timeSteps).toBe(
+      buildBatch(data.train, picks, data.features, data.featureSize).timeSteps + 4,
+    );
     model.dispose();
   });
 
@@ -130,7 +135,11 @@ describe('capgen train (tiny run)', () => {
     const model = new MergeLstm(sizes, initialWeights(sizes, 1));
     const opt = new Adam(model.variables, { learningRate: 0.01, clipNorm: 1 });
     const step = () => {
-      const b = toTensors(buildBatch(data.train, [0, 3, 4], data.features, data.featureSize, { dropout: { rate: 0.3, seed: 2, sites: mergeLstm.dropoutSites(sizes) } }));
+      const b = toTensors(
+        buildBatch(data.train, [0, 3, 4], data.features, data.featureSize, {
+          dropout: { rate: 0.3, seed: 2, sites: mergeLstm.dropoutSites(sizes) },
+        }),
+      );
       const r = lossAndGrads(model, b, { labelSmoothing: 0 });
       opt.apply(r.grads);
       tf.dispose(r.grads);
@@ -152,11 +161,16 @@ describe('capgen train (tiny run)', () => {
     // 54 training captions = 7 batches per epoch: stop after the 2nd batch of the second epoch.
     let batches = 0;
     // The interrupted part runs data-parallel on 2 gradient replicas: the same model, up to float rounding.
-    const stopped = await runTrain(config(b.runDir, { epochs: 2, replicas: 2 }), { openFeatures: b.openFeatures, shouldStop: () => ++batches === 9 });
+    const stopped = await runTrain(config(b.runDir, { epochs: 2, replicas: 2 }), {
+      openFeatures: b.openFeatures,
+      shouldStop: () => ++batches === 9,
+    });
     expect(stopped.interrupted).toBe(true);
     expect(stopped.state.epoch).toBe(1);
     expect(stopped.state.batch).toBe(2);
-    const resumed = await runTrain(config(b.runDir, { epochs: 2, resume: true, seed: 999, batchSize: 3 }), { openFeatures: b.openFeatures });
+    const resumed = await runTrain(config(b.runDir, { epochs: 2, resume: true, seed: 999, batchSize: 3 }), {
+      openFeatures: b.openFeatures,
+    });
     expect(resumed.interrupted).toBe(false);
     const wa = await readCheckpoint(a.runDir + '/train/last');
     const wb = await readCheckpoint(b.runDir + '/train/last');
@@ -179,7 +193,9 @@ describe('capgen train (tiny run)', () => {
     const prep = JSON.parse(readFileSync(prepFile, 'utf8'));
     prep.features.encoder = encoderIdentity({ weightsHash: 'other' });
     (await import('node:fs')).writeFileSync(prepFile, JSON.stringify(prep));
-    await expect(runTrain(config(tiny.runDir, { epochs: 2, resume: true }), { openFeatures: tiny.openFeatures })).rejects.toMatchObject({ code: 'MISMATCH' });
+    await expect(runTrain(config(tiny.runDir, { epochs: 2, resume: true }), { openFeatures: tiny.openFeatures })).rejects.toMatchObject({
+      code: 'MISMATCH',
+    });
   });
 
   it('says what is missing when the run folder is not prepared', async () => {

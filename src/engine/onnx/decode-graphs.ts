@@ -39,7 +39,12 @@ function model(g: GraphOps, graphName: string): OnnxModel {
 }
 
 /** Records one step with state inputs of the given shapes; returns the graph and its state output shapes. */
-function recordStep<S extends BaseSizes>(spec: DecoderSpec<S>, sizes: S, weights: Weights, stateShapes: Shape[]): { graph: OnnxModel; outShapes: Shape[]; attention: boolean } {
+function recordStep<S extends BaseSizes>(
+  spec: DecoderSpec<S>,
+  sizes: S,
+  weights: Weights,
+  stateShapes: Shape[],
+): { graph: OnnxModel; outShapes: Shape[]; attention: boolean } {
   const g = new GraphOps();
   const w = constants(g, spec, sizes, weights);
   const tokens = g.input('tokens', [-1], { type: 'int32' });

@@ -66,8 +66,18 @@ export class GraphOps implements Ops<Sym> {
   }
 
   /** One-output op on float inputs, recorded with its gradient rule when an input is trainable. */
-  private unary(op: string, inputs: Sym[], shape: Shape, backward: TapeEntry['backward'] | undefined, attributes?: Record<string, OnnxAttribute>): Sym {
-    const [name] = this.emit(op, inputs.map((i) => i.name), attributes);
+  private unary(
+    op: string,
+    inputs: Sym[],
+    shape: Shape,
+    backward: TapeEntry['backward'] | undefined,
+    attributes?: Record<string, OnnxAttribute>,
+  ): Sym {
+    const [name] = this.emit(
+      op,
+      inputs.map((i) => i.name),
+      attributes,
+    );
     const trainable = inputs.some((i) => i.trainable);
     const out = this.sym(name, shape, trainable);
     if (trainable && backward) this.tape.push({ inputs, outputs: [out], backward });
@@ -92,7 +102,11 @@ export class GraphOps implements Ops<Sym> {
 
   /** Raw (unrecorded) node with one output of the given shape: for gradient rules and losses. */
   raw(op: string, inputs: Sym[], shape: Shape, opts: { attributes?: Record<string, OnnxAttribute>; type?: Sym['type'] } = {}): Sym {
-    const [name] = this.emit(op, inputs.map((i) => i.name), opts.attributes);
+    const [name] = this.emit(
+      op,
+      inputs.map((i) => i.name),
+      opts.attributes,
+    );
     return this.sym(name, shape, false, opts.type ?? 'float');
   }
 
@@ -232,12 +246,16 @@ export class GraphOps implements Ops<Sym> {
   }
 
   sqrt(x: Sym): Sym {
-    const y: Sym = this.unary('Sqrt', [x], x.shape, ([g]) => [g && this.raw('Div', [this.raw('Mul', [g, this.scalarConst(0.5)], g.shape), y], y.shape)]);
+    const y: Sym = this.unary('Sqrt', [x], x.shape, ([g]) => [
+      g && this.raw('Div', [this.raw('Mul', [g, this.scalarConst(0.5)], g.shape), y], y.shape),
+    ]);
     return y;
   }
 
   reciprocal(x: Sym): Sym {
-    const y: Sym = this.unary('Reciprocal', [x], x.shape, ([g]) => [g && this.raw('Neg', [this.raw('Mul', [g, this.raw('Mul', [y, y], y.shape)], y.shape)], y.shape)]);
+    const y: Sym = this.unary('Reciprocal', [x], x.shape, ([g]) => [
+      g && this.raw('Neg', [this.raw('Mul', [g, this.raw('Mul', [y, y], y.shape)], y.shape)], y.shape),
+    ]);
     return y;
   }
 
@@ -250,7 +268,9 @@ export class GraphOps implements Ops<Sym> {
       ([g]) => {
         if (!g) return [undefined];
         // y * (g - sum(g * y))
-        const dot = this.raw('ReduceSum', [this.raw('Mul', [g, y], y.shape), this.int64s([last])], [...y.shape.slice(0, -1), 1], { attributes: { keepdims: 1 } });
+        const dot = this.raw('ReduceSum', [this.raw('Mul', [g, y], y.shape), this.int64s([last])], [...y.shape.slice(0, -1), 1], {
+          attributes: { keepdims: 1 },
+        });
         return [this.raw('Mul', [y, this.raw('Sub', [g, dot], y.shape)], y.shape)];
       },
       { axis: last },
@@ -286,7 +306,13 @@ export class GraphOps implements Ops<Sym> {
         outputs: [out],
         backward: ([g]) => {
           if (!g) return [undefined];
-          const kept = keepDims ? g : this.raw('Unsqueeze', [g, this.int64s(norm)], x.shape.map((d, i) => (norm.includes(i) ? 1 : d)));
+          const kept = keepDims
+            ? g
+            : this.raw(
+                'Unsqueeze',
+                [g, this.int64s(norm)],
+                x.shape.map((d, i) => (norm.includes(i) ? 1 : d)),
+              );
           return [this.raw('Expand', [kept, this.shapeOf(x)], x.shape)];
         },
       });
@@ -300,7 +326,9 @@ export class GraphOps implements Ops<Sym> {
     if (!counted.some((d) => d < 0)) return this.scale(this.sum(x, axes, keepDims), 1 / product(counted));
     // A dimension known only at run time (a growing cache): divide by the count the graph reads off x.
     const dims = this.raw('Gather', [this.shapeOf(x), this.int64s(norm)], [norm.length], { type: 'int64' });
-    const count = this.raw('Cast', [this.raw('ReduceProd', [dims], [], { attributes: { keepdims: 0 }, type: 'int64' })], [], { attributes: { to: 1 } });
+    const count = this.raw('Cast', [this.raw('ReduceProd', [dims], [], { attributes: { keepdims: 0 }, type: 'int64' })], [], {
+      attributes: { to: 1 },
+    });
     return this.mul(this.sum(x, axes, keepDims), this.raw('Reciprocal', [count], []));
   }
 
@@ -313,14 +341,24 @@ export class GraphOps implements Ops<Sym> {
 
   transpose(x: Sym, perm: number[]): Sym {
     const inverse = perm.map((_, i) => perm.indexOf(i));
-    return this.unary('Transpose', [x], perm.map((p) => x.shape[p]), ([g]) => [g && this.raw('Transpose', [g], x.shape, { attributes: { perm: inverse } })], { perm });
+    return this.unary(
+      'Transpose',
+      [x],
+      perm.map((p) => x.shape[p]),
+      ([g]) => [g && this.raw('Transpose', [g], x.shape, { attributes: { perm: inverse } })],
+      { perm },
+    );
   }
 
   concat(xs: Sym[], axis: number): Sym {
     const ax = axis < 0 ? axis + xs[0].shape.length : axis;
     const sizes = xs.map((x) => x.shape[ax]);
     const shape = xs[0].shape.map((d, i) => (i === ax ? (sizes.includes(-1) ? -1 : sizes.reduce((a, s) => a + s, 0)) : d));
-    const [name] = this.emit('Concat', xs.map((x) => x.name), { axis: ax });
+    const [name] = this.emit(
+      'Concat',
+      xs.map((x) => x.name),
+      { axis: ax },
+    );
     const trainable = xs.some((x) => x.trainable);
     const out = this.sym(name, shape, trainable);
     if (trainable) {
@@ -341,7 +379,13 @@ export class GraphOps implements Ops<Sym> {
   split(x: Sym, sizes: number[], axis: number): Sym[] {
     const ax = axis < 0 ? axis + x.shape.length : axis;
     const names = this.emit('Split', [x.name, this.int64s(sizes).name], { axis: ax }, sizes.length);
-    const outs = names.map((n, i) => this.sym(n, x.shape.map((d, j) => (j === ax ? sizes[i] : d)), x.trainable));
+    const outs = names.map((n, i) =>
+      this.sym(
+        n,
+        x.shape.map((d, j) => (j === ax ? sizes[i] : d)),
+        x.trainable,
+      ),
+    );
     if (x.trainable) {
       this.tape.push({
         inputs: [x],
@@ -358,12 +402,23 @@ export class GraphOps implements Ops<Sym> {
 
   gather(x: Sym, ids: Sym): Sym {
     const shape = [...ids.shape, ...x.shape.slice(1)];
-    return this.unary('Gather', [x, ids], shape, ([g]) => {
-      if (!g) return [undefined, undefined];
-      // Scatter-add the rows back (repeated ids accumulate).
-      const index = this.raw('Unsqueeze', [ids.type === 'int64' ? ids : this.raw('Cast', [ids], ids.shape, { attributes: { to: 7 }, type: 'int64' }), this.int64s([-1])], [...ids.shape, 1], { type: 'int64' });
-      return [this.raw('ScatterND', [this.zerosLike(x), index, g], x.shape, { attributes: { reduction: 'add' } }), undefined];
-    }, { axis: 0 });
+    return this.unary(
+      'Gather',
+      [x, ids],
+      shape,
+      ([g]) => {
+        if (!g) return [undefined, undefined];
+        // Scatter-add the rows back (repeated ids accumulate).
+        const index = this.raw(
+          'Unsqueeze',
+          [ids.type === 'int64' ? ids : this.raw('Cast', [ids], ids.shape, { attributes: { to: 7 }, type: 'int64' }), this.int64s([-1])],
+          [...ids.shape, 1],
+          { type: 'int64' },
+        );
+        return [this.raw('ScatterND', [this.zerosLike(x), index, g], x.shape, { attributes: { reduction: 'add' } }), undefined];
+      },
+      { axis: 0 },
+    );
   }
 
   lstmSequence(xProj: Sym, recurrent: Sym, timeSteps: number): Sym {

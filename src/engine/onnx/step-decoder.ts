@@ -35,7 +35,9 @@ export class OnnxStepDecoder implements StepDecoder {
   }
 
   private toOrt(t: tf.Tensor): OrtTensor {
-    return t.dtype === 'int32' ? new this.ort.Tensor('int32', t.dataSync() as Int32Array, t.shape) : new this.ort.Tensor('float32', t.dataSync() as Float32Array, t.shape);
+    return t.dtype === 'int32'
+      ? new this.ort.Tensor('int32', t.dataSync() as Int32Array, t.shape)
+      : new this.ort.Tensor('float32', t.dataSync() as Float32Array, t.shape);
   }
 
   private static toTf(t: OrtTensor): tf.Tensor {

@@ -28,7 +28,8 @@ function loadBinding(): NativeBinding | undefined {
       if (!loadOnnxRuntime()) throw new Error('onnxruntime-node is not installed');
       const dir = path.dirname(require.resolve('onnxruntime-node'));
       const b = require(path.join(dir, 'binding.js')) as NativeBinding;
-      if (typeof b?.binding?.InferenceSession !== 'function' || typeof b.initOrt !== 'function') throw new Error("onnxruntime-node's native binding has another shape in this version");
+      if (typeof b?.binding?.InferenceSession !== 'function' || typeof b.initOrt !== 'function')
+        throw new Error("onnxruntime-node's native binding has another shape in this version");
       b.initOrt();
       native = { binding: b };
     } catch (e) {

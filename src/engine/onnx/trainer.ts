@@ -5,7 +5,7 @@
 // one batch size (BuildOptions.padTo), so there is one graph per caption length and kind.
 import { encodeOnnxModel, type OnnxModel } from '../../features/onnx/proto.js';
 import { createOnnxSession, type OnnxRuntime, type OrtSession, type OrtTensor } from '../../features/onnx/runtime.js';
-import { sizeOf, type BaseSizes, type DecoderSpec } from '../../model/decoder.js';
+import { type BaseSizes, type DecoderSpec } from '../../model/decoder.js';
 import type { HostBatch } from '../../train/batches.js';
 import { DECODER_OPSET, GraphOps, type Sym } from './graph-ops.js';
 
@@ -39,9 +39,15 @@ export function buildStepGraph<S extends BaseSizes>(spec: DecoderSpec<S>, sizes:
   const masks: Record<string, Sym> = {};
   const dropout = opts.training && sizes.dropout > 0;
   if (dropout) {
-    for (const site of spec.dropoutSites(sizes)) masks[site.name] = g.input(`mask:${site.name}`, [site.per === 'caption' ? B : T * B, site.width]);
+    for (const site of spec.dropoutSites(sizes))
+      masks[site.name] = g.input(`mask:${site.name}`, [site.per === 'caption' ? B : T * B, site.width]);
   }
-  const out = spec.teacherForced(g, w, { features, inputs, rows, rowCaption, masks, batchSize: B, timeSteps: T }, { sizes, training: dropout });
+  const out = spec.teacherForced(
+    g,
+    w,
+    { features, inputs, rows, rowCaption, masks, batchSize: B, timeSteps: T },
+    { sizes, training: dropout },
+  );
   const V = sizes.vocabSize;
   const logits = out.logits; // [N, V]
 
@@ -61,14 +67,21 @@ export function buildStepGraph<S extends BaseSizes>(spec: DecoderSpec<S>, sizes:
   // the weight gradients on the host (fewer values than [N, V]), and the penalty's seed is N to match.
   const eps = opts.labelSmoothing;
   const smoothed = eps > 0 ? g.raw('Sub', [probs, g.constant(Float32Array.of(eps / V), [])], [-1, V]) : probs;
-  const minusOnes = g.raw('Expand', [g.constant(Float32Array.of(-(1 - eps)), [1, 1]), g.raw('Shape', [targetCol], [2], { type: 'int64' })], [-1, 1]);
+  const minusOnes = g.raw(
+    'Expand',
+    [g.constant(Float32Array.of(-(1 - eps)), [1, 1]), g.raw('Shape', [targetCol], [2], { type: 'int64' })],
+    [-1, 1],
+  );
   const dLogits = g.raw('ScatterElements', [smoothed, targetCol, minusOnes], [-1, V], { attributes: { axis: 1, reduction: 'add' } });
   const seeds = [{ of: logits, grad: dLogits }];
   if (out.penalty) {
     const count = g.raw('Cast', [g.raw('Shape', [targets], [1], { type: 'int64' })], [1], { attributes: { to: 1 } });
     seeds.push({ of: out.penalty, grad: g.raw('Expand', [count, g.int64s([...out.penalty.shape])], out.penalty.shape) });
   }
-  const grads = g.backward(seeds, shapes.map(([name]) => w[name]));
+  const grads = g.backward(
+    seeds,
+    shapes.map(([name]) => w[name]),
+  );
   shapes.forEach(([name], i) => g.output(`grad:${name}`, grads[i]));
   return finish(g, 'capgen_train');
 }

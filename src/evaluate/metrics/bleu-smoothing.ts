@@ -43,7 +43,8 @@ export interface SmoothingContext {
 export const SMOOTHERS: Record<SmoothingMethod, (p: Precision[], ctx: SmoothingContext) => Precision[]> = {
   method0: (p) => p.map((pi) => (numeratorOf(pi) !== 0 ? pi : FLOAT_MIN)),
   method1: (p) => p.map((pi) => (typeof pi !== 'number' && pi.numerator === 0 ? (pi.numerator + EPSILON) / pi.denominator : pi)),
-  method2: (p) => p.map((pi, i) => (i === 0 || typeof pi === 'number' ? pi : { numerator: pi.numerator + 1, denominator: pi.denominator + 1 })),
+  method2: (p) =>
+    p.map((pi, i) => (i === 0 || typeof pi === 'number' ? pi : { numerator: pi.numerator + 1, denominator: pi.denominator + 1 })),
   method3: (p) => {
     let incvnt = 1;
     return p.map((pi) => {
@@ -87,4 +88,3 @@ export const SMOOTHERS: Record<SmoothingMethod, (p: Precision[], ctx: SmoothingC
   },
   method7: (p, ctx) => SMOOTHERS.method5(SMOOTHERS.method4(p, ctx), ctx),
 };
-

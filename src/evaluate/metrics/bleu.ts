@@ -1,7 +1,15 @@
 // BLEU exactly as NLTK 3.8 computes it (nltk.translate.bleu_score): corpus_bleu, sentence_bleu and the
 // Chen & Cherry smoothing functions, quirks included, so scores can be compared with published Python numbers.
 import { CapgenError } from '../../errors.js';
-import { type Counted, DEFAULT_SMOOTHING, type Precision, SMOOTHERS, type SmoothingContext, type SmoothingMethod, valueOf } from './bleu-smoothing.js';
+import {
+  type Counted,
+  DEFAULT_SMOOTHING,
+  type Precision,
+  SMOOTHERS,
+  type SmoothingContext,
+  type SmoothingMethod,
+  valueOf,
+} from './bleu-smoothing.js';
 import { exactSum, ngramCounts, ngramCountsUpTo } from './ngrams.js';
 
 export { DEFAULT_SMOOTHING, SMOOTHING_METHODS, type SmoothingMethod } from './bleu-smoothing.js';
@@ -21,7 +29,10 @@ function clippedPrecision(hypCounts: ReadonlyMap<string, number>, refCounts: rea
 
 /** NLTK's modified_precision for one order. */
 function modifiedPrecision(references: readonly string[][], hypothesis: readonly string[], n: number): Counted {
-  return clippedPrecision(ngramCounts(hypothesis, n), references.map((r) => ngramCounts(r, n)));
+  return clippedPrecision(
+    ngramCounts(hypothesis, n),
+    references.map((r) => ngramCounts(r, n)),
+  );
 }
 
 /** The reference length closest to the hypothesis length; ties go to the shorter reference. */
@@ -32,7 +43,10 @@ function closestRefLength(references: readonly string[][], hypothesisLength: num
     const bestD = Math.abs(best - hypothesisLength);
     if (d < bestD || (d === bestD && ref.length < best)) best = ref.length;
   }
-  if (!Number.isFinite(best)) throw new CapgenError('BAD_INPUT', 'BLEU: an image has no reference captions', { hint: 'every scored image needs at least one reference' });
+  if (!Number.isFinite(best))
+    throw new CapgenError('BAD_INPUT', 'BLEU: an image has no reference captions', {
+      hint: 'every scored image needs at least one reference',
+    });
   return best;
 }
 
@@ -66,7 +80,10 @@ function countCorpus(references: readonly string[][][], hypotheses: readonly str
     const hypCounts = ngramCountsUpTo(hypothesis, maxOrder);
     const refCounts = refs.map((r) => ngramCountsUpTo(r, maxOrder));
     for (let n = 1; n <= maxOrder; n++) {
-      const p = clippedPrecision(hypCounts[n - 1]!, refCounts.map((c) => c[n - 1]!));
+      const p = clippedPrecision(
+        hypCounts[n - 1]!,
+        refCounts.map((c) => c[n - 1]!),
+      );
       matches[n - 1]! += p.numerator;
       totals[n - 1]! += p.denominator;
     }
@@ -100,7 +117,12 @@ function smoothingContext(references: readonly string[][][], hypotheses: readonl
   };
 }
 
-function bleuFromCounts(counts: BleuCounts, weights: readonly (readonly number[])[], smoothing: SmoothingMethod, ctx: SmoothingContext): number[] {
+function bleuFromCounts(
+  counts: BleuCounts,
+  weights: readonly (readonly number[])[],
+  smoothing: SmoothingMethod,
+  ctx: SmoothingContext,
+): number[] {
   // No unigram match at all: NLTK returns 0 before any smoothing.
   if (counts.matches.length === 0 || counts.matches[0] === 0) return weights.map(() => 0);
   const bp = brevityPenalty(counts.referenceLength, counts.hypothesisLength);

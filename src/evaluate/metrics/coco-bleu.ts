@@ -22,17 +22,22 @@ export interface CocoBleu {
 
 /** references: [image][reference][token]; hypotheses: [image][token]. */
 export function cocoBleu(references: readonly string[][][], hypotheses: readonly string[][], maxOrder = 4): CocoBleu {
-  if (references.length !== hypotheses.length) throw new CapgenError('BAD_INPUT', `BLEU: ${hypotheses.length} hypotheses but ${references.length} reference sets`);
+  if (references.length !== hypotheses.length)
+    throw new CapgenError('BAD_INPUT', `BLEU: ${hypotheses.length} hypotheses but ${references.length} reference sets`);
   const correct = new Array<number>(maxOrder).fill(0);
   const guess = new Array<number>(maxOrder).fill(0);
   let hypothesisLength = 0;
   let referenceLength = 0;
   hypotheses.forEach((hyp, i) => {
     const refs = references[i]!;
-    if (!refs.length) throw new CapgenError('BAD_INPUT', 'BLEU: an image has no reference captions', { hint: 'every scored image needs at least one reference' });
+    if (!refs.length)
+      throw new CapgenError('BAD_INPUT', 'BLEU: an image has no reference captions', {
+        hint: 'every scored image needs at least one reference',
+      });
     // Per n-gram, its largest count in any one reference.
     const maxRef = new Map<string, number>();
-    for (const ref of refs) for (const counts of ngramCountsUpTo(ref, maxOrder)) for (const [g, c] of counts) maxRef.set(g, Math.max(maxRef.get(g) ?? 0, c));
+    for (const ref of refs)
+      for (const counts of ngramCountsUpTo(ref, maxOrder)) for (const [g, c] of counts) maxRef.set(g, Math.max(maxRef.get(g) ?? 0, c));
     ngramCountsUpTo(hyp, maxOrder).forEach((counts, k) => {
       for (const [g, c] of counts) correct[k]! += Math.min(maxRef.get(g) ?? 0, c);
       guess[k]! += Math.max(0, hyp.length - k);

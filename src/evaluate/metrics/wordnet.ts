@@ -22,9 +22,33 @@ const POS_FILES: ReadonlyArray<[Pos, string]> = [
 
 /** Morphy's detachment rules (WordNet's morph.c, as NLTK lists them), tried in this order. */
 const SUBSTITUTIONS: Record<Pos, ReadonlyArray<[string, string]>> = {
-  n: [['s', ''], ['ses', 's'], ['ves', 'f'], ['xes', 'x'], ['zes', 'z'], ['ches', 'ch'], ['shes', 'sh'], ['men', 'man'], ['ies', 'y']],
-  v: [['s', ''], ['ies', 'y'], ['es', 'e'], ['es', ''], ['ed', 'e'], ['ed', ''], ['ing', 'e'], ['ing', '']],
-  a: [['er', ''], ['est', ''], ['er', 'e'], ['est', 'e']],
+  n: [
+    ['s', ''],
+    ['ses', 's'],
+    ['ves', 'f'],
+    ['xes', 'x'],
+    ['zes', 'z'],
+    ['ches', 'ch'],
+    ['shes', 'sh'],
+    ['men', 'man'],
+    ['ies', 'y'],
+  ],
+  v: [
+    ['s', ''],
+    ['ies', 'y'],
+    ['es', 'e'],
+    ['es', ''],
+    ['ed', 'e'],
+    ['ed', ''],
+    ['ing', 'e'],
+    ['ing', ''],
+  ],
+  a: [
+    ['er', ''],
+    ['est', ''],
+    ['er', 'e'],
+    ['est', 'e'],
+  ],
   r: [],
 };
 
@@ -82,7 +106,9 @@ export class WordNet implements SynonymSource {
   morphy(form: string, pos: Pos): string[] {
     const known = (forms: string[]): string[] => [...new Set(forms.filter((f) => this.offsets(f, pos) !== null))];
     const apply = (forms: string[]): string[] =>
-      forms.flatMap((f) => SUBSTITUTIONS[pos].filter(([old]) => f.endsWith(old)).map(([old, repl]) => f.slice(0, f.length - old.length) + repl));
+      forms.flatMap((f) =>
+        SUBSTITUTIONS[pos].filter(([old]) => f.endsWith(old)).map(([old, repl]) => f.slice(0, f.length - old.length) + repl),
+      );
     const irregular = this.exceptions[pos].get(form);
     if (irregular !== undefined) return known([form, ...irregular]);
     let forms = apply([form]);

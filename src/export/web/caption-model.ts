@@ -20,7 +20,11 @@ export interface ModelManifest {
     architecture: string;
     featureShape: number[];
     init: { path: string; input: string; outputs: string[] };
-    step: { path: string; inputs: { tokens: string; positions: string; state: string[] }; outputs: { logProbs: string; state: string[]; attention?: string } };
+    step: {
+      path: string;
+      inputs: { tokens: string; positions: string; state: string[] };
+      outputs: { logProbs: string; state: string[]; attention?: string };
+    };
   };
   decoding: { maxLength: number; beamSize: number; lengthPenalty: number };
 }
@@ -64,7 +68,12 @@ function nearest(i: number, srcSize: number, outSize: number): number {
  * input size: alpha flattened onto white, then nearest-neighbour 'squash' (stretch) or 'crop' (scale
  * the short side, centre crop), as capgen's sharp pipeline does.
  */
-export function prepareImage(rgba: Uint8Array | Uint8ClampedArray, width: number, height: number, image: ModelManifest['image']): Uint8Array {
+export function prepareImage(
+  rgba: Uint8Array | Uint8ClampedArray,
+  width: number,
+  height: number,
+  image: ModelManifest['image'],
+): Uint8Array {
   const [outH, outW] = image.inputSize;
   let srcX0 = 0;
   let srcY0 = 0;
@@ -129,7 +138,8 @@ export function createCaptioner(tf: Tf, manifest: ModelManifest, models: Models)
   const { specialIds: ids, decoder } = manifest;
   const neverEmitted = new Set([ids.pad, ids.start, ids.unk]);
   const words = (tokens: number[]) => tokens.map((t) => manifest.vocabulary[t]).join(' ');
-  const score = (logProb: number, length: number, alpha: number) => (alpha === 0 ? logProb : logProb / Math.pow(Math.max(length, 1), alpha));
+  const score = (logProb: number, length: number, alpha: number) =>
+    alpha === 0 ? logProb : logProb / Math.pow(Math.max(length, 1), alpha);
 
   function initState(pixels: Uint8Array): tfTypes.Tensor[] {
     const [h, w] = manifest.image.inputSize;
@@ -187,7 +197,14 @@ export function createCaptioner(tf: Tf, manifest: ModelManifest, models: Models)
         const [best] = allowed(out.logProbs, 0, out.vocabSize, 1, t === manifest.decoding.maxLength);
         logProb += best.logProb;
         if (best.token === ids.end) {
-          const h = { tokens, caption: words(tokens), logProb, score: score(logProb, t + 1, alpha), length: t + 1, ...(attention.length ? { attention } : {}) };
+          const h = {
+            tokens,
+            caption: words(tokens),
+            logProb,
+            score: score(logProb, t + 1, alpha),
+            length: t + 1,
+            ...(attention.length ? { attention } : {}),
+          };
           return { ...h, beams: [h] };
         }
         tokens.push(best.token);
@@ -227,7 +244,15 @@ export function createCaptioner(tf: Tf, manifest: ModelManifest, models: Models)
           for (const { token, logProb } of allowed(out.logProbs, b.row, out.vocabSize, beamSize, t === manifest.decoding.maxLength)) {
             const total = b.logProb + logProb;
             const ended = token === ids.end;
-            candidates.push({ tokens: ended ? b.tokens : [...b.tokens, token], logProb: total, score: score(total, t + 1, alpha), length: t + 1, finished: ended, row: b.row, attention: att });
+            candidates.push({
+              tokens: ended ? b.tokens : [...b.tokens, token],
+              logProb: total,
+              score: score(total, t + 1, alpha),
+              length: t + 1,
+              finished: ended,
+              row: b.row,
+              attention: att,
+            });
           }
         }
         // stable sort: on equal scores the earlier beam (and within a beam the likelier token) wins
@@ -235,7 +260,14 @@ export function createCaptioner(tf: Tf, manifest: ModelManifest, models: Models)
         if (best.every((b) => b.finished)) {
           tf.dispose(out.state);
           state = [];
-          const ranked = best.map((b) => ({ tokens: b.tokens, caption: words(b.tokens), logProb: b.logProb, score: b.score, length: b.length, ...(b.attention.length ? { attention: b.attention } : {}) }));
+          const ranked = best.map((b) => ({
+            tokens: b.tokens,
+            caption: words(b.tokens),
+            logProb: b.logProb,
+            score: b.score,
+            length: b.length,
+            ...(b.attention.length ? { attention: b.attention } : {}),
+          }));
           return { ...ranked[0], beams: ranked };
         }
         const rows = best.map((b) => b.row);

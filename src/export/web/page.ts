@@ -15,7 +15,8 @@ const EXTRA_STYLE = `
 `;
 
 export function renderIndexHtml(opts: { title: string; modelLine: string }): string {
-  const esc = (t: string) => t.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+  const esc = (t: string) =>
+    t.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
   return `<!doctype html>
 <html lang="en">
 <head>

@@ -43,7 +43,11 @@ export const KERAS_APPS: Record<KerasAppName, KerasApp> = {
     graph: densenet201Graph,
     preprocess: 'torch',
     inputSize: [224, 224],
-    weights: { file: 'densenet201_weights_tf_dim_ordering_tf_kernels_notop.h5', url: `${KERAS_WEIGHTS}/densenet/densenet201_weights_tf_dim_ordering_tf_kernels_notop.h5`, md5: 'c13680b51ded0fb44dff2d8f86ac8bb1' },
+    weights: {
+      file: 'densenet201_weights_tf_dim_ordering_tf_kernels_notop.h5',
+      url: `${KERAS_WEIGHTS}/densenet/densenet201_weights_tf_dim_ordering_tf_kernels_notop.h5`,
+      md5: 'c13680b51ded0fb44dff2d8f86ac8bb1',
+    },
   },
   vgg16: {
     name: 'vgg16',
@@ -51,7 +55,11 @@ export const KERAS_APPS: Record<KerasAppName, KerasApp> = {
     graph: vgg16Graph,
     preprocess: 'caffe',
     inputSize: [224, 224],
-    weights: { file: 'vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5', url: `${KERAS_WEIGHTS}/vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5`, md5: '6d6bbae143d832006294945121d1f1fc' },
+    weights: {
+      file: 'vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5',
+      url: `${KERAS_WEIGHTS}/vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5`,
+      md5: '6d6bbae143d832006294945121d1f1fc',
+    },
   },
   inceptionv3: {
     name: 'inceptionv3',
@@ -98,18 +106,27 @@ function canonicalLayerNames(layers: string[]): Map<string, string> {
 export function mapKerasAppWeights(graph: KerasGraph, file: KerasWeights, opts: { fileName: string; app: KerasApp }): KerasAppWeights {
   const names = canonicalLayerNames([...file.keys()]);
   const byKey = new Map<string, { shape: number[]; values: Float32Array }>();
-  for (const [layer, weights] of file) for (const w of weights) byKey.set(weightKey(names.get(layer) as string, w.name), { shape: w.shape, values: w.values });
+  for (const [layer, weights] of file)
+    for (const w of weights) byKey.set(weightKey(names.get(layer) as string, w.name), { shape: w.shape, values: w.values });
   const out: KerasAppWeights = new Map();
   for (const w of graph.weights) {
     const key = weightKey(w.layer, w.name);
     const got = byKey.get(key);
-    if (!got) throw new CapgenError('BAD_INPUT', `weight ${w.name} of layer ${w.layer} is missing`, { file: opts.fileName, hint: `expected Keras' ${opts.app.label} include_top=False weights (${opts.app.weights.file})` });
-    if (got.shape.join('x') !== w.shape.join('x')) throw new CapgenError('BAD_INPUT', `weight ${w.name} has shape [${got.shape}], expected [${w.shape}]`, { file: opts.fileName });
+    if (!got)
+      throw new CapgenError('BAD_INPUT', `weight ${w.name} of layer ${w.layer} is missing`, {
+        file: opts.fileName,
+        hint: `expected Keras' ${opts.app.label} include_top=False weights (${opts.app.weights.file})`,
+      });
+    if (got.shape.join('x') !== w.shape.join('x'))
+      throw new CapgenError('BAD_INPUT', `weight ${w.name} has shape [${got.shape}], expected [${w.shape}]`, { file: opts.fileName });
     out.set(key, got);
   }
   const leftover = [...byKey.keys()].filter((k) => !out.has(k));
   if (leftover.length) {
-    throw new CapgenError('BAD_INPUT', `${leftover.length} weights are not part of ${opts.app.label} (no top), e.g. ${leftover[0]}`, { file: opts.fileName, hint: `use ${opts.app.weights.file}, not the file with the classifier` });
+    throw new CapgenError('BAD_INPUT', `${leftover.length} weights are not part of ${opts.app.label} (no top), e.g. ${leftover[0]}`, {
+      file: opts.fileName,
+      hint: `use ${opts.app.weights.file}, not the file with the classifier`,
+    });
   }
   return out;
 }
@@ -142,7 +159,10 @@ export function randomKerasAppWeights(graph: KerasGraph, seed: number): KerasApp
 }
 
 /** The graph's weights in Keras' h5 layout (layer -> weights), for writeKerasH5. */
-export function toKerasH5Layers(graph: KerasGraph, weights: KerasAppWeights): { layer: string; weights: { name: string; shape: number[]; values: Float32Array }[] }[] {
+export function toKerasH5Layers(
+  graph: KerasGraph,
+  weights: KerasAppWeights,
+): { layer: string; weights: { name: string; shape: number[]; values: Float32Array }[] }[] {
   const layers = new Map<string, { name: string; shape: number[]; values: Float32Array }[]>();
   for (const w of graph.weights) {
     const list = layers.get(w.layer) ?? [];
@@ -155,7 +175,8 @@ export function toKerasH5Layers(graph: KerasGraph, weights: KerasAppWeights): { 
 /** `--weights PATH` if given, else the cache folder (downloading Keras' file once). */
 export async function resolveKerasAppWeightsFile(app: KerasApp, weightsPath?: string): Promise<string> {
   if (weightsPath) {
-    if (!existsSync(weightsPath)) throw new CapgenError('NOT_FOUND', `${app.label} weights file not found`, { file: weightsPath, hint: `download ${app.weights.url}` });
+    if (!existsSync(weightsPath))
+      throw new CapgenError('NOT_FOUND', `${app.label} weights file not found`, { file: weightsPath, hint: `download ${app.weights.url}` });
     return weightsPath;
   }
   const dest = path.join(capgenCacheDir(), app.weights.file);
@@ -208,16 +229,21 @@ export async function resolveKerasApp(opts: KerasAppOptions): Promise<KerasAppPa
   });
   if (opts.weights === 'random') {
     const hash = `random:${opts.seed}${opts.widthDivisor && opts.widthDivisor !== 1 ? `/w${opts.widthDivisor}` : ''}`;
-    if (opts.expectedHash && opts.expectedHash !== hash) throw new CapgenError('MISMATCH', `recorded weights ${opts.expectedHash} are not ${hash}`);
+    if (opts.expectedHash && opts.expectedHash !== hash)
+      throw new CapgenError('MISMATCH', `recorded weights ${opts.expectedHash} are not ${hash}`);
     return { app, graph, weights: randomKerasAppWeights(graph, opts.seed), identity: identity(hash) };
   }
   const file = await resolveKerasAppWeightsFile(app, opts.weights);
   const hash = await hashFile(file, 'sha256');
   if (opts.expectedHash && opts.expectedHash !== hash) {
-    throw new CapgenError('MISMATCH', `these ${app.label} weights (sha256 ${hash.slice(0, 12)}...) are not the ones the features were made with (${opts.expectedHash.slice(0, 12)}...)`, {
-      file,
-      hint: 'pass --weights with the file used at prepare time',
-    });
+    throw new CapgenError(
+      'MISMATCH',
+      `these ${app.label} weights (sha256 ${hash.slice(0, 12)}...) are not the ones the features were made with (${opts.expectedHash.slice(0, 12)}...)`,
+      {
+        file,
+        hint: 'pass --weights with the file used at prepare time',
+      },
+    );
   }
   return { app, graph, weights: mapKerasAppWeights(graph, await readKerasH5(file), { fileName: file, app }), identity: identity(hash) };
 }

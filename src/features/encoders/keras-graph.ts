@@ -23,7 +23,10 @@ export type Shape3 = [number, number, number];
 /** What an architecture file hands back: topology, the output layer and the weights it needs. */
 export interface KerasGraph {
   /** `{ class_name: 'Model', config: { layers, input_layers, output_layers } }` */
-  modelTopology: { class_name: 'Model'; config: { name: string; layers: KerasLayerJson[]; input_layers: [string, 0, 0][]; output_layers: [string, 0, 0][] } };
+  modelTopology: {
+    class_name: 'Model';
+    config: { name: string; layers: KerasLayerJson[]; input_layers: [string, 0, 0][]; output_layers: [string, 0, 0][] };
+  };
   output: string;
   outputShape: Shape3;
   /** Every weight in layer order, then Keras' per-layer order (kernel, bias / gamma, beta, moving_mean, moving_variance). */
@@ -47,7 +50,13 @@ export class KerasGraphBuilder {
     private readonly modelName: string,
     inputSize: [number, number],
   ) {
-    this.add('InputLayer', 'input_1', { batch_input_shape: [null, inputSize[0], inputSize[1], 3], dtype: 'float32', sparse: false }, [], [inputSize[0], inputSize[1], 3]);
+    this.add(
+      'InputLayer',
+      'input_1',
+      { batch_input_shape: [null, inputSize[0], inputSize[1], 3], dtype: 'float32', sparse: false },
+      [],
+      [inputSize[0], inputSize[1], 3],
+    );
   }
 
   /** Keras' automatic layer name: `conv2d_1`, `conv2d_2`, ... (numbered from 1, as Keras 2.0 did). */
@@ -71,7 +80,18 @@ export class KerasGraphBuilder {
     return name;
   }
 
-  conv(x: string, opts: { name: string; filters: number; kernel: [number, number]; strides?: number; padding?: Padding; useBias?: boolean; activation?: 'relu' | 'linear' }): string {
+  conv(
+    x: string,
+    opts: {
+      name: string;
+      filters: number;
+      kernel: [number, number];
+      strides?: number;
+      padding?: Padding;
+      useBias?: boolean;
+      activation?: 'relu' | 'linear';
+    },
+  ): string {
     const [h, w, cin] = this.shape(x);
     const [kh, kw] = opts.kernel;
     const strides = opts.strides ?? 1;
@@ -103,7 +123,8 @@ export class KerasGraphBuilder {
   batchNorm(x: string, opts: { name: string; epsilon: number; scale?: boolean }): string {
     const shape = this.shape(x);
     const scale = opts.scale ?? true;
-    for (const p of [...(scale ? ['gamma'] : []), 'beta', 'moving_mean', 'moving_variance']) this.weights.push({ layer: opts.name, name: `${opts.name}/${p}:0`, shape: [shape[2]] });
+    for (const p of [...(scale ? ['gamma'] : []), 'beta', 'moving_mean', 'moving_variance'])
+      this.weights.push({ layer: opts.name, name: `${opts.name}/${p}:0`, shape: [shape[2]] });
     return this.add('BatchNormalization', opts.name, { axis: 3, momentum: 0.99, epsilon: opts.epsilon, center: true, scale }, [x], shape);
   }
 
@@ -113,14 +134,32 @@ export class KerasGraphBuilder {
 
   zeroPad(x: string, name: string, pad: number): string {
     const [h, w, c] = this.shape(x);
-    return this.add('ZeroPadding2D', name, { padding: [[pad, pad], [pad, pad]], data_format: 'channels_last' }, [x], [h + 2 * pad, w + 2 * pad, c]);
+    return this.add(
+      'ZeroPadding2D',
+      name,
+      {
+        padding: [
+          [pad, pad],
+          [pad, pad],
+        ],
+        data_format: 'channels_last',
+      },
+      [x],
+      [h + 2 * pad, w + 2 * pad, c],
+    );
   }
 
   pool(kind: 'max' | 'avg', x: string, opts: { name: string; size: number; strides: number; padding?: Padding }): string {
     const [h, w, c] = this.shape(x);
     const padding = opts.padding ?? 'valid';
     const config = { pool_size: [opts.size, opts.size], strides: [opts.strides, opts.strides], padding, data_format: 'channels_last' };
-    return this.add(kind === 'max' ? 'MaxPooling2D' : 'AveragePooling2D', opts.name, config, [x], [outSize(h, opts.size, opts.strides, padding), outSize(w, opts.size, opts.strides, padding), c]);
+    return this.add(
+      kind === 'max' ? 'MaxPooling2D' : 'AveragePooling2D',
+      opts.name,
+      config,
+      [x],
+      [outSize(h, opts.size, opts.strides, padding), outSize(w, opts.size, opts.strides, padding), c],
+    );
   }
 
   /** Concatenation over the channels (Keras' axis 3 = -1 in channels_last). */
@@ -133,7 +172,10 @@ export class KerasGraphBuilder {
 
   finish(output: string): KerasGraph {
     return {
-      modelTopology: { class_name: 'Model', config: { name: this.modelName, layers: this.layers, input_layers: [['input_1', 0, 0]], output_layers: [[output, 0, 0]] } },
+      modelTopology: {
+        class_name: 'Model',
+        config: { name: this.modelName, layers: this.layers, input_layers: [['input_1', 0, 0]], output_layers: [[output, 0, 0]] },
+      },
       output,
       outputShape: this.shape(output),
       weights: this.weights,

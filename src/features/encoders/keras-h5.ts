@@ -34,7 +34,10 @@ export async function readKerasH5(file: string): Promise<KerasWeights> {
     const root = h5.keys().includes('model_weights') ? (h5.get('model_weights') as InstanceType<typeof h5wasm.Group>) : h5;
     const layerAttr = root.attrs['layer_names'];
     if (!layerAttr) {
-      throw new CapgenError('BAD_INPUT', 'no `layer_names` attribute: not a Keras weights file', { file, hint: 'use the file Keras downloads, e.g. resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5' });
+      throw new CapgenError('BAD_INPUT', 'no `layer_names` attribute: not a Keras weights file', {
+        file,
+        hint: 'use the file Keras downloads, e.g. resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5',
+      });
     }
     const weights: KerasWeights = new Map();
     for (const layer of asStrings(layerAttr.value)) {
@@ -73,15 +76,17 @@ export async function writeKerasH5(file: string, layers: { layer: string; weight
     for (const { layer, weights } of layers) {
       // A '/' in a layer name (Keras 2's DenseNet: conv1/conv) nests groups, as h5py does.
       let group = h5 as unknown as InstanceType<typeof h5wasm.Group>;
-      for (const part of layer.split('/')) group = (group.keys().includes(part) ? group.get(part) : group.create_group(part)) as InstanceType<typeof h5wasm.Group>;
+      for (const part of layer.split('/'))
+        group = (group.keys().includes(part) ? group.get(part) : group.create_group(part)) as InstanceType<typeof h5wasm.Group>;
       const weightNames = weights.map((w) => w.name);
       group.create_attribute('weight_names', weightNames, [weightNames.length], fixed(weightNames));
       for (const w of weights) {
         // Keras nests each dataset one level deeper: <layer>/<layer>/kernel:0
-        const parts = w.name.split("/");
+        const parts = w.name.split('/');
         let parent = group;
-        for (const part of parts.slice(0, -1)) parent = (parent.keys().includes(part) ? parent.get(part) : parent.create_group(part)) as typeof group;
-        parent.create_dataset({ name: parts[parts.length - 1], data: w.values, shape: w.shape, dtype: "<f" });
+        for (const part of parts.slice(0, -1))
+          parent = (parent.keys().includes(part) ? parent.get(part) : parent.create_group(part)) as typeof group;
+        parent.create_dataset({ name: parts[parts.length - 1], data: w.values, shape: w.shape, dtype: '<f' });
       }
     }
   } finally {

@@ -15,7 +15,8 @@ interface ModelJson {
 }
 
 async function readModelJson(file: string): Promise<ModelJson> {
-  if (!existsSync(file)) throw new CapgenError('NOT_FOUND', 'encoder model not found', { file, hint: 'give the path of a TensorFlow.js layers model.json' });
+  if (!existsSync(file))
+    throw new CapgenError('NOT_FOUND', 'encoder model not found', { file, hint: 'give the path of a TensorFlow.js layers model.json' });
   let json: ModelJson;
   try {
     json = JSON.parse(await fs.readFile(file, 'utf8')) as ModelJson;
@@ -35,7 +36,8 @@ export async function hashLayersWeights(modelJsonPath: string): Promise<string> 
   for (const group of json.weightsManifest ?? []) {
     for (const p of group.paths) {
       const file = path.join(path.dirname(modelJsonPath), p);
-      if (!existsSync(file)) throw new CapgenError('NOT_FOUND', `weight shard '${p}' named by the model is missing`, { file: modelJsonPath });
+      if (!existsSync(file))
+        throw new CapgenError('NOT_FOUND', `weight shard '${p}' named by the model is missing`, { file: modelJsonPath });
       await new Promise<void>((resolve, reject) => {
         createReadStream(file)
           .on('data', (d) => hash.update(d))
@@ -69,7 +71,10 @@ export async function loadFromDisk(modelJsonPath: string): Promise<tf.LayersMode
   try {
     return await tf.loadLayersModel(handler);
   } catch (e) {
-    throw new CapgenError('BAD_INPUT', `cannot load the layers model: ${(e as Error).message.split('\n')[0]}`, { file: modelJsonPath, cause: e });
+    throw new CapgenError('BAD_INPUT', `cannot load the layers model: ${(e as Error).message.split('\n')[0]}`, {
+      file: modelJsonPath,
+      cause: e,
+    });
   }
 }
 
@@ -94,7 +99,10 @@ export async function createLayersEncoder(opts: LayersEncoderOptions): Promise<E
     if (!names.includes(opts.layer)) {
       full.dispose();
       const near = names.filter((n) => n.includes(opts.layer as string) || (opts.layer as string).includes(n)).slice(0, 5);
-      throw new CapgenError('USAGE', `the model has no layer '${opts.layer}'`, { file: opts.modelJsonPath, hint: `layers include ${(near.length ? near : names.slice(-5)).join(', ')}` });
+      throw new CapgenError('USAGE', `the model has no layer '${opts.layer}'`, {
+        file: opts.modelJsonPath,
+        hint: `layers include ${(near.length ? near : names.slice(-5)).join(', ')}`,
+      });
     }
     model = tf.model({ inputs: full.inputs, outputs: full.getLayer(opts.layer).output as tf.SymbolicTensor });
     layerName = opts.layer;
@@ -102,7 +110,11 @@ export async function createLayersEncoder(opts: LayersEncoderOptions): Promise<E
   const inShape = full.inputs[0].shape; // [null, H, W, 3]
   if (inShape.length !== 4 || inShape[3] !== 3 || !inShape[1] || !inShape[2]) {
     full.dispose();
-    throw new CapgenError('BAD_INPUT', `the model's input is [${inShape.join(', ')}], expected [batch, height, width, 3] with a fixed size`, { file: opts.modelJsonPath });
+    throw new CapgenError(
+      'BAD_INPUT',
+      `the model's input is [${inShape.join(', ')}], expected [batch, height, width, 3] with a fixed size`,
+      { file: opts.modelJsonPath },
+    );
   }
   const outShape = (model.outputs[0].shape as (number | null)[]).slice(1) as number[];
   const featureShape = opts.pooling === 'avg' && outShape.length === 3 ? [outShape[2]] : outShape;

@@ -96,11 +96,17 @@ export function createSeededCnnEncoder(opts: SeededCnnOptions): Encoder {
         if (spatial) {
           // [N, 8, 8, 3] -> [N, 4, 2, 4, 2, 3] -> [N, 4, 4, 2, 2, 3] -> [N, 4, 4, 12]: sub-cells under their cell.
           const sub = COLOUR_GRID / FEATURE_GRID;
-          const colourCells = tf.reshape(tf.transpose(tf.reshape(colour, [batch, FEATURE_GRID, sub, FEATURE_GRID, sub, 3]), [0, 1, 3, 2, 4, 5]), [batch, FEATURE_GRID, FEATURE_GRID, sub * sub * 3]);
+          const colourCells = tf.reshape(
+            tf.transpose(tf.reshape(colour, [batch, FEATURE_GRID, sub, FEATURE_GRID, sub, 3]), [0, 1, 3, 2, 4, 5]),
+            [batch, FEATURE_GRID, FEATURE_GRID, sub * sub * 3],
+          );
           return tf.concat([gridMean, gridMax, colourCells], 3);
         }
         // [N, 4*4*32 mean | 4*4*32 max | 8*8*3 rgb]
-        return tf.concat([gridMean, gridMax, colour].map((t) => tf.reshape(t, [batch, -1])), 1) as tf.Tensor2D;
+        return tf.concat(
+          [gridMean, gridMax, colour].map((t) => tf.reshape(t, [batch, -1])),
+          1,
+        ) as tf.Tensor2D;
       });
     },
     dispose(): void {
@@ -123,12 +129,21 @@ export function seededCnnLayersModel(opts: SeededCnnOptions): tf.LayersModel {
   // the image's size and added (tfjs has no Subtract layer; a + (-b) is a - b in floating point).
   const negate = tf.layers.dense({ units: 3, useBias: false });
   const negMean = negate.apply(tf.layers.globalAveragePooling2d({}).apply(input)) as tf.SymbolicTensor;
-  const tiled = tf.layers.upSampling2d({ size: [heightPx, widthPx] }).apply(tf.layers.reshape({ targetShape: [1, 1, 3] }).apply(negMean)) as tf.SymbolicTensor;
+  const tiled = tf.layers
+    .upSampling2d({ size: [heightPx, widthPx] })
+    .apply(tf.layers.reshape({ targetShape: [1, 1, 3] }).apply(negMean)) as tf.SymbolicTensor;
   let h = tf.layers.add().apply([input, tiled]) as tf.SymbolicTensor;
   const convs: { layer: tf.layers.Layer; kernel: tf.Tensor4D }[] = [];
   let inChannels = 3;
   for (const outChannels of CONV_CHANNELS) {
-    const layer = tf.layers.conv2d({ filters: outChannels, kernelSize: 3, strides: 2, padding: 'same', useBias: false, activation: 'relu' });
+    const layer = tf.layers.conv2d({
+      filters: outChannels,
+      kernelSize: 3,
+      strides: 2,
+      padding: 'same',
+      useBias: false,
+      activation: 'relu',
+    });
     h = layer.apply(h) as tf.SymbolicTensor;
     convs.push({ layer, kernel: seededKernel(rng, inChannels, outChannels) });
     inChannels = outChannels;

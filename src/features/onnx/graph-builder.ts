@@ -62,7 +62,10 @@ export function kerasPadding(size: number, { kernel, stride, padding, dilation =
 }
 
 /** Keras conv kernel [kh, kw, in, out] -> ONNX [out, in, kh, kw]. */
-export function convKernelToOnnx(kernel: Float32Array, { kh, kw, cin, cout }: { kh: number; kw: number; cin: number; cout: number }): Float32Array {
+export function convKernelToOnnx(
+  kernel: Float32Array,
+  { kh, kw, cin, cout }: { kh: number; kw: number; cin: number; cout: number },
+): Float32Array {
   const out = new Float32Array(kernel.length);
   for (let y = 0; y < kh; y++)
     for (let x = 0; x < kw; x++)
@@ -75,7 +78,10 @@ export function convKernelToOnnx(kernel: Float32Array, { kh, kw, cin, cout }: { 
  * Keras depthwise kernel [kh, kw, in, mult] -> ONNX grouped [in*mult, 1, kh, kw] (channel c*mult+m, as
  * TF orders them): in memory it is a conv kernel [kh, kw, 1, in*mult], so the conv reordering does it.
  */
-export function depthwiseKernelToOnnx(kernel: Float32Array, { kh, kw, cin, mult }: { kh: number; kw: number; cin: number; mult: number }): Float32Array {
+export function depthwiseKernelToOnnx(
+  kernel: Float32Array,
+  { kh, kw, cin, mult }: { kh: number; kw: number; cin: number; mult: number },
+): Float32Array {
   return convKernelToOnnx(kernel, { kh, kw, cin: 1, cout: cin * mult });
 }
 

@@ -2,7 +2,16 @@
 // convertLayer for each layer the cut model needs. Convolutions stay drafts until something reads
 // them, so that a BatchNormalization right after one folds into its kernel and bias.
 import type { EncoderIdentity } from '../../run/formats.js';
-import { INPUT_NAME, NCHW_TO_NHWC, NHWC_TO_NCHW, convKernelToOnnx, depthwiseKernelToOnnx, kerasPadding, preprocessNodes, type GraphBuilder } from './graph-builder.js';
+import {
+  INPUT_NAME,
+  NCHW_TO_NHWC,
+  NHWC_TO_NCHW,
+  convKernelToOnnx,
+  depthwiseKernelToOnnx,
+  kerasPadding,
+  preprocessNodes,
+  type GraphBuilder,
+} from './graph-builder.js';
 import { fail, pair, type LayerJson } from './layers-json.js';
 import type { OnnxAttribute } from './proto.js';
 
@@ -12,7 +21,14 @@ export interface Value {
   layout: 'nchw' | 'keras';
   shape: number[];
   /** A convolution not emitted yet, so that a BatchNormalization after it can be folded into it. */
-  draft?: { input: string; kernel: Float32Array; kernelDims: number[]; bias: Float32Array; attrs: Record<string, OnnxAttribute>; hint: string };
+  draft?: {
+    input: string;
+    kernel: Float32Array;
+    kernelDims: number[];
+    bias: Float32Array;
+    attrs: Record<string, OnnxAttribute>;
+    hint: string;
+  };
   /** Other layers read this value too: folding a BatchNormalization into it would change them. */
   shared?: boolean;
 }
@@ -29,7 +45,11 @@ export interface LayerContext {
   activation(x: string, act: unknown, layout?: Value['layout']): string;
 }
 
-export function layerContext(b: GraphBuilder, weights: Map<string, { values: Float32Array }>, preprocess: EncoderIdentity['preprocess']): LayerContext {
+export function layerContext(
+  b: GraphBuilder,
+  weights: Map<string, { values: Float32Array }>,
+  preprocess: EncoderIdentity['preprocess'],
+): LayerContext {
   const weight = (layer: string, param: string, required = true): Float32Array | undefined => {
     const w = weights.get(`${layer}/${param}`);
     return w ? w.values : required ? fail(`weight ${layer}/${param} not found in the manifest`) : undefined;
@@ -37,12 +57,22 @@ export function layerContext(b: GraphBuilder, weights: Map<string, { values: Flo
   const realize = (v: Value): string => {
     if (v.draft) {
       const d = v.draft;
-      v.name = b.op('Conv', [d.input, b.constant(`${d.hint}/kernel`, d.kernelDims, d.kernel), b.constant(`${d.hint}/bias`, [d.bias.length], d.bias)], d.attrs, d.hint);
+      v.name = b.op(
+        'Conv',
+        [d.input, b.constant(`${d.hint}/kernel`, d.kernelDims, d.kernel), b.constant(`${d.hint}/bias`, [d.bias.length], d.bias)],
+        d.attrs,
+        d.hint,
+      );
       v.draft = undefined;
     }
     return v.name;
   };
-  const toNchw = (v: Value): string => (v.layout === 'nchw' ? realize(v) : v.shape.length === 3 ? b.op('Transpose', [realize(v)], { perm: NHWC_TO_NCHW }) : fail(`a rank-${v.shape.length + 1} input to a 2-D layer`));
+  const toNchw = (v: Value): string =>
+    v.layout === 'nchw'
+      ? realize(v)
+      : v.shape.length === 3
+        ? b.op('Transpose', [realize(v)], { perm: NHWC_TO_NCHW })
+        : fail(`a rank-${v.shape.length + 1} input to a 2-D layer`);
   const toKeras = (v: Value): string => (v.layout === 'keras' ? realize(v) : b.op('Transpose', [realize(v)], { perm: NCHW_TO_NHWC }));
   const activation = (x: string, act: unknown, layout: Value['layout'] = 'keras'): string => {
     switch (act ?? 'linear') {
@@ -77,7 +107,8 @@ export function convertLayer(ctx: LayerContext, layer: LayerJson, ins: Value[]):
   switch (layer.class_name) {
     case 'InputLayer': {
       const shape = (c.batch_input_shape ?? c.batchInputShape) as (number | null)[] | undefined;
-      if (!shape || shape.length !== 4 || shape[3] !== 3 || !shape[1] || !shape[2]) fail(`input shape [${shape}], expected [batch, height, width, 3]`);
+      if (!shape || shape.length !== 4 || shape[3] !== 3 || !shape[1] || !shape[2])
+        fail(`input shape [${shape}], expected [batch, height, width, 3]`);
       inputSize = [shape?.[1] as number, shape?.[2] as number];
       const nchw = b.op('Transpose', [preprocessNodes(b, INPUT_NAME, ctx.preprocess)], { perm: NHWC_TO_NCHW });
       out = { name: nchw, layout: 'nchw', shape: [...inputSize, 3] };
@@ -100,7 +131,12 @@ export function convertLayer(ctx: LayerContext, layer: LayerJson, ins: Value[]):
       if (raw.length !== kh * kw * cin * (depthwise ? mult : cout)) fail(`layer ${name}: kernel size does not match its input`);
       const kernel = depthwise ? depthwiseKernelToOnnx(raw, { kh, kw, cin, mult }) : convKernelToOnnx(raw, { kh, kw, cin, cout });
       const bias = c.use_bias === false ? new Float32Array(cout) : Float32Array.from(weight(name, 'bias') as Float32Array);
-      const attrs: Record<string, OnnxAttribute> = { kernel_shape: [kh, kw], strides: [sh, sw], dilations: [dh, dw], pads: [ph.pads[0], pw.pads[0], ph.pads[1], pw.pads[1]] };
+      const attrs: Record<string, OnnxAttribute> = {
+        kernel_shape: [kh, kw],
+        strides: [sh, sw],
+        dilations: [dh, dw],
+        pads: [ph.pads[0], pw.pads[0], ph.pads[1], pw.pads[1]],
+      };
       if (depthwise) attrs.group = cin;
       const draft = { input: toNchw(x), kernel, kernelDims: [cout, depthwise ? 1 : cin, kh, kw], bias, attrs, hint: name };
       out = { name, layout: 'nchw', shape: [ph.out, pw.out, cout], draft };
@@ -135,10 +171,25 @@ export function convertLayer(ctx: LayerContext, layer: LayerJson, ins: Value[]):
           // One pass over the map (Mul then Add is two; DenseNet has 200 of these): an ONNX
           // BatchNormalization with mean 0, variance 1 and epsilon 0 computes x * scale + shift.
           const ones = new Array<number>(channels).fill(1);
-          const inputs = [input, b.floats(`${name}/scale`, [...scale]), b.floats(`${name}/shift`, [...shift]), b.floats(`${name}/mean`, new Array<number>(channels).fill(0)), b.floats(`${name}/var`, ones)];
+          const inputs = [
+            input,
+            b.floats(`${name}/scale`, [...scale]),
+            b.floats(`${name}/shift`, [...shift]),
+            b.floats(`${name}/mean`, new Array<number>(channels).fill(0)),
+            b.floats(`${name}/var`, ones),
+          ];
           out = { ...x, draft: undefined, name: b.op('BatchNormalization', inputs, { epsilon: { float: 0 } }, name) };
         } else {
-          out = { ...x, draft: undefined, name: b.op('Add', [b.op('Mul', [input, b.floats(`${name}/scale`, [...scale])]), b.floats(`${name}/shift`, [...shift])], undefined, name) };
+          out = {
+            ...x,
+            draft: undefined,
+            name: b.op(
+              'Add',
+              [b.op('Mul', [input, b.floats(`${name}/scale`, [...scale])]), b.floats(`${name}/shift`, [...shift])],
+              undefined,
+              name,
+            ),
+          };
         }
       }
       break;
@@ -147,17 +198,37 @@ export function convertLayer(ctx: LayerContext, layer: LayerJson, ins: Value[]):
       out = { ...x, draft: undefined, name: activation(realize(x), c.activation, x.layout) };
       break;
     case 'ReLU': {
-      if (Number(c.negative_slope ?? 0) !== 0 || Number(c.threshold ?? 0) !== 0) fail(`layer ${name}: ReLU with a negative slope or threshold`);
+      if (Number(c.negative_slope ?? 0) !== 0 || Number(c.threshold ?? 0) !== 0)
+        fail(`layer ${name}: ReLU with a negative slope or threshold`);
       const max = c.max_value;
       const input = realize(x);
-      out = { ...x, draft: undefined, name: max == null ? b.op('Relu', [input]) : b.op('Clip', [input, b.floats('zero', [0], []), b.floats('max', [Number(max)], [])]) };
+      out = {
+        ...x,
+        draft: undefined,
+        name: max == null ? b.op('Relu', [input]) : b.op('Clip', [input, b.floats('zero', [0], []), b.floats('max', [Number(max)], [])]),
+      };
       break;
     }
     case 'ZeroPadding2D': {
       const p = c.padding;
-      const [[t, bt], [l, r]] = typeof p === 'number' ? [[p, p], [p, p]] : Array.isArray(p) && Array.isArray(p[0]) ? [pair(p[0], 'padding'), pair(p[1], 'padding')] : ((q) => [[q[0], q[0]], [q[1], q[1]]])(pair(p, 'padding'));
+      const [[t, bt], [l, r]] =
+        typeof p === 'number'
+          ? [
+              [p, p],
+              [p, p],
+            ]
+          : Array.isArray(p) && Array.isArray(p[0])
+            ? [pair(p[0], 'padding'), pair(p[1], 'padding')]
+            : ((q) => [
+                [q[0], q[0]],
+                [q[1], q[1]],
+              ])(pair(p, 'padding'));
       const pads = b.int64s('pads', [0, 0, t, l, 0, 0, bt, r]);
-      out = { name: b.op('Pad', [toNchw(x), pads], { mode: 'constant' }, name), layout: 'nchw', shape: [x.shape[0] + t + bt, x.shape[1] + l + r, x.shape[2]] };
+      out = {
+        name: b.op('Pad', [toNchw(x), pads], { mode: 'constant' }, name),
+        layout: 'nchw',
+        shape: [x.shape[0] + t + bt, x.shape[1] + l + r, x.shape[2]],
+      };
       break;
     }
     case 'MaxPooling2D':
@@ -167,7 +238,11 @@ export function convertLayer(ctx: LayerContext, layer: LayerJson, ins: Value[]):
       const padding = c.padding === 'same' || c.padding === 'valid' ? c.padding : fail(`layer ${name}: padding ${String(c.padding)}`);
       const ph = kerasPadding(x.shape[0], { kernel: kh, stride: sh, padding });
       const pw = kerasPadding(x.shape[1], { kernel: kw, stride: sw, padding });
-      const attrs: Record<string, OnnxAttribute> = { kernel_shape: [kh, kw], strides: [sh, sw], pads: [ph.pads[0], pw.pads[0], ph.pads[1], pw.pads[1]] };
+      const attrs: Record<string, OnnxAttribute> = {
+        kernel_shape: [kh, kw],
+        strides: [sh, sw],
+        pads: [ph.pads[0], pw.pads[0], ph.pads[1], pw.pads[1]],
+      };
       // TF's 'same' pooling ignores the padded cells: ONNX MaxPool pads with -inf, and AveragePool
       // divides by the cells inside the image when count_include_pad is 0.
       if (layer.class_name === 'AveragePooling2D') attrs.count_include_pad = 0;
@@ -179,7 +254,8 @@ export function convertLayer(ctx: LayerContext, layer: LayerJson, ins: Value[]):
       const axis = Number(c.axis ?? -1);
       const rank = x.shape.length;
       if (axis !== -1 && axis !== rank) fail(`layer ${name}: Concatenate over axis ${String(c.axis)} (only the channels)`);
-      if (ins.some((v) => v.shape.length !== rank || v.shape.slice(0, -1).join() !== x.shape.slice(0, -1).join())) fail(`layer ${name}: inputs of different sizes`);
+      if (ins.some((v) => v.shape.length !== rank || v.shape.slice(0, -1).join() !== x.shape.slice(0, -1).join()))
+        fail(`layer ${name}: inputs of different sizes`);
       const layout = rank === 3 ? 'nchw' : 'keras'; // the channels are axis 1 in NCHW, the last axis otherwise
       const names = ins.map((v) => (layout === 'nchw' ? toNchw(v) : toKeras(v)));
       const channels = ins.reduce((sum, v) => sum + v.shape[rank - 1], 0);
@@ -189,7 +265,10 @@ export function convertLayer(ctx: LayerContext, layer: LayerJson, ins: Value[]):
     case 'GlobalAveragePooling2D': {
       const pooled = b.op('GlobalAveragePool', [toNchw(x)], undefined, name);
       const channels = x.shape[2];
-      out = c.keepdims === true ? { name: pooled, layout: 'nchw', shape: [1, 1, channels] } : { name: b.op('Flatten', [pooled], { axis: 1 }), layout: 'keras', shape: [channels] };
+      out =
+        c.keepdims === true
+          ? { name: pooled, layout: 'nchw', shape: [1, 1, channels] }
+          : { name: b.op('Flatten', [pooled], { axis: 1 }), layout: 'keras', shape: [channels] };
       break;
     }
     case 'Reshape': {
@@ -212,7 +291,8 @@ export function convertLayer(ctx: LayerContext, layer: LayerJson, ins: Value[]):
       const kernel = weight(name, 'kernel') as Float32Array;
       if (kernel.length !== cin * units) fail(`layer ${name}: kernel size does not match its input`);
       let y = b.op('MatMul', [toKeras(x), b.constant(`${name}/kernel`, [cin, units], Float32Array.from(kernel))]);
-      if (c.use_bias !== false) y = b.op('Add', [y, b.constant(`${name}/bias`, [units], Float32Array.from(weight(name, 'bias') as Float32Array))]);
+      if (c.use_bias !== false)
+        y = b.op('Add', [y, b.constant(`${name}/bias`, [units], Float32Array.from(weight(name, 'bias') as Float32Array))]);
       out = { name: activation(y, c.activation ?? 'linear', 'keras'), layout: 'keras', shape: [...x.shape.slice(0, -1), units] };
       break;
     }
@@ -220,7 +300,12 @@ export function convertLayer(ctx: LayerContext, layer: LayerJson, ins: Value[]):
       // Nearest-neighbour repeat of every pixel: Resize with integer scales, floor of the asymmetric source.
       const [sh, sw] = pair(c.size ?? 2, 'size');
       if ((c.interpolation ?? 'nearest') !== 'nearest') fail(`layer ${name}: interpolation ${String(c.interpolation)}`);
-      const resized = b.op('Resize', [toNchw(x), '', b.floats(`${name}/scales`, [1, 1, sh, sw])], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' }, name);
+      const resized = b.op(
+        'Resize',
+        [toNchw(x), '', b.floats(`${name}/scales`, [1, 1, sh, sw])],
+        { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' },
+        name,
+      );
       out = { name: resized, layout: 'nchw', shape: [x.shape[0] * sh, x.shape[1] * sw, x.shape[2]] };
       break;
     }

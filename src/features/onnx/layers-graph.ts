@@ -21,8 +21,7 @@ export interface LayersGraphOptions {
 }
 
 export type LayersGraphOutcome =
-  | { ok: true; model: OnnxModel; layer: string; inputSize: [number, number]; featureShape: number[] }
-  | { ok: false; reason: string };
+  { ok: true; model: OnnxModel; layer: string; inputSize: [number, number]; featureShape: number[] } | { ok: false; reason: string };
 
 export function layersGraph(opts: LayersGraphOptions): LayersGraphOutcome {
   try {
@@ -44,7 +43,9 @@ function build(opts: LayersGraphOptions): LayersGraphOutcome {
   const stack = [target];
   while (stack.length) {
     const n = stack.pop() as string;
-    if (!needed.has(n)) (needed.add(n), stack.push(...(inputsOf.get(n) ?? [])));
+    if (needed.has(n)) continue;
+    needed.add(n);
+    stack.push(...(inputsOf.get(n) ?? []));
   }
   const readers = new Map<string, number>();
   for (const n of needed) for (const i of inputsOf.get(n) ?? []) readers.set(i, (readers.get(i) ?? 0) + 1);
@@ -69,10 +70,19 @@ function build(opts: LayersGraphOptions): LayersGraphOutcome {
   let featureShape = last.shape;
   if (opts.pooling === 'avg' && last.shape.length === 3) {
     featureShape = [last.shape[2]];
-    result = last.layout === 'nchw' ? b.op('Flatten', [b.op('GlobalAveragePool', [ctx.realize(last)])], { axis: 1 }) : b.op('ReduceMean', [ctx.realize(last)], { axes: [1, 2], keepdims: 0 });
+    result =
+      last.layout === 'nchw'
+        ? b.op('Flatten', [b.op('GlobalAveragePool', [ctx.realize(last)])], { axis: 1 })
+        : b.op('ReduceMean', [ctx.realize(last)], { axes: [1, 2], keepdims: 0 });
   } else {
     result = last.shape.length === 3 ? ctx.toKeras(last) : ctx.realize(last);
   }
   const size = inputSize as [number, number];
-  return { ok: true, model: b.finish({ graphName: 'tfjs-layers', inputSize: size, result, outputShape: featureShape }), layer: target, inputSize: size, featureShape };
+  return {
+    ok: true,
+    model: b.finish({ graphName: 'tfjs-layers', inputSize: size, result, outputShape: featureShape }),
+    layer: target,
+    inputSize: size,
+    featureShape,
+  };
 }

@@ -23,7 +23,11 @@ export interface OnnxEncoder extends BatchEncoder {
 }
 
 /** Runs `model` (input [batch, H, W, 3] RGB 0..255, output the feature rows) in an ORT session. */
-export async function createOnnxEncoder(model: OnnxModel, identity: EncoderIdentity, opts: { threads?: number } = {}): Promise<OnnxEncoder> {
+export async function createOnnxEncoder(
+  model: OnnxModel,
+  identity: EncoderIdentity,
+  opts: { threads?: number } = {},
+): Promise<OnnxEncoder> {
   const { session, threads, ort } = await createOnnxSession(encodeOnnxModel(model), opts);
   return wrapSession(session, ort, identity, threads);
 }
@@ -40,7 +44,8 @@ function wrapSession(session: OrtSession, ort: OnnxRuntime, identity: EncoderIde
       const out = (await session.run({ [INPUT_NAME]: input }))[OUTPUT_NAME];
       try {
         const rows = out.data as Float32Array;
-        if (rows.length !== pixels.length * dim) throw new Error(`the ONNX graph gave ${rows.length} values for ${pixels.length} images of ${dim}`);
+        if (rows.length !== pixels.length * dim)
+          throw new Error(`the ONNX graph gave ${rows.length} values for ${pixels.length} images of ${dim}`);
         return Float32Array.from(rows);
       } finally {
         out.dispose?.();
@@ -58,25 +63,43 @@ export async function onnxGraphFor(config: FeaturesConfig): Promise<{ model: Onn
     return { model: resnet50Graph({ ...parts, inputSize: parts.identity.inputSize }), identity: resnet50Identity(parts) };
   }
   if (isKerasApp(config.encoder)) {
-    const parts = await resolveKerasApp({ name: config.encoder, weights: config.weights, seed: config.seed, pooling: config.pooling, resize: config.resize });
+    const parts = await resolveKerasApp({
+      name: config.encoder,
+      weights: config.weights,
+      seed: config.seed,
+      pooling: config.pooling,
+      resize: config.resize,
+    });
     return kerasAppGraph(parts);
   }
-  if (config.encoder.endsWith('.json') && config.preprocess) return layersModelGraph(config.encoder, { ...config, preprocess: config.preprocess });
+  if (config.encoder.endsWith('.json') && config.preprocess)
+    return layersModelGraph(config.encoder, { ...config, preprocess: config.preprocess });
   return { reason: `encoder '${config.encoder}' has no ONNX graph` };
 }
 
 /** A Keras Applications encoder through the layers converter: same topology and weights as its tfjs engine. */
 export function kerasAppGraph(parts: KerasAppParts): { model: OnnxModel; identity: EncoderIdentity } | { reason: string } {
   const { identity } = parts;
-  const graph = layersGraph({ json: { modelTopology: parts.graph.modelTopology }, weights: parts.weights, preprocess: identity.preprocess, pooling: identity.pooling });
+  const graph = layersGraph({
+    json: { modelTopology: parts.graph.modelTopology },
+    weights: parts.weights,
+    preprocess: identity.preprocess,
+    pooling: identity.pooling,
+  });
   if (!graph.ok) return { reason: graph.reason };
-  if (graph.featureShape.join() !== identity.featureShape.join()) throw new Error(`${identity.architecture}: the ONNX graph gives [${graph.featureShape}], the tfjs one [${identity.featureShape}]`);
+  if (graph.featureShape.join() !== identity.featureShape.join())
+    throw new Error(`${identity.architecture}: the ONNX graph gives [${graph.featureShape}], the tfjs one [${identity.featureShape}]`);
   return { model: graph.model, identity };
 }
 
 async function layersModelGraph(
   modelJsonPath: string,
-  opts: { encoderLayer?: string; preprocess: EncoderIdentity['preprocess']; pooling: EncoderIdentity['pooling']; resize: EncoderIdentity['resize'] },
+  opts: {
+    encoderLayer?: string;
+    preprocess: EncoderIdentity['preprocess'];
+    pooling: EncoderIdentity['pooling'];
+    resize: EncoderIdentity['resize'];
+  },
 ): Promise<{ model: OnnxModel; identity: EncoderIdentity } | { reason: string }> {
   const weightsHash = await hashLayersWeights(modelJsonPath); // also checks that the model and its shards exist
   const json = JSON.parse(await fs.readFile(modelJsonPath, 'utf8')) as LayersModelJson;
@@ -87,7 +110,13 @@ async function layersModelGraph(
       if (existsSync(file)) shards.push(await fs.readFile(file));
     }
   }
-  const graph = layersGraph({ json, weightData: Buffer.concat(shards), layer: opts.encoderLayer, preprocess: opts.preprocess, pooling: opts.pooling });
+  const graph = layersGraph({
+    json,
+    weightData: Buffer.concat(shards),
+    layer: opts.encoderLayer,
+    preprocess: opts.preprocess,
+    pooling: opts.pooling,
+  });
   if (!graph.ok) return { reason: graph.reason };
   const identity: EncoderIdentity = {
     architecture: 'tfjs-layers',

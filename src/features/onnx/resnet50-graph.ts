@@ -19,17 +19,28 @@ export function resnet50Graph(opts: ResNet50GraphOptions): OnnxModel {
   const b = new GraphBuilder();
   let [h, w] = opts.inputSize;
   /** Conv + folded BN (+ ReLU) on an NCHW value `x` of spatial `size`; `extraPad` is a ZeroPadding2D before it. */
-  const conv = (spec: ConvSpec, { x, size, relu, extraPad = 0 }: { x: string; size: [number, number]; relu: boolean; extraPad?: number }): { y: string; size: [number, number] } => {
+  const conv = (
+    spec: ConvSpec,
+    { x, size, relu, extraPad = 0 }: { x: string; size: [number, number]; relu: boolean; extraPad?: number },
+  ): { y: string; size: [number, number] } => {
     const { kernel, bias } = foldBatchNorm(opts.weights.get(spec.conv) as ConvWeights, spec.filters);
     const k = spec.kernelSize;
     const window = { kernel: k, stride: spec.stride, padding: spec.padding };
     const ph = kerasPadding(size[0] + 2 * extraPad, window);
     const pw = kerasPadding(size[1] + 2 * extraPad, window);
-    const weight = b.constant(`${spec.conv}/kernel`, [spec.filters, spec.inChannels, k, k], convKernelToOnnx(kernel, { kh: k, kw: k, cin: spec.inChannels, cout: spec.filters }));
+    const weight = b.constant(
+      `${spec.conv}/kernel`,
+      [spec.filters, spec.inChannels, k, k],
+      convKernelToOnnx(kernel, { kh: k, kw: k, cin: spec.inChannels, cout: spec.filters }),
+    );
     const y = b.op(
       'Conv',
       [x, weight, b.constant(`${spec.conv}/bias`, [spec.filters], bias)],
-      { kernel_shape: [k, k], strides: [spec.stride, spec.stride], pads: [ph.pads[0] + extraPad, pw.pads[0] + extraPad, ph.pads[1] + extraPad, pw.pads[1] + extraPad] },
+      {
+        kernel_shape: [k, k],
+        strides: [spec.stride, spec.stride],
+        pads: [ph.pads[0] + extraPad, pw.pads[0] + extraPad, ph.pads[1] + extraPad, pw.pads[1] + extraPad],
+      },
       spec.conv,
     );
     return { y: relu ? b.op('Relu', [y]) : y, size: [ph.out, pw.out] };
@@ -37,7 +48,10 @@ export function resnet50Graph(opts: ResNet50GraphOptions): OnnxModel {
 
   let x = b.op('Transpose', [preprocessNodes(b, INPUT_NAME, 'caffe')], { perm: NHWC_TO_NCHW });
   // conv1_pad (3 pixels of zeros) becomes the convolution's own padding: the same zeros.
-  ({ y: x, size: [h, w] } = conv(opts.spec.stem, { x, size: [h, w], relu: true, extraPad: 3 }));
+  ({
+    y: x,
+    size: [h, w],
+  } = conv(opts.spec.stem, { x, size: [h, w], relu: true, extraPad: 3 }));
   // pool1_pad pads zeros, MaxPool pads -inf; after a ReLU every window has a value >= 0, so they agree.
   x = b.op('MaxPool', [x], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, 'pool1_pool');
   const pool = { kernel: 3, stride: 2, padding: 'valid' } as const;
@@ -51,6 +65,14 @@ export function resnet50Graph(opts: ResNet50GraphOptions): OnnxModel {
     [h, w] = y.size;
   }
   const channels = opts.spec.outChannels;
-  const result = opts.pooling === 'avg' ? b.op('Flatten', [b.op('GlobalAveragePool', [x])], { axis: 1 }) : b.op('Transpose', [x], { perm: NCHW_TO_NHWC });
-  return b.finish({ graphName: 'resnet50', inputSize: opts.inputSize, result, outputShape: opts.pooling === 'avg' ? [channels] : [h, w, channels] });
+  const result =
+    opts.pooling === 'avg'
+      ? b.op('Flatten', [b.op('GlobalAveragePool', [x])], { axis: 1 })
+      : b.op('Transpose', [x], { perm: NCHW_TO_NHWC });
+  return b.finish({
+    graphName: 'resnet50',
+    inputSize: opts.inputSize,
+    result,
+    outputShape: opts.pooling === 'avg' ? [channels] : [h, w, channels],
+  });
 }

@@ -66,7 +66,10 @@ export function onnxVersion(): string | undefined {
 }
 
 /** A session on the CPU for an in-memory model; throws BACKEND when ONNX Runtime is missing. */
-export async function createOnnxSession(model: Uint8Array, opts: { threads?: number; memoryArena?: boolean } = {}): Promise<{ session: OrtSession; threads: number; ort: OnnxRuntime }> {
+export async function createOnnxSession(
+  model: Uint8Array,
+  opts: { threads?: number; memoryArena?: boolean } = {},
+): Promise<{ session: OrtSession; threads: number; ort: OnnxRuntime }> {
   const ort = loadOnnxRuntime();
   if (!ort) throw new CapgenError('BACKEND', `the onnx engine is not available: ${onnxUnavailableReason()}`, { hint: ONNX_INSTALL_HINT });
   const threads = opts.threads ?? threadsWanted(); // one per core, or $CAPGEN_THREADS, as for WASM

@@ -30,11 +30,15 @@ export function parseKaggleCaptions(text: string, file: string): ParsedCaptions 
   const header = found.toLowerCase().replace(/\s+/g, '');
   if (header !== 'image,caption') {
     // The line as written (spaces kept): that is what the user will look for in the file.
-    throw new CapgenError('BAD_INPUT', `expected the header 'image,caption', found '${found.length > 60 ? `${found.slice(0, 60)}...` : found}'`, {
-      file,
-      line: headerIndex + 1,
-      hint: 'Kaggle Flickr8k captions.txt starts with image,caption; pick another format with --format',
-    });
+    throw new CapgenError(
+      'BAD_INPUT',
+      `expected the header 'image,caption', found '${found.length > 60 ? `${found.slice(0, 60)}...` : found}'`,
+      {
+        file,
+        line: headerIndex + 1,
+        hint: 'Kaggle Flickr8k captions.txt starts with image,caption; pick another format with --format',
+      },
+    );
   }
   const captions: RawCaption[] = [];
   const malformed: ParsedCaptions['malformed'] = [];

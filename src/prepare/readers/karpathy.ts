@@ -30,7 +30,10 @@ export function parseKarpathyJson(text: string, file: string): ParsedCaptions {
   }
   const images = (doc as { images?: unknown })?.images;
   if (!Array.isArray(images)) {
-    throw new CapgenError('BAD_INPUT', "no 'images' array: not a Karpathy split file", { file, hint: 'expected {"images": [{"filename", "split", "sentences"}]}' });
+    throw new CapgenError('BAD_INPUT', "no 'images' array: not a Karpathy split file", {
+      file,
+      hint: 'expected {"images": [{"filename", "split", "sentences"}]}',
+    });
   }
   const captions: RawCaption[] = [];
   const malformed: ParsedCaptions['malformed'] = [];

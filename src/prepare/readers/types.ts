@@ -42,8 +42,12 @@ export function checkMalformedShare(parsed: ParsedCaptions, format: DatasetForma
   if (bad === 0 || bad <= MAX_MALFORMED_SHARE * parsed.records) return;
   const first = parsed.malformed[0]!;
   const share = ((100 * bad) / Math.max(1, parsed.records)).toFixed(1);
-  throw new CapgenError('BAD_INPUT', `${bad} of ${parsed.records} records (${share}%) are malformed for the ${format} format, more than ${MAX_MALFORMED_SHARE * 100}%; first at line ${first.line}: ${first.message}`, {
-    file: parsed.file,
-    hint: `check the file, or pick the format with --format ${DATASET_FORMATS.join('|')}`,
-  });
+  throw new CapgenError(
+    'BAD_INPUT',
+    `${bad} of ${parsed.records} records (${share}%) are malformed for the ${format} format, more than ${MAX_MALFORMED_SHARE * 100}%; first at line ${first.line}: ${first.message}`,
+    {
+      file: parsed.file,
+      hint: `check the file, or pick the format with --format ${DATASET_FORMATS.join('|')}`,
+    },
+  );
 }

@@ -45,8 +45,14 @@ describe('coco-caption BLEU', () => {
     // Every caption at least 4 words long, some 4-gram matched: the same number up to the 1e-9 guards.
     const sets = inputs('caption-sets');
     const keep = sets.hyps.map((h, i) => (h.length >= 4 ? i : -1)).filter((i) => i >= 0);
-    const nltk = corpusBleu(keep.map((i) => sets.refs[i]!), keep.map((i) => sets.hyps[i]!)).bleu;
-    const coco = cocoBleu(keep.map((i) => sets.refs[i]!), keep.map((i) => sets.hyps[i]!)).bleu;
+    const nltk = corpusBleu(
+      keep.map((i) => sets.refs[i]!),
+      keep.map((i) => sets.hyps[i]!),
+    ).bleu;
+    const coco = cocoBleu(
+      keep.map((i) => sets.refs[i]!),
+      keep.map((i) => sets.hyps[i]!),
+    ).bleu;
     nltk.forEach((b, i) => expect(Math.abs(b - coco[i]!)).toBeLessThan(1e-8));
   });
 });

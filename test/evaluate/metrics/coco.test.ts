@@ -33,8 +33,16 @@ describe('CIDEr-D (coco-caption)', () => {
 
   it('clips repeated n-grams and penalises length', () => {
     const r = [[['a', 'dog', 'runs', 'on', 'grass']], [['a', 'cat', 'sleeps']], [['two', 'men', 'talk']]];
-    const exact = ciderD(r, [['a', 'dog', 'runs', 'on', 'grass'], ['a', 'cat', 'sleeps'], ['two', 'men', 'talk']]).perImage[0]!;
-    const repeated = ciderD(r, [['a', 'dog', 'runs', 'on', 'grass', 'grass', 'grass'], ['a', 'cat', 'sleeps'], ['two', 'men', 'talk']]).perImage[0]!;
+    const exact = ciderD(r, [
+      ['a', 'dog', 'runs', 'on', 'grass'],
+      ['a', 'cat', 'sleeps'],
+      ['two', 'men', 'talk'],
+    ]).perImage[0]!;
+    const repeated = ciderD(r, [
+      ['a', 'dog', 'runs', 'on', 'grass', 'grass', 'grass'],
+      ['a', 'cat', 'sleeps'],
+      ['two', 'men', 'talk'],
+    ]).perImage[0]!;
     expect(exact).toBeGreaterThan(repeated);
     expect(() => ciderD([[]], [['a']])).toThrow(/no reference/);
   });
@@ -52,7 +60,15 @@ describe('ROUGE-L (coco-caption)', () => {
     const p = 1;
     const r = 2 / 3;
     const f = ((1 + 1.44) * p * r) / (r + 1.44 * p);
-    expect(sentenceRougeL([['x', 'a', 'b', 'y', 'z', 'w'], ['a', 'b', 'q']], ['a', 'b'])).toBeCloseTo(f, 12);
+    expect(
+      sentenceRougeL(
+        [
+          ['x', 'a', 'b', 'y', 'z', 'w'],
+          ['a', 'b', 'q'],
+        ],
+        ['a', 'b'],
+      ),
+    ).toBeCloseTo(f, 12);
     expect(sentenceRougeL([['a']], [])).toBe(0);
   });
 });

@@ -12,7 +12,14 @@ export function inceptionv3Graph(inputSize: [number, number], widthDivisor = 1):
   const g = new KerasGraphBuilder('inception_v3', inputSize);
   const f = (n: number) => Math.max(1, Math.round(n / widthDivisor));
   const convBn = (x: string, filters: number, [kh, kw]: [number, number], opts: { strides?: number; padding?: 'same' | 'valid' } = {}) => {
-    const conv = g.conv(x, { name: g.autoName('conv2d'), filters: f(filters), kernel: [kh, kw], strides: opts.strides, padding: opts.padding ?? 'same', useBias: false });
+    const conv = g.conv(x, {
+      name: g.autoName('conv2d'),
+      filters: f(filters),
+      kernel: [kh, kw],
+      strides: opts.strides,
+      padding: opts.padding ?? 'same',
+      useBias: false,
+    });
     return g.relu(g.batchNorm(conv, { name: g.autoName('batch_normalization'), epsilon: EPSILON, scale: false }), g.autoName('activation'));
   };
   const avgPool = (x: string) => g.pool('avg', x, { name: g.autoName('average_pooling2d'), size: 3, strides: 1, padding: 'same' });

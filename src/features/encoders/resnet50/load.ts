@@ -25,7 +25,11 @@ export const RESNET50_INPUT: [number, number] = [224, 224];
 /** `--weights PATH` if given, else the cache folder (downloading on first use). */
 export async function resolveResNet50Weights(weightsPath?: string): Promise<string> {
   if (weightsPath) {
-    if (!existsSync(weightsPath)) throw new CapgenError('NOT_FOUND', 'ResNet50 weights file not found', { file: weightsPath, hint: `download ${RESNET50_WEIGHTS.url}` });
+    if (!existsSync(weightsPath))
+      throw new CapgenError('NOT_FOUND', 'ResNet50 weights file not found', {
+        file: weightsPath,
+        hint: `download ${RESNET50_WEIGHTS.url}`,
+      });
     return weightsPath;
   }
   const dest = path.join(capgenCacheDir(), RESNET50_WEIGHTS.file);
@@ -70,16 +74,21 @@ export async function resolveResNet50(opts: ResNet50LoadOptions): Promise<ResNet
   const base = { resize: opts.resize, inputSize: opts.inputSize ?? RESNET50_INPUT };
   if (opts.weights === 'random') {
     const weightsHash = `random:${opts.seed}${opts.widthDivisor && opts.widthDivisor !== 1 ? `/w${opts.widthDivisor}` : ''}`;
-    if (opts.expectedHash && opts.expectedHash !== weightsHash) throw new CapgenError('MISMATCH', `recorded weights ${opts.expectedHash} are not ${weightsHash}`);
+    if (opts.expectedHash && opts.expectedHash !== weightsHash)
+      throw new CapgenError('MISMATCH', `recorded weights ${opts.expectedHash} are not ${weightsHash}`);
     return { spec, pooling: opts.pooling, weights: randomResNet50Weights(spec, opts.seed), identity: { ...base, weightsHash } };
   }
   const file = await resolveResNet50Weights(opts.weights);
   const weightsHash = await hashFile(file, 'sha256');
   if (opts.expectedHash && opts.expectedHash !== weightsHash) {
-    throw new CapgenError('MISMATCH', `these ResNet50 weights (sha256 ${weightsHash.slice(0, 12)}...) are not the ones the features were made with (${opts.expectedHash.slice(0, 12)}...)`, {
-      file,
-      hint: 'pass --weights with the file used at prepare time',
-    });
+    throw new CapgenError(
+      'MISMATCH',
+      `these ResNet50 weights (sha256 ${weightsHash.slice(0, 12)}...) are not the ones the features were made with (${opts.expectedHash.slice(0, 12)}...)`,
+      {
+        file,
+        hint: 'pass --weights with the file used at prepare time',
+      },
+    );
   }
   const weights = mapResNet50Weights(spec, await readKerasH5(file), file);
   return { spec, pooling: opts.pooling, weights, identity: { ...base, weightsHash } };

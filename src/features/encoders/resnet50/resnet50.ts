@@ -49,7 +49,14 @@ export interface ResNet50Options {
 export function resnet50Identity(opts: Omit<ResNet50Options, 'weights'>): EncoderIdentity {
   const [h, w] = opts.identity.inputSize;
   const featureShape = opts.pooling === 'avg' ? [opts.spec.outChannels] : [...mapSize([h, w]), opts.spec.outChannels];
-  return { architecture: 'resnet50', layer: 'conv5_block3_out', preprocess: 'caffe', pooling: opts.pooling, featureShape, ...opts.identity };
+  return {
+    architecture: 'resnet50',
+    layer: 'conv5_block3_out',
+    preprocess: 'caffe',
+    pooling: opts.pooling,
+    featureShape,
+    ...opts.identity,
+  };
 }
 
 export function createResNet50(opts: ResNet50Options): Encoder {
@@ -64,7 +71,14 @@ export function createResNet50(opts: ResNet50Options): Encoder {
   }
   const conv = (x: tf.Tensor4D, name: string, relu: boolean): tf.Tensor4D => {
     const c = folded.get(name) as FoldedConv;
-    return tf.fused.conv2d({ x, filter: c.kernel, bias: c.bias, strides: c.spec.stride, pad: c.spec.padding, activation: relu ? 'relu' : 'linear' });
+    return tf.fused.conv2d({
+      x,
+      filter: c.kernel,
+      bias: c.bias,
+      strides: c.spec.stride,
+      pad: c.spec.padding,
+      activation: relu ? 'relu' : 'linear',
+    });
   };
   const identity = resnet50Identity(opts);
 
@@ -74,10 +88,25 @@ export function createResNet50(opts: ResNet50Options): Encoder {
     embed(pixels: tf.Tensor4D): tf.Tensor {
       return tf.tidy(() => {
         let x = preprocess(pixels, 'caffe');
-        x = tf.pad(x, [[0, 0], [3, 3], [3, 3], [0, 0]]); // conv1_pad
+        x = tf.pad(x, [
+          [0, 0],
+          [3, 3],
+          [3, 3],
+          [0, 0],
+        ]); // conv1_pad
         x = conv(x, opts.spec.stem.conv, true);
         // pool1_pad pads with zeros; after a ReLU that equals padding with -inf, so max pooling agrees.
-        x = tf.maxPool(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]), 3, 2, 'valid');
+        x = tf.maxPool(
+          tf.pad(x, [
+            [0, 0],
+            [1, 1],
+            [1, 1],
+            [0, 0],
+          ]),
+          3,
+          2,
+          'valid',
+        );
         for (const b of opts.spec.blocks) {
           const shortcut = b.shortcut ? conv(x, b.shortcut.conv, false) : x;
           let y = conv(x, b.convs[0].conv, true);

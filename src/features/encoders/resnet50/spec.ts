@@ -94,7 +94,8 @@ export function kerasWeightShapes(spec: ResNet50Spec): WeightShape[] {
   for (const c of allConvs(spec)) {
     shapes.push({ layer: c.conv, name: `${c.conv}/kernel:0`, shape: [c.kernelSize, c.kernelSize, c.inChannels, c.filters] });
     shapes.push({ layer: c.conv, name: `${c.conv}/bias:0`, shape: [c.filters] });
-    for (const p of ['gamma', 'beta', 'moving_mean', 'moving_variance']) shapes.push({ layer: c.bn, name: `${c.bn}/${p}:0`, shape: [c.filters] });
+    for (const p of ['gamma', 'beta', 'moving_mean', 'moving_variance'])
+      shapes.push({ layer: c.bn, name: `${c.bn}/${p}:0`, shape: [c.filters] });
   }
   return shapes;
 }

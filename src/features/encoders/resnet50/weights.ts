@@ -31,7 +31,11 @@ export function mapResNet50Weights(spec: ResNet50Spec, file: KerasWeights, fileN
   const take = (layer: string, name: string, shape: number[]): Float32Array => {
     const key = `${layer}::${name.split('/').pop()}`;
     const w = byName.get(key);
-    if (!w) throw new CapgenError('BAD_INPUT', `weight ${name} of layer ${layer} is missing`, { file: fileName, hint: 'expected the Keras ResNet50 include_top=False weights' });
+    if (!w)
+      throw new CapgenError('BAD_INPUT', `weight ${name} of layer ${layer} is missing`, {
+        file: fileName,
+        hint: 'expected the Keras ResNet50 include_top=False weights',
+      });
     if (w.shape.join('x') !== shape.join('x')) {
       throw new CapgenError('BAD_INPUT', `weight ${name} has shape [${w.shape}], expected [${shape}]`, { file: fileName });
     }
@@ -51,10 +55,14 @@ export function mapResNet50Weights(spec: ResNet50Spec, file: KerasWeights, fileN
   }
   const leftover = [...byName.keys()].filter((k) => !used.has(k));
   if (leftover.length) {
-    throw new CapgenError('BAD_INPUT', `${leftover.length} weights are not part of ResNet50 (no top), e.g. ${leftover[0].replace('::', '/')}`, {
-      file: fileName,
-      hint: 'use resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5, not the file with the classifier',
-    });
+    throw new CapgenError(
+      'BAD_INPUT',
+      `${leftover.length} weights are not part of ResNet50 (no top), e.g. ${leftover[0].replace('::', '/')}`,
+      {
+        file: fileName,
+        hint: 'use resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5, not the file with the classifier',
+      },
+    );
   }
   return out;
 }
@@ -84,7 +92,10 @@ export function randomResNet50Weights(spec: ResNet50Spec, seed: number): ResNet5
 }
 
 /** The inverse of mapResNet50Weights: Keras' file layout (layer -> weights in Keras' order). */
-export function toKerasLayers(spec: ResNet50Spec, weights: ResNet50Weights): { layer: string; weights: { name: string; shape: number[]; values: Float32Array }[] }[] {
+export function toKerasLayers(
+  spec: ResNet50Spec,
+  weights: ResNet50Weights,
+): { layer: string; weights: { name: string; shape: number[]; values: Float32Array }[] }[] {
   const layers: { layer: string; weights: { name: string; shape: number[]; values: Float32Array }[] }[] = [];
   for (const c of allConvs(spec)) {
     const w = weights.get(c.conv) as ConvWeights;

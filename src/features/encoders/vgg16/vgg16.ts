@@ -17,7 +17,13 @@ export function vgg16Graph(inputSize: [number, number], widthDivisor = 1): Keras
   let x = 'input_1';
   BLOCKS.forEach(([filters, convs], b) => {
     for (let i = 1; i <= convs; i++) {
-      x = g.conv(x, { name: `block${b + 1}_conv${i}`, filters: Math.max(1, Math.round(filters / widthDivisor)), kernel: [3, 3], padding: 'same', activation: 'relu' });
+      x = g.conv(x, {
+        name: `block${b + 1}_conv${i}`,
+        filters: Math.max(1, Math.round(filters / widthDivisor)),
+        kernel: [3, 3],
+        padding: 'same',
+        activation: 'relu',
+      });
     }
     x = g.pool('max', x, { name: `block${b + 1}_pool`, size: 2, strides: 2 });
   });
