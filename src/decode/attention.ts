@@ -11,22 +11,22 @@ export interface AttentionRows {
 }
 
 /**
- * The step's attention [rows, regions] -> host values, when `grid` asks for them; undefined when
- * not asked. Throws when asked and the decoder gave none, or a row count that is not H*W.
- * Disposes nothing: the caller owns `attention`.
+ * The step's attention [rows, regions] -> host values, checked against the [H, W] grid they will be
+ * drawn on. Throws when the decoder gave none, or a shape that is not [rows, H*W]. Disposes nothing:
+ * the caller owns `attention`.
  */
-export function readAttention(
-  attention: tf.Tensor | undefined,
-  rows: number,
-  grid: [number, number] | undefined,
-): AttentionRows | undefined {
-  if (!grid) return undefined;
+export function readAttention(attention: tf.Tensor | undefined, rows: number, grid: [number, number]): AttentionRows {
   if (!attention) throw new Error('attention maps were asked for, but this decoder returns no attention from its step');
+  return checkedAttention(attention.shape, attention.dataSync() as Float32Array, rows, grid);
+}
+
+/** Host attention values of shape `dims` as AttentionRows, after the same checks as readAttention. */
+export function checkedAttention(dims: readonly number[], data: Float32Array, rows: number, grid: [number, number]): AttentionRows {
   const regions = grid[0] * grid[1];
-  if (attention.rank !== 2 || attention.shape[0] !== rows || attention.shape[1] !== regions) {
-    throw new Error(`attention of shape [${attention.shape.join(', ')}] does not fit ${rows} rows of a ${grid[0]}x${grid[1]} grid`);
+  if (dims.length !== 2 || dims[0] !== rows || dims[1] !== regions) {
+    throw new Error(`attention of shape [${dims.join(', ')}] does not fit ${rows} rows of a ${grid[0]}x${grid[1]} grid`);
   }
-  return { regions, data: attention.dataSync() as Float32Array };
+  return { regions, data };
 }
 
 /** Row r as a plain array (JSON-friendly; the step's buffer is not kept alive by it). */

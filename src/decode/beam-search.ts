@@ -4,11 +4,12 @@
 // still growing under the same length-normalised ranking. Any decoder whose state tensors all have
 // the batch first (LSTM h/c, transformer key/value caches [B, heads, t, dh]) is reordered by one
 // gather per tensor. With DecodeOptions.attention each beam carries its words' attention rows.
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import type { StepDecoder } from '../model/step-decoder.js';
 import { SPECIAL_IDS } from '../run/formats.js';
-import { attentionRow, readAttention } from './attention.js';
-import { allowedTokens, readTopTokens } from './candidates.js';
+import { attentionRow } from './attention.js';
+import { allowedTokens } from './candidates.js';
+import { startSearch } from './search-steps.js';
 import { normalisedScore, type DecodeOptions, type DecodedCaption, type Hypothesis } from './types.js';
 
 export type BeamSearchOptions = Pick<DecodeOptions, 'maxLength' | 'beamSize' | 'lengthPenalty' | 'attention'>;
@@ -41,23 +42,11 @@ export function beamSearch(model: StepDecoder, features: tf.Tensor, opts: BeamSe
     image,
     beams: [{ tokens: [], logProb: 0, score: 0, length: 0, finished: false, row: image, ...(grid ? { attention: [] } : {}) }],
   }));
-  let state = model.initState(features as tf.Tensor2D);
-  let tokens: tf.Tensor1D = tf.tensor1d(new Int32Array(groups.length).fill(SPECIAL_IDS.start), 'int32');
+  let tokens = new Int32Array(groups.length).fill(SPECIAL_IDS.start);
+  const search = startSearch(model, features);
   try {
     for (let t = 0; t <= maxLength && groups.length > 0; t++) {
-      const out = tf.tidy(() => model.step(tokens, state, t));
-      tf.dispose([tokens, ...state]);
-      state = out.state; // owned here from now on, whatever throws below
-      const rows = out.logProbs.shape[0];
-      const tops = readTopTokens(out.logProbs, beamSize, t === maxLength);
-      out.logProbs.dispose();
-      let attention;
-      try {
-        attention = readAttention(out.attention, rows, grid);
-      } finally {
-        out.attention?.dispose(); // computed by attending decoders whether or not it is kept
-      }
-
+      const { tops, attention } = search.step(tokens, t, { count: beamSize, endOnly: t === maxLength, attentionGrid: grid });
       const kept: Group[] = [];
       const sourceRows: number[] = [];
       const nextTokens: number[] = [];
@@ -97,15 +86,12 @@ export function beamSearch(model: StepDecoder, features: tf.Tensor, opts: BeamSe
         });
         kept.push({ image: group.image, beams });
       }
-      const gatherRows = tf.tensor1d(sourceRows, 'int32');
-      const all = state;
-      state = all.map((s) => tf.gather(s, gatherRows));
-      tf.dispose([gatherRows, ...all]);
-      tokens = tf.tensor1d(nextTokens, 'int32');
+      search.select(Int32Array.from(sourceRows));
+      tokens = Int32Array.from(nextTokens);
       groups = kept;
     }
   } finally {
-    tf.dispose([tokens, ...state]);
+    search.dispose();
   }
   return results;
 }

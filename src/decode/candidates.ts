@@ -29,11 +29,16 @@ export function readTopTokens(logProbs: tf.Tensor2D, count: number, endOnly: boo
     end.dispose();
     return { width: 1, ids: new Int32Array(rows).fill(SPECIAL_IDS.end), logProbs: new Float32Array(values) };
   }
-  const width = Math.min(count + NEVER_EMITTED.size + 1, vocabSize); // + 1: the end token, refused as a first word
+  const width = candidateWidth(count, vocabSize);
   const { values, indices } = tf.topk(logProbs, width);
   const out = { width, ids: new Int32Array(indices.dataSync()), logProbs: new Float32Array(values.dataSync()) };
   tf.dispose([values, indices]);
   return out;
+}
+
+/** Entries per row that always hold `count` allowed tokens: + the never-emitted specials, + the end token (refused as a first word). */
+export function candidateWidth(count: number, vocabSize: number): number {
+  return Math.min(count + NEVER_EMITTED.size + 1, vocabSize);
 }
 
 /**

@@ -1,10 +1,11 @@
 // Greedy search: at every step each caption takes its most likely allowed next word. One model call
 // per step for the whole batch; captions that have ended are dropped from the batch (rows gathered out).
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import type { StepDecoder } from '../model/step-decoder.js';
 import { SPECIAL_IDS } from '../run/formats.js';
-import { attentionRow, readAttention } from './attention.js';
-import { allowedTokens, readTopTokens } from './candidates.js';
+import { attentionRow } from './attention.js';
+import { allowedTokens } from './candidates.js';
+import { startSearch } from './search-steps.js';
 import type { DecodeOptions, Hypothesis } from './types.js';
 
 export type GreedyOptions = Pick<DecodeOptions, 'maxLength' | 'attention'>;
@@ -24,21 +25,11 @@ export function greedySearch(model: StepDecoder, features: tf.Tensor, options: n
   const results: Hypothesis[] = new Array(count);
   // active[r] = the image whose caption is decoded in row r of the current batch
   let active = Array.from({ length: count }, (_, i) => i);
-  let state = model.initState(features as tf.Tensor2D);
-  let tokens: tf.Tensor1D = tf.tensor1d(new Int32Array(count).fill(SPECIAL_IDS.start), 'int32');
+  let tokens = new Int32Array(count).fill(SPECIAL_IDS.start);
+  const search = startSearch(model, features);
   try {
     for (let t = 0; t <= maxLength && active.length > 0; t++) {
-      const out = tf.tidy(() => model.step(tokens, state, t));
-      tf.dispose([tokens, ...state]);
-      state = out.state;
-      const tops = readTopTokens(out.logProbs, 1, t === maxLength);
-      out.logProbs.dispose();
-      let attention;
-      try {
-        attention = readAttention(out.attention, active.length, wantAttention?.grid);
-      } finally {
-        out.attention?.dispose(); // computed by attending decoders whether or not it is kept
-      }
+      const { tops, attention } = search.step(tokens, t, { count: 1, endOnly: t === maxLength, attentionGrid: wantAttention?.grid });
       const keep: number[] = [];
       const nextTokens: number[] = [];
       for (let r = 0; r < active.length; r++) {
@@ -60,17 +51,12 @@ export function greedySearch(model: StepDecoder, features: tf.Tensor, options: n
           nextTokens.push(token);
         }
       }
-      tokens = tf.tensor1d(nextTokens, 'int32');
-      if (keep.length < active.length) {
-        const rows = tf.tensor1d(keep, 'int32');
-        const all = state;
-        state = all.map((s) => tf.gather(s, rows));
-        tf.dispose([rows, ...all]);
-      }
+      tokens = Int32Array.from(nextTokens);
+      if (keep.length < active.length) search.select(Int32Array.from(keep));
       active = keep.map((r) => active[r]);
     }
   } finally {
-    tf.dispose([tokens, ...state]);
+    search.dispose();
   }
   return results;
 }

@@ -18,6 +18,8 @@ export interface DecoderGraphs {
   stateCount: number;
   /** Whether the step graph has an `attention` output. */
   attention: boolean;
+  /** Per state: unchanged by a step (in the search variant, not among the step's outputs). */
+  passthrough: boolean[];
 }
 
 /** The weights as initializers, each made when the graph first reads it (so none is unused). */
@@ -38,26 +40,61 @@ function model(g: GraphOps, graphName: string): OnnxModel {
   return { opset: DECODER_OPSET, graphName, nodes: g.nodes, initializers: g.initializers, inputs: g.inputs, outputs: g.outputs };
 }
 
+/**
+ * What a step graph returns. 'export': logProbs [B, V] and every next state (the contract of
+ * `capgen export`). 'search': what greedy and beam search read, so that the [B, V] log-probabilities
+ * never leave ONNX Runtime: the top `k` log-probabilities of each row with their int32 ids (`k` an
+ * int64 [1] input), the end token's log-probability per row (`endLogProbs` [B]), and only the states
+ * the step changes (an image's regions pass through unchanged and stay with the caller).
+ */
+export type StepVariant = { kind: 'export' } | { kind: 'search'; endToken: number };
+
+interface RecordedStep {
+  graph: OnnxModel;
+  outShapes: Shape[];
+  attention: boolean;
+  /** Per state: the step returns its input unchanged (the search variant then has no output for it). */
+  passthrough: boolean[];
+}
+
 /** Records one step with state inputs of the given shapes; returns the graph and its state output shapes. */
 function recordStep<S extends BaseSizes>(
   spec: DecoderSpec<S>,
   sizes: S,
   weights: Weights,
   stateShapes: Shape[],
-): { graph: OnnxModel; outShapes: Shape[]; attention: boolean } {
+  variant: StepVariant,
+): RecordedStep {
   const g = new GraphOps();
   const w = constants(g, spec, sizes, weights);
   const tokens = g.input('tokens', [-1], { type: 'int32' });
   const positions = g.input('positions', [-1], { type: 'int32' });
   const state = stateShapes.map((shape, i) => g.input(`state_${i}`, shape));
   const out = spec.step(g, w, { tokens, positions, state, position: 0 }, sizes);
-  g.output('logProbs', out.logProbs);
-  out.state.forEach((s, i) => g.output(`next_state_${i}`, s));
+  const passthrough = out.state.map((s, i) => s === state[i]);
+  if (variant.kind === 'export') {
+    g.output('logProbs', out.logProbs);
+    out.state.forEach((s, i) => g.output(`next_state_${i}`, s));
+  } else {
+    const top = g.topK(out.logProbs, g.input('k', [1], { type: 'int64' }));
+    g.output('topLogProbs', top.values);
+    g.output('topTokens', top.indices);
+    const end = g.raw('Gather', [out.logProbs, g.int64s([variant.endToken])], [-1], { attributes: { axis: 1 } });
+    g.output('endLogProbs', end);
+    out.state.forEach((s, i) => passthrough[i] || g.output(`next_state_${i}`, s));
+  }
   if (out.attention) g.output('attention', out.attention);
-  return { graph: model(g, `${spec.architecture}_step`), outShapes: out.state.map((s) => s.shape), attention: out.attention !== undefined };
+  const graphName = `${spec.architecture}_${variant.kind === 'export' ? 'step' : 'search_step'}`;
+  return { graph: model(g, graphName), outShapes: out.state.map((s) => s.shape), attention: out.attention !== undefined, passthrough };
 }
 
-export function buildDecoderGraphs<S extends BaseSizes>(spec: DecoderSpec<S>, sizes: S, weights: Weights): DecoderGraphs {
+/** The init graph and the step graph (export variant unless `variant` says otherwise). */
+export function buildDecoderGraphs<S extends BaseSizes>(
+  spec: DecoderSpec<S>,
+  sizes: S,
+  weights: Weights,
+  variant: StepVariant = { kind: 'export' },
+): DecoderGraphs {
   const g = new GraphOps();
   const w = constants(g, spec, sizes, weights);
   const features = g.input('features', [-1, ...spec.featureShape(sizes)]);
@@ -67,8 +104,8 @@ export function buildDecoderGraphs<S extends BaseSizes>(spec: DecoderSpec<S>, si
 
   // Dimensions that a step changes (a growing cache) become dynamic; then record the step for good.
   let shapes: Shape[] = state.map((s) => s.shape);
-  const first = recordStep(spec, sizes, weights, shapes);
+  const first = recordStep(spec, sizes, weights, shapes, variant);
   shapes = shapes.map((shape, i) => shape.map((d, j) => (first.outShapes[i][j] === d ? d : -1)));
-  const step = shapes.some((s, i) => s.some((d, j) => d !== state[i].shape[j])) ? recordStep(spec, sizes, weights, shapes) : first;
-  return { init, step: step.graph, stateCount: state.length, attention: step.attention };
+  const step = shapes.some((s, i) => s.some((d, j) => d !== state[i].shape[j])) ? recordStep(spec, sizes, weights, shapes, variant) : first;
+  return { init, step: step.graph, stateCount: state.length, attention: step.attention, passthrough: step.passthrough };
 }

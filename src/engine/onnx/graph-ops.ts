@@ -110,6 +110,17 @@ export class GraphOps implements Ops<Sym> {
     return this.sym(name, shape, false, opts.type ?? 'float');
   }
 
+  /**
+   * The k largest entries of the last axis, best first (unrecorded: for search graphs): values and
+   * their int32 indices. `k` is an int64 [1] input, so one graph serves every beam width.
+   */
+  topK(x: Sym, k: Sym): { values: Sym; indices: Sym } {
+    const [values, indices] = this.emit('TopK', [x.name, k.name], { axis: -1, largest: 1, sorted: 1 }, 2);
+    const shape = [...x.shape.slice(0, -1), -1];
+    const int32 = this.raw('Cast', [this.sym(indices, shape, false, 'int64')], shape, { attributes: { to: 6 }, type: 'int32' });
+    return { values: this.sym(values, shape, false), indices: int32 };
+  }
+
   private shapeOf(x: Sym): Sym {
     return this.raw('Shape', [x], [x.shape.length], { type: 'int64' });
   }

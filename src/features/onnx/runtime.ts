@@ -31,6 +31,7 @@ export interface OnnxRuntime {
   Tensor: {
     new (type: 'float32', data: Float32Array, dims: readonly number[]): OrtTensor;
     new (type: 'int32', data: Int32Array, dims: readonly number[]): OrtTensor;
+    new (type: 'int64', data: BigInt64Array, dims: readonly number[]): OrtTensor;
   };
   env: { versions: { node?: string; common?: string } };
 }

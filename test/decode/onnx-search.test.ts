@@ -1,0 +1,130 @@
+// Greedy and beam search on ONNX Runtime's search step graph (top-k inside the graph, state kept as
+// ONNX Runtime's arrays, rows picked in JavaScript) against the same search on tfjs: the same words,
+// scores and attention rows, for every decoder, with captions that end early and at maxLength.
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/backend/index.js';
+import { decodeBatch, type DecodedCaption } from '../../src/decode/index.js';
+import { startSearch } from '../../src/decode/search-steps.js';
+import { OnnxStepDecoder } from '../../src/engine/onnx/step-decoder.js';
+import type { BaseSizes, DecoderSpec } from '../../src/model/decoder.js';
+import { attentionLstm, type AttentionLstmSizes } from '../../src/model/attention-lstm.js';
+import { mergeLstm, type MergeLstmSizes } from '../../src/model/merge-lstm.js';
+import { TfjsDecoder } from '../../src/model/tfjs-decoder.js';
+import { transformer, type TransformerSizes } from '../../src/model/transformer.js';
+import { SPECIAL_IDS } from '../../src/run/formats.js';
+import { mulberry32 as seededRandom } from '../../src/util/random.js';
+import { randomWeights } from '../engine/compare.js';
+import { SKIP_ORT } from '../features/onnx-helpers.js';
+
+const merge: MergeLstmSizes = { vocabSize: 13, embeddingSize: 6, hiddenSize: 8, featureSize: 10, dropout: 0 };
+const attention: AttentionLstmSizes = {
+  vocabSize: 13,
+  featureSize: 2 * 3 * 5,
+  dropout: 0,
+  mapHeight: 2,
+  mapWidth: 3,
+  channels: 5,
+  projectionSize: 4,
+  embeddingSize: 6,
+  hiddenSize: 8,
+  attentionSize: 5,
+  attentionPenalty: 1,
+};
+const transformerSizes: TransformerSizes = {
+  vocabSize: 13,
+  featureSize: 2 * 3 * 4,
+  dropout: 0,
+  gridHeight: 2,
+  gridWidth: 3,
+  channels: 4,
+  width: 8,
+  layers: 2,
+  heads: 2,
+  ffnSize: 12,
+  maxLength: 9,
+};
+
+const cases: { name: string; spec: DecoderSpec; sizes: BaseSizes; grid?: [number, number] }[] = [
+  { name: 'merge', spec: mergeLstm as DecoderSpec, sizes: merge },
+  { name: 'attention', spec: attentionLstm as DecoderSpec, sizes: attention, grid: [2, 3] },
+  { name: 'transformer', spec: transformer as DecoderSpec, sizes: transformerSizes, grid: [2, 3] },
+];
+
+/** The end token's output bias raised so that some captions end early (random weights rarely end). */
+function weightsWithEnds(spec: DecoderSpec, sizes: BaseSizes, seed: number) {
+  const w = randomWeights(spec, sizes, seed);
+  w['output.bias'][SPECIAL_IDS.end] += 1.2; // every decoder's vocabulary layer is output.kernel/bias
+  return w;
+}
+
+function expectSameCaptions(a: DecodedCaption[], b: DecodedCaption[]): void {
+  expect(b.length).toBe(a.length);
+  a.forEach((x, i) => {
+    expect(b[i].beams.map((h) => h.tokens)).toEqual(x.beams.map((h) => h.tokens));
+    x.beams.forEach((h, j) => {
+      expect(Math.abs(b[i].beams[j].logProb - h.logProb)).toBeLessThan(1e-4);
+      (h.attention ?? []).forEach((row, k) =>
+        row.forEach((v, r) => expect(Math.abs((b[i].beams[j].attention as number[][])[k][r] - v)).toBeLessThan(1e-5)),
+      );
+      expect(b[i].beams[j].attention?.length).toBe(h.attention?.length);
+    });
+  });
+}
+
+describe.skipIf(SKIP_ORT)('search on ONNX Runtime (top-k in the step graph) equals search on tfjs', () => {
+  beforeAll(async () => {
+    await initBackend('cpu');
+  });
+
+  for (const c of cases) {
+    it(`${c.name}: greedy and beam 3, maxLength 6, with attention rows where the decoder attends`, () => {
+      const weights = weightsWithEnds(c.spec, c.sizes, 21);
+      const onnx = OnnxStepDecoder.create(c.spec, c.sizes, weights);
+      expect(onnx, 'ONNX Runtime synchronous sessions').toBeDefined();
+      const ref = new TfjsDecoder(c.spec, c.sizes, weights, { fused: false });
+      const rand = seededRandom(5);
+      const images = 7;
+      const features = tf.tensor(
+        Float32Array.from({ length: images * c.sizes.featureSize }, () => rand() * 2 - 1),
+        [images, ...c.spec.featureShape(c.sizes)],
+      );
+      try {
+        let endedEarly = 0;
+        for (const beamSize of [1, 3]) {
+          const opts = { maxLength: 6, beamSize, lengthPenalty: 0, ...(c.grid ? { attention: { grid: c.grid } } : {}) };
+          const before = tf.memory().numTensors;
+          const got = decodeBatch(onnx as OnnxStepDecoder, features, opts);
+          expect(tf.memory().numTensors).toBe(before); // the ONNX search holds no tfjs tensors
+          const want = decodeBatch(ref, features, opts);
+          expectSameCaptions(want, got);
+          endedEarly += got.filter((d) => d.length <= 6).length;
+        }
+        expect(endedEarly, 'some captions end before maxLength, so rows are dropped mid-search').toBeGreaterThan(0);
+      } finally {
+        features.dispose();
+        ref.dispose();
+      }
+    });
+  }
+
+  it('startSearch picks the decoder-owned search for ONNX Runtime and the tfjs one otherwise', () => {
+    const weights = randomWeights(mergeLstm as DecoderSpec, merge, 3);
+    const onnx = OnnxStepDecoder.create(mergeLstm as DecoderSpec, merge, weights) as OnnxStepDecoder;
+    const ref = new TfjsDecoder(mergeLstm as DecoderSpec, merge, weights, { fused: false });
+    const features = tf.zeros([2, merge.featureSize]);
+    try {
+      const before = tf.memory().numTensors;
+      const a = startSearch(onnx, features);
+      expect(tf.memory().numTensors).toBe(before);
+      a.dispose();
+      const b = startSearch(ref, features);
+      expect(tf.memory().numTensors).toBeGreaterThan(before); // tfjs state tensors
+      b.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      features.dispose();
+      ref.dispose();
+    }
+  });
+});
