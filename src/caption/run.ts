@@ -7,7 +7,8 @@ import { attentionGridOf } from '../decode/attention.js';
 import { decodeFeatures, DEFAULT_DECODE_BATCH_SIZE, DEFAULT_DECODE_OPTIONS } from '../decode/index.js';
 import { CapgenError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { embedImageFiles, loadEncoder } from '../features/load-encoder.js';
+import { closeEncoder, openEncoder } from '../features/engine.js';
+import { embedImageFiles } from '../features/load-encoder.js';
 import { locateEncoder } from '../features/encoder-location.js';
 import { info } from '../log.js';
 import { CHECKPOINT_FILES, defaultCheckpointDir, loadCheckpoint } from '../model/checkpoint.js';
@@ -88,17 +89,17 @@ export async function runCaption(config: CaptionConfig): Promise<CaptionRunResul
         });
       grid = found.grid;
     }
-    const encoder = await loadEncoder(meta.encoder, {
+    const { encoder, label } = await openEncoder(meta.encoder, {
       weightsPath: await locateEncoder(meta.encoder, { explicit: config.encoderPath, checkpointDir: config.checkpointDir }),
     });
     info(
-      `caption: ${files.length} image${files.length === 1 ? '' : 's'}; checkpoint ${config.checkpointDir} (epoch ${meta.epoch}); encoder ${describeEncoder(meta.encoder)}`,
+      `caption: ${files.length} image${files.length === 1 ? '' : 's'}; checkpoint ${config.checkpointDir} (epoch ${meta.epoch}); encoder ${describeEncoder(meta.encoder)} on ${label}`,
     );
     let embedded: Awaited<ReturnType<typeof embedImageFiles>>;
     try {
       embedded = await embedImageFiles(encoder, files, { batchSize: config.batchSize });
     } finally {
-      encoder.dispose();
+      await closeEncoder(encoder);
     }
     const readable = files.filter((f) => embedded.features.has(f));
     const decoded = await decodeFeatures(

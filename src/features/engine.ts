@@ -3,10 +3,11 @@
 import { ONNX_INSTALL_HINT, loadOnnxRuntime, onnxUnavailableReason, onnxVersion } from './onnx/runtime.js';
 import { CapgenError, isCapgenError } from '../errors.js';
 import type { FeaturesConfig } from './config.js';
-import type { Encoder } from './encoder.js';
+import type { BatchEncoder, Encoder } from './encoder.js';
+import type { EncoderIdentity } from '../run/formats.js';
 import { KERAS_APPS, isKerasApp } from './encoders/keras-apps.js';
-import { createEncoder } from './load-encoder.js';
-import { createOnnxEncoder, onnxGraphFor, type OnnxEncoder } from './onnx/onnx-encoder.js';
+import { createEncoder, loadEncoder } from './load-encoder.js';
+import { createOnnxEncoder, onnxGraphFor, onnxGraphForIdentity, type OnnxEncoder } from './onnx/onnx-encoder.js';
 
 export type EngineChoice = 'auto' | 'tfjs' | 'onnx';
 export const ENGINE_CHOICES: readonly EngineChoice[] = ['auto', 'tfjs', 'onnx'];
@@ -54,4 +55,36 @@ export async function chooseEngine(config: FeaturesConfig, requested: EngineChoi
       throw new CapgenError('BACKEND', `the onnx engine cannot run this encoder: ${why}`, { hint: 'use --engine tfjs (or auto)' });
   }
   return { engine: 'tfjs', encoder: await createEncoder(config), label: `tfjs (onnx not used: ${why})` };
+}
+
+/**
+ * Rebuilds the encoder recorded in a checkpoint (caption, serve) on the fastest engine that gives the
+ * same features: ONNX Runtime when it loads and the recorded encoder has an ONNX graph whose identity
+ * (weights hash, layer, sizes) is the recorded one, else tfjs (loadEncoder, which also says what is
+ * wrong when the weights found differ). The label says which and why.
+ */
+export async function openEncoder(
+  identity: EncoderIdentity,
+  opts: { weightsPath?: string; engine?: EngineChoice } = {},
+): Promise<{ encoder: Encoder | BatchEncoder; label: string }> {
+  let why = 'tfjs asked for';
+  if (opts.engine !== 'tfjs') {
+    if (!loadOnnxRuntime()) why = onnxUnavailableReason() ?? 'onnxruntime-node did not load';
+    else {
+      const graph = await onnxGraphForIdentity(identity, { weightsPath: opts.weightsPath });
+      if ('model' in graph) {
+        const encoder = await createOnnxEncoder(graph.model, identity);
+        return { encoder, label: `onnx (onnxruntime-node ${onnxVersion()}, ${encoder.threads} thread${encoder.threads === 1 ? '' : 's'})` };
+      }
+      why = graph.reason;
+    }
+    if (opts.engine === 'onnx')
+      throw new CapgenError('BACKEND', `the onnx engine cannot run this encoder: ${why}`, { hint: 'use --engine tfjs (or auto)' });
+  }
+  return { encoder: await loadEncoder(identity, { weightsPath: opts.weightsPath }), label: `tfjs (onnx not used: ${why})` };
+}
+
+/** Frees either engine's encoder. */
+export async function closeEncoder(encoder: Encoder | BatchEncoder): Promise<void> {
+  await encoder.dispose();
 }

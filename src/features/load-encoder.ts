@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { CapgenError } from '../errors.js';
 import type { EncoderIdentity } from '../run/formats.js';
 import type { FeaturesConfig } from './config.js';
-import type { Encoder } from './encoder.js';
+import type { BatchEncoder, Encoder } from './encoder.js';
 import { decodeFailure, decodeImage, packPixels } from './image-load.js';
 import { KERAS_APPS, isKerasApp, loadKerasApp } from './encoders/keras-apps.js';
 import { createLayersEncoder, hashLayersWeights } from './encoders/layers-encoder.js';
@@ -69,7 +69,7 @@ export async function createEncoder(config: FeaturesConfig): Promise<Encoder> {
  * from the recorded hash. `weightsPath` overrides where to find them (a .h5 or a model.json).
  */
 /** A Keras encoder's weights from its recorded hash: 'random:SEED[/wDIVISOR]' rebuilds generated ones, else the file. */
-function kerasWeightsOf(
+export function kerasWeightsOf(
   identity: EncoderIdentity,
   weightsPath: string | undefined,
 ): { weights: string | undefined; seed: number; widthDivisor?: number } {
@@ -150,9 +150,14 @@ export function embedPixels(encoder: Encoder, pixels: Uint8Array[], size: [numbe
   }
 }
 
+/** Either engine's encoder (tfjs Encoder, ONNX Runtime BatchEncoder) on decoded pixels -> feature rows. */
+async function embedDecoded(encoder: Encoder | BatchEncoder, pixels: Uint8Array[]): Promise<Float32Array> {
+  return 'embedBatch' in encoder ? encoder.embedBatch(pixels) : embedPixels(encoder, pixels, encoder.identity.inputSize);
+}
+
 /** Features of image files, batch by batch; unreadable files are listed, not thrown. */
 export async function embedImageFiles(
-  encoder: Encoder,
+  encoder: Encoder | BatchEncoder,
   paths: string[],
   opts: { batchSize?: number } = {},
 ): Promise<{ features: Map<string, Float32Array>; failed: { path: string; reason: string }[] }> {
@@ -171,10 +176,9 @@ export async function embedImageFiles(
         : failed.push({ path: chunk[i], reason: decodeFailure(d.reason) }),
     );
     if (!ok.length) continue;
-    const rows = embedPixels(
+    const rows = await embedDecoded(
       encoder,
       ok.map((o) => o.pixels),
-      size,
     );
     ok.forEach((o, i) => features.set(o.path, rows.slice(i * dim, (i + 1) * dim)));
   }
@@ -182,12 +186,12 @@ export async function embedImageFiles(
 }
 
 /** Features of one image given as bytes (serve); throws a BAD_INPUT CapgenError when unreadable. */
-export async function embedImageBuffer(encoder: Encoder, data: Buffer): Promise<Float32Array> {
+export async function embedImageBuffer(encoder: Encoder | BatchEncoder, data: Buffer): Promise<Float32Array> {
   let pixels: Uint8Array;
   try {
     pixels = (await decodeImage(data, { size: encoder.identity.inputSize, resize: encoder.identity.resize })).pixels;
   } catch (e) {
     throw new CapgenError('BAD_INPUT', `unreadable image: ${decodeFailure(e)}`, { cause: e });
   }
-  return embedPixels(encoder, [pixels], encoder.identity.inputSize);
+  return embedDecoded(encoder, [pixels]);
 }

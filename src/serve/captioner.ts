@@ -5,9 +5,10 @@ import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend, type BackendChoice } from '../backend/index.js';
 import { attentionGridOf } from '../decode/attention.js';
 import { decodeBatch } from '../decode/index.js';
-import { embedImageBuffer, loadEncoder } from '../features/load-encoder.js';
+import { closeEncoder, openEncoder } from '../features/engine.js';
+import { embedImageBuffer } from '../features/load-encoder.js';
 import { locateEncoder } from '../features/encoder-location.js';
-import { info } from '../log.js';
+import { info, warn } from '../log.js';
 import { CHECKPOINT_FILES, loadCheckpoint } from '../model/checkpoint.js';
 import type { EncoderIdentity } from '../run/formats.js';
 import { Vocabulary } from '../text/vocabulary.js';
@@ -42,7 +43,7 @@ export async function loadCaptioner(opts: CaptionerOptions): Promise<Captioner> 
   info(backend);
   const { meta, model } = await loadCheckpoint(opts.checkpointDir);
   const vocab = Vocabulary.fromFile(meta.vocab, path.join(opts.checkpointDir, CHECKPOINT_FILES.meta));
-  const encoder = await loadEncoder(meta.encoder, {
+  const { encoder, label: encoderEngine } = await openEncoder(meta.encoder, {
     weightsPath: await locateEncoder(meta.encoder, { explicit: opts.encoderPath, checkpointDir: opts.checkpointDir }),
   });
   const modelName = `${opts.publicName} (${meta.architecture}, epoch ${meta.epoch})`;
@@ -53,7 +54,7 @@ export async function loadCaptioner(opts: CaptionerOptions): Promise<Captioner> 
   const grid = 'grid' in found ? found.grid : undefined;
   // Paths go to the server's own log only; visitors see modelName and encoderName.
   info(
-    `model: ${modelName} from ${path.resolve(opts.checkpointDir)}; vocabulary ${vocab.size} ids; captions up to ${meta.maxCaptionLength} words; encoder ${encoderName}${meta.encoder.source ? ` from ${meta.encoder.source}` : ''}; ${grid ? `attention maps ${grid.join('x')}` : 'no attention maps'}`,
+    `model: ${modelName} from ${path.resolve(opts.checkpointDir)}; vocabulary ${vocab.size} ids; captions up to ${meta.maxCaptionLength} words; encoder ${encoderName}${meta.encoder.source ? ` from ${meta.encoder.source}` : ''} on ${encoderEngine}; ${grid ? `attention maps ${grid.join('x')}` : 'no attention maps'}`,
   );
 
   return {
@@ -94,7 +95,7 @@ export async function loadCaptioner(opts: CaptionerOptions): Promise<Captioner> 
     describe: () => ({ model: modelName, encoder: encoderName, backend: backend.replace(/^backend: /, '') }),
     dispose() {
       model.dispose();
-      encoder.dispose();
+      closeEncoder(encoder).catch((e) => warn(`serve: the encoder did not close cleanly: ${(e as Error).message}`));
     },
   };
 }

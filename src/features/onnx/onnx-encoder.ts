@@ -12,6 +12,7 @@ import { isKerasApp, resolveKerasApp, type KerasAppParts } from '../encoders/ker
 import { hashLayersWeights } from '../encoders/layers-encoder.js';
 import { resnet50Identity } from '../encoders/resnet50/resnet50.js';
 import { resolveResNet50 } from '../encoders/resnet50/load.js';
+import { kerasWeightsOf } from '../load-encoder.js';
 import { INPUT_NAME, OUTPUT_NAME } from './graph-builder.js';
 import { layersGraph, type LayersModelJson } from './layers-graph.js';
 import { encodeOnnxModel, type OnnxModel } from './proto.js';
@@ -75,6 +76,45 @@ export async function onnxGraphFor(config: FeaturesConfig): Promise<{ model: Onn
   if (config.encoder.endsWith('.json') && config.preprocess)
     return layersModelGraph(config.encoder, { ...config, preprocess: config.preprocess });
   return { reason: `encoder '${config.encoder}' has no ONNX graph` };
+}
+
+/**
+ * ONNX graph of the encoder recorded in `identity` (caption, serve), or the reason there is none: no
+ * graph for its architecture, or what the graph would compute is not exactly the recorded encoder
+ * (other weights, layer or sizes; tfjs then rebuilds it and reports the mismatch).
+ */
+export async function onnxGraphForIdentity(
+  identity: EncoderIdentity,
+  opts: { weightsPath?: string },
+): Promise<{ model: OnnxModel; identity: EncoderIdentity } | { reason: string }> {
+  let graph: { model: OnnxModel; identity: EncoderIdentity } | { reason: string };
+  const recorded = {
+    ...kerasWeightsOf(identity, opts.weightsPath),
+    pooling: identity.pooling,
+    resize: identity.resize,
+    inputSize: identity.inputSize,
+  };
+  if (identity.architecture === 'resnet50') {
+    const parts = await resolveResNet50({ ...recorded, expectedHash: identity.weightsHash });
+    graph = { model: resnet50Graph({ ...parts, inputSize: parts.identity.inputSize }), identity: resnet50Identity(parts) };
+  } else if (isKerasApp(identity.architecture)) {
+    graph = kerasAppGraph(await resolveKerasApp({ name: identity.architecture, ...recorded, expectedHash: identity.weightsHash }));
+  } else if (identity.architecture === 'tfjs-layers') {
+    const modelJsonPath = opts.weightsPath ?? identity.source;
+    if (!modelJsonPath || !existsSync(modelJsonPath)) return { reason: 'the recorded model.json is not at hand' };
+    graph = await layersModelGraph(modelJsonPath, {
+      encoderLayer: identity.layer,
+      preprocess: identity.preprocess,
+      pooling: identity.pooling,
+      resize: identity.resize,
+    });
+  } else {
+    return { reason: `the ${identity.architecture} encoder has no ONNX graph` };
+  }
+  if (!('model' in graph)) return graph;
+  const same = (k: keyof EncoderIdentity) => JSON.stringify(graph.identity[k]) === JSON.stringify(identity[k]);
+  const differs = (['weightsHash', 'layer', 'preprocess', 'pooling', 'inputSize', 'featureShape'] as const).filter((k) => !same(k));
+  return differs.length ? { reason: `the ONNX graph differs from the recorded encoder in ${differs.join(', ')}` } : graph;
 }
 
 /** A Keras Applications encoder through the layers converter: same topology and weights as its tfjs engine. */
