@@ -4,7 +4,9 @@ import { initBackend } from '../../src/backend/index.js';
 import { SKIP_ORT } from '../features/onnx-helpers.js';
 import { mergeLstm } from '../../src/model/merge-lstm.js';
 import type { Example } from '../../src/train/data.js';
-import { compareEngines, expectEnginesEqual, maxAbsDiff } from './compare.js';
+import { OnnxTrainer } from '../../src/engine/onnx/trainer.js';
+import { buildBatch } from '../../src/train/batches.js';
+import { compareEngines, expectEnginesEqual, maxAbsDiff, randomWeights } from './compare.js';
 
 const examples: Example[] = [
   { imageRow: 0, ids: Int32Array.from([4, 5, 6]) },
@@ -29,5 +31,27 @@ describe.skipIf(SKIP_ORT)('onnx training engine', () => {
     // ...and smoothing really changed them (the comparison can fail).
     const plain = await compareEngines(mergeLstm, sizes, { examples, featureRows: 3, seed: 7 });
     expect(maxAbsDiff(plain.onnx.grads[0], smoothed.onnx.grads[0])).toBeGreaterThan(1e-4);
+  });
+
+  it('a graph that runs often gets a memory arena (8th run on), a rare one never; the results stay the same', async () => {
+    const plain = { ...sizes, dropout: 0 }; // no masks to draw: the same batch twice is the same step
+    const trainer = new OnnxTrainer(mergeLstm, plain, { batchSize: 4, labelSmoothing: 0, threads: 1 });
+    const weights = mergeLstm.weightShapes(plain).map(([name]) => randomWeights(mergeLstm, plain, 3)[name]);
+    const features = Float32Array.from({ length: 3 * sizes.featureSize }, (_, i) => Math.sin(i));
+    const common = buildBatch(examples, [0, 1, 3], features, sizes.featureSize, { padTo: 4 });
+    const rare = buildBatch(examples, [2], features, sizes.featureSize, { padTo: 4 });
+    expect(rare.timeSteps).not.toBe(common.timeSteps);
+    const grads = () => weights.map((w) => new Float32Array(w.length));
+    const first = grads();
+    const firstLoss = (await trainer.run(weights, common, first)).loss;
+    await trainer.run(weights, rare, grads());
+    for (let i = 2; i < 8; i++) await trainer.run(weights, common, grads());
+    expect(trainer.arenaGraphs).toEqual([]);
+    const eighth = grads();
+    const eighthLoss = (await trainer.run(weights, common, eighth)).loss; // reopened with an arena
+    expect(trainer.arenaGraphs).toEqual([`train:4x${common.timeSteps}`]);
+    expect(eighthLoss).toBe(firstLoss);
+    first.forEach((g, k) => expect(maxAbsDiff(g, eighth[k])).toBe(0));
+    await trainer.close();
   });
 });
