@@ -38,11 +38,11 @@ export function trainCommand(): Command {
       intArg(0),
     )
     .option('--embedding-size <n>', 'word embedding size (merge/attention; the Keras tutorial: 256)', intArg(1))
-    .option('--hidden-size <n>', "LSTM and dense size (merge: 256, the Keras tutorial's; attention: 512)", intArg(1))
+    .option('--hidden-size <n>', "LSTM and dense size (merge: 256, the Keras tutorial's; attention: 256)", intArg(1))
     .option('--attention-size <n>', 'attention: width of the additive attention layer (256)', intArg(1))
     .option(
       '--projection-size <n>',
-      "attention/transformer: project image channels to this width first (attention: 512, the paper's context width; 0 = keep them)",
+      'attention/transformer: project image channels to this width first (attention: 256; 0 = keep them)',
       intArg(0),
     )
     .option(

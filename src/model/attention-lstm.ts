@@ -48,14 +48,16 @@ export interface AttentionLstmSizes extends BaseSizes {
 export const ATTENTION_DEFAULTS = {
   // The merge decoder's (the Keras tutorial's) word width: the deep output adds in this width too.
   embeddingSize: 256,
-  // Twice the merge decoder's: this LSTM also carries what it has looked at; the paper's 1800 would
-  // make an epoch ~10x the merge decoder's on a CPU.
-  hiddenSize: 512,
+  // 256, as the merge decoder: the recurrence runs once per word over every caption of a batch, so its
+  // width sets the epoch time. At 512 (and a 512-wide context) an epoch took ~5x the merge decoder's
+  // on a 2-core CPU, against the 3x budget of issue 12 (bench/README.md); the paper's 1800 would be
+  // ~10x. Flickr8k dev scores at 256 are in bench/README.md.
+  hiddenSize: 256,
   // Scores are one number per region: a narrow hidden layer suffices (the paper ties it to D).
   attentionSize: 256,
-  // 1024 MobileNet / 2048 ResNet channels -> 512: the paper's context width (VGG conv5 is 512); the
-  // LSTM's input and the deep output then cost half (a quarter for ResNet) of the raw width's.
-  projectionSize: 512,
+  // 1024 MobileNet / 2048 ResNet channels -> 256: the LSTM's input, the attention keys and the deep
+  // output then cost a quarter (an eighth for ResNet) of the raw width's.
+  projectionSize: 256,
   // Show, Attend and Tell's lambda (alpha_c = 1 in the authors' scripts). The penalty per caption is
   // divided by the scored words, as the loss is, which keeps the paper's balance between a caption's
   // summed log-likelihood and its penalty.
