@@ -7,7 +7,7 @@ import { attentionGridOf } from '../decode/attention.js';
 import { decodeFeatures, DEFAULT_DECODE_BATCH_SIZE, DEFAULT_DECODE_OPTIONS } from '../decode/index.js';
 import { CapgenError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { closeEncoder, openEncoder } from '../features/engine.js';
+import { openEncoder } from '../features/engine.js';
 import { embedImageFiles } from '../features/load-encoder.js';
 import { locateEncoder } from '../features/encoder-location.js';
 import { info } from '../log.js';
@@ -99,7 +99,7 @@ export async function runCaption(config: CaptionConfig): Promise<CaptionRunResul
     try {
       embedded = await embedImageFiles(encoder, files, { batchSize: config.batchSize });
     } finally {
-      await closeEncoder(encoder);
+      await encoder.dispose();
     }
     const readable = files.filter((f) => embedded.features.has(f));
     const decoded = await decodeFeatures(

@@ -16,6 +16,11 @@ export type ChosenEngine =
   | { engine: 'onnx'; encoder: OnnxEncoder; /** e.g. 'onnx (onnxruntime-node 1.30.0, 2 threads)' */ label: string }
   | { engine: 'tfjs'; encoder: Encoder; label: string };
 
+/** e.g. 'onnx (onnxruntime-node 1.30.0, 2 threads)' */
+function onnxLabel(encoder: OnnxEncoder): string {
+  return `onnx (onnxruntime-node ${onnxVersion()}, ${encoder.threads} thread${encoder.threads === 1 ? '' : 's'})`;
+}
+
 /** Flag values the tfjs path must reject with its own error message (the ONNX path does not re-check them). */
 function needsTfjsValidation(config: FeaturesConfig): boolean {
   const fixed = config.encoder === 'resnet50' ? 'caffe' : isKerasApp(config.encoder) ? KERAS_APPS[config.encoder].preprocess : undefined;
@@ -39,11 +44,7 @@ export async function chooseEngine(config: FeaturesConfig, requested: EngineChoi
     if ('model' in graph) {
       try {
         const encoder = await createOnnxEncoder(graph.model, graph.identity);
-        return {
-          engine: 'onnx',
-          encoder,
-          label: `onnx (onnxruntime-node ${onnxVersion()}, ${encoder.threads} thread${encoder.threads === 1 ? '' : 's'})`,
-        };
+        return { engine: 'onnx', encoder, label: onnxLabel(encoder) };
       } catch (e) {
         if (isCapgenError(e)) throw e;
         why = `onnxruntime-node refused the graph: ${String((e as Error).message ?? e).split('\n')[0]}`; // auto: tfjs still runs it
@@ -74,7 +75,7 @@ export async function openEncoder(
       const graph = await onnxGraphForIdentity(identity, { weightsPath: opts.weightsPath });
       if ('model' in graph) {
         const encoder = await createOnnxEncoder(graph.model, identity);
-        return { encoder, label: `onnx (onnxruntime-node ${onnxVersion()}, ${encoder.threads} thread${encoder.threads === 1 ? '' : 's'})` };
+        return { encoder, label: onnxLabel(encoder) };
       }
       why = graph.reason;
     }
@@ -82,9 +83,4 @@ export async function openEncoder(
       throw new CapgenError('BACKEND', `the onnx engine cannot run this encoder: ${why}`, { hint: 'use --engine tfjs (or auto)' });
   }
   return { encoder: await loadEncoder(identity, { weightsPath: opts.weightsPath }), label: `tfjs (onnx not used: ${why})` };
-}
-
-/** Frees either engine's encoder. */
-export async function closeEncoder(encoder: Encoder | BatchEncoder): Promise<void> {
-  await encoder.dispose();
 }

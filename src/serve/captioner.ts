@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend, type BackendChoice } from '../backend/index.js';
 import { attentionGridOf } from '../decode/attention.js';
 import { decodeBatch } from '../decode/index.js';
-import { closeEncoder, openEncoder } from '../features/engine.js';
+import { openEncoder } from '../features/engine.js';
 import { embedImageBuffer } from '../features/load-encoder.js';
 import { locateEncoder } from '../features/encoder-location.js';
 import { info, warn } from '../log.js';
@@ -95,7 +95,7 @@ export async function loadCaptioner(opts: CaptionerOptions): Promise<Captioner> 
     describe: () => ({ model: modelName, encoder: encoderName, backend: backend.replace(/^backend: /, '') }),
     dispose() {
       model.dispose();
-      closeEncoder(encoder).catch((e) => warn(`serve: the encoder did not close cleanly: ${(e as Error).message}`));
+      Promise.resolve(encoder.dispose()).catch((e) => warn(`serve: the encoder did not close cleanly: ${(e as Error).message}`));
     },
   };
 }

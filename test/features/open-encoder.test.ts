@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { DEFAULT_FEATURES_CONFIG } from '../../src/features/config.js';
 import type { BatchEncoder, Encoder } from '../../src/features/encoder.js';
-import { closeEncoder, openEncoder } from '../../src/features/engine.js';
+import { openEncoder } from '../../src/features/engine.js';
 import { resolveKerasApp } from '../../src/features/encoders/keras-apps.js';
 import { createEncoder, embedPixels, loadEncoder } from '../../src/features/load-encoder.js';
 import { SKIP_ORT, maxAbsDiff, testImages } from './onnx-helpers.js';
@@ -39,12 +39,12 @@ describe('openEncoder: the recorded encoder on the fastest engine', () => {
     const scale = Math.max(...expected.map(Math.abs));
     expect(scale).toBeGreaterThan(0.1);
     expect(maxAbsDiff(got, expected) / Math.max(1, scale)).toBeLessThan(1e-4);
-    await closeEncoder(fast.encoder);
+    await fast.encoder.dispose();
 
     const slow = await openEncoder(identity, { engine: 'tfjs' });
     expect(slow.label).toMatch(/^tfjs/);
     expect(isBatch(slow.encoder)).toBe(false);
-    await closeEncoder(slow.encoder);
+    await slow.encoder.dispose();
   });
 
   it('an encoder without an ONNX graph (the demo CNN) runs on tfjs and the label says why', async () => {
@@ -54,7 +54,7 @@ describe('openEncoder: the recorded encoder on the fastest engine', () => {
     const opened = await openEncoder(identity);
     expect(isBatch(opened.encoder)).toBe(false);
     expect(opened.label).toMatch(/^tfjs \(onnx not used: .+\)$/);
-    await closeEncoder(opened.encoder);
+    await opened.encoder.dispose();
     await expect(openEncoder(identity, { engine: 'onnx' })).rejects.toMatchObject({ code: 'BACKEND' });
   });
 });

@@ -155,6 +155,7 @@ export class OnnxTrainer<S extends BaseSizes = BaseSizes> {
       // This caption length is a common one: from now on its graph keeps a memory arena.
       const old = s;
       s = this.open(this.models.get(key) as Uint8Array, true);
+      this.models.delete(key); // never reopened again
       this.sessions.set(key, s);
       void old.then((o) => o.release()).catch(() => undefined); // its last run has finished (steps are sequential)
     }
