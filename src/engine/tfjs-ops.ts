@@ -83,6 +83,10 @@ export class TfjsOps implements Ops<tf.Tensor> {
   gather(x: tf.Tensor, ids: tf.Tensor): tf.Tensor {
     return tf.gather(x, ids.dtype === 'int32' ? ids : ids.toInt());
   }
+  gatherMatmul(table: tf.Tensor, ids: tf.Tensor, kernel: tf.Tensor): tf.Tensor {
+    return this.matmul(this.gather(table, ids), kernel);
+  }
+
   lstmSequence(xProj: tf.Tensor, recurrent: tf.Tensor, timeSteps: number): tf.Tensor {
     if (this.opts.fused) return lstmSequence(xProj as tf.Tensor2D, recurrent as tf.Tensor2D, timeSteps);
     return unrolledLstm(this, xProj, recurrent, timeSteps);

@@ -235,6 +235,10 @@ export class TfGraphOps implements Ops<TfSym> {
     });
     return { name, shape: [...ids.shape, ...x.shape.slice(1)], dtype: x.dtype };
   }
+  gatherMatmul(table: TfSym, ids: TfSym, kernel: TfSym): TfSym {
+    return this.matmul(this.gather(table, ids), kernel);
+  }
+
   lstmSequence(xProj: TfSym, recurrent: TfSym, timeSteps: number): TfSym {
     return unrolledLstm(this, xProj, recurrent, timeSteps);
   }

@@ -318,7 +318,10 @@ export const attentionLstm: DecoderSpec<AttentionLstmSizes> = {
     const emb = ops.gather(w[names.embedding], tokens); // [B, E]
     const { alpha, context } = attend(ops, w, { regions, regionKeys }, hPrev, sizes);
     const z = ops.add(
-      ops.add(ops.add(ops.matmul(emb, w[names.lstmKernel]), w[names.lstmBias]), ops.matmul(context, w[names.lstmContext])),
+      ops.add(
+        ops.add(ops.gatherMatmul(w[names.embedding], tokens, w[names.lstmKernel]), w[names.lstmBias]),
+        ops.matmul(context, w[names.lstmContext]),
+      ),
       ops.matmul(hPrev, w[names.lstmRecurrent]),
     );
     const { h, c } = lstmCell(ops, z, cPrev, sizes.hiddenSize);

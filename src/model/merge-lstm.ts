@@ -137,8 +137,8 @@ export const mergeLstm: DecoderSpec<MergeLstmSizes> = {
 
   step(ops, w, { tokens, state }, sizes) {
     const [imgProj, hPrev, cPrev] = state;
-    const emb = ops.gather(w.embedding, tokens);
-    const z = ops.add(ops.add(ops.matmul(emb, w['lstm.kernel']), w['lstm.bias']), ops.matmul(hPrev, w['lstm.recurrent']));
+    const xProj = ops.gatherMatmul(w.embedding, tokens, w['lstm.kernel']);
+    const z = ops.add(ops.add(xProj, w['lstm.bias']), ops.matmul(hPrev, w['lstm.recurrent']));
     const { h, c } = lstmCell(ops, z, cPrev, sizes.hiddenSize);
     const logProbs = ops.logSoftmax(head(ops, w, ops.add(h, imgProj)));
     return { logProbs, state: [imgProj, h, c] };

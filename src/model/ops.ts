@@ -46,6 +46,12 @@ export interface Ops<T> {
   split(x: T, sizes: number[], axis: number): T[];
   /** Rows of x (axis 0) by int ids [M] -> [M, ...x.shape[1:]]. */
   gather(x: T, ids: T): T;
+  /**
+   * Rows of `table` by ids, times `kernel`: gather(table, ids) x kernel ([M, out]). An op of its own so
+   * that a graph whose weights are constants (decoding) can look the rows up in table x kernel
+   * ([V, out], folded once when the graph loads) instead of multiplying at every step.
+   */
+  gatherMatmul(table: T, ids: T, kernel: T): T;
 
   /**
    * The LSTM recurrence with zero initial state: xProj [T*B, 4h] time-major input projections (bias

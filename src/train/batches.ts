@@ -57,6 +57,8 @@ export interface BuildOptions {
    * (ONNX) then makes few graphs, each of which ONNX Runtime keeps a memory arena for.
    */
   timeStepMultiple?: number;
+  /** At least this many time steps (the shards of one batch keep the whole batch's, and so its graph). */
+  minTimeSteps?: number;
   /**
    * Empty captions added up to this many columns: they have no scored position, so they change no
    * loss or gradient; an engine that compiles a graph per batch shape (ONNX) then sees one batch size.
@@ -91,12 +93,8 @@ export function buildBatch(
   featureSize: number,
   opts: BuildOptions = {},
 ): HostBatch {
-  const extraPadding = opts.extraPadding ?? 0;
   const batchSize = Math.max(picks.length, opts.padTo ?? 0);
-  let longest = 0;
-  for (const p of picks) longest = Math.max(longest, examples[p].ids.length);
-  const multiple = opts.timeStepMultiple ?? 1;
-  const timeSteps = Math.ceil((longest + 1 + extraPadding) / multiple) * multiple;
+  const timeSteps = Math.max(batchTimeSteps(examples, picks, opts), opts.minTimeSteps ?? 0);
   const feats = new Float32Array(batchSize * featureSize);
   const inputs = new Int32Array(timeSteps * batchSize); // zeros = padding
   let scored = 0;
@@ -121,6 +119,18 @@ export function buildBatch(
   const batch: HostBatch = { batchSize, timeSteps, features: feats, inputs, rows, rowCaption, targets, masks: {} };
   if (opts.dropout) addDropoutMasks(batch, opts.dropout);
   return batch;
+}
+
+/** The time steps of a batch of these picks: the longest caption + 1 (start or end), padded as asked. */
+export function batchTimeSteps(
+  examples: Example[],
+  picks: number[],
+  opts: Pick<BuildOptions, 'extraPadding' | 'timeStepMultiple'> = {},
+): number {
+  let longest = 0;
+  for (const p of picks) longest = Math.max(longest, examples[p].ids.length);
+  const multiple = opts.timeStepMultiple ?? 1;
+  return Math.ceil((longest + 1 + (opts.extraPadding ?? 0)) / multiple) * multiple;
 }
 
 /** Draws the batch's dropout masks (nothing when the rate is 0); gradient replicas draw their shard's own. */

@@ -15,7 +15,7 @@ import type { BaseSizes, DecoderSpec, Weights } from '../model/decoder.js';
 import { TfjsDecoder } from '../model/tfjs-decoder.js';
 import { Adam, type AdamOptions } from './adam.js';
 import { DeviceAdam } from './adam-device.js';
-import { buildBatch } from './batches.js';
+import { batchTimeSteps, buildBatch } from './batches.js';
 import type { TrainingData } from './data.js';
 import { startReplicas, type Replicas, type StepResult } from './replicas.js';
 
@@ -29,6 +29,15 @@ export type EngineChoice = 'auto' | 'onnx' | 'tfjs';
  * where 4 needed ~1.8 GB at the same speed (bench/README.md).
  */
 const ONNX_TIME_STEP_MULTIPLE = 8;
+/**
+ * A training graph's memory grows with captions x time steps (the attention decoder keeps ~45 MB per
+ * step of 128 captions for its backward pass). A batch longer than this runs as shards of fewer
+ * captions, each within batchSize x 16 caption-steps, and the shards' gradients add up to the whole
+ * batch's (they are sums over captions). 16: the bucket of ~70% of Flickr8k's captions; the longer
+ * batches (~10% of an epoch) had held the largest memory arenas (24 steps) and the largest one-off
+ * peaks (32-40 steps, 1.4-1.8 GB each). Measured in bench/README.md (peak RSS of the attention run).
+ */
+export const FULL_BATCH_TIME_STEPS = 16;
 export const ENGINE_CHOICES: EngineChoice[] = ['auto', 'onnx', 'tfjs'];
 
 export interface TrainingEngine extends Replicas {
@@ -52,6 +61,22 @@ export interface EngineContext<S extends BaseSizes> {
   labelSmoothing: number;
   /** tfjs engine: gradient replicas (threads). */
   replicas: number;
+  /** onnx engine: batches longer than this run in shards (default FULL_BATCH_TIME_STEPS; tests set it). */
+  fullBatchTimeSteps?: number;
+}
+
+/** The picks of one batch in shards of at most ceil(batchSize / k) captions, k = ceil(timeSteps / maxTimeSteps). */
+export function shardPicks(
+  picks: number[],
+  batchSize: number,
+  timeSteps: number,
+  maxTimeSteps: number,
+): { picks: number[][]; shardSize: number } {
+  const k = Math.max(1, Math.ceil(timeSteps / maxTimeSteps));
+  const shardSize = Math.ceil(batchSize / k);
+  const shards: number[][] = [];
+  for (let i = 0; i < picks.length; i += shardSize) shards.push(picks.slice(i, i + shardSize));
+  return { picks: shards, shardSize: k === 1 ? batchSize : shardSize };
 }
 
 /**
@@ -124,15 +149,29 @@ export async function startTrainingEngine<S extends BaseSizes>(ctx: EngineContex
     optimizer,
     weights: () => Object.fromEntries(names.map((n, k) => [n, optimizer.hostWeights[k]])),
     async step(picks, seed): Promise<StepResult> {
-      // Padded to the batch size: one graph per caption length, whatever the batch's size.
-      const batch = buildBatch(data.train, picks, data.features, data.featureSize, {
-        padTo: ctx.batchSize,
-        timeStepMultiple: ONNX_TIME_STEP_MULTIPLE,
-        dropout: { rate: sizes.dropout, seed, sites },
-      });
-      const r = await trainer.run(optimizer.hostWeights, batch, grads);
+      const timeSteps = batchTimeSteps(data.train, picks, { timeStepMultiple: ONNX_TIME_STEP_MULTIPLE });
+      const shards = shardPicks(picks, ctx.batchSize, timeSteps, ctx.fullBatchTimeSteps ?? FULL_BATCH_TIME_STEPS);
+      let scoredWords = 0;
+      for (const p of picks) scoredWords += data.train[p].ids.length + 1;
+      const sum = { loss: 0, correct: 0, count: 0 };
+      let offset = 0;
+      for (const shard of shards.picks) {
+        // Padded to the shard size, at the batch's length: one graph per length, whatever the batch's
+        // size; each caption's dropout mask is the one it gets in the whole batch.
+        const batch = buildBatch(data.train, shard, data.features, data.featureSize, {
+          padTo: shards.shardSize,
+          timeStepMultiple: ONNX_TIME_STEP_MULTIPLE,
+          minTimeSteps: timeSteps,
+          dropout: { rate: sizes.dropout, seed, sites, firstCaption: offset },
+        });
+        const r = await trainer.run(optimizer.hostWeights, batch, grads, { scoredWords, accumulate: offset > 0 });
+        sum.loss += r.loss * r.count;
+        sum.correct += r.correct;
+        sum.count += r.count;
+        offset += shard.length;
+      }
       optimizer.applyHost(grads);
-      return r;
+      return { loss: sum.loss / sum.count, correct: sum.correct, count: sum.count };
     },
     async evaluate(examples, plan) {
       const padTo = Math.max(...plan.map((p) => p.length));

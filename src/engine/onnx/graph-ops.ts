@@ -37,6 +37,8 @@ export class GraphOps implements Ops<Sym> {
   private readonly tape: TapeEntry[] = [];
   private counter = 0;
   private readonly int64Cache = new Map<string, Sym>();
+  /** Names of the float initializers made by constant(): values known when the graph is built. */
+  private readonly constants = new Set<string>();
 
   // ---- graph plumbing ----
 
@@ -152,6 +154,7 @@ export class GraphOps implements Ops<Sym> {
   constant(values: Float32Array, shape: Shape): Sym {
     const name = `const_${this.counter++}`;
     this.initializers.push({ name, dims: [...shape], data: values });
+    this.constants.add(name);
     return this.sym(name, shape, false);
   }
 
@@ -430,6 +433,14 @@ export class GraphOps implements Ops<Sym> {
       },
       { axis: 0 },
     );
+  }
+
+  gatherMatmul(table: Sym, ids: Sym, kernel: Sym): Sym {
+    if (!this.constants.has(table.name) || !this.constants.has(kernel.name)) return this.matmul(this.gather(table, ids), kernel);
+    // Both constant (a decoding graph): ONNX Runtime's constant folding turns table x kernel into one
+    // initializer when the session loads, and each step only gathers its rows.
+    const product = this.matmulRaw(table, kernel, { shape: [table.shape[0], kernel.shape[1]] });
+    return this.raw('Gather', [product, ids], [...ids.shape, kernel.shape[1]], { attributes: { axis: 0 } });
   }
 
   lstmSequence(xProj: Sym, recurrent: Sym, timeSteps: number): Sym {

@@ -101,6 +101,18 @@ function finish(g: GraphOps, graphName: string): OnnxModel {
  */
 const ARENA_AFTER_RUNS = 8;
 
+/**
+ * A batch run in shards (fewer captions per graph run, less memory): the summed-loss gradients of
+ * the shards add up to the whole batch's, so each shard divides by the whole batch's scored words and
+ * adds into the same arrays.
+ */
+export interface ShardOptions {
+  /** Divide the gradients by this many scored words (default: this batch's own). */
+  scoredWords?: number;
+  /** Add into `grads` instead of overwriting them. */
+  accumulate?: boolean;
+}
+
 export interface StepResult {
   /** Mean cross-entropy per scored word. */
   loss: number;
@@ -170,10 +182,10 @@ export class OnnxTrainer<S extends BaseSizes = BaseSizes> {
   }
 
   /**
-   * One batch (built with padTo = the trainer's batch size): loss and correct count; with `grads`
-   * (weight order), also the gradients, copied into those arrays.
+   * One batch: loss and correct count; with `grads` (weight order), also the gradients of the mean
+   * loss, copied (or with `shard.accumulate`, added) into those arrays.
    */
-  async run(weights: readonly Float32Array[], batch: HostBatch, grads?: Float32Array[]): Promise<StepResult> {
+  async run(weights: readonly Float32Array[], batch: HostBatch, grads?: Float32Array[], shard: ShardOptions = {}): Promise<StepResult> {
     const training = grads !== undefined;
     const session = await this.session(training, batch.timeSteps, batch.batchSize);
     const ort = this.ort as OnnxRuntime;
@@ -195,8 +207,9 @@ export class OnnxTrainer<S extends BaseSizes = BaseSizes> {
     const loss = (out.loss.data as Float32Array)[0];
     const correct = (out.correct.data as Float32Array)[0];
     if (grads) {
-      const perWord = 1 / batch.targets.length; // the graph's gradients are of the summed loss (see buildStepGraph)
-      this.names.forEach((name, k) => scaleInto(grads[k], out[`grad:${name}`].data as Float32Array, perWord));
+      // The graph's gradients are of the loss summed over words (see buildStepGraph).
+      const perWord = 1 / (shard.scoredWords ?? batch.targets.length);
+      this.names.forEach((name, k) => scaleInto(grads[k], out[`grad:${name}`].data as Float32Array, perWord, shard.accumulate ?? false));
     }
     for (const t of Object.values(out)) t.dispose?.();
     return { loss, correct, count: batch.targets.length };
@@ -209,6 +222,7 @@ export class OnnxTrainer<S extends BaseSizes = BaseSizes> {
   }
 }
 
-function scaleInto(target: Float32Array, source: Float32Array, k: number): void {
-  for (let i = 0; i < target.length; i++) target[i] = source[i] * k;
+function scaleInto(target: Float32Array, source: Float32Array, k: number, accumulate: boolean): void {
+  if (accumulate) for (let i = 0; i < target.length; i++) target[i] += source[i] * k;
+  else for (let i = 0; i < target.length; i++) target[i] = source[i] * k;
 }

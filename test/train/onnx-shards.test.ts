@@ -1,0 +1,98 @@
+// Long batches on the ONNX engine run in shards of fewer captions (less memory per graph run); the
+// shards' gradients must add up to the whole batch's, penalty and dropout included.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { SKIP_ORT } from '../features/onnx-helpers.js';
+import type { BackendInfo } from '../../src/backend/index.js';
+import { OnnxTrainer } from '../../src/engine/onnx/trainer.js';
+import { attentionLstm, type AttentionLstmSizes } from '../../src/model/attention-lstm.js';
+import type { Example, TrainingData } from '../../src/train/data.js';
+import { shardPicks, startTrainingEngine } from '../../src/train/step.js';
+import { mulberry32 as seededRandom } from '../../src/util/random.js';
+import { maxAbsDiff, randomWeights } from '../engine/compare.js';
+
+describe('shardPicks', () => {
+  it('splits a batch into ceil(timeSteps / max) shards of equal padded size, in order', () => {
+    const picks = [9, 8, 7, 6, 5, 4, 3];
+    expect(shardPicks(picks, 8, 16, 16)).toEqual({ picks: [picks], shardSize: 8 });
+    expect(shardPicks(picks, 8, 24, 16)).toEqual({
+      picks: [
+        [9, 8, 7, 6],
+        [5, 4, 3],
+      ],
+      shardSize: 4,
+    });
+    expect(shardPicks(picks, 8, 40, 16)).toEqual({ picks: [[9, 8, 7], [6, 5, 4], [3]], shardSize: 3 });
+  });
+});
+
+const sizes: AttentionLstmSizes = {
+  vocabSize: 9,
+  featureSize: 2 * 2 * 5,
+  dropout: 0.3,
+  mapHeight: 2,
+  mapWidth: 2,
+  channels: 5,
+  projectionSize: 3,
+  embeddingSize: 3,
+  hiddenSize: 4,
+  attentionSize: 3,
+  attentionPenalty: 0.7,
+};
+
+describe.skipIf(SKIP_ORT)('ONNX engine shards', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('a batch run in shards gives the loss, gradient norm and updated weights of the whole batch (1e-5)', async () => {
+    const rand = seededRandom(3);
+    const train: Example[] = Array.from({ length: 7 }, (_, i) => ({
+      imageRow: i % 3,
+      ids: Int32Array.from({ length: 2 + ((i * 5) % 9) }, () => 3 + Math.floor(rand() * 6)),
+    }));
+    const data = {
+      train,
+      dev: [],
+      features: Float32Array.from({ length: 3 * sizes.featureSize }, () => rand() * 2 - 1),
+      featureSize: sizes.featureSize,
+    } as unknown as TrainingData;
+    const initialWeights = randomWeights(attentionLstm, sizes, 5);
+    const runs = vi.spyOn(OnnxTrainer.prototype, 'run');
+    const results = [];
+    for (const fullBatchTimeSteps of [16, 4]) {
+      runs.mockClear();
+      const engine = await startTrainingEngine({
+        choice: 'onnx',
+        backend: { name: 'cpu' } as BackendInfo,
+        spec: attentionLstm,
+        sizes,
+        initialWeights,
+        adam: { learningRate: 0.01, clipNorm: 0 },
+        data,
+        batchSize: 8,
+        labelSmoothing: 0.1,
+        replicas: 1,
+        fullBatchTimeSteps,
+      });
+      try {
+        const steps = [];
+        for (const seed of [1, 2]) {
+          const r = await engine.step([0, 1, 2, 3, 4, 5, 6], seed);
+          steps.push({ ...r, norm: engine.optimizer.lastGradNorm });
+        }
+        results.push({ steps, runs: runs.mock.calls.length, weights: structuredClone(engine.weights()) });
+      } finally {
+        await engine.close();
+      }
+    }
+    const [whole, sharded] = results;
+    expect(whole.runs).toBe(2); // one graph run per step
+    expect(sharded.runs).toBe(8); // 9 time steps, padded to 16: 16 / 4 -> 4 shards (2, 2, 2, 1 captions) per step
+    whole.steps.forEach((w, i) => {
+      const s = sharded.steps[i];
+      expect(s.count).toBe(w.count);
+      expect(s.correct).toBe(w.correct);
+      expect(Math.abs(s.loss - w.loss)).toBeLessThan(1e-5);
+      expect(Math.abs(s.norm - w.norm) / w.norm).toBeLessThan(1e-5);
+    });
+    for (const name of Object.keys(whole.weights)) expect(maxAbsDiff(whole.weights[name], sharded.weights[name]), name).toBeLessThan(1e-5);
+  });
+});
