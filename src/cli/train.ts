@@ -80,6 +80,12 @@ export function trainCommand(): Command {
       'tfjs engine: data-parallel gradient threads per step (default: one per core on WASM/cpu, 1 on native TensorFlow); changes speed, not results',
       intArg(1),
     )
+    .option(
+      '--keep-epochs <n>',
+      'keep the weights of the last N epochs in <run>/train/epochs (for `capgen average`; 0 = none)',
+      intArg(0),
+      D.keepEpochs,
+    )
     .option('--resume', 'continue from <run>/train/last with its settings (only --epochs, --engine and --replicas apply)', false)
     .option('--overwrite', 'replace an earlier training in this run folder (without it, train refuses)', false)
     .option('--tensorboard <dir>', 'also write TensorBoard event files (Keras layout: <dir>/train, <dir>/validation); native backends only')
@@ -116,6 +122,7 @@ export function trainCommand(): Command {
         seed: opts.seed,
         featuresDtype: opts.featuresDtype,
         resume: opts.resume,
+        keepEpochs: opts.keepEpochs,
         replicas: opts.replicas,
         tensorboardDir: opts.tensorboard,
       };

@@ -43,6 +43,8 @@ export interface CheckpointMeta extends BaseSizes {
   weights: { name: string; shape: number[]; offset: number }[];
   /** Only in `last/`: where the loop stands, for --resume (owned by src/train). */
   trainState?: Record<string, unknown>;
+  /** Written by `capgen average`: the checkpoints whose weights this one's are the mean of. */
+  averagedFrom?: { checkpoint: string; epoch: number }[];
   /** SHA-256 of each binary file (weights.bin, optimizer.bin), checked on read; absent in older checkpoints. */
   sha256?: Record<string, string>;
 }

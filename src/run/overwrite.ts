@@ -7,7 +7,7 @@ import { info } from '../log.js';
 import { runPath } from './layout.js';
 
 /** What marks a finished or started training in `train/`. */
-const TRAINING_OUTPUTS = ['best', 'last', 'history.json'];
+const TRAINING_OUTPUTS = ['best', 'last', 'epochs', 'history.json'];
 
 export async function guardTrainDir(runDir: string, opts: { resume: boolean; overwrite: boolean }): Promise<void> {
   const trainDir = runPath(runDir, 'trainDir');

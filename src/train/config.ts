@@ -26,6 +26,8 @@ export interface TrainConfig extends LoopConfig, DecoderOptions {
   featuresDtype?: FeaturesDtype;
   /** Gradient replicas (threads) per step of the tfjs engine; undefined = one per core on WASM/cpu, 1 on native TensorFlow. */
   replicas?: number;
+  /** Keep the weights of the last N epochs in <run>/train/epochs/epoch-NNN (0 = none), for `capgen average`. */
+  keepEpochs: number;
   /** TensorBoard event files here (native backends only); a log choice, never saved with the checkpoint. */
   tensorboardDir?: string;
 }
@@ -52,6 +54,9 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   // epoch, resolved in src/train/run.ts once the data is known; merge: none).
   warmupSteps: undefined,
   featuresDtype: 'auto', // float16 for spatial maps (half of 1.4 GB on Flickr8k), float32 for pooled vectors
+  // Off: each kept epoch is another copy of the weights. `capgen average` of a run's last epochs
+  // usually captions better than its best epoch alone (bench/README.md), so runs meant for it set ~5.
+  keepEpochs: 0,
   logEveryBatches: 5, // progress redraws are cheap; every batch would only add flicker
   resume: false,
 };

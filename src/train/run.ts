@@ -1,6 +1,7 @@
 // `capgen train`: load the prepared run, build (or resume) a decoder (merge, attention or
 // transformer), train it with the chosen engine (src/train/step.ts) and validation, keep best/ and
 // last/ checkpoints and the history, stop cleanly on Ctrl-C.
+import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describeBackend, initBackend, type BackendInfo } from '../backend/index.js';
@@ -201,6 +202,11 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
               `${formatSeconds(r.seconds)}, ${r.samplesPerSecond.toFixed(0)} captions/s${improved ? ' | best' : ''}${s.finished ? ' | early stop' : ''}`,
           );
           if (improved) await saveCheckpoint(bestDir, { meta: { ...meta(s), trainState: undefined }, weights: engine.weights() });
+          if (config.keepEpochs > 0)
+            await keepEpoch(trainDir, r.epoch, config.keepEpochs, {
+              meta: { ...meta(s), trainState: undefined },
+              weights: engine.weights(),
+            });
           await saveLast();
           historyPng = (await writeHistory(trainDir, s.history)).png;
           tensorboard?.write(r);
@@ -226,3 +232,15 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
     );
   return { state, bestDir, lastDir, interrupted, historyPng };
 }
+
+/** Saves this epoch's weights in <train>/epochs/epoch-NNN and removes the epochs before the last `keep`. */
+async function keepEpoch(trainDir: string, epoch: number, keep: number, content: Parameters<typeof saveCheckpoint>[1]): Promise<void> {
+  const dir = path.join(trainDir, EPOCHS_DIR);
+  await saveCheckpoint(path.join(dir, epochDirName(epoch)), content);
+  const kept = (await fsp.readdir(dir)).filter((name) => /^epoch-\d+$/.test(name)).sort();
+  for (const old of kept.slice(0, Math.max(0, kept.length - keep))) await fsp.rm(path.join(dir, old), { recursive: true, force: true });
+}
+
+const EPOCHS_DIR = 'epochs';
+/** epoch-007: zero-padded so that the folders sort by epoch. */
+export const epochDirName = (epoch: number) => `epoch-${String(epoch).padStart(3, '0')}`;

@@ -1,0 +1,85 @@
+// `capgen average`: one checkpoint whose weights are the mean of several checkpoints of the same model
+// (as fairseq's average_checkpoints.py): the weights of a run's last epochs, averaged, usually caption
+// better than any one of them. Reads and writes checkpoint folders only.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { CapgenError } from '../errors.js';
+import { readCheckpoint, saveCheckpoint, type CheckpointMeta } from '../model/checkpoint.js';
+import type { Weights } from '../model/decoder.js';
+
+export interface AverageConfig {
+  /** Checkpoint folders (two or more) of one architecture, sizes, vocabulary, cleaning and encoder. */
+  checkpoints: string[];
+  /** The averaged checkpoint's folder. */
+  outDir: string;
+  /** Replace outDir when it exists (without it, average refuses). */
+  overwrite: boolean;
+}
+
+export interface AverageResult {
+  outDir: string;
+  sources: { dir: string; epoch: number }[];
+  weights: number;
+}
+
+/** What must be equal for an average to be the same model: everything but the weights and training records. */
+function identity(meta: CheckpointMeta): string {
+  const { architecture, vocab, cleaning, encoder, maxCaptionLength, weights } = meta;
+  return JSON.stringify({ architecture, vocab, cleaning, encoder, maxCaptionLength, weights: weights.map((w) => [w.name, w.shape]) });
+}
+
+export async function runAverage(config: AverageConfig): Promise<AverageResult> {
+  if (config.checkpoints.length < 2)
+    throw new CapgenError('USAGE', `average needs two or more checkpoints, got ${config.checkpoints.length}`);
+  const out = path.resolve(config.outDir);
+  if (config.checkpoints.some((c) => path.resolve(c) === out))
+    throw new CapgenError('USAGE', `--out ${config.outDir} is one of the checkpoints being averaged`, {
+      hint: 'write the average to a new folder',
+    });
+  if (existsSync(out) && !config.overwrite)
+    throw new CapgenError('USAGE', `${config.outDir} exists`, { hint: 'pass --overwrite to replace it, or choose another --out' });
+
+  const first = await readCheckpoint(config.checkpoints[0]);
+  const key = identity(first.meta);
+  // Sums in float64: the mean of a few float32 arrays, then rounded once.
+  const sums = new Map<string, Float64Array>();
+  const add = (w: Weights) => {
+    for (const [name, values] of Object.entries(w)) {
+      let s = sums.get(name);
+      if (!s) sums.set(name, (s = new Float64Array(values.length)));
+      for (let i = 0; i < values.length; i++) s[i] += values[i];
+    }
+  };
+  add(first.weights);
+  const sources = [{ dir: config.checkpoints[0], epoch: first.meta.epoch }];
+  for (const dir of config.checkpoints.slice(1)) {
+    const c = await readCheckpoint(dir);
+    if (identity(c.meta) !== key)
+      throw new CapgenError(
+        'MISMATCH',
+        `not the same model as ${config.checkpoints[0]} (architecture, sizes, vocabulary, cleaning or encoder differ)`,
+        {
+          file: path.join(dir, 'checkpoint.json'),
+          hint: 'average checkpoints of one training run',
+        },
+      );
+    add(c.weights);
+    sources.push({ dir, epoch: c.meta.epoch });
+  }
+  const n = config.checkpoints.length;
+  const weights: Weights = {};
+  for (const [name, s] of sums) weights[name] = Float32Array.from(s, (x) => x / n);
+
+  const { weights: _layout, format: _format, trainState: _state, sha256: _hashes, ...meta } = first.meta;
+  await saveCheckpoint(out, {
+    meta: {
+      ...meta,
+      epoch: Math.max(...sources.map((s) => s.epoch)),
+      metrics: {}, // no validation loss was measured for the average
+      createdAt: new Date().toISOString(),
+      averagedFrom: sources.map((s) => ({ checkpoint: path.resolve(s.dir), epoch: s.epoch })),
+    },
+    weights,
+  });
+  return { outDir: out, sources, weights: [...sums.values()].reduce((a, s) => a + s.length, 0) };
+}
