@@ -22,7 +22,8 @@ export class OnnxStepDecoder implements StepDecoder, SearchingDecoder {
   private constructor(
     private readonly ort: OnnxRuntime,
     private readonly init: SyncSession,
-    private readonly stepSession: SyncSession,
+    /** The export step graph (whole log-probabilities), opened on the first `step` call: search does not use it. */
+    private readonly stepGraph: Uint8Array,
     private readonly stateCount: number,
     readonly spec: DecoderSpec,
     readonly sizes: BaseSizes,
@@ -31,6 +32,8 @@ export class OnnxStepDecoder implements StepDecoder, SearchingDecoder {
     this.vocabSize = sizes.vocabSize;
   }
 
+  private stepSession: SyncSession | undefined;
+
   /** The decoder on ONNX Runtime, or undefined when synchronous sessions are unavailable here. */
   static create(spec: DecoderSpec, sizes: BaseSizes, weights: Weights): OnnxStepDecoder | undefined {
     const ort = loadOnnxRuntime();
@@ -38,10 +41,12 @@ export class OnnxStepDecoder implements StepDecoder, SearchingDecoder {
     const graphs = buildDecoderGraphs(spec, sizes, weights);
     const search = buildDecoderGraphs(spec, sizes, weights, { kind: 'search', endToken: SPECIAL_IDS.end });
     const init = SyncSession.open(encodeOnnxModel(graphs.init));
-    const step = init && SyncSession.open(encodeOnnxModel(graphs.step));
-    const searchStep = step && SyncSession.open(encodeOnnxModel(search.step));
-    if (!init || !step || !searchStep) return undefined;
-    return new OnnxStepDecoder(ort, init, step, graphs.stateCount, spec, sizes, { session: searchStep, passthrough: search.passthrough });
+    const searchStep = init && SyncSession.open(encodeOnnxModel(search.step));
+    if (!init || !searchStep) return undefined;
+    return new OnnxStepDecoder(ort, init, encodeOnnxModel(graphs.step), graphs.stateCount, spec, sizes, {
+      session: searchStep,
+      passthrough: search.passthrough,
+    });
   }
 
   private toOrt(t: tf.Tensor): OrtTensor {
@@ -79,6 +84,8 @@ export class OnnxStepDecoder implements StepDecoder, SearchingDecoder {
       positions: new this.ort.Tensor('int32', new Int32Array(rows).fill(position), [rows]),
     };
     state.forEach((s, i) => (feeds[`state_${i}`] = this.toOrt(s)));
+    this.stepSession ??= SyncSession.open(this.stepGraph);
+    if (!this.stepSession) throw new Error('onnx step decoder: the step graph did not open where the search graph did');
     const out = this.stepSession.run(feeds);
     return {
       logProbs: OnnxStepDecoder.toTf(out.logProbs) as tf.Tensor2D,
