@@ -1,5 +1,6 @@
 // `capgen serve`: flags -> ServeConfig -> runServe (a web page and an HTTP API over one checkpoint).
 import { Command } from 'commander';
+import { DEFAULT_DECODE_OPTIONS } from '../decode/types.js';
 import { DEFAULT_RUN_DIR } from '../run/layout.js';
 import { runServe, type ServeConfig } from '../serve/run.js';
 import { backendOption, floatArg, intArg } from './options.js';
@@ -17,7 +18,12 @@ export function serveCommand(): Command {
       "the encoder's model.json (or ResNet50 .h5) when it is no longer where prepare found it; checked against the checkpoint",
     )
     .option('--name <text>', "the model's name on the page and in API answers (default: the run folder's base name; paths are never shown)")
-    .option('--length-penalty <alpha>', 'beam search length normalisation (0 = total log-probability, as `capgen caption`)', floatArg(0), 0)
+    .option(
+      '--length-penalty <alpha>',
+      'beam search length normalisation: log-probability / length^alpha (0 = total log-probability), as `capgen caption`',
+      floatArg(0),
+      DEFAULT_DECODE_OPTIONS.lengthPenalty,
+    )
     .option('--client-side', 'serve the page of `capgen export --format web`: the browser runs the model, images never leave it')
     .addOption(backendOption())
     .action(async (opts) => {

@@ -19,7 +19,10 @@ export interface DecodeOptions {
 
 export const DEFAULT_DECODE_OPTIONS: Omit<DecodeOptions, 'maxLength'> = {
   beamSize: 1, // greedy: what the Keras tutorial's generate_desc does, and the fastest
-  lengthPenalty: 0, // rank by total log-probability, as the usual Keras beam-search recipes do
+  // Beams ranked by log-probability / length^0.5. The total log-probability (0) favours short
+  // captions: on the Flickr8k dev split, 0.5 raised beam-3 BLEU-4 and CIDEr-D for all three decoders
+  // (merge 0.166 -> 0.169, attention 0.176 -> 0.180, transformer 0.176 -> 0.178; bench/README.md).
+  lengthPenalty: 0.5,
 };
 
 /** One hypothesis: word ids (no start/end/pad/unk) and how the model scored it. */

@@ -150,7 +150,13 @@ describe('capgen caption --attention-maps', () => {
       const decoded = await decodeFeatures(
         model,
         files.map((f) => features.get(f)!),
-        { maxLength: meta.maxCaptionLength, beamSize: 2, lengthPenalty: 0, featureShape: [64, 4], attention: { grid: [8, 8] } },
+        {
+          maxLength: meta.maxCaptionLength,
+          beamSize: 2,
+          lengthPenalty: DEFAULT_CAPTION_CONFIG.lengthPenalty,
+          featureShape: [64, 4],
+          attention: { grid: [8, 8] },
+        },
       );
       const r = await runCaption({
         ...DEFAULT_CAPTION_CONFIG,
