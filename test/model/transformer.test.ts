@@ -259,9 +259,9 @@ describe('transformer decoder', () => {
       channels: 1024,
       featureSize: 7 * 7 * 1024,
       width: 256,
-      layers: 3,
+      layers: 2,
       heads: 8,
-      ffnSize: 1024,
+      ffnSize: 512,
       maxLength: 36,
     });
     expect(transformer.sizesFor(data, { width: 64, heads: 4, layers: 1, ffnSize: 100 })).toMatchObject({
