@@ -27,7 +27,7 @@ export interface TrainConfig extends LoopConfig, DecoderOptions {
   /** Gradient replicas (threads) per step of the tfjs engine; undefined = one per core on WASM/cpu, 1 on native TensorFlow. */
   replicas?: number;
   /** Keep the weights of the last N epochs in <run>/train/epochs/epoch-NNN (0 = none), for `capgen average`. */
-  keepEpochs: number;
+  keepEpochs?: number;
   /** TensorBoard event files here (native backends only); a log choice, never saved with the checkpoint. */
   tensorboardDir?: string;
 }

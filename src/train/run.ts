@@ -202,7 +202,7 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
               `${formatSeconds(r.seconds)}, ${r.samplesPerSecond.toFixed(0)} captions/s${improved ? ' | best' : ''}${s.finished ? ' | early stop' : ''}`,
           );
           if (improved) await saveCheckpoint(bestDir, { meta: { ...meta(s), trainState: undefined }, weights: engine.weights() });
-          if (config.keepEpochs > 0)
+          if (config.keepEpochs)
             await keepEpoch(trainDir, r.epoch, config.keepEpochs, {
               meta: { ...meta(s), trainState: undefined },
               weights: engine.weights(),

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runAverage } from '../../src/average/run.js';
 import { readCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.js';
+import type { Weights } from '../../src/model/decoder.js';
 import { initialWeights, WEIGHT_NAMES, type MergeLstmSizes } from '../../src/model/merge-lstm.js';
 import { DEFAULT_CLEANING } from '../../src/text/clean.js';
 import { runCli, tempDir } from '../helpers.js';
@@ -42,7 +43,7 @@ async function writeCheckpoint(dir: string, seed: number, over: Partial<MergeLst
 describe('capgen average', () => {
   it('writes the mean of the weights, records its sources, and leaves the optimizer state out', async () => {
     const dir = tempDir();
-    const ws = [];
+    const ws: Weights[] = [];
     for (const seed of [1, 2, 5]) ws.push(await writeCheckpoint(path.join(dir, `e${seed}`), seed));
     const out = path.join(dir, 'average');
     const r = await runAverage({ checkpoints: ['e1', 'e2', 'e5'].map((e) => path.join(dir, e)), outDir: out, overwrite: false });

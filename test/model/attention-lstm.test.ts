@@ -19,20 +19,9 @@ import { runTrain, type TrainConfig } from '../../src/train/run.js';
 import { tempDir } from '../helpers.js';
 import { compareEngines, expectEnginesEqual, maxAbsDiff, randomWeights, tfjsLossAndGrads } from '../engine/compare.js';
 import { CLASSES, writeTinyRun } from '../train/fixtures.js';
+import { TINY_ATTENTION } from './tiny-sizes.js';
 
-const base: AttentionLstmSizes = {
-  vocabSize: 9,
-  featureSize: 2 * 2 * 5,
-  dropout: 0.3,
-  mapHeight: 2,
-  mapWidth: 2,
-  channels: 5,
-  projectionSize: 3,
-  embeddingSize: 3,
-  hiddenSize: 4,
-  attentionSize: 3,
-  attentionPenalty: 0.7,
-};
+const base: AttentionLstmSizes = TINY_ATTENTION;
 const R = 4;
 const examples: Example[] = [
   { imageRow: 0, ids: Int32Array.from([4, 5, 6]) },
