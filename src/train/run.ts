@@ -201,12 +201,10 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
             `epoch ${r.epoch}/${config.epochs}: train loss ${r.trainLoss.toFixed(4)} acc ${r.trainAccuracy.toFixed(3)} | ${val} | lr ${r.learningRate.toExponential(2)} | ` +
               `${formatSeconds(r.seconds)}, ${r.samplesPerSecond.toFixed(0)} captions/s${improved ? ' | best' : ''}${s.finished ? ' | early stop' : ''}`,
           );
-          if (improved) await saveCheckpoint(bestDir, { meta: { ...meta(s), trainState: undefined }, weights: engine.weights() });
-          if (config.keepEpochs)
-            await keepEpoch(trainDir, r.epoch, config.keepEpochs, {
-              meta: { ...meta(s), trainState: undefined },
-              weights: engine.weights(),
-            });
+          // This epoch's weights without the optimizer: for decoding (best/) and averaging (epochs/).
+          const weightsOnly = { meta: { ...meta(s), trainState: undefined }, weights: engine.weights() };
+          if (improved) await saveCheckpoint(bestDir, weightsOnly);
+          if (config.keepEpochs) await keepEpoch(trainDir, r.epoch, config.keepEpochs, weightsOnly);
           await saveLast();
           historyPng = (await writeHistory(trainDir, s.history)).png;
           tensorboard?.write(r);
@@ -237,10 +235,10 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
 async function keepEpoch(trainDir: string, epoch: number, keep: number, content: Parameters<typeof saveCheckpoint>[1]): Promise<void> {
   const dir = path.join(trainDir, EPOCHS_DIR);
   await saveCheckpoint(path.join(dir, epochDirName(epoch)), content);
-  const kept = (await fsp.readdir(dir)).filter((name) => /^epoch-\d+$/.test(name)).sort();
+  const kept = (await fsp.readdir(dir)).filter((name) => /^epoch-\d+$/.test(name)).sort((a, b) => Number(a.slice(6)) - Number(b.slice(6))); // by number: epoch-1000 comes after epoch-999
   for (const old of kept.slice(0, Math.max(0, kept.length - keep))) await fsp.rm(path.join(dir, old), { recursive: true, force: true });
 }
 
 const EPOCHS_DIR = 'epochs';
-/** epoch-007: zero-padded so that the folders sort by epoch. */
+/** epoch-007: zero-padded so that a listing shows the folders in epoch order (up to 999). */
 export const epochDirName = (epoch: number) => `epoch-${String(epoch).padStart(3, '0')}`;
