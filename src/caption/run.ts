@@ -24,6 +24,8 @@ export interface CaptionConfig {
   checkpointDir: string;
   beamSize: number;
   lengthPenalty: number;
+  /** No n words in a row twice in a caption (0 = off). */
+  blockNgrams: number;
   /** Images embedded and decoded per batch. */
   batchSize: number;
   backend: BackendChoice;
@@ -37,6 +39,7 @@ export const DEFAULT_CAPTION_CONFIG: Omit<CaptionConfig, 'inputs'> = {
   checkpointDir: defaultCheckpointDir(DEFAULT_RUN_DIR), // the best checkpoint of the default run
   beamSize: DEFAULT_DECODE_OPTIONS.beamSize,
   lengthPenalty: DEFAULT_DECODE_OPTIONS.lengthPenalty,
+  blockNgrams: DEFAULT_DECODE_OPTIONS.blockNgrams,
   batchSize: 16, // as prepare's feature batches: encoder memory, not decoding, is the limit here
   backend: 'auto',
 };
@@ -109,6 +112,7 @@ export async function runCaption(config: CaptionConfig): Promise<CaptionRunResul
         maxLength: meta.maxCaptionLength,
         beamSize: config.beamSize,
         lengthPenalty: config.lengthPenalty,
+        blockNgrams: config.blockNgrams,
         batchSize: DEFAULT_DECODE_BATCH_SIZE,
         featureShape,
         ...(grid ? { attention: { grid } } : {}),

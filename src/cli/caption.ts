@@ -6,7 +6,7 @@ import { CapgenError } from '../errors.js';
 import { result } from '../log.js';
 import { defaultCheckpointDir } from '../model/checkpoint.js';
 import { DEFAULT_RUN_DIR } from '../run/layout.js';
-import { backendOption, floatArg, intArg } from './options.js';
+import { backendOption, blockNgramsOption, floatArg, intArg } from './options.js';
 
 /**
  * A file name as one tab-separated field: backslash, tab, newline and carriage return written as
@@ -30,6 +30,7 @@ export function captionCommand(): Command {
       floatArg(0, 5),
       d.lengthPenalty,
     )
+    .addOption(blockNgramsOption())
     .option('--batch-size <n>', 'images embedded per encoder call', intArg(1), d.batchSize)
     .option(
       '--encoder <path>',
@@ -47,6 +48,7 @@ export function captionCommand(): Command {
         checkpointDir: opts.checkpoint ?? defaultCheckpointDir(opts.run),
         beamSize: opts.beamSize,
         lengthPenalty: opts.lengthPenalty,
+        blockNgrams: opts.blockNgrams,
         batchSize: opts.batchSize,
         backend: opts.backend,
         encoderPath: opts.encoder,

@@ -6,7 +6,7 @@ import { formatMetricsTable } from '../evaluate/record.js';
 import { runEval } from '../evaluate/run.js';
 import { result } from '../log.js';
 import { withRunLock } from '../run/lock.js';
-import { backendOption, floatArg, intArg } from './options.js';
+import { backendOption, blockNgramsOption, floatArg, intArg } from './options.js';
 
 export function evalCommand(): Command {
   const d = DEFAULT_EVAL_CONFIG;
@@ -28,6 +28,7 @@ export function evalCommand(): Command {
       floatArg(0, 5),
       d.lengthPenalty,
     )
+    .addOption(blockNgramsOption())
     .option('--batch-size <n>', 'images decoded per model call', intArg(1), d.batchSize)
     .addOption(
       new Option('--smoothing <method>', 'NLTK BLEU smoothing function (method0 = none, as corpus_bleu by default)')
@@ -48,6 +49,7 @@ export function evalCommand(): Command {
         split: opts.split,
         beamSize: opts.beamSize,
         lengthPenalty: opts.lengthPenalty,
+        blockNgrams: opts.blockNgrams,
         batchSize: opts.batchSize,
         smoothing: opts.smoothing,
         limit: opts.limit,

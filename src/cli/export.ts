@@ -5,7 +5,7 @@ import { EXPORT_FORMATS, runExport, type ExportConfig } from '../export/run.js';
 import { result, warn } from '../log.js';
 import { defaultCheckpointDir } from '../model/checkpoint.js';
 import { DEFAULT_RUN_DIR } from '../run/layout.js';
-import { floatArg, intArg } from './options.js';
+import { blockNgramsOption, floatArg, intArg } from './options.js';
 
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(2)} MB`;
 
@@ -37,6 +37,7 @@ export function exportCommand(): Command {
       floatArg(0, 5),
       DEFAULT_DECODE_OPTIONS.lengthPenalty,
     )
+    .addOption(blockNgramsOption())
     .action(async (opts) => {
       const config: ExportConfig = {
         checkpointDir: opts.checkpoint ?? defaultCheckpointDir(opts.run),
@@ -44,6 +45,7 @@ export function exportCommand(): Command {
         outDir: opts.out,
         beamSize: opts.beamSize,
         lengthPenalty: opts.lengthPenalty,
+        blockNgrams: opts.blockNgrams,
       };
       const r = await runExport(config);
       for (const f of [...r.files].sort((a, b) => b.bytes - a.bytes)) result(`${mb(f.bytes).padStart(10)}  ${f.path}`);

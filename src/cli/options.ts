@@ -2,6 +2,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { BACKEND_CHOICES, type BackendChoice } from '../backend/index.js';
 import { CapgenError } from '../errors.js';
+import { DEFAULT_DECODE_OPTIONS } from '../decode/types.js';
 
 export function intArg(min: number, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
   return (v) => {
@@ -44,4 +45,11 @@ export function resolveRunDir(opts: { run: string; out?: string }, cmd: Command)
     throw new CapgenError('USAGE', `--run ${opts.run} and --out ${opts.out} name two run folders: give one (--out is an alias of --run)`);
   }
   return opts.out;
+}
+
+/** `--block-ngrams N` of the commands that caption (eval, caption, serve, export). */
+export function blockNgramsOption(): Option {
+  return new Option('--block-ngrams <n>', 'no N words in a row twice in a caption (blocks "a red shirt and a red shirt"; 0 = off)')
+    .argParser(intArg(0, 10))
+    .default(DEFAULT_DECODE_OPTIONS.blockNgrams);
 }

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { DEFAULT_DECODE_OPTIONS } from '../decode/types.js';
 import { DEFAULT_RUN_DIR } from '../run/layout.js';
 import { runServe, type ServeConfig } from '../serve/run.js';
-import { backendOption, floatArg, intArg } from './options.js';
+import { backendOption, blockNgramsOption, floatArg, intArg } from './options.js';
 
 export function serveCommand(): Command {
   return new Command('serve')
@@ -24,6 +24,7 @@ export function serveCommand(): Command {
       floatArg(0),
       DEFAULT_DECODE_OPTIONS.lengthPenalty,
     )
+    .addOption(blockNgramsOption())
     .option('--client-side', 'serve the page of `capgen export --format web`: the browser runs the model, images never leave it')
     .addOption(backendOption())
     .action(async (opts) => {
@@ -35,6 +36,7 @@ export function serveCommand(): Command {
         maxUploadMb: opts.maxUploadMb,
         backend: opts.backend,
         lengthPenalty: opts.lengthPenalty,
+        blockNgrams: opts.blockNgrams,
         encoderPath: opts.encoder,
         name: opts.name,
         clientSide: opts.clientSide ?? false,

@@ -9,10 +9,11 @@ import type { StepDecoder } from '../model/step-decoder.js';
 import { SPECIAL_IDS } from '../run/formats.js';
 import { attentionRow } from './attention.js';
 import { allowedTokens } from './candidates.js';
+import { repeatedNgramTokens } from './repeats.js';
 import { startSearch } from './search-steps.js';
 import { normalisedScore, type DecodeOptions, type DecodedCaption, type Hypothesis } from './types.js';
 
-export type BeamSearchOptions = Pick<DecodeOptions, 'maxLength' | 'beamSize' | 'lengthPenalty' | 'attention'>;
+export type BeamSearchOptions = Pick<DecodeOptions, 'maxLength' | 'beamSize' | 'lengthPenalty' | 'attention' | 'blockNgrams'>;
 
 interface Beam extends Hypothesis {
   finished: boolean;
@@ -34,7 +35,7 @@ interface Group {
  * whenever the beam is wide enough to keep every candidate). The caller keeps `features`.
  */
 export function beamSearch(model: StepDecoder, features: tf.Tensor, opts: BeamSearchOptions): DecodedCaption[] {
-  const { maxLength, beamSize, lengthPenalty } = opts;
+  const { maxLength, beamSize, lengthPenalty, blockNgrams = 0 } = opts;
   const grid = opts.attention?.grid;
   const results: DecodedCaption[] = new Array(features.shape[0]);
   // one empty beam per image before the first word
@@ -46,7 +47,12 @@ export function beamSearch(model: StepDecoder, features: tf.Tensor, opts: BeamSe
   const search = startSearch(model, features);
   try {
     for (let t = 0; t <= maxLength && groups.length > 0; t++) {
-      const { tops, attention } = search.step(tokens, t, { count: beamSize, endOnly: t === maxLength, attentionGrid: grid });
+      // Per row (a growing beam) the words that would repeat one of its n-grams; finished beams have no row.
+      const blocked = new Map<number, Set<number>>();
+      for (const group of groups)
+        for (const beam of group.beams) if (!beam.finished) blocked.set(beam.row, repeatedNgramTokens(beam.tokens, blockNgrams));
+      const extra = Math.max(0, ...[...blocked.values()].map((b) => b.size)); // candidates read past the blocked ones
+      const { tops, attention } = search.step(tokens, t, { count: beamSize + extra, endOnly: t === maxLength, attentionGrid: grid });
       const kept: Group[] = [];
       const sourceRows: number[] = [];
       const nextTokens: number[] = [];
@@ -59,7 +65,10 @@ export function beamSearch(model: StepDecoder, features: tf.Tensor, opts: BeamSe
           }
           // this step's attention of the beam's row: it chose whichever word the candidate adds
           const row = attention && attentionRow(attention, beam.row);
-          for (const { token, logProb } of allowedTokens(tops, beam.row, beamSize, t === 0 && maxLength > 0)) {
+          for (const { token, logProb } of allowedTokens(tops, beam.row, beamSize, {
+            firstWord: t === 0 && maxLength > 0,
+            blocked: blocked.get(beam.row),
+          })) {
             const total = beam.logProb + logProb;
             const ended = token === SPECIAL_IDS.end;
             candidates.push({

@@ -44,13 +44,20 @@ export function candidateWidth(count: number, vocabSize: number): number {
 /**
  * The first `count` allowed (token, logProb) pairs of one row, best first. With `firstWord` the end
  * token is refused too: a caption has at least one word (an empty caption describes nothing, and
- * beam search with total log-probability would otherwise prefer it on weak models).
+ * beam search with total log-probability would otherwise prefer it on weak models). `blocked`: words
+ * this row may not take (src/decode/repeats.ts); the rows were read with that many more candidates.
  */
-export function allowedTokens(tops: RowTops, row: number, count: number, firstWord = false): { token: number; logProb: number }[] {
+export function allowedTokens(
+  tops: RowTops,
+  row: number,
+  count: number,
+  opts: { firstWord?: boolean; blocked?: ReadonlySet<number> } = {},
+): { token: number; logProb: number }[] {
   const out: { token: number; logProb: number }[] = [];
   for (let j = row * tops.width; j < (row + 1) * tops.width && out.length < count; j++) {
     const token = tops.ids[j];
-    if (NEVER_EMITTED.has(token) || tops.logProbs[j] === -Infinity || (firstWord && token === SPECIAL_IDS.end)) continue;
+    if (NEVER_EMITTED.has(token) || tops.logProbs[j] === -Infinity || (opts.firstWord && token === SPECIAL_IDS.end)) continue;
+    if (opts.blocked?.has(token)) continue;
     out.push({ token, logProb: tops.logProbs[j] });
   }
   return out;

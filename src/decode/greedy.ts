@@ -5,10 +5,11 @@ import type { StepDecoder } from '../model/step-decoder.js';
 import { SPECIAL_IDS } from '../run/formats.js';
 import { attentionRow } from './attention.js';
 import { allowedTokens } from './candidates.js';
+import { repeatedNgramTokens } from './repeats.js';
 import { startSearch } from './search-steps.js';
 import type { DecodeOptions, Hypothesis } from './types.js';
 
-export type GreedyOptions = Pick<DecodeOptions, 'maxLength' | 'attention'>;
+export type GreedyOptions = Pick<DecodeOptions, 'maxLength' | 'attention' | 'blockNgrams'>;
 
 /**
  * Greedy captions for a batch of images. features [B, ...featureShape] -> one hypothesis per image
@@ -17,7 +18,7 @@ export type GreedyOptions = Pick<DecodeOptions, 'maxLength' | 'attention'>;
  * ownership of `features`.
  */
 export function greedySearch(model: StepDecoder, features: tf.Tensor, options: number | GreedyOptions): Hypothesis[] {
-  const { maxLength, attention: wantAttention } = typeof options === 'number' ? { maxLength: options, attention: undefined } : options;
+  const { maxLength, attention: wantAttention, blockNgrams = 0 } = typeof options === 'number' ? { maxLength: options } : options;
   const count = features.shape[0];
   const words: number[][] = Array.from({ length: count }, () => []);
   const maps: number[][][] | undefined = wantAttention ? Array.from({ length: count }, () => []) : undefined;
@@ -29,12 +30,18 @@ export function greedySearch(model: StepDecoder, features: tf.Tensor, options: n
   const search = startSearch(model, features);
   try {
     for (let t = 0; t <= maxLength && active.length > 0; t++) {
-      const { tops, attention } = search.step(tokens, t, { count: 1, endOnly: t === maxLength, attentionGrid: wantAttention?.grid });
+      const blocked = active.map((image) => repeatedNgramTokens(words[image], blockNgrams));
+      const extra = Math.max(0, ...blocked.map((b) => b.size)); // candidates read past the blocked ones
+      const { tops, attention } = search.step(tokens, t, {
+        count: 1 + extra,
+        endOnly: t === maxLength,
+        attentionGrid: wantAttention?.grid,
+      });
       const keep: number[] = [];
       const nextTokens: number[] = [];
       for (let r = 0; r < active.length; r++) {
         const image = active[r];
-        const [{ token, logProb }] = allowedTokens(tops, r, 1, t === 0 && maxLength > 0);
+        const [{ token, logProb }] = allowedTokens(tops, r, 1, { firstWord: t === 0 && maxLength > 0, blocked: blocked[r] });
         logProbs[image] += logProb;
         if (token === SPECIAL_IDS.end) {
           results[image] = {

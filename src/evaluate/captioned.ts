@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { describeBackend, initBackend } from '../backend/index.js';
 import { attentionGridOf } from '../decode/attention.js';
-import { decodeFeatures, type DecodedCaption } from '../decode/index.js';
+import { decodeFeatures, describeDecoding, type DecodedCaption } from '../decode/index.js';
 import { CapgenError } from '../errors.js';
 import { openFeatureCache } from '../features/cache.js';
 import { checkFeatureCoverage } from '../features/coverage.js';
@@ -138,6 +138,7 @@ export async function fromModel(
       maxLength: meta.maxCaptionLength,
       beamSize: config.beamSize,
       lengthPenalty: config.lengthPenalty,
+      blockNgrams: config.blockNgrams,
       batchSize: config.batchSize,
     };
     const featureShape = model.spec.featureShape(model.sizes);
@@ -146,7 +147,7 @@ export async function fromModel(
       ? attentionGridOf({ architecture: meta.architecture, featureShape, encoderFeatureShape: meta.encoder.featureShape, model })
       : undefined;
     const attentionGrid = found && 'grid' in found ? found.grid : undefined;
-    const how = config.beamSize === 1 ? 'greedy' : `beam ${config.beamSize}, length penalty ${config.lengthPenalty}`;
+    const how = describeDecoding(config);
     info(
       `eval: ${config.split} split, ${items.length} images, checkpoint ${checkpointDir} (epoch ${meta.epoch}), ${how}, at most ${meta.maxCaptionLength} words, ${config.batchSize} images a batch${attentionGrid ? `, attention maps ${attentionGrid.join('x')}` : ''}`,
     );

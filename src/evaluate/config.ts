@@ -14,6 +14,8 @@ export interface EvalConfig {
   split: Exclude<SplitName, 'train'>;
   beamSize: number;
   lengthPenalty: number;
+  /** No n words in a row twice in a caption (0 = off). */
+  blockNgrams: number;
   /** Images decoded per model batch. */
   batchSize: number;
   smoothing: SmoothingMethod;
@@ -35,6 +37,7 @@ export const DEFAULT_EVAL_CONFIG: EvalConfig = {
   split: 'test', // the held-out split; Flickr8k copies without test images use --split dev
   beamSize: DEFAULT_DECODE_OPTIONS.beamSize,
   lengthPenalty: DEFAULT_DECODE_OPTIONS.lengthPenalty,
+  blockNgrams: DEFAULT_DECODE_OPTIONS.blockNgrams,
   batchSize: DEFAULT_DECODE_BATCH_SIZE,
   smoothing: DEFAULT_SMOOTHING, // method0 = no smoothing: what corpus_bleu does unless told otherwise, so numbers compare with papers
   thumbnails: true,

@@ -1,5 +1,5 @@
 // metrics.json: every score, and everything needed to say how it was obtained.
-import type { DecodeOptions } from '../decode/index.js';
+import { describeDecoding, type DecodeOptions } from '../decode/index.js';
 import type { EncoderIdentity } from '../run/formats.js';
 import type { CleaningRules } from '../text/clean.js';
 import type { OutputDiagnostics } from './diagnostics.js';
@@ -92,10 +92,7 @@ export function formatMetricsTable(r: EvalRecord): string {
   const rows = [...(Object.keys(METRIC_LABELS) as (keyof MetricValues)[]).map((k) => [METRIC_LABELS[k], r.metrics[k]] as const), ...coco];
   const width = Math.max(...rows.map(([l]) => l.length));
   const lines = rows.map(([label, value]) => `${label.padEnd(width)}  ${value.toFixed(4)}`);
-  const how =
-    r.source.kind === 'model'
-      ? `${r.source.decoding.beamSize === 1 ? 'greedy' : `beam ${r.source.decoding.beamSize}, length penalty ${r.source.decoding.lengthPenalty}`}`
-      : `predictions from ${r.source.file}`;
+  const how = r.source.kind === 'model' ? describeDecoding(r.source.decoding) : `predictions from ${r.source.file}`;
   const d = r.diagnostics;
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   const output = [

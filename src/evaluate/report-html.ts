@@ -210,7 +210,8 @@ function describeSource(r: EvalRecord): string {
   const ranking =
     d.lengthPenalty === 0 ? 'ranked by total log-probability' : `ranked by log-probability / length<sup>${d.lengthPenalty}</sup>`;
   const how = d.beamSize === 1 ? 'greedy search' : `beam search (beam size ${d.beamSize}, ${ranking})`;
-  return `checkpoint <code>${escapeHtml(r.source.checkpoint)}</code> (${escapeHtml(r.source.architecture)}, epoch ${r.source.epoch}), ${how}, at most ${d.maxLength} words`;
+  const blocked = d.blockNgrams ? `, no ${d.blockNgrams} words in a row twice` : '';
+  return `checkpoint <code>${escapeHtml(r.source.checkpoint)}</code> (${escapeHtml(r.source.architecture)}, epoch ${r.source.epoch}), ${how}${blocked}, at most ${d.maxLength} words`;
 }
 
 export function renderReport(input: ReportInput): string {

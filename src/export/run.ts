@@ -23,6 +23,8 @@ export interface ExportConfig {
   /** Decoding defaults written into the manifest. */
   beamSize: number;
   lengthPenalty: number;
+  /** No n words in a row twice in a caption (0 = off). */
+  blockNgrams: number;
 }
 
 export interface ExportResult {
@@ -40,7 +42,9 @@ const FORMATS: Record<ExportFormat, (dir: string, src: ExportSource) => Promise<
   web: writeWebFolder,
 };
 
-export async function loadExportSource(config: Pick<ExportConfig, 'checkpointDir' | 'beamSize' | 'lengthPenalty'>): Promise<ExportSource> {
+export async function loadExportSource(
+  config: Pick<ExportConfig, 'checkpointDir' | 'beamSize' | 'lengthPenalty' | 'blockNgrams'>,
+): Promise<ExportSource> {
   const { meta, weights } = await readCheckpoint(config.checkpointDir);
   const spec = decoderFor(meta.architecture);
   if (!spec)
@@ -53,7 +57,12 @@ export async function loadExportSource(config: Pick<ExportConfig, 'checkpointDir
     spec,
     sizes: spec.sizesFrom(meta as unknown as Record<string, unknown>),
     weights,
-    decoding: { maxLength: meta.maxCaptionLength, beamSize: config.beamSize, lengthPenalty: config.lengthPenalty },
+    decoding: {
+      maxLength: meta.maxCaptionLength,
+      beamSize: config.beamSize,
+      lengthPenalty: config.lengthPenalty,
+      blockNgrams: config.blockNgrams,
+    },
   };
 }
 

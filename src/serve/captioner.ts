@@ -19,6 +19,8 @@ export interface CaptionerOptions {
   backend: BackendChoice;
   /** Beam search length normalisation alpha (0 = total log-probability). */
   lengthPenalty: number;
+  /** No n words in a row twice in a caption (0 = off). */
+  blockNgrams: number;
   /** Where the encoder is now (--encoder): checked against the weights hash in the checkpoint. */
   encoderPath?: string;
   /** The name visitors see (no path: see publicModelName in run.ts). */
@@ -67,6 +69,7 @@ export async function loadCaptioner(opts: CaptionerOptions): Promise<Captioner> 
           maxLength: meta.maxCaptionLength,
           beamSize,
           lengthPenalty: opts.lengthPenalty,
+          blockNgrams: opts.blockNgrams,
           ...(grid ? { attention: { grid } } : {}),
         });
         const words = (tokens: number[]) => vocab.decode(tokens).join(' ');

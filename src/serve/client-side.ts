@@ -20,7 +20,11 @@ const CONTENT_TYPES: Record<string, string> = {
 const CONTENT_SECURITY_POLICY =
   "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'unsafe-inline'; img-src 'self' blob: data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-export async function buildClientSideServer(opts: { checkpointDir: string; lengthPenalty: number }): Promise<FastifyInstance> {
+export async function buildClientSideServer(opts: {
+  checkpointDir: string;
+  lengthPenalty: number;
+  blockNgrams: number;
+}): Promise<FastifyInstance> {
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'capgen-client-side-'));
   const site = path.join(work, 'site');
   let exported: Awaited<ReturnType<typeof runExport>>;
@@ -31,6 +35,7 @@ export async function buildClientSideServer(opts: { checkpointDir: string; lengt
       outDir: site,
       beamSize: 1,
       lengthPenalty: opts.lengthPenalty,
+      blockNgrams: opts.blockNgrams,
     });
   } catch (e) {
     await fs.rm(work, { recursive: true, force: true });

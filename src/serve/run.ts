@@ -22,6 +22,8 @@ export interface ServeConfig {
   backend: BackendChoice;
   /** Length normalisation alpha used by beam search (0 = total log-probability). */
   lengthPenalty: number;
+  /** No n words in a row twice in a caption (0 = off). */
+  blockNgrams: number;
   /** Serve the exported web page (the browser runs the model) instead of captioning on the server. */
   clientSide?: boolean;
   /** Where the encoder is now (--encoder), when the run folder moved. */
@@ -53,12 +55,13 @@ export interface ServeHandle {
 export async function startServe(config: ServeConfig): Promise<ServeHandle> {
   const checkpointDir = config.checkpoint ?? defaultCheckpointDir(config.runDir);
   const app = config.clientSide
-    ? await buildClientSideServer({ checkpointDir, lengthPenalty: config.lengthPenalty })
+    ? await buildClientSideServer({ checkpointDir, lengthPenalty: config.lengthPenalty, blockNgrams: config.blockNgrams })
     : await buildServer({
         captioner: await loadCaptioner({
           checkpointDir,
           backend: config.backend,
           lengthPenalty: config.lengthPenalty,
+          blockNgrams: config.blockNgrams,
           encoderPath: config.encoderPath,
           publicName: publicModelName(config),
         }),

@@ -88,7 +88,12 @@ describe('capgen caption', () => {
     const features = embedPixels(encoder, [new Uint8Array(raw)], [h, w]);
     const { meta, model } = await loadCheckpoint(checkpointDir);
     try {
-      const [d] = await decodeFeatures(model, [features], { maxLength: meta.maxCaptionLength, beamSize, lengthPenalty: 0 });
+      const [d] = await decodeFeatures(model, [features], {
+        maxLength: meta.maxCaptionLength,
+        beamSize,
+        lengthPenalty: 0,
+        blockNgrams: DEFAULT_CAPTION_CONFIG.blockNgrams,
+      });
       return d.logProb;
     } finally {
       model.dispose();

@@ -143,6 +143,7 @@ describe('report.html attention maps', () => {
       maxLength: 6,
       beamSize: 2,
       lengthPenalty: 0,
+      blockNgrams: DEFAULT_EVAL_CONFIG.blockNgrams,
       featureShape: [12, CHANNELS],
       attention: { grid: GRID },
     });

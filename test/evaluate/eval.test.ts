@@ -342,7 +342,7 @@ describe('capgen eval with a checkpoint', () => {
     const decoded = await decodeFeatures(
       model,
       images.map((i) => cache.get(i)!),
-      { maxLength: 8, beamSize: 2, lengthPenalty: 0.5 },
+      { maxLength: 8, beamSize: 2, lengthPenalty: 0.5, blockNgrams: DEFAULT_EVAL_CONFIG.blockNgrams },
     );
     cache.close();
     model.dispose();
@@ -359,7 +359,7 @@ describe('capgen eval with a checkpoint', () => {
     expect(record).toMatchObject({
       split: 'dev',
       images: 4,
-      source: { kind: 'model', epoch: 2, decoding: { maxLength: 8, beamSize: 2, lengthPenalty: 0.5, batchSize: 2 } },
+      source: { kind: 'model', epoch: 2, decoding: { maxLength: 8, beamSize: 2, lengthPenalty: 0.5, blockNgrams: 2, batchSize: 2 } },
       skipped: [],
     });
     expect(record.elapsedSeconds.decoding).toBeGreaterThan(0);

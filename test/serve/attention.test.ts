@@ -59,6 +59,7 @@ describe('serve API with attention', () => {
       maxUploadMb: 1,
       backend: 'wasm',
       lengthPenalty: 0,
+      blockNgrams: 2,
     });
     try {
       const image = await squareImage();
@@ -95,6 +96,7 @@ describe('serve API with attention', () => {
       maxUploadMb: 1,
       backend: 'wasm',
       lengthPenalty: 0,
+      blockNgrams: 2,
     });
     try {
       const res = await postCaption(server.url, imageForm(await squareImage(), { type: 'image/png' }));

@@ -64,7 +64,7 @@ describe('capgen serve with a tiny trained checkpoint', () => {
       .slice(0, IMAGE_COUNT)
       .map((f) => path.join(imagesDir, f));
     await initBackend('wasm');
-    server = await startServe({ runDir, host: '127.0.0.1', port: 0, maxUploadMb: 10, backend: 'wasm', lengthPenalty: 0 });
+    server = await startServe({ runDir, host: '127.0.0.1', port: 0, maxUploadMb: 10, backend: 'wasm', lengthPenalty: 0, blockNgrams: 2 });
     return () => server.close();
   }, 240_000);
 
@@ -79,7 +79,7 @@ describe('capgen serve with a tiny trained checkpoint', () => {
       const decoded = await decodeFeatures(
         model,
         images.map((p) => features.get(p)!),
-        { maxLength: meta.maxCaptionLength, beamSize, lengthPenalty: 0 },
+        { maxLength: meta.maxCaptionLength, beamSize, lengthPenalty: 0, blockNgrams: 2 },
       );
       return decoded.map((d) => vocab.decode(d.tokens).join(' '));
     } finally {
@@ -171,6 +171,7 @@ describe('capgen serve with a tiny trained checkpoint', () => {
       maxUploadMb: 10,
       backend: 'wasm',
       lengthPenalty: 0,
+      blockNgrams: 2,
       name: 'Shapes demo',
     });
     try {

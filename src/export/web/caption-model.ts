@@ -26,7 +26,8 @@ export interface ModelManifest {
       outputs: { logProbs: string; state: string[]; attention?: string };
     };
   };
-  decoding: { maxLength: number; beamSize: number; lengthPenalty: number };
+  /** blockNgrams: no n words in a row twice (absent in exports made before it existed: 0, off). */
+  decoding: { maxLength: number; beamSize: number; lengthPenalty: number; blockNgrams?: number };
 }
 
 export interface Hypothesis {
@@ -100,6 +101,19 @@ export function prepareImage(
   return out;
 }
 
+/** The words that would repeat an n-gram of `words` (src/decode/repeats.ts; copied: this module imports nothing). */
+export function repeatedNgramTokens(words: readonly number[], n: number): Set<number> {
+  const blocked = new Set<number>();
+  if (n <= 0 || words.length < n) return blocked;
+  const tail = words.length - (n - 1);
+  for (let i = 0; i + n <= words.length; i++) {
+    let same = true;
+    for (let j = 0; j < n - 1 && same; j++) same = words[i + j] === words[tail + j];
+    if (same) blocked.add(words[i + n - 1]);
+  }
+  return blocked;
+}
+
 /** Indices of a row, best first; ties keep the lower index first (tf.topk's order). */
 function rankRow(row: Float32Array, count: number): number[] {
   const idx = Array.from(row.keys());
@@ -110,7 +124,7 @@ function rankRow(row: Float32Array, count: number): number[] {
 export interface Captioner {
   manifest: ModelManifest;
   /** pixels [h, w, 3] RGB at manifest.image.inputSize -> the caption (greedy when beamSize is 1). */
-  caption(pixels: Uint8Array, opts?: { beamSize?: number; lengthPenalty?: number }): CaptionOutput;
+  caption(pixels: Uint8Array, opts?: { beamSize?: number; lengthPenalty?: number; blockNgrams?: number }): CaptionOutput;
   dispose(): void;
 }
 
@@ -170,19 +184,19 @@ export function createCaptioner(tf: Tf, manifest: ModelManifest, models: Models)
   }
 
   /** The first `count` allowed (token, logProb) of a row, as src/decode/candidates.ts picks them. */
-  function allowed(logProbs: Float32Array, row: number, vocabSize: number, count: number, endOnly: boolean) {
+  function allowed(logProbs: Float32Array, row: number, vocabSize: number, count: number, endOnly: boolean, blocked: Set<number>) {
     const values = logProbs.subarray(row * vocabSize, (row + 1) * vocabSize);
     if (endOnly) return [{ token: ids.end, logProb: values[ids.end] }];
     const out: { token: number; logProb: number }[] = [];
-    for (const token of rankRow(values, Math.min(count + neverEmitted.size, vocabSize))) {
+    for (const token of rankRow(values, Math.min(count + neverEmitted.size + blocked.size, vocabSize))) {
       if (out.length === count) break;
-      if (neverEmitted.has(token) || values[token] === -Infinity) continue;
+      if (neverEmitted.has(token) || values[token] === -Infinity || blocked.has(token)) continue;
       out.push({ token, logProb: values[token] });
     }
     return out;
   }
 
-  function greedy(pixels: Uint8Array, alpha: number): CaptionOutput {
+  function greedy(pixels: Uint8Array, alpha: number, ngrams: number): CaptionOutput {
     let state = initState(pixels);
     const tokens: number[] = [];
     const attention: number[][] = [];
@@ -194,7 +208,8 @@ export function createCaptioner(tf: Tf, manifest: ModelManifest, models: Models)
         tf.dispose(state);
         state = out.state;
         if (out.attention) attention.push(out.attention[0]);
-        const [best] = allowed(out.logProbs, 0, out.vocabSize, 1, t === manifest.decoding.maxLength);
+        const blocked = repeatedNgramTokens(tokens, ngrams);
+        const [best] = allowed(out.logProbs, 0, out.vocabSize, 1, t === manifest.decoding.maxLength, blocked);
         logProb += best.logProb;
         if (best.token === ids.end) {
           const h = {
@@ -226,7 +241,7 @@ export function createCaptioner(tf: Tf, manifest: ModelManifest, models: Models)
     attention: number[][];
   }
 
-  function beam(pixels: Uint8Array, beamSize: number, alpha: number): CaptionOutput {
+  function beam(pixels: Uint8Array, beamSize: number, alpha: number, ngrams: number): CaptionOutput {
     let state = initState(pixels);
     let beams: Beam[] = [{ tokens: [], logProb: 0, score: 0, length: 0, finished: false, row: 0, attention: [] }];
     let inputs = [ids.start];
@@ -241,7 +256,14 @@ export function createCaptioner(tf: Tf, manifest: ModelManifest, models: Models)
             continue;
           }
           const att = out.attention ? [...b.attention, out.attention[b.row]] : b.attention;
-          for (const { token, logProb } of allowed(out.logProbs, b.row, out.vocabSize, beamSize, t === manifest.decoding.maxLength)) {
+          for (const { token, logProb } of allowed(
+            out.logProbs,
+            b.row,
+            out.vocabSize,
+            beamSize,
+            t === manifest.decoding.maxLength,
+            repeatedNgramTokens(b.tokens, ngrams),
+          )) {
             const total = b.logProb + logProb;
             const ended = token === ids.end;
             candidates.push({
@@ -288,7 +310,8 @@ export function createCaptioner(tf: Tf, manifest: ModelManifest, models: Models)
     caption(pixels, opts = {}) {
       const beamSize = opts.beamSize ?? manifest.decoding.beamSize;
       const alpha = opts.lengthPenalty ?? manifest.decoding.lengthPenalty;
-      return beamSize === 1 ? greedy(pixels, alpha) : beam(pixels, beamSize, alpha);
+      const ngrams = opts.blockNgrams ?? manifest.decoding.blockNgrams ?? 0;
+      return beamSize === 1 ? greedy(pixels, alpha, ngrams) : beam(pixels, beamSize, alpha, ngrams);
     },
     dispose() {
       models.encoder.dispose();
