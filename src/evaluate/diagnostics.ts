@@ -30,7 +30,8 @@ const MAX_AT_LIMIT_SHARE = 0.2; // above: the model rarely predicts the end toke
 const MAX_REPEAT_SHARE = 0.2; // above: loops such as "in a red shirt in a red shirt"
 const LENGTH_RATIO_RANGE = [0.5, 1.5] as const; // outside: far shorter / longer than people write
 
-function hasRepeated(tokens: readonly string[], n: number): boolean {
+/** Does the caption hold some n words in a row twice? (also the definition `--block-ngrams` is tested against) */
+export function hasRepeatedNgram(tokens: readonly string[], n: number): boolean {
   const seen = new Set<string>();
   for (let i = 0; i + n <= tokens.length; i++) {
     const key = tokens.slice(i, i + n).join(' ');
@@ -69,8 +70,8 @@ export function outputDiagnostics(
     meanLengthReferences: mean(allRefs),
     maxLengthShare: maxLength === undefined ? null : share(hypotheses.filter((h) => h.length >= maxLength).length),
     maxLength: maxLength ?? null,
-    repeatedBigramShare: share(hypotheses.filter((h) => hasRepeated(h, 2)).length),
-    repeatedTrigramShare: share(hypotheses.filter((h) => hasRepeated(h, 3)).length),
+    repeatedBigramShare: share(hypotheses.filter((h) => hasRepeatedNgram(h, 2)).length),
+    repeatedTrigramShare: share(hypotheses.filter((h) => hasRepeatedNgram(h, 3)).length),
     warnings: [],
   };
   if (images < 2) return d; // one image: no statistic over images means anything

@@ -3,11 +3,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
-import { beamSearch, greedySearch, normalisedScore, type Hypothesis } from '../../src/decode/index.js';
+import { beamSearch, greedySearch, normalisedScore } from '../../src/decode/index.js';
 import { repeatedNgramTokens } from '../../src/decode/repeats.js';
+import { hasRepeatedNgram } from '../../src/evaluate/diagnostics.js';
 import { repeatedNgramTokens as webCopy } from '../../src/export/web/caption-model.js';
 import { mulberry32 } from '../../src/util/random.js';
-import { f32, TableModel } from './table-model.js';
+import { allCaptions, TableModel } from './table-model.js';
 
 const END = 2;
 const WORDS_FROM = 4; // ids 0..3 are pad, start, end, unk
@@ -16,30 +17,8 @@ beforeAll(async () => {
   await initBackend('wasm');
 });
 
-/** Does `tokens` hold some n words in a row twice? (the definition, by brute force) */
-function repeatsNgram(tokens: number[], n: number): boolean {
-  const seen = new Set<string>();
-  for (let i = 0; i + n <= tokens.length; i++) {
-    const key = tokens.slice(i, i + n).join(',');
-    if (seen.has(key)) return true;
-    seen.add(key);
-  }
-  return false;
-}
-
-/** Every caption of 1..maxLength words with its total log-probability under the table. */
-function allCaptions(m: TableModel, maxLength: number): Hypothesis[] {
-  const out: Hypothesis[] = [];
-  const walk = (prev: number, tokens: number[], logProb: number): void => {
-    const row = m.logTable[prev];
-    const ended = logProb + f32(row[END]);
-    if (tokens.length > 0) out.push({ tokens, logProb: ended, score: ended, length: tokens.length + 1 });
-    if (tokens.length === maxLength) return;
-    for (let id = WORDS_FROM; id < row.length; id++) walk(id, [...tokens, id], logProb + f32(row[id]));
-  };
-  walk(1, [], 0);
-  return out;
-}
+/** Does `tokens` hold some n words in a row twice? (eval's definition, for its repeat diagnostics) */
+const repeatsNgram = (tokens: number[], n: number) => hasRepeatedNgram(tokens.map(String), n);
 
 describe('repeated n-gram blocking', () => {
   it('blocks exactly the words that would complete an n-gram already in the caption', () => {

@@ -6,7 +6,7 @@ import { initBackend } from '../../src/backend/index.js';
 import { beamSearch, decodeFeatures, greedySearch, type Hypothesis } from '../../src/decode/index.js';
 import { initialWeights, MergeLstm, type MergeLstmSizes } from '../../src/model/merge-lstm.js';
 import { mulberry32 } from '../../src/util/random.js';
-import { f32, TableModel } from './table-model.js';
+import { allCaptions, f32, TableModel } from './table-model.js';
 
 const END = 2;
 const WORDS_FROM = 4; // ids 0..3 are pad, start, end, unk
@@ -30,21 +30,6 @@ function greedyByHand(m: TableModel, maxLength: number): Hypothesis {
     prev = best;
   }
   throw new Error('unreachable');
-}
-
-/** Every caption of at most maxLength words, ended by the end token, with its total log-probability. */
-function allCaptions(m: TableModel, maxLength: number): Hypothesis[] {
-  const out: Hypothesis[] = [];
-  const walk = (prev: number, tokens: number[], logProb: number): void => {
-    const row = m.logTable[prev];
-    const ended = logProb + f32(row[END]);
-    // a caption has at least one word: the end token is never the first one
-    if (tokens.length > 0) out.push({ tokens, logProb: ended, score: ended, length: tokens.length + 1 });
-    if (tokens.length === maxLength) return;
-    for (let id = WORDS_FROM; id < row.length; id++) walk(id, [...tokens, id], logProb + f32(row[id]));
-  };
-  walk(1, [], 0);
-  return out;
 }
 
 function randomTable(vocabSize: number, seed: number): number[][] {

@@ -1,7 +1,11 @@
 // A hand-built StepDecoder for search tests: the next-word distribution depends only on the previous
 // word (a fixed transition table), so exact answers can be computed by brute force in plain JS.
 import * as tf from '@tensorflow/tfjs';
+import type { Hypothesis } from '../../src/decode/index.js';
 import type { StepDecoder } from '../../src/model/step-decoder.js';
+
+const END = 2;
+const WORDS_FROM = 4; // ids 0..3 are pad, start, end, unk
 
 export class TableModel implements StepDecoder {
   readonly vocabSize: number;
@@ -35,4 +39,19 @@ export class TableModel implements StepDecoder {
 /** Float32 value of a log-probability, as the model emits it. */
 export function f32(x: number): number {
   return Math.fround(x);
+}
+
+/** Every caption of at most maxLength words, ended by the end token, with its total log-probability. */
+export function allCaptions(m: TableModel, maxLength: number): Hypothesis[] {
+  const out: Hypothesis[] = [];
+  const walk = (prev: number, tokens: number[], logProb: number): void => {
+    const row = m.logTable[prev];
+    const ended = logProb + f32(row[END]);
+    // a caption has at least one word: the end token is never the first one
+    if (tokens.length > 0) out.push({ tokens, logProb: ended, score: ended, length: tokens.length + 1 });
+    if (tokens.length === maxLength) return;
+    for (let id = WORDS_FROM; id < row.length; id++) walk(id, [...tokens, id], logProb + f32(row[id]));
+  };
+  walk(1, [], 0);
+  return out;
 }
