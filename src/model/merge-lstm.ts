@@ -125,7 +125,13 @@ export const mergeLstm: DecoderSpec<MergeLstmSizes> = {
     const xProj = ops.add(ops.matmul(emb, w['lstm.kernel']), w['lstm.bias']);
     const seq = ops.lstmSequence(xProj, w['lstm.recurrent'], batch.timeSteps); // [T*B, h]
     const imgProj = dense(ops, img, w['image.kernel'], w['image.bias'], 'relu'); // [B, h]
-    const merged = ops.add(ops.gather(seq, batch.rows), ops.gather(imgProj, batch.rowCaption)); // [N, h]
+    // Each position plus its caption's image, added over the whole [T, B] grid before the scored rows
+    // are gathered: the image's gradient is then a sum over time steps, not a scatter-add by caption
+    // (serial in ONNX Runtime, 2.5% of a step; the values are the same sums either way).
+    const { batchSize: B, timeSteps: T } = batch;
+    const h = sizes.hiddenSize;
+    const grid = ops.add(ops.reshape(seq, [T, B, h]), ops.reshape(imgProj, [1, B, h])); // [T, B, h]
+    const merged = ops.gather(ops.reshape(grid, [T * B, h]), batch.rows); // [N, h]
     return { logits: head(ops, w, merged) };
   },
 

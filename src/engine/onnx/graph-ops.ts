@@ -7,7 +7,7 @@ import type { OnnxAttribute, OnnxInitializer, OnnxNode, OnnxValueInfo } from '..
 import type { Ops, Shape } from '../../model/ops.js';
 import { broadcastShapes, unrolledLstm } from '../../model/ops.js';
 
-/** Opset 18: Split by `num_outputs`, ScatterElements with reduction 'add', Reduce* axes as inputs. */
+/** Opset 18: Split by `num_outputs`, ScatterND and ScatterElements with reduction 'add', Reduce* axes as inputs. */
 export const DECODER_OPSET = 18;
 
 export interface Sym {
@@ -17,6 +17,8 @@ export interface Sym {
   readonly type: 'float' | 'int32' | 'int64';
   /** Depends on a trainable input (gradients flow to it). */
   readonly trainable: boolean;
+  /** Int inputs only: no value occurs twice (the scored positions), so scattering by them cannot collide. */
+  readonly distinct?: boolean;
 }
 
 interface TapeEntry {
@@ -43,10 +45,10 @@ export class GraphOps implements Ops<Sym> {
   // ---- graph plumbing ----
 
   /** A graph input. `trainable` inputs are the ones backward() can return gradients for. */
-  input(name: string, shape: Shape, opts: { type?: Sym['type']; trainable?: boolean } = {}): Sym {
+  input(name: string, shape: Shape, opts: { type?: Sym['type']; trainable?: boolean; distinct?: boolean } = {}): Sym {
     const type = opts.type ?? 'float';
     this.inputs.push({ name, shape: shape.map((d, i) => (d === -1 ? `${name}_${i}` : d)), type });
-    return { name, shape, type, trainable: opts.trainable ?? false };
+    return { name, shape, type, trainable: opts.trainable ?? false, ...(opts.distinct ? { distinct: true } : {}) };
   }
 
   /** Names `x` as a graph output. */
@@ -422,12 +424,17 @@ export class GraphOps implements Ops<Sym> {
       shape,
       ([g]) => {
         if (!g) return [undefined, undefined];
-        // Add the rows back (repeated ids accumulate) with ScatterElements on indices spread over
-        // each row: ONNX Runtime's CPU ScatterND 'add' splits its updates across threads without
-        // locks, so on 2+ threads the updates of a repeated id race and some are lost (measured: an
-        // embedding gradient off by up to 10 for one batch); ScatterElements runs serially, exactly.
-        const rest = x.shape.slice(1);
+        // Add the rows back. ONNX Runtime's CPU ScatterND 'add' splits its updates across threads
+        // without locks: fine (and fastest) when no id repeats, but on 2+ threads the updates of a
+        // repeated id race and some are lost (measured: an embedding gradient off by up to 14). So
+        // ids that may repeat (words) go through ScatterElements on indices spread over each row,
+        // which runs serially, exactly; only inputs declared distinct (scored positions) use ScatterND.
         const ids64 = ids.type === 'int64' ? ids : this.raw('Cast', [ids], ids.shape, { attributes: { to: 7 }, type: 'int64' });
+        if (ids.distinct) {
+          const index = this.raw('Unsqueeze', [ids64, this.int64s([-1])], [...ids.shape, 1], { type: 'int64' });
+          return [this.raw('ScatterND', [this.zerosLike(x), index, g], x.shape, { attributes: { reduction: 'add' } }), undefined];
+        }
+        const rest = x.shape.slice(1);
         const column = this.raw('Reshape', [ids64, this.int64s([-1, ...rest.map(() => 1)])], [-1, ...rest.map(() => 1)], {
           type: 'int64',
         });

@@ -33,7 +33,7 @@ export function buildStepGraph<S extends BaseSizes>(spec: DecoderSpec<S>, sizes:
   for (const [name, shape] of shapes) w[name] = g.input(`w:${name}`, shape, { trainable: opts.training });
   const features = g.input('features', [B, ...spec.featureShape(sizes)]);
   const inputs = g.input('inputs', [T * B], { type: 'int32' });
-  const rows = g.input('rows', [-1], { type: 'int32' });
+  const rows = g.input('rows', [-1], { type: 'int32', distinct: true }); // positions t*B+b, each once
   const rowCaption = g.input('rowCaption', [-1], { type: 'int32' });
   const targets = g.input('targets', [-1], { type: 'int32' });
   const masks: Record<string, Sym> = {};
