@@ -50,7 +50,7 @@ export function trainCommand(): Command {
       "attention: weight of the doubly-stochastic penalty (Show, Attend and Tell's lambda: 1)",
       floatArg(0),
     )
-    .option('--layers <n>', 'transformer: decoder layers (2)', intArg(1))
+    .option('--layers <n>', 'transformer: decoder layers (1)', intArg(1))
     .option('--heads <n>', 'transformer: attention heads (8)', intArg(1))
     .option('--width <n>', 'transformer: model width (256)', intArg(1))
     .option('--ffn-size <n>', 'transformer: feed-forward width (2 x width)', intArg(1))
