@@ -259,15 +259,15 @@ describe('transformer decoder', () => {
       channels: 1024,
       featureSize: 7 * 7 * 1024,
       width: 256,
-      layers: 2,
+      layers: 1,
       heads: 8,
       ffnSize: 512,
       maxLength: 36,
     });
-    expect(transformer.sizesFor(data, { width: 64, heads: 4, layers: 1, ffnSize: 100 })).toMatchObject({
+    expect(transformer.sizesFor(data, { width: 64, heads: 4, layers: 3, ffnSize: 100 })).toMatchObject({
       width: 64,
       heads: 4,
-      layers: 1,
+      layers: 3,
       ffnSize: 100,
     });
     expect(() => transformer.sizesFor(data, { width: 100, heads: 8 })).toThrow(/multiple of --heads/);
