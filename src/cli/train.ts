@@ -11,6 +11,8 @@ import { withRunLock } from '../run/lock.js';
 import { guardTrainDir } from '../run/overwrite.js';
 import { Interrupted, stopRequested } from '../util/signals.js';
 import { backendOption, floatArg, intArg } from './options.js';
+import { ATTENTION_DEFAULTS as A } from '../model/attention-lstm.js';
+import { TRANSFORMER_DEFAULTS as T } from '../model/transformer.js';
 
 export function trainCommand(): Command {
   const decoders = DECODER_NAMES.map((n) => `${n}: ${DECODERS[n].description}`).join('; ');
@@ -38,22 +40,22 @@ export function trainCommand(): Command {
       intArg(0),
     )
     .option('--embedding-size <n>', 'word embedding size (merge/attention; the Keras tutorial: 256)', intArg(1))
-    .option('--hidden-size <n>', "LSTM and dense size (merge: 256, the Keras tutorial's; attention: 256)", intArg(1))
-    .option('--attention-size <n>', 'attention: width of the additive attention layer (256)', intArg(1))
+    .option('--hidden-size <n>', `LSTM and dense size (merge: 256, the Keras tutorial's; attention: ${A.hiddenSize})`, intArg(1))
+    .option('--attention-size <n>', `attention: width of the additive attention layer (${A.attentionSize})`, intArg(1))
     .option(
       '--projection-size <n>',
-      'attention/transformer: project image channels to this width first (attention: 256; 0 = keep them)',
+      `attention/transformer: project image channels to this width first (attention: ${A.projectionSize}; 0 = keep them)`,
       intArg(0),
     )
     .option(
       '--attention-penalty <w>',
-      "attention: weight of the doubly-stochastic penalty (Show, Attend and Tell's lambda: 1)",
+      `attention: weight of the doubly-stochastic penalty (Show, Attend and Tell's lambda: ${A.attentionPenalty})`,
       floatArg(0),
     )
-    .option('--layers <n>', 'transformer: decoder layers (1)', intArg(1))
-    .option('--heads <n>', 'transformer: attention heads (8)', intArg(1))
-    .option('--width <n>', 'transformer: model width (256)', intArg(1))
-    .option('--ffn-size <n>', 'transformer: feed-forward width (2 x width)', intArg(1))
+    .option('--layers <n>', `transformer: decoder layers (${T.layers})`, intArg(1))
+    .option('--heads <n>', `transformer: attention heads (${T.heads})`, intArg(1))
+    .option('--width <n>', `transformer: model width (${T.width})`, intArg(1))
+    .option('--ffn-size <n>', `transformer: feed-forward width (${T.ffnFactor} x width)`, intArg(1))
     .option(
       '--dropout <rate>',
       'dropout rate (merge: on image vector and embeddings, as the Keras tutorial: 0.5; transformer: 0.1 on embeddings and sub-block outputs)',

@@ -237,12 +237,14 @@ function siteNames(s: TransformerSizes): string[] {
 // at epoch 6), beam-3 BLEU-4 / CIDEr-D rose from 2 layers to 1 (0.176 / 0.435 -> 0.188 / 0.437), and
 // the epoch went from 2.9-3.3x the merge decoder's (issue 12's budget: 3x) to 1.8-2.0x (bench/README.md,
 // "The three decoders"). Flickr8k is small: deeper decoders want more data (--layers N).
-const DEFAULT_LAYERS = 1;
-// 512 would quadruple most matrix products (and the epoch time), past the issue's budget of 3x the
-// merge decoder's epoch on CPUs; --width 512 where a GPU or more cores allow it.
-const DEFAULT_WIDTH = 256;
-const DEFAULT_HEADS = 8; // dh = 32 at width 256: the usual head size
-const FFN_FACTOR = 2; // feed-forward width = 2 x width ("Attention is all you need": 4 x, for far more data)
+export const TRANSFORMER_DEFAULTS = {
+  layers: 1,
+  // 512 would quadruple most matrix products (and the epoch time), past the issue's budget of 3x the
+  // merge decoder's epoch on CPUs; --width 512 where a GPU or more cores allow it.
+  width: 256,
+  heads: 8, // dh = 32 at width 256: the usual head size
+  ffnFactor: 2, // feed-forward width = 2 x width ("Attention is all you need": 4 x, for far more data)
+} as const;
 
 export const transformer: DecoderSpec<TransformerSizes> = {
   architecture: ARCHITECTURE,
@@ -259,8 +261,8 @@ export const transformer: DecoderSpec<TransformerSizes> = {
         hint: 'prepare with --pooling none',
       });
     const [gridHeight, gridWidth, channels] = fs.length === 3 ? fs : [fs[0], 1, fs[1]];
-    const width = o.width ?? DEFAULT_WIDTH;
-    const heads = o.heads ?? DEFAULT_HEADS;
+    const width = o.width ?? TRANSFORMER_DEFAULTS.width;
+    const heads = o.heads ?? TRANSFORMER_DEFAULTS.heads;
     if (width % heads !== 0)
       throw new CapgenError('USAGE', `--width ${width} is not a multiple of --heads ${heads}`, {
         hint: 'each head takes width / heads channels',
@@ -275,9 +277,9 @@ export const transformer: DecoderSpec<TransformerSizes> = {
       gridWidth,
       channels,
       width,
-      layers: o.layers ?? DEFAULT_LAYERS,
+      layers: o.layers ?? TRANSFORMER_DEFAULTS.layers,
       heads,
-      ffnSize: o.ffnSize ?? FFN_FACTOR * width,
+      ffnSize: o.ffnSize ?? TRANSFORMER_DEFAULTS.ffnFactor * width,
       maxLength: data.maxLength,
     };
   },
