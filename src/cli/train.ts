@@ -88,8 +88,22 @@ export function trainCommand(): Command {
       intArg(0),
       D.keepEpochs,
     )
-    .option('--resume', 'continue from <run>/train/last with its settings (only --epochs, --engine and --replicas apply)', false)
-    .option('--overwrite', 'replace an earlier training in this run folder (without it, train refuses)', false)
+    .option(
+      '--checkpoint-every <minutes>',
+      'also save a resumable <run>/train/last within an epoch every this many minutes (fractions allowed; 0 = only at epoch ends): what kill -9 can lose',
+      floatArg(0),
+      D.checkpointEveryMinutes,
+    )
+    .option(
+      '--resume',
+      'continue from <run>/train/last with its settings (only --epochs, --engine, --replicas and --checkpoint-every apply)',
+      false,
+    )
+    .option(
+      '--overwrite',
+      'replace an earlier training in this run folder (without it, train refuses); the old one is deleted only once the new one has saved a checkpoint',
+      false,
+    )
     .option('--tensorboard <dir>', 'also write TensorBoard event files (Keras layout: <dir>/train, <dir>/validation); native backends only')
     .option('--json', 'print the final state as JSON on stdout')
     .addOption(backendOption())
@@ -127,6 +141,7 @@ export function trainCommand(): Command {
         keepEpochs: opts.keepEpochs,
         replicas: opts.replicas,
         tensorboardDir: opts.tensorboard,
+        checkpointEveryMinutes: opts.checkpointEvery,
       };
       const cores = os.availableParallelism();
       if (opts.replicas > cores)
@@ -134,8 +149,8 @@ export function trainCommand(): Command {
           `--replicas ${opts.replicas} is more than the ${cores} cores here: each replica is a thread, so extra ones only slow training down`,
         );
       const r = await withRunLock(config.runDir, 'train', async () => {
-        await guardTrainDir(config.runDir, { resume: config.resume, overwrite: opts.overwrite });
-        return runTrain(config);
+        const replaceEarlierTraining = await guardTrainDir(config.runDir, { resume: config.resume, overwrite: opts.overwrite });
+        return runTrain(config, { replaceEarlierTraining });
       });
       if (opts.json) {
         result(

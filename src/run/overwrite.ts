@@ -1,24 +1,94 @@
 // `capgen train` into a run folder that already holds a training: refused unless the user says
-// --resume (continue it) or --overwrite (start again, the old best/, last/ and history removed first,
-// so that nothing of the old run is mistaken for the new one's).
+// --resume (continue it) or --overwrite (start again). An overwrite removes nothing until the new
+// training has proved it can run: train validates everything first, then moves the old `train/`
+// aside, and deletes it only once the new one has saved its first checkpoint; a failure before
+// that puts it back. A process killed in between leaves the old training aside, and the next
+// `train` (which holds the run's lock, as every writer does) settles it: back in place when the new
+// one saved nothing, deleted when it did.
 import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
 import { CapgenError } from '../errors.js';
-import { info } from '../log.js';
+import { info, warn } from '../log.js';
 import { runPath } from './layout.js';
 
 /** What marks a finished or started training in `train/`. */
 const TRAINING_OUTPUTS = ['best', 'last', 'epochs', 'history.json'];
 
-export async function guardTrainDir(runDir: string, opts: { resume: boolean; overwrite: boolean }): Promise<void> {
+/**
+ * Where an overwrite keeps the earlier training until the new one has a checkpoint: beside `train/`,
+ * hidden, and not named like the `.tmp` files that a failed write leaves (those may be swept away;
+ * this must not be while it is the only copy of a training).
+ */
+export const REPLACED_TRAINING_DIR = '.train-before-overwrite';
+
+const asideDir = (runDir: string) => path.join(runDir, REPLACED_TRAINING_DIR);
+const hasCheckpoint = (trainDir: string) =>
+  existsSync(path.join(trainDir, 'best', 'checkpoint.json')) || existsSync(path.join(trainDir, 'last', 'checkpoint.json'));
+
+/**
+ * Settles an overwrite that a killed process left unfinished: the earlier training goes back into
+ * `train/` when the new one saved no checkpoint, and is deleted when it did. Call with the run's lock held.
+ */
+export async function recoverInterruptedOverwrite(runDir: string): Promise<void> {
+  const aside = asideDir(runDir);
+  if (!existsSync(aside)) return;
+  const trainDir = runPath(runDir, 'trainDir');
+  if (hasCheckpoint(trainDir)) {
+    info(`train: removing the earlier training that an interrupted --overwrite replaced (${aside})`);
+    await fs.rm(aside, { recursive: true, force: true });
+    return;
+  }
+  warn(
+    `train: an earlier --overwrite stopped before the new training saved a checkpoint: putting the previous training back in ${trainDir}`,
+  );
+  await fs.rm(trainDir, { recursive: true, force: true });
+  await fs.rename(aside, trainDir);
+}
+
+/**
+ * Checks `train/` before training: returns true when an earlier training is there and --overwrite
+ * asked to replace it (the caller then calls replaceTraining once everything is validated). Touches
+ * nothing but an interrupted overwrite's leftovers (recoverInterruptedOverwrite).
+ */
+export async function guardTrainDir(runDir: string, opts: { resume: boolean; overwrite: boolean }): Promise<boolean> {
+  await recoverInterruptedOverwrite(runDir);
   const trainDir = runPath(runDir, 'trainDir');
   const found = TRAINING_OUTPUTS.filter((name) => existsSync(runPath(runDir, 'trainDir', name)));
-  if (opts.resume || found.length === 0) return;
+  if (opts.resume || found.length === 0) return false;
   if (!opts.overwrite) {
     throw new CapgenError('USAGE', `this run folder already holds a training (${found.join(', ')})`, {
       file: trainDir,
       hint: 'add --resume to continue it, --overwrite to replace it, or train into another run folder',
     });
   }
-  info(`train: --overwrite: removing the earlier training in ${trainDir}`);
-  await fs.rm(trainDir, { recursive: true, force: true });
+  return true;
+}
+
+/** The earlier training, moved aside: `commit` deletes it (the new one has a checkpoint), `restore` puts it back. */
+export interface ReplacedTraining {
+  commit(): Promise<void>;
+  restore(): Promise<void>;
+}
+
+/** Moves `train/` aside for an overwrite; see ReplacedTraining. */
+export async function replaceTraining(runDir: string): Promise<ReplacedTraining> {
+  const trainDir = runPath(runDir, 'trainDir');
+  const aside = asideDir(runDir);
+  info(`train: --overwrite: removing the earlier training in ${trainDir} once this one has saved its first checkpoint`);
+  await fs.rename(trainDir, aside);
+  let settled = false;
+  return {
+    async commit() {
+      if (settled) return;
+      settled = true;
+      await fs.rm(aside, { recursive: true, force: true });
+    },
+    async restore() {
+      if (settled) return;
+      settled = true;
+      await fs.rm(trainDir, { recursive: true, force: true });
+      await fs.rename(aside, trainDir);
+      info(`train: the earlier training is back in ${trainDir}`);
+    },
+  };
 }

@@ -106,15 +106,18 @@ export function encodeTokens(tokens: string[], index: Map<string, number>, maxLe
   return ids;
 }
 
+/** What prepare wrote that decides a model's sizes: read and checked before anything large is loaded. */
+export interface PreparedRun {
+  prepare: PrepareRecord & { features: NonNullable<PrepareRecord['features']> };
+  encoder: EncoderIdentity;
+  vocab: VocabularyFile;
+}
+
 /**
- * layout: what the decoder takes, pooled vectors [D] or spatial features [regions, channels].
- * dtype: how the feature matrix is held (default 'auto', see resolveFeaturesDtype).
+ * prepare.json and vocab.json, checked against the layout the decoder takes: pooled vectors [D] or
+ * spatial features [regions, channels].
  */
-export async function loadTrainingData(
-  runDir: string,
-  openFeatures: OpenFeatures,
-  opts: { layout: 'pooled' | 'spatial'; dtype?: FeaturesDtype } = { layout: 'pooled' },
-): Promise<TrainingData> {
+export async function readPreparedRun(runDir: string, layout: 'pooled' | 'spatial'): Promise<PreparedRun> {
   const prepareFile = runPath(runDir, 'prepareJson');
   const prepare = await readJson<PrepareRecord>(prepareFile, 'prepare.json');
   if (!prepare.features) {
@@ -125,23 +128,45 @@ export async function loadTrainingData(
   }
   const encoder = prepare.features.encoder;
   const spatial = encoder.featureShape.length > 1;
-  if (spatial !== (opts.layout === 'spatial')) {
+  if (spatial !== (layout === 'spatial')) {
     const shape = `[${encoder.featureShape.join(', ')}]`;
     throw new CapgenError(
       'MISMATCH',
-      opts.layout === 'pooled'
+      layout === 'pooled'
         ? `this decoder needs pooled feature vectors, but the features are ${shape}`
         : `this decoder attends over image regions, but the features are pooled vectors ${shape}`,
       {
         file: prepareFile,
         hint:
-          opts.layout === 'pooled'
+          layout === 'pooled'
             ? 'prepare with --pooling avg, or train --decoder attention|transformer'
             : 'prepare with --pooling none, or train --decoder merge',
       },
     );
   }
   const vocab = await readJson<VocabularyFile>(runPath(runDir, 'vocab'), 'vocab.json');
+  return { prepare: prepare as PreparedRun['prepare'], encoder, vocab };
+}
+
+/** Images whose features training holds (train + dev), as prepare counted them; undefined when it did not. */
+export function heldImageCount(prepare: PrepareRecord): number | undefined {
+  const split = (prepare.stats as { splitImages?: Partial<Record<SplitName, unknown>> }).splitImages;
+  const train = split?.train;
+  const dev = split?.dev ?? 0;
+  return typeof train === 'number' && typeof dev === 'number' ? train + dev : undefined;
+}
+
+/**
+ * layout: what the decoder takes, pooled vectors [D] or spatial features [regions, channels].
+ * dtype: how the feature matrix is held (default 'auto', see resolveFeaturesDtype).
+ * prepared: what readPreparedRun returned, when the caller read it already.
+ */
+export async function loadTrainingData(
+  runDir: string,
+  openFeatures: OpenFeatures,
+  opts: { layout: 'pooled' | 'spatial'; dtype?: FeaturesDtype; prepared?: PreparedRun } = { layout: 'pooled' },
+): Promise<TrainingData> {
+  const { prepare, encoder, vocab } = opts.prepared ?? (await readPreparedRun(runDir, opts.layout));
   const index = new Map(vocab.tokens.map((t, i) => [t, i] as const));
   const captions = await readCaptions(runPath(runDir, 'captions'));
   const source = await openFeatures(path.join(runDir, prepare.features.dir), encoder);

@@ -67,6 +67,13 @@ export interface LoopHooks {
   shouldStop?(): boolean;
   /** Stopped by shouldStop, mid-epoch or at its end. */
   onInterrupt?(state: TrainState): Promise<void>;
+  /** Checked after every batch but an epoch's last: true calls onCheckpoint (a timed save). */
+  checkpointDue?(): boolean;
+  /**
+   * A resumable save within an epoch: `state` is exactly what onInterrupt gets after the same batch
+   * (it points at the next batch), so resuming from it continues as if training had not stopped.
+   */
+  onCheckpoint?(state: TrainState): Promise<void>;
 }
 
 /** Validation loss (mean per word) and accuracy; no dropout, no gradients. */
@@ -124,6 +131,7 @@ export async function trainLoop(ctx: {
         stopped = true;
         break;
       }
+      if (state.batch < plan.length && hooks.checkpointDue?.()) await hooks.onCheckpoint?.(state);
       // Let signals (Ctrl-C) and timers through between batches.
       await new Promise((resolve) => setImmediate(resolve));
     }

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describeBackend, initBackend, type BackendInfo } from '../backend/index.js';
 import { CapgenError } from '../errors.js';
-import { formatSeconds, info, progressBar, type Progress } from '../log.js';
+import { debug, formatSeconds, info, progressBar, type Progress } from '../log.js';
 import {
   assertSameEncoder,
   defaultCheckpointDir,
@@ -18,13 +18,15 @@ import {
 import type { BaseSizes } from '../model/decoder.js';
 import { DECODERS, decoderFor } from '../model/registry.js';
 import { runPath } from '../run/layout.js';
-import { loadTrainingData, type OpenFeatures, type TrainingData } from './data.js';
+import { replaceTraining, type ReplacedTraining } from '../run/overwrite.js';
+import { heldImageCount, loadTrainingData, readPreparedRun, resolveFeaturesDtype, type OpenFeatures, type TrainingData } from './data.js';
 import { openCachedFeatures } from './features.js';
 import { writeHistory } from './history.js';
 import type { TrainConfig } from './config.js';
 import { openTensorBoard } from './keras-logs.js';
 import { freshState, trainLoop, type TrainState } from './loop.js';
-import { startTrainingEngine } from './step.js';
+import { assertTrainFits, availableMemory, type MemoryAvailable } from './memory.js';
+import { FULL_BATCH_TIME_STEPS, ONNX_TIME_STEP_MULTIPLE, resolveEngine, startTrainingEngine } from './step.js';
 import { onStopRequest, stopRequested } from '../util/signals.js';
 
 export type { TrainConfig } from './config.js';
@@ -40,6 +42,13 @@ export interface TrainDeps {
   openFeatures?: OpenFeatures;
   /** Stop request (tests); the CLI also stops on SIGINT. */
   shouldStop?: () => boolean;
+  /**
+   * `train/` holds an earlier training that --overwrite replaces (src/run/overwrite.ts guardTrainDir):
+   * it is moved aside only after everything is validated, and deleted once this training has saved a checkpoint.
+   */
+  replaceEarlierTraining?: boolean;
+  /** The memory training may use (tests); default: the cgroup limit or the machine's memory. */
+  memory?: MemoryAvailable;
 }
 
 export interface TrainResult {
@@ -59,7 +68,7 @@ function metaFor(ctx: {
 }): Omit<CheckpointMeta, 'weights' | 'format'> {
   const { data, sizes, config, state } = ctx;
   const last = state.history.at(-1);
-  const { runDir: _r, backend: _b, resume: _x, tensorboardDir: _t, ...trainConfig } = config;
+  const { runDir: _r, backend: _b, resume: _x, tensorboardDir: _t, checkpointEveryMinutes: _c, ...trainConfig } = config;
   return {
     architecture: ctx.architecture,
     ...sizes,
@@ -76,6 +85,30 @@ function metaFor(ctx: {
 }
 
 export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promise<TrainResult> {
+  try {
+    return await train(config, deps);
+  } catch (e) {
+    throw allocationError(e) ?? e;
+  }
+}
+
+/**
+ * An allocation that failed despite the estimate (other processes took the memory; an array the
+ * estimate does not count): one line with what to lower, not a RangeError with a stack trace.
+ */
+export function allocationError(e: unknown): CapgenError | undefined {
+  if (!(e instanceof RangeError) || !/Array buffer allocation failed|Invalid (typed )?array( buffer)? length/i.test(e.message))
+    return undefined;
+  return new CapgenError('USAGE', `training ran out of memory: ${e.message}`, {
+    hint: "lower --batch-size or the decoder's sizes (--hidden-size, --embedding-size, ...), or use --features-dtype float16",
+    cause: e,
+  });
+}
+
+async function train(config: TrainConfig, deps: TrainDeps): Promise<TrainResult> {
+  // Everything that can refuse this run is checked before the run folder is touched (an overwrite
+  // moves the earlier training aside only after that): the backend, the flags, the checkpoint to
+  // resume, the prepared data, the memory it needs, the model and its engine.
   // With several replicas each one is a core: one WASM thread apiece (an explicit 1 replica gets XNNPACK's pool).
   const backend = await initBackend(config.backend, config.replicas === 1 ? {} : { threads: 1 });
   config = { ...config, replicas: resolveReplicas(config.replicas, backend) };
@@ -107,19 +140,41 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
       replicas: config.replicas,
       engine: config.engine,
       tensorboardDir: config.tensorboardDir,
+      checkpointEveryMinutes: config.checkpointEveryMinutes,
       resume: true,
     };
   }
+  const prepared = await readPreparedRun(config.runDir, spec.features);
+  const dataSizes = {
+    vocabSize: prepared.vocab.tokens.length,
+    featureShape: prepared.encoder.featureShape,
+    dropout: config.dropout,
+    maxLength: prepared.prepare.maxCaptionLength + 2,
+  };
+  const sizes = resumed ? spec.sizesFrom(resumed.meta as unknown as Record<string, unknown>) : spec.sizesFor(dataSizes, config);
+  // Before anything large is allocated (the feature matrix, the weights, the engine's arrays).
+  const engineName = resolveEngine(config.engine, backend).name;
+  const featuresDtype = resolveFeaturesDtype(config.featuresDtype ?? 'auto', prepared.encoder.featureShape);
+  assertTrainFits(
+    {
+      spec,
+      sizes,
+      batchSize: config.batchSize,
+      maxCaptionLength: prepared.prepare.maxCaptionLength,
+      engine: engineName,
+      replicas: config.replicas as number,
+      featureRows: heldImageCount(prepared.prepare) ?? 0,
+      featureBytes: featuresDtype === 'float16' ? 2 : 4,
+      fullBatchTimeSteps: FULL_BATCH_TIME_STEPS,
+      timeStepMultiple: engineName === 'onnx' ? ONNX_TIME_STEP_MULTIPLE : 1,
+    },
+    { available: deps.memory ?? availableMemory(), rebuild: (options) => spec.sizesFor(dataSizes, options), options: config },
+  );
   const data = await loadTrainingData(config.runDir, deps.openFeatures ?? openCachedFeatures, {
     layout: spec.features,
     dtype: config.featuresDtype,
+    prepared,
   });
-  const dataSizes = {
-    vocabSize: data.vocab.tokens.length,
-    featureShape: data.encoder.featureShape,
-    dropout: config.dropout,
-    maxLength: data.prepare.maxCaptionLength + 2,
-  };
   if (resumed) {
     const metaFile = path.join(lastDir, 'checkpoint.json');
     assertSameEncoder(resumed.meta.encoder, data.encoder, metaFile);
@@ -134,7 +189,6 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
       );
     }
   }
-  const sizes = resumed ? spec.sizesFrom(resumed.meta as unknown as Record<string, unknown>) : spec.sizesFor(dataSizes, config);
   const state: TrainState = resumed ? (resumed.meta.trainState as unknown as TrainState) : freshState(config.learningRate);
   state.finished = false;
   const engine = await startTrainingEngine({
@@ -174,9 +228,22 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
   let bar: Progress | undefined;
   let historyPng = path.join(trainDir, 'history.png');
   let interrupted = false;
+  let replaced: ReplacedTraining | undefined;
   const meta = (s: TrainState) => metaFor({ data, architecture: spec.architecture, sizes, config, state: s });
-  const saveLast = () => saveCheckpoint(lastDir, { meta: meta(state), weights: engine.weights(), optimizer: optimizer.getState() });
+  // Every checkpoint is saved through here: the first one lets an overwrite delete the earlier training.
+  const save = async (dir: string, content: Parameters<typeof saveCheckpoint>[1]) => {
+    await saveCheckpoint(dir, content);
+    await replaced?.commit();
+  };
+  // --checkpoint-every: a timed save within an epoch is exactly the save of a stop (Ctrl-C) at that batch.
+  const checkpointEveryMs = (config.checkpointEveryMinutes ?? 0) * 60_000;
+  let lastSavedMs = performance.now();
+  const saveLast = async () => {
+    await save(lastDir, { meta: meta(state), weights: engine.weights(), optimizer: optimizer.getState() });
+    lastSavedMs = performance.now();
+  };
   try {
+    if (deps.replaceEarlierTraining) replaced = await replaceTraining(config.runDir);
     await trainLoop({
       replicas: engine,
       optimizer,
@@ -194,6 +261,11 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
         onProgress: (p) =>
           bar?.update(p.batch, { loss: p.loss.toFixed(4), acc: p.accuracy.toFixed(3), sps: p.samplesPerSecond.toFixed(0) }),
         shouldStop: () => stopRequested() !== undefined || (deps.shouldStop?.() ?? false),
+        checkpointDue: () => checkpointEveryMs > 0 && performance.now() - lastSavedMs >= checkpointEveryMs,
+        onCheckpoint: async (s) => {
+          await saveLast();
+          debug(`train: saved a resumable checkpoint after epoch ${s.epoch} + ${s.batch} batches in ${lastDir}`);
+        },
         onEpochEnd: async (r, s, improved) => {
           bar?.stop();
           const val = r.valLoss === null ? 'no dev split' : `val loss ${r.valLoss.toFixed(4)} acc ${(r.valAccuracy ?? 0).toFixed(3)}`;
@@ -203,7 +275,7 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
           );
           // This epoch's weights without the optimizer: for decoding (best/) and averaging (epochs/).
           const weightsOnly = { meta: { ...meta(s), trainState: undefined }, weights: engine.weights() };
-          if (improved) await saveCheckpoint(bestDir, weightsOnly);
+          if (improved) await save(bestDir, weightsOnly);
           if (config.keepEpochs) await keepEpoch(trainDir, r.epoch, config.keepEpochs, weightsOnly);
           await saveLast();
           historyPng = (await writeHistory(trainDir, s.history)).png;
@@ -219,6 +291,10 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
         },
       },
     });
+  } catch (e) {
+    // Nothing of the new training was saved: the earlier one goes back (a no-op once committed).
+    await replaced?.restore();
+    throw e;
   } finally {
     bar?.stop();
     await engine.close();

@@ -28,7 +28,7 @@ export type EngineChoice = 'auto' | 'onnx' | 'tfjs';
  * step without an arena cost (page faults), and 8 keeps the arenas of a Flickr8k run under ~1.4 GB
  * where 4 needed ~1.8 GB at the same speed (bench/README.md).
  */
-const ONNX_TIME_STEP_MULTIPLE = 8;
+export const ONNX_TIME_STEP_MULTIPLE = 8;
 /**
  * A training graph's memory grows with captions x time steps (the attention decoder keeps ~45 MB per
  * step of 128 captions for its backward pass). A batch longer than this runs as shards of fewer

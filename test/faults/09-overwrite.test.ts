@@ -1,6 +1,7 @@
 // Defect 9: `train` into a run that already had `train/` silently replaced best/, last/ and the
 // history. Now it refuses (exit 2) unless --resume (continue) or --overwrite (start again: the old
-// training is removed first, so none of it is mistaken for the new one's).
+// training is moved aside once all is checked and deleted once the new one has a checkpoint, so none of it is
+// mistaken for the new one's; test/faults/train-overwrite.test.ts covers the failures in between).
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
