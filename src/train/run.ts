@@ -59,7 +59,17 @@ function metaFor(ctx: {
 }): Omit<CheckpointMeta, 'weights' | 'format'> {
   const { data, sizes, config, state } = ctx;
   const last = state.history.at(-1);
-  const { runDir: _r, backend: _b, resume: _x, tensorboardDir: _t, ...trainConfig } = config;
+  // Left out: where things are, and choices that change speed or memory, not the weights.
+  const {
+    runDir: _r,
+    backend: _b,
+    resume: _x,
+    tensorboardDir: _t,
+    featureStore: _s,
+    featureMemoryMb: _m,
+    maxSteps: _n,
+    ...trainConfig
+  } = config;
   return {
     architecture: ctx.architecture,
     ...sizes,
@@ -80,9 +90,7 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
   const backend = await initBackend(config.backend, config.replicas === 1 ? {} : { threads: 1 });
   config = { ...config, replicas: resolveReplicas(config.replicas, backend) };
   const tensorboard = config.tensorboardDir === undefined ? undefined : openTensorBoard(config.tensorboardDir, backend);
-  const bestDir = defaultCheckpointDir(config.runDir);
   const lastDir = lastCheckpointDir(config.runDir);
-  const trainDir = runPath(config.runDir, 'trainDir');
 
   let resumed: Awaited<ReturnType<typeof readCheckpoint>> | undefined;
   let spec = DECODERS[config.decoder];
@@ -107,13 +115,41 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
       replicas: config.replicas,
       engine: config.engine,
       tensorboardDir: config.tensorboardDir,
+      featureStore: config.featureStore,
+      featureMemoryMb: config.featureMemoryMb,
+      maxSteps: config.maxSteps,
       resume: true,
     };
   }
   const data = await loadTrainingData(config.runDir, deps.openFeatures ?? openCachedFeatures, {
     layout: spec.features,
     dtype: config.featuresDtype,
+    store: config.featureStore,
+    memoryBudgetBytes: config.featureMemoryMb === undefined ? undefined : config.featureMemoryMb * 2 ** 20,
   });
+  try {
+    return await trainOn(data, { config, spec, resumed, backend, deps, tensorboard });
+  } finally {
+    await data.features.close();
+  }
+}
+
+interface TrainContext {
+  config: TrainConfig;
+  spec: NonNullable<ReturnType<typeof decoderFor>>;
+  resumed?: Awaited<ReturnType<typeof readCheckpoint>>;
+  backend: BackendInfo;
+  deps: TrainDeps;
+  tensorboard?: ReturnType<typeof openTensorBoard>;
+}
+
+/** Everything after loading the data (the caller closes its feature store). */
+async function trainOn(data: TrainingData, ctx: TrainContext): Promise<TrainResult> {
+  const { spec, resumed, backend, deps, tensorboard } = ctx;
+  let config = ctx.config;
+  const bestDir = defaultCheckpointDir(config.runDir);
+  const lastDir = lastCheckpointDir(config.runDir);
+  const trainDir = runPath(config.runDir, 'trainDir');
   const dataSizes = {
     vocabSize: data.vocab.tokens.length,
     featureShape: data.encoder.featureShape,
@@ -161,10 +197,11 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
   const shape = fs.length === 1 ? `${fs[0]}-d` : fs.join('x');
   info(
     `train: decoder ${spec.architecture}, ${data.images.length} images, ${data.train.length} training / ${data.dev.length} dev captions, vocabulary ${sizes.vocabSize}, ` +
-      `features ${shape} (${data.encoder.architecture}, held as ${data.features instanceof Uint16Array ? 'float16' : 'float32'}), ${stepsPerEpoch} steps per epoch of ${config.batchSize}, ` +
+      `features ${shape} (${data.encoder.architecture}, held as ${data.features.dtype}), ${stepsPerEpoch} steps per epoch of ${config.batchSize}, ` +
       `lr ${config.learningRate}${config.warmupSteps ? ` after ${config.warmupSteps} warm-up steps` : ''}, dropout ${config.dropout}` +
       (resumed ? `, resuming after epoch ${state.epoch}${state.batch ? ` batch ${state.batch}` : ''}` : ''),
   );
+  info(`train: feature store ${data.features.kind} (${data.featureStoreWhy})`);
   if (!data.dev.length) info('train: no dev captions: the best checkpoint is chosen by training loss');
 
   // SIGINT/SIGTERM (src/util/signals.ts): stop after this batch and save a resumable checkpoint.
@@ -209,12 +246,13 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
           historyPng = (await writeHistory(trainDir, s.history)).png;
           tensorboard?.write(r);
         },
-        onInterrupt: async (s) => {
+        onInterrupt: async (s, reason) => {
           bar?.stop();
-          interrupted = true;
+          // --max-steps is a stop that was asked for: not an interruption (exit 0).
+          interrupted = reason === 'signal';
           await saveLast();
           info(
-            `train: stopped after epoch ${s.epoch}${s.batch ? ` + ${s.batch} batches` : ''}; resume with \`capgen train --run ${config.runDir} --resume\``,
+            `train: stopped after epoch ${s.epoch}${s.batch ? ` + ${s.batch} batches` : ''}${reason === 'max-steps' ? ` (--max-steps ${config.maxSteps})` : ''}; resume with \`capgen train --run ${config.runDir} --resume\``,
           );
         },
       },
