@@ -211,6 +211,7 @@ async function trainOn(data: TrainingData, ctx: TrainContext): Promise<TrainResu
   let bar: Progress | undefined;
   let historyPng = path.join(trainDir, 'history.png');
   let interrupted = false;
+  let firstStepAt: number | undefined; // performance.now() when this call's first step began
   const meta = (s: TrainState) => metaFor({ data, architecture: spec.architecture, sizes, config, state: s });
   const saveLast = () => saveCheckpoint(lastDir, { meta: meta(state), weights: engine.weights(), optimizer: optimizer.getState() });
   try {
@@ -222,6 +223,7 @@ async function trainOn(data: TrainingData, ctx: TrainContext): Promise<TrainResu
       state,
       hooks: {
         onEpochStart: (epoch, batches, start) => {
+          firstStepAt ??= performance.now();
           bar = progressBar(
             batches,
             `epoch ${epoch + 1}/${config.epochs} [{bar}] {value}/{total} | loss {loss} | acc {acc} | {sps} captions/s | ETA {eta_formatted}`,
@@ -254,6 +256,13 @@ async function trainOn(data: TrainingData, ctx: TrainContext): Promise<TrainResu
           info(
             `train: stopped after epoch ${s.epoch}${s.batch ? ` + ${s.batch} batches` : ''}${reason === 'max-steps' ? ` (--max-steps ${config.maxSteps})` : ''}; resume with \`capgen train --run ${config.runDir} --resume\``,
           );
+          if (reason === 'max-steps') {
+            // The rate of the steps themselves (validation and checkpoints of crossed epochs included), without loading.
+            const seconds = (performance.now() - (firstStepAt ?? performance.now())) / 1000;
+            info(
+              `train: ${config.maxSteps} steps in ${seconds.toFixed(1)} s = ${((config.maxSteps ?? 0) / Math.max(seconds, 1e-9)).toFixed(3)} steps/s`,
+            );
+          }
         },
       },
     });
