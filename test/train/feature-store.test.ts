@@ -233,4 +233,19 @@ describe('the feature stores', () => {
     expect(last.meta.trainConfig).not.toHaveProperty('maxSteps'); // a choice of this call, not of the model
     expect(last.meta.trainConfig).not.toHaveProperty('featureStore');
   }, 60_000);
+
+  it('a run stopped by --max-steps on disk resumes in memory to the weights of an uninterrupted run', async () => {
+    const whole = await runWithCache({ featureShape: SPATIAL, cacheDtype: 'float16' });
+    const sliced = await runWithCache({ featureShape: SPATIAL, cacheDtype: 'float16' });
+    const over = { decoder: 'attention', engine: 'tfjs' } as const;
+    await runTrain(config(whole.runDir, { ...over, featureStore: 'memory' }));
+    // 54 training captions in batches of 8 = 7 steps per epoch: stop inside the second epoch.
+    const first = await runTrain(config(sliced.runDir, { ...over, featureStore: 'disk', maxSteps: 9 }));
+    expect([first.state.epoch, first.state.batch]).toEqual([1, 2]);
+    const rest = await runTrain(config(sliced.runDir, { ...over, featureStore: 'memory', resume: true }));
+    expect(rest.state.epoch).toBe(2);
+    const [a, b] = await Promise.all([whole, sliced].map((t) => readCheckpoint(path.join(t.runDir, 'train', 'last'))));
+    for (const name of Object.keys(a.weights))
+      expect(Buffer.from(b.weights[name].buffer).equals(Buffer.from(a.weights[name].buffer)), name).toBe(true);
+  }, 60_000);
 });
