@@ -92,11 +92,11 @@ async function trainedSideBySide() {
   }
   const peer = ensureTorchPeer();
   if (!peer.available) return;
-  const d = await loadTrainingData(runDir, openCachedFeatures);
+  const d = await loadTrainingData(runDir, openCachedFeatures, { layout: 'pooled', store: 'memory' });
   const D = d.featureSize;
   const rows = [...new Set(d.dev.map((e) => e.imageRow))].slice(0, images);
   const features = new Float32Array(rows.length * D);
-  rows.forEach((r, i) => features.set(d.features.subarray(r * D, (r + 1) * D), i * D));
+  rows.forEach((r, i) => d.features.copyRow(r, features, i * D));
   const dir = peerDir('decode');
   try {
     const checkpoint = args.checkpoint ?? [path.join(runDir, 'train', 'best')].find((c) => existsSync(path.join(c, 'checkpoint.json')));
@@ -124,8 +124,10 @@ async function trainedSideBySide() {
       console.log(
         `no capgen checkpoint in ${runDir}: PyTorch trains the merge decoder for ${epochs} epoch(s) on the run's ${d.train.length} training captions (untimed), and both sides decode with those weights`,
       );
+      const matrix = new Float32Array(d.features.rowCount * D); // the peer reads one [images, D] matrix
+      for (let r = 0; r < d.features.rowCount; r++) d.features.copyRow(r, matrix, r * D);
       const trainDir = writePeerData(path.join(dir, 'train'), {
-        features: d.features,
+        features: matrix,
         featureShape: [D],
         vocabSize: sizes.vocabSize,
         train: d.train,

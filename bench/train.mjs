@@ -17,6 +17,7 @@ import { WEIGHT_NAMES, initialWeights, mergeLstm } from '../dist/model/merge-lst
 import { mulberry32 as seededRandom } from '../dist/util/random.js';
 import { planEpoch } from '../dist/train/batches.js';
 import { loadTrainingData } from '../dist/train/data.js';
+import { MemoryFeatureStore } from '../dist/train/feature-store.js';
 import { openCachedFeatures } from '../dist/train/features.js';
 import { startTrainingEngine } from '../dist/train/step.js';
 
@@ -46,7 +47,14 @@ function synthetic(captions, devCaptions, vocab, featureSize, images) {
       for (let t = 0; t < n; t++) ids[t] = 4 + Math.floor((vocab - 4) * rand() ** 3);
       return { imageRow: firstImage + (c % imageCount), ids };
     });
-  return { features, featureSize, train: make(captions, 0, images), dev: make(devCaptions, images, devImages), vocabSize: vocab };
+  return {
+    features: MemoryFeatureStore.fromMatrix(features, featureSize),
+    matrix: features,
+    featureSize,
+    train: make(captions, 0, images),
+    dev: make(devCaptions, images, devImages),
+    vocabSize: vocab,
+  };
 }
 
 const defaultRun = ['/work/runs/p8k-mobilenet', '/tmp/p8k-mobilenet'].find((d) => existsSync(path.join(d, 'prepare.json')));
@@ -58,8 +66,11 @@ const engineChoice = flag('engine', 'auto');
 const info = await initBackend(flag('backend', 'wasm'), replicaCount === 1 ? {} : { threads: 1 });
 let data;
 if (runDir) {
-  const d = await loadTrainingData(runDir, openCachedFeatures);
-  data = { features: d.features, featureSize: d.featureSize, train: d.train, dev: d.dev, vocabSize: d.vocab.tokens.length };
+  const d = await loadTrainingData(runDir, openCachedFeatures, { layout: 'pooled', store: 'memory' });
+  // The PyTorch peer reads one [images, D] float32 matrix.
+  const matrix = new Float32Array(d.features.rowCount * d.featureSize);
+  for (let r = 0; r < d.features.rowCount; r++) d.features.copyRow(r, matrix, r * d.featureSize);
+  data = { features: d.features, matrix, featureSize: d.featureSize, train: d.train, dev: d.dev, vocabSize: d.vocab.tokens.length };
   console.log(
     `data: ${runDir}: ${d.train.length} training captions, ${d.images.length} images, vocabulary ${data.vocabSize}, ${d.featureSize}-d features`,
   );
@@ -154,7 +165,7 @@ if (!argv.includes('--no-torch')) {
   if (peer.available) {
     // The same batches in the same order (capgen's plan), so that only the dropout draws differ.
     const dir = writePeerData(peerDir('train'), {
-      features: data.features,
+      features: data.matrix,
       featureShape: [data.featureSize],
       vocabSize: data.vocabSize,
       train: data.train,

@@ -5,6 +5,7 @@ import { DECODERS, DECODER_NAMES, type DecoderName } from '../model/registry.js'
 import { DEFAULT_TRAIN_CONFIG as D, type TrainConfig } from '../train/config.js';
 import { runTrain } from '../train/run.js';
 import { FEATURES_DTYPES } from '../train/data.js';
+import { FEATURE_STORE_CHOICES } from '../train/feature-store.js';
 import { ENGINE_CHOICES } from '../train/step.js';
 import os from 'node:os';
 import { withRunLock } from '../run/lock.js';
@@ -76,6 +77,24 @@ export function trainCommand(): Command {
         .choices(FEATURES_DTYPES)
         .default(D.featuresDtype),
     )
+    .addOption(
+      new Option(
+        '--feature-store <where>',
+        'where training reads the image features: memory (all rows loaded first), disk (each batch read from the feature cache, with read-ahead; memory stays flat), auto (memory when the rows fit --feature-memory-mb); same results either way',
+      )
+        .choices(FEATURE_STORE_CHOICES)
+        .default(D.featureStore),
+    )
+    .option(
+      '--feature-memory-mb <n>',
+      'auto: the most memory the feature rows may take before they stay on disk (default: a quarter of RAM)',
+      intArg(1),
+    )
+    .option(
+      '--max-steps <n>',
+      'stop after N training steps (batches) of this call and save a resumable checkpoint in <run>/train/last',
+      intArg(1),
+    )
     .option('--seed <n>', 'seed for weights, shuffling and dropout', intArg(0), D.seed)
     .option(
       '--replicas <n>',
@@ -96,7 +115,7 @@ export function trainCommand(): Command {
     )
     .option(
       '--resume',
-      'continue from <run>/train/last with its settings (only --epochs, --engine, --replicas and --checkpoint-every apply)',
+      'continue from <run>/train/last with its settings (only --epochs, --engine, --replicas, --checkpoint-every, --feature-store, --feature-memory-mb and --max-steps apply)',
       false,
     )
     .option(
@@ -137,6 +156,9 @@ export function trainCommand(): Command {
         labelSmoothing: opts.labelSmoothing,
         seed: opts.seed,
         featuresDtype: opts.featuresDtype,
+        featureStore: opts.featureStore,
+        featureMemoryMb: opts.featureMemoryMb,
+        maxSteps: opts.maxSteps,
         resume: opts.resume,
         keepEpochs: opts.keepEpochs,
         replicas: opts.replicas,

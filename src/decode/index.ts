@@ -24,6 +24,12 @@ export interface DecodeBatchOptions extends DecodeOptions {
 }
 
 /**
+ * Feature vectors to decode: an array, or a list that reads each vector when its batch comes (eval
+ * reads them from the feature cache: only one batch of them is in memory at a time).
+ */
+export type FeatureList = readonly Float32Array[] | { readonly length: number; get(index: number): Float32Array };
+
+/**
  * Decodes one tensor of features [B, ...featureShape] (greedy when beamSize is 1, else beam search).
  * Synchronous; the caller keeps ownership of `features`.
  */
@@ -41,11 +47,12 @@ export function decodeBatch(model: StepDecoder, features: tf.Tensor, opts: Decod
 }
 
 /** Decodes many feature vectors, batch by batch, yielding to the event loop between batches. */
-export async function decodeFeatures(model: StepDecoder, features: Float32Array[], opts: DecodeBatchOptions): Promise<DecodedCaption[]> {
+export async function decodeFeatures(model: StepDecoder, features: FeatureList, opts: DecodeBatchOptions): Promise<DecodedCaption[]> {
   const batchSize = opts.batchSize ?? DEFAULT_DECODE_BATCH_SIZE;
+  const at = 'get' in features ? (i: number) => features.get(i) : (i: number) => (features as readonly Float32Array[])[i];
   const results: DecodedCaption[] = [];
   for (let start = 0; start < features.length; start += batchSize) {
-    const rows = features.slice(start, start + batchSize);
+    const rows = Array.from({ length: Math.min(batchSize, features.length - start) }, (_, i) => at(start + i));
     const featureShape = opts.featureShape ?? [rows[0].length];
     const size = featureShape.reduce((a, b) => a * b, 1);
     const flat = new Float32Array(rows.length * size);

@@ -5,7 +5,7 @@ import { describeBackend, initBackend } from '../backend/index.js';
 import { attentionGridOf } from '../decode/attention.js';
 import { decodeFeatures, describeDecoding, type DecodedCaption } from '../decode/index.js';
 import { CapgenError } from '../errors.js';
-import { openFeatureCache } from '../features/cache.js';
+import { openFeatureCache, type FeatureCache } from '../features/cache.js';
 import { checkFeatureCoverage } from '../features/coverage.js';
 import { formatSeconds, info, progressBar, warn } from '../log.js';
 import { assertSameEncoder, CHECKPOINT_FILES, defaultCheckpointDir, loadCheckpoint } from '../model/checkpoint.js';
@@ -76,6 +76,7 @@ export async function fromModel(
   info(backend);
   const checkpointDir = config.checkpointDir ?? defaultCheckpointDir(config.runDir);
   const { meta, model } = await loadCheckpoint(checkpointDir);
+  let cache: FeatureCache | undefined;
   try {
     const vocab = Vocabulary.fromFile(meta.vocab, path.join(checkpointDir, CHECKPOINT_FILES.meta));
     const refs = referencesByImage(captions, meta.cleaning);
@@ -103,30 +104,25 @@ export async function fromModel(
         hint: 'rerun `capgen prepare` with an --encoder',
       });
     }
-    const cacheDir = path.join(config.runDir, prepare.features.dir);
-    const cache = await openFeatureCache(cacheDir);
-    if (cache.damaged) warn(`eval: ${cache.damaged} cached features failed their hash check`);
-    let vectors: Float32Array[];
-    try {
-      assertSameEncoder(meta.encoder, cache.identity, cacheDir);
-      const withFeatures: ImageReferences[] = [];
-      vectors = [];
-      for (const item of items) {
-        const v = cache.get(item.image);
-        if (v) {
-          withFeatures.push(item);
-          vectors.push(v);
-        } else skipped.push({ image: item.image, reason: 'no usable feature in the cache (damaged or incomplete cache)' });
-      }
-      const splitImages = items.length;
-      items = withFeatures;
-      checkFeatureCoverage([{ split: config.split, images: splitImages, missing: splitImages - items.length }], {
-        cacheDir,
-        command: 'eval',
-      });
-    } finally {
-      cache.close();
+    // An absolute dir (a cache kept outside the run) stays as it is; a relative one is under the run.
+    const cacheDir = path.resolve(config.runDir, prepare.features.dir);
+    const features = (cache = await openFeatureCache(cacheDir));
+    if (features.damaged) warn(`eval: ${features.damaged} cached features failed their hash check`);
+    assertSameEncoder(meta.encoder, features.identity, cacheDir);
+    const withFeatures: ImageReferences[] = [];
+    for (const item of items) {
+      if (features.has(item.image)) withFeatures.push(item);
+      else skipped.push({ image: item.image, reason: 'no usable feature in the cache (damaged or incomplete cache)' });
     }
+    const splitImages = items.length;
+    items = withFeatures;
+    checkFeatureCoverage([{ split: config.split, images: splitImages, missing: splitImages - items.length }], {
+      cacheDir,
+      command: 'eval',
+    });
+    // Read batch by batch while decoding (src/decode/index.ts): never the whole split's features at once.
+    const decodedItems = items;
+    const vectors = { length: items.length, get: (i: number) => features.get(decodedItems[i].image) as Float32Array };
     if (skipped.length) warn(`${skipped.length} images of the ${config.split} split are left out (see "skipped" in metrics.json)`);
     if (items.length === 0)
       throw new CapgenError('BAD_INPUT', `no image of the ${config.split} split can be captioned`, {
@@ -190,6 +186,7 @@ export async function fromModel(
       backend: backend.replace(/^backend: /, ''),
     };
   } finally {
+    cache?.close();
     model.dispose();
   }
 }

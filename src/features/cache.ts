@@ -305,3 +305,79 @@ export async function openCacheWriter(dir: string, meta: CacheMeta): Promise<Cac
     },
   };
 }
+
+/**
+ * Positional access to a cache's rows, for readers that fetch a few rows at a time (training with
+ * `--feature-store disk`): the image -> row map, and reads of raw rows straight from vectors.bin.
+ * Opening checks every batch's hash as openFeatureCache does; damaged rows are left out of rowOf.
+ */
+export interface FeatureRowFile extends FeatureCache {
+  /** Bytes of one stored row: dim x 2 (float16) or x 4 (float32). */
+  readonly rowBytes: number;
+  /** The row of an image in vectors.bin (undefined when not cached or damaged). */
+  rowOf(name: string): number | undefined;
+  /**
+   * Reads the raw stored rows `rows` into `into`, row i at i x rowBytes (float16 bits or float32, as
+   * `dtype` says), with positional reads that may run at once on libuv's thread pool.
+   */
+  readRows(rows: readonly number[], into: Uint8Array): Promise<void>;
+  /** readRows, blocking (for a row read on its own, outside the batches). */
+  readRowsSync(rows: readonly number[], into: Uint8Array): void;
+}
+
+export async function openFeatureRowFile(dir: string): Promise<FeatureRowFile> {
+  const { meta, rows, damaged } = await recover(dir, false);
+  const rowBytes = meta.dim * bytesPer(meta.dtype);
+  const vectorsPath = path.join(dir, CACHE_FILES.vectors);
+  let fd: number | undefined;
+  let handle: Promise<fs.FileHandle> | undefined;
+  const rowOf = (name: string) => rows.get(name);
+  const readRow = async (file: fs.FileHandle, row: number, into: Uint8Array, at: number) => {
+    let done = 0;
+    while (done < rowBytes) {
+      const { bytesRead } = await file.read(into, at + done, rowBytes - done, row * rowBytes + done);
+      if (bytesRead === 0) throw new CapgenError('BAD_INPUT', `the feature cache ends inside row ${row}`, { file: vectorsPath });
+      done += bytesRead;
+    }
+  };
+  return {
+    damaged,
+    identity: meta.identity,
+    dtype: meta.dtype,
+    dim: meta.dim,
+    rowBytes,
+    names: () => [...rows.keys()],
+    has: (name) => rows.has(name),
+    rowOf,
+    get(name) {
+      const row = rows.get(name);
+      if (row === undefined) return undefined;
+      fd ??= openSync(vectorsPath, 'r');
+      const bytes = readBytes(fd, row * rowBytes, rowBytes);
+      if (meta.dtype === 'float16') return float16ToFloat32(new Uint16Array(bytes.buffer, bytes.byteOffset, meta.dim));
+      return new Float32Array(bytes.buffer, bytes.byteOffset, meta.dim);
+    },
+    async readRows(wanted, into) {
+      if (into.length < wanted.length * rowBytes) throw new RangeError(`readRows: ${into.length} bytes for ${wanted.length} rows`);
+      handle ??= fs.open(vectorsPath, 'r');
+      const file = await handle;
+      await Promise.all(wanted.map((row, i) => readRow(file, row, into, i * rowBytes)));
+    },
+    readRowsSync(wanted, into) {
+      fd ??= openSync(vectorsPath, 'r');
+      const file = fd;
+      wanted.forEach((row, i) => {
+        const bytes = readBytes(file, row * rowBytes, rowBytes);
+        if (bytes.length < rowBytes) throw new CapgenError('BAD_INPUT', `the feature cache ends inside row ${row}`, { file: vectorsPath });
+        into.set(bytes, i * rowBytes);
+      });
+    },
+    close() {
+      if (fd !== undefined) closeSync(fd);
+      fd = undefined;
+      const open = handle;
+      handle = undefined;
+      void open?.then((f) => f.close()).catch(() => undefined);
+    },
+  };
+}

@@ -1,12 +1,12 @@
 // Streaming batches for teacher forcing: captions bucketed by length (little padding), shuffled with
-// a seed per epoch, materialised one batch at a time (src/train/replicas.ts, per step) from the feature
-// matrix and token ids: nothing per epoch is held in memory but the plan of indices.
+// a seed per epoch, materialised one batch at a time (src/train/replicas.ts, per step) from the rows of
+// its images (src/train/feature-store.ts) and token ids: nothing per epoch is held but the plan of indices.
 import * as tf from '@tensorflow/tfjs';
 import { SPECIAL_IDS } from '../run/formats.js';
 import { mixSeed, mulberry32 } from '../util/random.js';
 import type { BatchTensors } from '../model/ops.js';
-import { float16ToFloat32 } from '../features/float16.js';
 import type { Example, FeatureRows } from './data.js';
+import { matrixReader, type FeatureRowReader } from './feature-store.js';
 import { dropoutMasks, type ShardDropout } from './dropout.js';
 
 /** Indices into the example list, one array per batch, in training order. Same seed+epoch, same plan. */
@@ -68,28 +68,15 @@ export interface BuildOptions {
   dropout?: ShardDropout;
 }
 
-/** float16 bits -> float32, all 65536 of them (256 KB, made on first use): a batch's rows widen by lookup. */
-let halfTable: Float32Array | undefined;
-
-/** Copies row `row` of the feature matrix (float32, or float16 bits widened) into out at `offset`. */
-function copyFeatureRow(features: FeatureRows, row: number, featureSize: number, out: Float32Array, offset: number): void {
-  const start = row * featureSize;
-  if (features instanceof Float32Array) {
-    out.set(features.subarray(start, start + featureSize), offset);
-    return;
-  }
-  const table = (halfTable ??= float16ToFloat32(Uint16Array.from({ length: 65536 }, (_, i) => i)));
-  for (let j = 0; j < featureSize; j++) out[offset + j] = table[features[start + j]];
-}
-
 /**
  * Inputs [start, w1..wn], targets [w1..wn, end] for each caption, plus dropout masks when training.
- * features: the training feature matrix, float32 or float16 bits (the batch is float32 either way).
+ * features: the rows of the picks' images (a store's batch rows, src/train/feature-store.ts), or a
+ * whole feature matrix, float32 or float16 bits (the batch is float32 either way).
  */
 export function buildBatch(
   examples: Example[],
   picks: number[],
-  features: FeatureRows,
+  features: FeatureRowReader | FeatureRows,
   featureSize: number,
   opts: BuildOptions = {},
 ): HostBatch {
@@ -115,7 +102,8 @@ export function buildBatch(
       k++;
     }
   }
-  picks.forEach((p, b) => copyFeatureRow(features, examples[p].imageRow, featureSize, feats, b * featureSize));
+  const reader = ArrayBuffer.isView(features) ? matrixReader(features, featureSize) : features;
+  picks.forEach((p, b) => reader.copyRow(examples[p].imageRow, feats, b * featureSize));
   const batch: HostBatch = { batchSize, timeSteps, features: feats, inputs, rows, rowCaption, targets, masks: {} };
   if (opts.dropout) addDropoutMasks(batch, opts.dropout);
   return batch;

@@ -4,6 +4,7 @@ import type { BackendChoice } from '../backend/index.js';
 import type { DecoderOptions } from '../model/decoder.js';
 import type { DecoderName } from '../model/registry.js';
 import type { FeaturesDtype } from './data.js';
+import type { FeatureStoreChoice } from './feature-store.js';
 import { DEFAULT_RUN_DIR } from '../run/layout.js';
 import type { LoopConfig } from './loop.js';
 import type { EngineChoice } from './step.js';
@@ -24,6 +25,10 @@ export interface TrainConfig extends LoopConfig, DecoderOptions {
   resume: boolean;
   /** How the feature matrix is held in memory (src/train/data.ts); undefined = 'auto'. */
   featuresDtype?: FeaturesDtype;
+  /** Where the rows are read from during training (src/train/feature-store.ts); changes speed and memory, not results. */
+  featureStore?: FeatureStoreChoice;
+  /** auto's memory budget for the feature rows, in MiB; undefined = a quarter of RAM. */
+  featureMemoryMb?: number;
   /** Gradient replicas (threads) per step of the tfjs engine; undefined = one per core on WASM/cpu, 1 on native TensorFlow. */
   replicas?: number;
   /** Keep the weights of the last N epochs in <run>/train/epochs/epoch-NNN (0 = none), for `capgen average`. */
@@ -59,6 +64,9 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   // epoch, resolved in src/train/run.ts once the data is known; merge: none).
   warmupSteps: undefined,
   featuresDtype: 'auto', // float16 for spatial maps (half of 1.4 GB on Flickr8k), float32 for pooled vectors
+  // Memory while the rows fit the budget (fastest, nothing to read per step), the cache on disk
+  // when they do not (COCO's spatial maps are past a typical machine's memory); same results either way.
+  featureStore: 'auto',
   // Off: each kept epoch is another copy of the weights. `capgen average` of a run's last epochs
   // usually captions better than its best epoch alone (bench/README.md), so runs meant for it set ~5.
   keepEpochs: 0,

@@ -1,5 +1,6 @@
 // Loads what `capgen prepare` wrote (prepare.json, vocab.json, captions.jsonl, the feature cache)
-// into compact arrays for training: one feature matrix, and token ids per caption.
+// for training: token ids per caption, and the image features as a store (src/train/feature-store.ts):
+// every row in memory, or each batch's rows read from the cache on disk.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { CapgenError } from '../errors.js';
@@ -8,20 +9,33 @@ import { warn } from '../log.js';
 import type { EncoderIdentity, PrepareRecord, PreparedCaption, SplitName, VocabularyFile } from '../run/formats.js';
 import { SPECIAL_IDS } from '../run/formats.js';
 import { runPath } from '../run/layout.js';
-import { float32ToFloat16 } from '../features/float16.js';
+import {
+  defaultFeatureMemoryBytes,
+  DiskFeatureStore,
+  MemoryFeatureStore,
+  resolveFeatureStore,
+  type FeatureStore,
+  type FeatureStoreChoice,
+  type StoredRows,
+} from './feature-store.js';
 
 /** What training needs from a feature cache (src/features/cache.ts provides it; tests inject one). */
 export interface FeatureSource {
   readonly dim: number;
   get(image: string): Float32Array | undefined;
+  /**
+   * Positional access to the stored rows (the feature cache's FeatureRowFile has it): what
+   * `--feature-store disk` reads batches with. Sources without it are loaded into memory.
+   */
+  readonly rowFile?: StoredRows & { rowOf(image: string): number | undefined };
   close?(): void;
 }
 
 export type OpenFeatures = (dir: string, encoder: EncoderIdentity) => Promise<FeatureSource> | FeatureSource;
 
 /**
- * The feature matrix as training keeps it, [images, featureSize] row-major: float32, or IEEE float16
- * bits (half the memory; src/train/batches.ts widens the rows of each batch back to float32).
+ * A feature matrix [images, featureSize] row-major: float32, or IEEE float16 bits (half the memory;
+ * src/train/batches.ts widens the rows of each batch back to float32). Tests build batches from one.
  */
 export type FeatureRows = Float32Array | Uint16Array;
 
@@ -53,8 +67,10 @@ export interface TrainingData {
   encoder: EncoderIdentity;
   vocab: VocabularyFile;
   featureSize: number;
-  /** [images, featureSize], row-major, held once (gradient replicas get batches, not this). */
-  features: FeatureRows;
+  /** The rows of `images`, in memory or on disk (gradient replicas get batches, not this). */
+  features: FeatureStore;
+  /** How the store was chosen, for the log (`train --feature-store`). */
+  featureStoreWhy: string;
   images: string[];
   train: Example[];
   dev: Example[];
@@ -104,6 +120,21 @@ export function encodeTokens(tokens: string[], index: Map<string, number>, maxLe
   const ids = new Int32Array(n);
   for (let i = 0; i < n; i++) ids[i] = index.get(tokens[i]) ?? SPECIAL_IDS.unk;
   return ids;
+}
+
+export interface LoadOptions {
+  /** What the decoder takes, pooled vectors [D] or spatial features [regions, channels]. */
+  layout: 'pooled' | 'spatial';
+  /** Precision of the rows (default 'auto', see resolveFeaturesDtype). */
+  dtype?: FeaturesDtype;
+  /** Where the rows are read from (default 'auto', see resolveFeatureStore). */
+  store?: FeatureStoreChoice;
+  /** auto's memory budget for the rows (default: defaultFeatureMemoryBytes). */
+  memoryBudgetBytes?: number;
+  /** Elements per typed array of the memory store (tests make it small). */
+  chunkElements?: number;
+  /** What readPreparedRun returned, when the caller read it already. */
+  prepared?: PreparedRun;
 }
 
 /** What prepare wrote that decides a model's sizes: read and checked before anything large is loaded. */
@@ -156,41 +187,55 @@ export function heldImageCount(prepare: PrepareRecord): number | undefined {
   return typeof train === 'number' && typeof dev === 'number' ? train + dev : undefined;
 }
 
-/**
- * layout: what the decoder takes, pooled vectors [D] or spatial features [regions, channels].
- * dtype: how the feature matrix is held (default 'auto', see resolveFeaturesDtype).
- * prepared: what readPreparedRun returned, when the caller read it already.
- */
 export async function loadTrainingData(
   runDir: string,
   openFeatures: OpenFeatures,
-  opts: { layout: 'pooled' | 'spatial'; dtype?: FeaturesDtype; prepared?: PreparedRun } = { layout: 'pooled' },
+  opts: LoadOptions = { layout: 'pooled' },
 ): Promise<TrainingData> {
   const { prepare, encoder, vocab } = opts.prepared ?? (await readPreparedRun(runDir, opts.layout));
   const index = new Map(vocab.tokens.map((t, i) => [t, i] as const));
   const captions = await readCaptions(runPath(runDir, 'captions'));
-  const source = await openFeatures(path.join(runDir, prepare.features.dir), encoder);
+  // An absolute dir (a cache kept outside the run) stays as it is; a relative one is under the run.
+  const cacheDir = path.resolve(runDir, prepare.features.dir);
+  const source = await openFeatures(cacheDir, encoder);
   const featureSize = source.dim;
 
-  // The images first, so that the matrix is allocated once at its final size: no per-image copies
-  // held until the end (that doubled the peak memory of spatial features).
   const wanted = [...new Set(captions.filter((c) => c.split !== 'test').map((c) => c.image))];
   const dtype = resolveFeaturesDtype(opts.dtype ?? 'auto', encoder.featureShape);
-  const matrix: FeatureRows =
-    dtype === 'float16' ? new Uint16Array(wanted.length * featureSize) : new Float32Array(wanted.length * featureSize);
+  const rowFile = source.rowFile;
+  const store = resolveFeatureStore(opts.store ?? 'auto', {
+    matrixBytes: wanted.length * featureSize * (dtype === 'float16' ? 2 : 4),
+    budgetBytes: opts.memoryBudgetBytes ?? defaultFeatureMemoryBytes(),
+    budgetGiven: opts.memoryBudgetBytes !== undefined,
+    canReadRows: rowFile !== undefined,
+  });
+  // Training rows in the order of `wanted`, skipping images without a feature: the same rows in both stores.
   const imageRows = new Map<string, number>();
-  for (const image of wanted) {
-    const vec = source.get(image);
-    if (!vec) continue;
-    if (vec.length !== featureSize)
-      throw new CapgenError('BAD_INPUT', `feature of ${image} has ${vec.length} values, expected ${featureSize}`, {
-        file: prepare.features.dir,
-      });
-    const row = imageRows.size;
-    matrix.set(matrix instanceof Uint16Array ? float32ToFloat16(vec) : vec, row * featureSize);
-    imageRows.set(image, row);
+  let features: FeatureStore;
+  if (store.kind === 'disk' && rowFile) {
+    const stored: number[] = [];
+    for (const image of wanted) {
+      const row = rowFile.rowOf(image);
+      if (row === undefined) continue;
+      imageRows.set(image, stored.length);
+      stored.push(row);
+    }
+    features = new DiskFeatureStore(rowFile, Int32Array.from(stored), featureSize, dtype);
+  } else {
+    const memory = new MemoryFeatureStore(featureSize, dtype, { chunkElements: opts.chunkElements });
+    for (const image of wanted) {
+      const vec = source.get(image);
+      if (!vec) continue;
+      if (vec.length !== featureSize)
+        throw new CapgenError('BAD_INPUT', `feature of ${image} has ${vec.length} values, expected ${featureSize}`, {
+          file: cacheDir,
+        });
+      imageRows.set(image, memory.push(vec));
+    }
+    memory.trim();
+    source.close?.();
+    features = memory;
   }
-  source.close?.();
   const bySplit: Record<SplitName, Example[]> = { train: [], dev: [], test: [] };
   let missingFeatures = 0;
   const missingImages = new Set<string>();
@@ -211,18 +256,22 @@ export async function loadTrainingData(
     images: splitImages[split].size,
     missing: [...splitImages[split]].filter((i) => missingImages.has(i)).length,
   }));
-  checkFeatureCoverage(coverage, { cacheDir: path.join(runDir, prepare.features.dir), command: 'train' });
+  try {
+    checkFeatureCoverage(coverage, { cacheDir, command: 'train' });
+    if (bySplit.train.length === 0)
+      throw new CapgenError('BAD_INPUT', 'no training captions with features', { file: runPath(runDir, 'captions') });
+  } catch (e) {
+    await features.close();
+    throw e;
+  }
   if (missingFeatures) warn(`${missingFeatures} captions left out: their images have no cached feature`);
-  if (bySplit.train.length === 0)
-    throw new CapgenError('BAD_INPUT', 'no training captions with features', { file: runPath(runDir, 'captions') });
-  // Rows of images without features stay unused at the end (a view, not a copy: no second peak).
-  const features = imageRows.size === wanted.length ? matrix : matrix.subarray(0, imageRows.size * featureSize);
   return {
     prepare,
     encoder,
     vocab,
     featureSize,
     features,
+    featureStoreWhy: store.why,
     images: [...imageRows.keys()],
     train: bySplit.train,
     dev: bySplit.dev,

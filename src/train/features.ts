@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { CapgenError } from '../errors.js';
 import { warn } from '../log.js';
-import { openFeatureCache } from '../features/cache.js';
+import { openFeatureRowFile } from '../features/cache.js';
 import { assertSameEncoder } from '../model/checkpoint.js';
 import type { EncoderIdentity } from '../run/formats.js';
 import type { FeatureSource } from './data.js';
@@ -14,8 +14,14 @@ export async function openCachedFeatures(dir: string, encoder: EncoderIdentity):
       file: dir,
       hint: 'run `capgen prepare` again to compute the features',
     });
-  const cache = await openFeatureCache(dir);
+  const cache = await openFeatureRowFile(dir);
   if (cache.damaged) warn(`train: ${cache.damaged} cached features failed their hash check (see the count per split below)`);
-  assertSameEncoder(encoder, cache.identity, dir);
-  return cache;
+  try {
+    assertSameEncoder(encoder, cache.identity, dir);
+  } catch (e) {
+    cache.close();
+    throw e;
+  }
+  // Its rows by position too: what `--feature-store disk` reads batches with.
+  return { dim: cache.dim, get: (image) => cache.get(image), rowFile: cache, close: () => cache.close() };
 }

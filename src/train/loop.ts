@@ -4,6 +4,7 @@
 import { mixSeed } from '../util/random.js';
 import { planEpoch } from './batches.js';
 import type { Example, TrainingData } from './data.js';
+import { readAheadAfter } from './feature-store.js';
 import type { EpochRecord } from './history.js';
 import { assertFiniteLoss } from './non-finite.js';
 import type { Replicas } from './replicas.js';
@@ -22,6 +23,8 @@ export interface LoopConfig {
   logEveryBatches: number;
   /** Linear learning-rate warm-up over this many first steps (0 or unset = none). */
   warmupSteps?: number;
+  /** Stop after this many steps of this call (unset = none), saving a resumable checkpoint as on Ctrl-C. */
+  maxSteps?: number;
 }
 
 /** Where training stands; saved in `last/` so that --resume continues exactly here. */
@@ -65,8 +68,8 @@ export interface LoopHooks {
   onEpochEnd?(record: EpochRecord, state: TrainState, improved: boolean): Promise<void>;
   /** Checked after every batch: true stops the loop (state then points at the next batch). */
   shouldStop?(): boolean;
-  /** Stopped by shouldStop, mid-epoch or at its end. */
-  onInterrupt?(state: TrainState): Promise<void>;
+  /** Stopped by shouldStop ('signal') or config.maxSteps ('max-steps'), mid-epoch or at its end. */
+  onInterrupt?(state: TrainState, reason: StopReason): Promise<void>;
   /** Checked after every batch but an epoch's last: true calls onCheckpoint (a timed save). */
   checkpointDue?(): boolean;
   /**
@@ -75,6 +78,8 @@ export interface LoopHooks {
    */
   onCheckpoint?(state: TrainState): Promise<void>;
 }
+
+export type StopReason = 'signal' | 'max-steps';
 
 /** Validation loss (mean per word) and accuracy; no dropout, no gradients. */
 export async function validate(replicas: Replicas, examples: Example[], batchSize = 256): Promise<{ loss: number; accuracy: number }> {
@@ -94,6 +99,8 @@ export async function trainLoop(ctx: {
 }): Promise<TrainState> {
   const { replicas, optimizer, data, config, state } = ctx;
   const hooks = ctx.hooks ?? {};
+  let steps = 0;
+  let stopReason: StopReason = 'signal';
   while (state.epoch < config.epochs && !state.finished) {
     const epoch = state.epoch; // 0-based; reported 1-based
     const plan = planEpoch(data.train, { batchSize: config.batchSize, seed: config.seed, epoch, shuffle: true });
@@ -107,6 +114,8 @@ export async function trainLoop(ctx: {
       const globalStep = epoch * plan.length + index;
       if (globalStep < warmup) optimizer.learningRate = (state.learningRate * (globalStep + 1)) / warmup;
       else if (warmup) optimizer.learningRate = state.learningRate;
+      // The next batches' features are read (disk store) while this one trains.
+      readAheadAfter(data.features, data.train, plan, index);
       const r = await replicas.step(plan[index], mixSeed(config.seed, epoch, index));
       assertFiniteLoss(r.loss, { epoch: epoch + 1, batch: index + 1 });
       state.partial.lossSum += r.loss * r.count;
@@ -115,7 +124,10 @@ export async function trainLoop(ctx: {
       state.partial.captions += plan[index].length;
       state.partial.seconds = startSeconds + (performance.now() - started) / 1000;
       state.batch = index + 1;
-      const stop = hooks.shouldStop?.() ?? false;
+      steps++;
+      const signalled = hooks.shouldStop?.() ?? false;
+      const stop = signalled || (config.maxSteps !== undefined && steps >= config.maxSteps);
+      if (stop) stopReason = signalled ? 'signal' : 'max-steps';
       if (stop || state.batch % config.logEveryBatches === 0 || state.batch === plan.length) {
         const p = state.partial;
         hooks.onProgress?.({
@@ -136,7 +148,7 @@ export async function trainLoop(ctx: {
       await new Promise((resolve) => setImmediate(resolve));
     }
     if (stopped && state.batch < plan.length) {
-      await hooks.onInterrupt?.(state);
+      await hooks.onInterrupt?.(state, stopReason);
       return state;
     }
     const val = data.dev.length ? await validate(replicas, data.dev) : undefined;
@@ -175,7 +187,7 @@ export async function trainLoop(ctx: {
     if (state.epochsWithoutImprovement >= config.patience) state.finished = true;
     await hooks.onEpochEnd?.(record, state, improved);
     if (stopped) {
-      await hooks.onInterrupt?.(state);
+      await hooks.onInterrupt?.(state, stopReason);
       return state;
     }
   }

@@ -13,6 +13,7 @@ import { Adam } from './adam.js';
 import type { DeviceAdam } from './adam-device.js';
 import { addDropoutMasks, buildBatch, disposeBatch, toTensors, type HostBatch } from './batches.js';
 import type { Example, TrainingData } from './data.js';
+import { batchRows, readAheadAfter } from './feature-store.js';
 import { evaluateBatch, lossAndGrads } from './objective.js';
 import type { ReplicaInit, ReplicaReply, ReplicaRequest } from './replica-worker.js';
 
@@ -121,7 +122,8 @@ export async function startReplicas(ctx: {
     async step(picks, seed) {
       const shards = shardPicks(picks, ctx.count);
       const spec = (offset: number) => ({ rate: dropout, seed, sites, firstCaption: offset });
-      const hosts = shards.map((s) => buildBatch(data.train, s.picks, data.features, data.featureSize));
+      const rows = await data.features.rows(batchRows(data.train, picks));
+      const hosts = shards.map((s) => buildBatch(data.train, s.picks, rows, data.featureSize));
       // Scored words per shard, read before the buffers are transferred to the workers.
       const counts = hosts.map((h) => h.targets.length);
       const count = counts.reduce((a, c) => a + c, 0);
@@ -161,21 +163,29 @@ export async function startReplicas(ctx: {
       return { loss: lossSum / count, correct: mine.correct + others.reduce((a, r) => a + r.correct, 0), count };
     },
     async evaluate(examples, plan) {
-      const build = (picks: number[]) => buildBatch(examples, picks, data.features, data.featureSize);
-      // Batch i goes to replica i mod count; the workers' batches are sent first so that they start at once.
-      const remote = plan.flatMap((picks, i) => (i % ctx.count ? [ask(remotes[(i % ctx.count) - 1], 'evaluate', build(picks))] : []));
+      const build = async (i: number) => {
+        readAheadAfter(data.features, examples, plan, i);
+        return buildBatch(examples, plan[i], await data.features.rows(batchRows(examples, plan[i])), data.featureSize);
+      };
+      // Rounds of one batch per replica (batch i goes to replica i mod count): only these batches are
+      // held at once; the workers' batches are sent first so that they start at once.
       const results: StepResult[] = [];
-      plan.forEach((picks, i) => {
-        if (i % ctx.count) return;
-        const b = toTensors(build(picks), featureShape);
+      const remoteResults: StepResult[] = []; // summed after this thread's, in plan order, as always
+      for (let first = 0; first < plan.length; first += ctx.count) {
+        const round = Array.from({ length: Math.min(ctx.count, plan.length - first) }, (_, k) => first + k);
+        const hosts = [];
+        for (const i of round) hosts.push(await build(i));
+        const remote = hosts.slice(1).map((h, k) => ask(remotes[k], 'evaluate', h));
+        const b = toTensors(hosts[0], featureShape);
         try {
           const r = evaluateBatch(model, b);
           results.push({ loss: r.loss, correct: r.correct, count: b.count });
         } finally {
           disposeBatch(b);
         }
-      });
-      results.push(...(await Promise.all(remote)));
+        remoteResults.push(...(await Promise.all(remote)));
+      }
+      results.push(...remoteResults);
       return results.reduce(
         (a, r) => ({ lossSum: a.lossSum + r.loss * r.count, correct: a.correct + r.correct, tokens: a.tokens + r.count }),
         { lossSum: 0, correct: 0, tokens: 0 },

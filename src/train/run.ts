@@ -20,6 +20,7 @@ import { DECODERS, decoderFor } from '../model/registry.js';
 import { runPath } from '../run/layout.js';
 import { replaceTraining, type ReplacedTraining } from '../run/overwrite.js';
 import { heldImageCount, loadTrainingData, readPreparedRun, resolveFeaturesDtype, type OpenFeatures, type TrainingData } from './data.js';
+import { defaultFeatureMemoryBytes, resolveFeatureStore } from './feature-store.js';
 import { openCachedFeatures } from './features.js';
 import { writeHistory } from './history.js';
 import type { TrainConfig } from './config.js';
@@ -68,7 +69,18 @@ function metaFor(ctx: {
 }): Omit<CheckpointMeta, 'weights' | 'format'> {
   const { data, sizes, config, state } = ctx;
   const last = state.history.at(-1);
-  const { runDir: _r, backend: _b, resume: _x, tensorboardDir: _t, checkpointEveryMinutes: _c, ...trainConfig } = config;
+  // Left out: where things are, and choices that change speed, memory or what a kill can lose, not the weights.
+  const {
+    runDir: _r,
+    backend: _b,
+    resume: _x,
+    tensorboardDir: _t,
+    checkpointEveryMinutes: _c,
+    featureStore: _s,
+    featureMemoryMb: _m,
+    maxSteps: _n,
+    ...trainConfig
+  } = config;
   return {
     architecture: ctx.architecture,
     ...sizes,
@@ -113,9 +125,7 @@ async function train(config: TrainConfig, deps: TrainDeps): Promise<TrainResult>
   const backend = await initBackend(config.backend, config.replicas === 1 ? {} : { threads: 1 });
   config = { ...config, replicas: resolveReplicas(config.replicas, backend) };
   const tensorboard = config.tensorboardDir === undefined ? undefined : openTensorBoard(config.tensorboardDir, backend);
-  const bestDir = defaultCheckpointDir(config.runDir);
   const lastDir = lastCheckpointDir(config.runDir);
-  const trainDir = runPath(config.runDir, 'trainDir');
 
   let resumed: Awaited<ReturnType<typeof readCheckpoint>> | undefined;
   let spec = DECODERS[config.decoder];
@@ -141,6 +151,9 @@ async function train(config: TrainConfig, deps: TrainDeps): Promise<TrainResult>
       engine: config.engine,
       tensorboardDir: config.tensorboardDir,
       checkpointEveryMinutes: config.checkpointEveryMinutes,
+      featureStore: config.featureStore,
+      featureMemoryMb: config.featureMemoryMb,
+      maxSteps: config.maxSteps,
       resume: true,
     };
   }
@@ -155,6 +168,16 @@ async function train(config: TrainConfig, deps: TrainDeps): Promise<TrainResult>
   // Before anything large is allocated (the feature matrix, the weights, the engine's arrays).
   const engineName = resolveEngine(config.engine, backend).name;
   const featuresDtype = resolveFeaturesDtype(config.featuresDtype ?? 'auto', prepared.encoder.featureShape);
+  const heldRows = heldImageCount(prepared.prepare) ?? 0;
+  const featureBytes = featuresDtype === 'float16' ? 2 : 4;
+  const memoryBudgetBytes = config.featureMemoryMb === undefined ? undefined : config.featureMemoryMb * 2 ** 20;
+  // Rows on disk take no memory: only the store that will hold them counts (the cache's reader is assumed).
+  const featureStore = resolveFeatureStore(config.featureStore ?? 'auto', {
+    matrixBytes: heldRows * prepared.encoder.featureShape.reduce((a, b) => a * b, 1) * featureBytes,
+    budgetBytes: memoryBudgetBytes ?? defaultFeatureMemoryBytes(),
+    budgetGiven: memoryBudgetBytes !== undefined,
+    canReadRows: true,
+  });
   assertTrainFits(
     {
       spec,
@@ -163,8 +186,8 @@ async function train(config: TrainConfig, deps: TrainDeps): Promise<TrainResult>
       maxCaptionLength: prepared.prepare.maxCaptionLength,
       engine: engineName,
       replicas: config.replicas as number,
-      featureRows: heldImageCount(prepared.prepare) ?? 0,
-      featureBytes: featuresDtype === 'float16' ? 2 : 4,
+      featureRows: featureStore.kind === 'memory' ? heldRows : 0,
+      featureBytes,
       fullBatchTimeSteps: FULL_BATCH_TIME_STEPS,
       timeStepMultiple: engineName === 'onnx' ? ONNX_TIME_STEP_MULTIPLE : 1,
     },
@@ -173,8 +196,34 @@ async function train(config: TrainConfig, deps: TrainDeps): Promise<TrainResult>
   const data = await loadTrainingData(config.runDir, deps.openFeatures ?? openCachedFeatures, {
     layout: spec.features,
     dtype: config.featuresDtype,
+    store: config.featureStore,
+    memoryBudgetBytes,
     prepared,
   });
+  try {
+    return await trainOn(data, { config, spec, sizes, resumed, backend, deps, tensorboard });
+  } finally {
+    await data.features.close();
+  }
+}
+
+interface TrainContext {
+  config: TrainConfig;
+  spec: NonNullable<ReturnType<typeof decoderFor>>;
+  sizes: BaseSizes;
+  resumed?: Awaited<ReturnType<typeof readCheckpoint>>;
+  backend: BackendInfo;
+  deps: TrainDeps;
+  tensorboard?: ReturnType<typeof openTensorBoard>;
+}
+
+/** Everything after loading the data (the caller closes its feature store). */
+async function trainOn(data: TrainingData, ctx: TrainContext): Promise<TrainResult> {
+  const { spec, sizes, resumed, backend, deps, tensorboard } = ctx;
+  let config = ctx.config;
+  const bestDir = defaultCheckpointDir(config.runDir);
+  const lastDir = lastCheckpointDir(config.runDir);
+  const trainDir = runPath(config.runDir, 'trainDir');
   if (resumed) {
     const metaFile = path.join(lastDir, 'checkpoint.json');
     assertSameEncoder(resumed.meta.encoder, data.encoder, metaFile);
@@ -215,10 +264,11 @@ async function train(config: TrainConfig, deps: TrainDeps): Promise<TrainResult>
   const shape = fs.length === 1 ? `${fs[0]}-d` : fs.join('x');
   info(
     `train: decoder ${spec.architecture}, ${data.images.length} images, ${data.train.length} training / ${data.dev.length} dev captions, vocabulary ${sizes.vocabSize}, ` +
-      `features ${shape} (${data.encoder.architecture}, held as ${data.features instanceof Uint16Array ? 'float16' : 'float32'}), ${stepsPerEpoch} steps per epoch of ${config.batchSize}, ` +
+      `features ${shape} (${data.encoder.architecture}, held as ${data.features.dtype}), ${stepsPerEpoch} steps per epoch of ${config.batchSize}, ` +
       `lr ${config.learningRate}${config.warmupSteps ? ` after ${config.warmupSteps} warm-up steps` : ''}, dropout ${config.dropout}` +
       (resumed ? `, resuming after epoch ${state.epoch}${state.batch ? ` batch ${state.batch}` : ''}` : ''),
   );
+  info(`train: feature store ${data.features.kind} (${data.featureStoreWhy})`);
   if (!data.dev.length) info('train: no dev captions: the best checkpoint is chosen by training loss');
 
   // SIGINT/SIGTERM (src/util/signals.ts): stop after this batch and save a resumable checkpoint.
@@ -229,6 +279,7 @@ async function train(config: TrainConfig, deps: TrainDeps): Promise<TrainResult>
   let historyPng = path.join(trainDir, 'history.png');
   let interrupted = false;
   let replaced: ReplacedTraining | undefined;
+  let firstStepAt: number | undefined; // performance.now() when this call's first step began
   const meta = (s: TrainState) => metaFor({ data, architecture: spec.architecture, sizes, config, state: s });
   // Every checkpoint is saved through here: the first one lets an overwrite delete the earlier training.
   const save = async (dir: string, content: Parameters<typeof saveCheckpoint>[1]) => {
@@ -252,6 +303,7 @@ async function train(config: TrainConfig, deps: TrainDeps): Promise<TrainResult>
       state,
       hooks: {
         onEpochStart: (epoch, batches, start) => {
+          firstStepAt ??= performance.now();
           bar = progressBar(
             batches,
             `epoch ${epoch + 1}/${config.epochs} [{bar}] {value}/{total} | loss {loss} | acc {acc} | {sps} captions/s | ETA {eta_formatted}`,
@@ -281,13 +333,21 @@ async function train(config: TrainConfig, deps: TrainDeps): Promise<TrainResult>
           historyPng = (await writeHistory(trainDir, s.history)).png;
           tensorboard?.write(r);
         },
-        onInterrupt: async (s) => {
+        onInterrupt: async (s, reason) => {
           bar?.stop();
-          interrupted = true;
+          // --max-steps is a stop that was asked for: not an interruption (exit 0).
+          interrupted = reason === 'signal';
           await saveLast();
           info(
-            `train: stopped after epoch ${s.epoch}${s.batch ? ` + ${s.batch} batches` : ''}; resume with \`capgen train --run ${config.runDir} --resume\``,
+            `train: stopped after epoch ${s.epoch}${s.batch ? ` + ${s.batch} batches` : ''}${reason === 'max-steps' ? ` (--max-steps ${config.maxSteps})` : ''}; resume with \`capgen train --run ${config.runDir} --resume\``,
           );
+          if (reason === 'max-steps') {
+            // The rate of the steps themselves (validation and checkpoints of crossed epochs included), without loading.
+            const seconds = (performance.now() - (firstStepAt ?? performance.now())) / 1000;
+            info(
+              `train: ${config.maxSteps} steps in ${seconds.toFixed(1)} s = ${((config.maxSteps ?? 0) / Math.max(seconds, 1e-9)).toFixed(3)} steps/s`,
+            );
+          }
         },
       },
     });

@@ -17,6 +17,7 @@ import { Adam, type AdamOptions } from './adam.js';
 import { DeviceAdam } from './adam-device.js';
 import { batchTimeSteps, buildBatch } from './batches.js';
 import type { TrainingData } from './data.js';
+import { batchRows, readAheadAfter } from './feature-store.js';
 import { startReplicas, type Replicas, type StepResult } from './replicas.js';
 
 export type EngineChoice = 'auto' | 'onnx' | 'tfjs';
@@ -154,11 +155,12 @@ export async function startTrainingEngine<S extends BaseSizes>(ctx: EngineContex
       let scoredWords = 0;
       for (const p of picks) scoredWords += data.train[p].ids.length + 1;
       const sum = { loss: 0, correct: 0, count: 0 };
+      const rows = await data.features.rows(batchRows(data.train, picks));
       let offset = 0;
       for (const shard of shards.picks) {
         // Padded to the shard size, at the batch's length: one graph per length, whatever the batch's
         // size; each caption's dropout mask is the one it gets in the whole batch.
-        const batch = buildBatch(data.train, shard, data.features, data.featureSize, {
+        const batch = buildBatch(data.train, shard, rows, data.featureSize, {
           padTo: shards.shardSize,
           timeStepMultiple: ONNX_TIME_STEP_MULTIPLE,
           minTimeSteps: timeSteps,
@@ -178,10 +180,12 @@ export async function startTrainingEngine<S extends BaseSizes>(ctx: EngineContex
       let lossSum = 0;
       let correct = 0;
       let tokens = 0;
-      for (const picks of plan) {
+      for (const [i, picks] of plan.entries()) {
+        readAheadAfter(data.features, examples, plan, i);
+        const rows = await data.features.rows(batchRows(examples, picks));
         const r = await trainer.run(
           optimizer.hostWeights,
-          buildBatch(examples, picks, data.features, data.featureSize, { padTo, timeStepMultiple: ONNX_TIME_STEP_MULTIPLE }),
+          buildBatch(examples, picks, rows, data.featureSize, { padTo, timeStepMultiple: ONNX_TIME_STEP_MULTIPLE }),
         );
         lossSum += r.loss * r.count;
         correct += r.correct;

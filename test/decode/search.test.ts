@@ -152,6 +152,26 @@ describe('search on a random-weight MergeLstm', () => {
     m.dispose();
   });
 
+  it('a list read on demand (eval reads the cache so) is read one batch at a time and decodes the same', async () => {
+    const m = model();
+    const opts = { maxLength: 12, beamSize: 2, lengthPenalty: 0.5, batchSize: 4 };
+    const fromArray = await decodeFeatures(m, features, opts);
+    let decodedSoFar = 0;
+    const readAhead: number[] = [];
+    const lazy = {
+      length: features.length,
+      get: (i: number) => {
+        readAhead.push(i - decodedSoFar); // how far past the decoded images a read reaches
+        return features[i];
+      },
+    };
+    const fromList = await decodeFeatures(m, lazy, { ...opts, onProgress: (done) => (decodedSoFar = done) });
+    expect(fromList.map((d) => d.tokens)).toEqual(fromArray.map((d) => d.tokens));
+    expect(readAhead).toHaveLength(features.length);
+    expect(Math.max(...readAhead)).toBeLessThan(opts.batchSize); // never more than the current batch
+    m.dispose();
+  });
+
   it('beam size 1 equals greedy', () => {
     const m = model();
     const x = tf.tensor2d(

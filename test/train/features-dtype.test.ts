@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildBatch } from '../../src/train/batches.js';
 import { loadTrainingData, resolveFeaturesDtype } from '../../src/train/data.js';
+import { MemoryFeatureStore } from '../../src/train/feature-store.js';
 import { tempDir } from '../helpers.js';
 import { writeTinyRun } from './fixtures.js';
 
@@ -18,9 +19,10 @@ describe('training feature storage', () => {
     const tiny = writeTinyRun(tempDir(), { featureShape: [2, 2, 6] });
     const half = await loadTrainingData(tiny.runDir, tiny.openFeatures, { layout: 'spatial' });
     const full = await loadTrainingData(tiny.runDir, tiny.openFeatures, { layout: 'spatial', dtype: 'float32' });
-    expect(half.features).toBeInstanceOf(Uint16Array);
-    expect(full.features).toBeInstanceOf(Float32Array);
-    expect(half.features.byteLength * 2).toBe(full.features.byteLength);
+    expect(half.features).toBeInstanceOf(MemoryFeatureStore);
+    expect(full.features).toBeInstanceOf(MemoryFeatureStore);
+    expect([half.features.dtype, full.features.dtype]).toEqual(['float16', 'float32']);
+    expect((half.features as MemoryFeatureStore).byteLength * 2).toBe((full.features as MemoryFeatureStore).byteLength);
     const picks = [0, 5, 17, 30];
     const a = buildBatch(half.train, picks, half.features, half.featureSize).features;
     const b = buildBatch(full.train, picks, full.features, full.featureSize).features;
@@ -39,10 +41,11 @@ describe('training feature storage', () => {
     const tiny = writeTinyRun(tempDir(), { imagesPerClass: 60 });
     const missing = new Set(['img1.jpg']);
     const data = await loadTrainingData(tiny.runDir, () => ({ dim: 16, get: (n) => (missing.has(n) ? undefined : tiny.features.get(n)) }));
-    expect(data.features).toBeInstanceOf(Float32Array);
+    expect(data.features.dtype).toBe('float32');
     expect(data.missingFeatures).toBe(3);
     expect(data.images).toHaveLength(tiny.features.size - 1);
-    expect(data.features.length).toBe(data.images.length * 16);
+    expect(data.features.rowCount).toBe(data.images.length);
+    expect((data.features as MemoryFeatureStore).byteLength).toBe(data.images.length * 16 * 4);
     const rows = buildBatch(data.train, [0, data.train.length - 1], data.features, 16).features;
     const last = data.train.at(-1)!;
     expect([...rows.subarray(16)]).toEqual([...tiny.features.get(data.images[last.imageRow])!]);

@@ -7,6 +7,7 @@ import { OnnxTrainer } from '../../src/engine/onnx/trainer.js';
 import { attentionLstm } from '../../src/model/attention-lstm.js';
 import { TINY_ATTENTION } from '../model/tiny-sizes.js';
 import type { Example, TrainingData } from '../../src/train/data.js';
+import { MemoryFeatureStore } from '../../src/train/feature-store.js';
 import type { Adam } from '../../src/train/adam.js';
 import { shardPicks, startTrainingEngine } from '../../src/train/step.js';
 import { mulberry32 as seededRandom } from '../../src/util/random.js';
@@ -41,7 +42,10 @@ describe.skipIf(SKIP_ORT)('ONNX engine shards', () => {
     const data = {
       train,
       dev: [],
-      features: Float32Array.from({ length: 3 * sizes.featureSize }, () => rand() * 2 - 1),
+      features: MemoryFeatureStore.fromMatrix(
+        Float32Array.from({ length: 3 * sizes.featureSize }, () => rand() * 2 - 1),
+        sizes.featureSize,
+      ),
       featureSize: sizes.featureSize,
     } as unknown as TrainingData;
     const initialWeights = randomWeights(attentionLstm, sizes, 5);
