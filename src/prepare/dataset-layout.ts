@@ -89,7 +89,13 @@ export async function detectLayout(opts: { dataDir: string; format?: DatasetForm
   }
   // Stream formats come after every folder format: a dataset folder with a caption file is read as one.
   for (const reader of tried.filter((r) => r.kind === 'stream')) {
-    if (await reader.detect(dataDir)) return { kind: 'stream', format: reader.name, reader, captionFile: dataDir };
+    if (!(await reader.detect(dataDir))) continue;
+    if (opts.imagesDir)
+      throw new CapgenError('USAGE', `--images does not apply to ${reader.name} input: its images are inside the files --data names`, {
+        file: opts.imagesDir,
+        hint: 'leave out --images',
+      });
+    return { kind: 'stream', format: reader.name, reader, captionFile: dataDir };
   }
   if (!folderDir) {
     throw new CapgenError('NOT_FOUND', 'dataset folder not found', {
