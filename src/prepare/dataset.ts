@@ -37,8 +37,11 @@ export interface LoadOptions {
   splitRatios: [number, number, number];
   forceRandomSplit: boolean;
   seed: number;
-  /** Stream formats (webdataset) read only the input files this shard owns. */
-  shard?: ShardSpec;
+  /**
+   * Stream formats (webdataset) read only the input files (tars) this shard owns, by position
+   * (shardOwnsPosition): for a `prepare --shard` that assigns features per input file. Absent: all.
+   */
+  inputShard?: ShardSpec;
 }
 
 /** Names of the files in imagesDir; names with a folder part (COCO) are checked one by one. */
@@ -90,7 +93,7 @@ export async function loadDataset(opts: LoadOptions): Promise<LoadedDataset> {
   let images: ImageSource;
   const lists: Partial<Record<SplitName, string[]>> = {};
   if (layout.kind === 'stream') {
-    const opened = await layout.reader.open(layout.captionFile, { shard: opts.shard });
+    const opened = await layout.reader.open(layout.captionFile, { shard: opts.inputShard });
     parsedFiles = opened.parsed;
     images = opened.images;
   } else {

@@ -9,8 +9,10 @@ import sharp from 'sharp';
 import * as tar from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { openFeatureCache } from '../../src/features/cache.js';
+import { loadDataset } from '../../src/prepare/dataset.js';
 import { expandBraces, openWebdataset, splitKey } from '../../src/prepare/readers/webdataset.js';
 import type { PrepareRecord, PreparedCaption } from '../../src/run/formats.js';
+import { DEFAULT_CLEANING } from '../../src/text/clean.js';
 import { runCli, tempDir } from '../helpers.js';
 
 const root = tempDir('capgen-wds-');
@@ -116,6 +118,11 @@ describe('prepare --format webdataset', () => {
     const shard1 = await openWebdataset(dir, { shard: { index: 1, count: 2 } });
     expect(shard1.inputs.map((t) => path.basename(t))).toEqual(['00001.tar']);
     expect(shard1.parsed.flatMap((p) => p.captions).every((c) => c.image.startsWith('00001.tar/'))).toBe(true);
+    // ... and so does loadDataset given the shard (what prepare --shard passes for input files)
+    const base = { rules: DEFAULT_CLEANING, splitRatios: [0.5, 0.25, 0.25] as [number, number, number], forceRandomSplit: false, seed: 1 };
+    const loaded = await loadDataset({ ...base, dataDir: dir, inputShard: { index: 0, count: 2 } });
+    expect(new Set(loaded.captions.map((c) => c.image.split('/')[0]))).toEqual(new Set(['00000.tar', '00002.tar']));
+    expect(loaded.splits.source).toBe('random');
   });
 
   it('the built CLI: features from the tar bytes equal those of the same images as files; random split', async () => {
@@ -261,5 +268,18 @@ describe('prepare --format webdataset', () => {
       'none',
     ]);
     expectOneLineError(missing, new RegExp(`${path.join(dir, '00003.tar')}: 2 of 5 tar files named by --data do not exist`));
+
+    const images = await runCli([
+      'prepare',
+      '--data',
+      path.join(dir, '00000.tar'),
+      '--images',
+      dir,
+      '--run',
+      path.join(root, 'run-i'),
+      '--encoder',
+      'none',
+    ]);
+    expectOneLineError(images, /--images does not apply to webdataset input/);
   }, 60_000);
 });
