@@ -18,6 +18,8 @@ export interface LoadedDataset {
   layout: DatasetLayout;
   /** Where the images' bytes are read from (the images folder, or the tars). */
   images: ImageSource;
+  /** The files the captions were read from (the tars, for webdataset). */
+  captionFiles: string[];
   /** Kept captions, each with its split, in file order. */
   captions: (CleanCaption & { split: SplitName })[];
   records: number;
@@ -91,13 +93,16 @@ export async function loadDataset(opts: LoadOptions): Promise<LoadedDataset> {
   const layout = await detectLayout(opts);
   let parsedFiles: ParsedCaptions[];
   let images: ImageSource;
+  let captionFiles: string[];
   const lists: Partial<Record<SplitName, string[]>> = {};
   if (layout.kind === 'stream') {
     const opened = await layout.reader.open(layout.captionFile, { shard: opts.inputShard });
     parsedFiles = opened.parsed;
+    captionFiles = opened.inputs;
     images = opened.images;
   } else {
     parsedFiles = [];
+    captionFiles = layout.captionFiles;
     for (const file of layout.captionFiles) parsedFiles.push(layout.reader.parse(await readTextFile(file), file));
     const { imagesDir } = layout;
     images = fileImageSource(imagesDir, (name) => path.join(imagesDir, name));
@@ -132,6 +137,7 @@ export async function loadDataset(opts: LoadOptions): Promise<LoadedDataset> {
   return {
     layout,
     images,
+    captionFiles,
     captions,
     records: cleaned.records,
     malformed: cleaned.malformed,

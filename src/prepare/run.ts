@@ -53,8 +53,10 @@ export async function run(config: PrepareConfig): Promise<PrepareSummary> {
   const rules = DEFAULT_CLEANING;
   const data = await loadDataset({ ...config, rules });
   const { layout } = data;
-  const captionFiles = layout.kind === 'folder' ? layout.captionFiles : [layout.captionFile];
-  info(`reading ${layout.format} captions from ${captionFiles.join(' + ')}, images from ${data.images.where}`);
+  const { captionFiles } = data;
+  const from =
+    captionFiles.length > 3 ? `${captionFiles.length} files (${captionFiles[0]} ... ${captionFiles.at(-1)})` : captionFiles.join(' + ');
+  info(`reading ${layout.format} captions from ${from}, images from ${data.images.where}`);
   warnIssues('malformed lines (skipped)', data.malformed);
   warnIssues('duplicate caption ids (first kept)', data.duplicates);
   warnIssues('empty captions (skipped)', data.empty);
