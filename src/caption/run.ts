@@ -17,6 +17,9 @@ import { DEFAULT_RUN_DIR } from '../run/layout.js';
 import { Vocabulary } from '../text/vocabulary.js';
 import { renderAttentionPng } from './attention-png.js';
 import { expandInputs, type InputProblem } from './inputs.js';
+import { openCaptionLog, type CaptionLog } from './output-log.js';
+import { readTextFile, splitLines } from '../prepare/text-file.js';
+import { formatShard, shardOwns, type ShardSpec } from '../util/shard.js';
 
 export interface CaptionConfig {
   /** Files, folders or globs. */
@@ -33,6 +36,12 @@ export interface CaptionConfig {
   encoderPath?: string;
   /** Write one PNG per image here: each word's attention over the image (attending decoders only). */
   attentionMapsDir?: string;
+  /** A file of image paths, one a line, captioned after `inputs` (taken as named: no folders or globs). */
+  listFile?: string;
+  /** Caption only the images this shard owns (by their path as given), for job arrays. */
+  shard?: ShardSpec;
+  /** Append one JSON line per image here, flushed batch by batch; images already in it are skipped. */
+  outFile?: string;
 }
 
 export const DEFAULT_CAPTION_CONFIG: Omit<CaptionConfig, 'inputs'> = {
@@ -56,7 +65,16 @@ export interface CaptionedImage {
 }
 
 export interface CaptionRunResult {
+  /** Empty with outFile: the captions went there, batch by batch, and are not held. */
   captions: CaptionedImage[];
+  counts: {
+    captioned: number;
+    /** Images already in outFile, skipped. */
+    alreadyDone: number;
+    /** Images another shard owns, skipped. */
+    otherShards: number;
+  };
+  outFile?: string;
   /** Arguments that matched nothing and images that could not be decoded, one reason each. */
   failed: InputProblem[];
   checkpoint: string;
@@ -68,96 +86,133 @@ export function describeEncoder(e: EncoderIdentity): string {
   return `${e.architecture}${layer} (${e.preprocess} preprocessing, ${e.resize} to ${e.inputSize.join('x')}, ${e.pooling} pooling -> ${e.featureShape.join('x')})`;
 }
 
+/** The paths of a --list file: one a line, blank lines ignored. */
+async function readList(file: string): Promise<string[]> {
+  return splitLines(await readTextFile(file))
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+}
+
 export async function runCaption(config: CaptionConfig): Promise<CaptionRunResult> {
-  const { files, problems } = await expandInputs(config.inputs);
-  info(describeBackend(await initBackend(config.backend)));
-  const { meta, model } = await loadCheckpoint(config.checkpointDir);
+  const { files: expanded, problems } = await expandInputs(config.inputs);
+  const all = [...new Set([...expanded, ...(config.listFile ? await readList(config.listFile) : [])])];
+  const { shard } = config;
+  const owned = shard ? all.filter((f) => shardOwns(f, shard)) : all;
+  const log: CaptionLog | undefined = config.outFile ? await openCaptionLog(config.outFile) : undefined;
   try {
-    const metaFile = path.join(config.checkpointDir, CHECKPOINT_FILES.meta);
-    const vocab = Vocabulary.fromFile(meta.vocab, metaFile);
-    const featureShape = model.spec.featureShape(model.sizes);
-    let grid: [number, number] | undefined;
-    if (config.attentionMapsDir !== undefined) {
-      // before any image is embedded: a model without maps is a usage error, found at once
-      const found = attentionGridOf({
-        architecture: meta.architecture,
-        featureShape,
-        encoderFeatureShape: meta.encoder.featureShape,
-        model,
-      });
-      if ('reason' in found)
-        throw new CapgenError('USAGE', `--attention-maps: ${found.reason}`, {
-          file: metaFile,
-          hint: 'caption without --attention-maps, or use a checkpoint trained with --decoder attention or transformer',
-        });
-      grid = found.grid;
-    }
-    const { encoder, label } = await openEncoder(meta.encoder, {
-      weightsPath: await locateEncoder(meta.encoder, { explicit: config.encoderPath, checkpointDir: config.checkpointDir }),
-    });
-    info(
-      `caption: ${files.length} image${files.length === 1 ? '' : 's'}; checkpoint ${config.checkpointDir} (epoch ${meta.epoch}); encoder ${describeEncoder(meta.encoder)} on ${label}`,
-    );
-    let embedded: Awaited<ReturnType<typeof embedImageFiles>>;
+    if (log?.cutBytes) info(`caption: cut a torn last line (${log.cutBytes} bytes) from ${log.file}: a run was stopped mid-write`);
+    const files = log ? owned.filter((f) => !log.done.has(f)) : owned;
+    const counts = { captioned: 0, alreadyDone: owned.length - files.length, otherShards: all.length - owned.length };
+    info(describeBackend(await initBackend(config.backend)));
+    const { meta, model } = await loadCheckpoint(config.checkpointDir);
     try {
-      embedded = await embedImageFiles(encoder, files, { batchSize: config.batchSize });
-    } finally {
-      await encoder.dispose();
-    }
-    const readable = files.filter((f) => embedded.features.has(f));
-    const decoded = await decodeFeatures(
-      model,
-      readable.map((f) => embedded.features.get(f)!),
-      {
-        maxLength: meta.maxCaptionLength,
-        beamSize: config.beamSize,
-        lengthPenalty: config.lengthPenalty,
-        blockNgrams: config.blockNgrams,
-        batchSize: DEFAULT_DECODE_BATCH_SIZE,
-        featureShape,
-        ...(grid ? { attention: { grid } } : {}),
-      },
-    );
-    const words = (tokens: number[]) => vocab.decode(tokens).join(' ');
-    const captions: CaptionedImage[] = readable.map((image, i) => ({
-      image,
-      caption: words(decoded[i].tokens),
-      logProb: decoded[i].logProb,
-      ...(config.beamSize > 1
-        ? { beams: decoded[i].beams.map((b) => ({ caption: words(b.tokens), score: b.score, logProb: b.logProb })) }
-        : {}),
-    }));
-    if (grid && config.attentionMapsDir !== undefined) {
-      const names = mapFileNames(readable);
-      for (let i = 0; i < readable.length; i++) {
-        const target = path.join(config.attentionMapsDir, names[i]);
-        const png = await renderAttentionPng({
-          image: readable[i],
-          caption: captions[i].caption,
-          words: vocab.decode(decoded[i].tokens),
-          weights: decoded[i].attention!,
-          grid,
-          encoder: meta.encoder,
+      const metaFile = path.join(config.checkpointDir, CHECKPOINT_FILES.meta);
+      const vocab = Vocabulary.fromFile(meta.vocab, metaFile);
+      const featureShape = model.spec.featureShape(model.sizes);
+      let grid: [number, number] | undefined;
+      if (config.attentionMapsDir !== undefined) {
+        // before any image is embedded: a model without maps is a usage error, found at once
+        const found = attentionGridOf({
+          architecture: meta.architecture,
+          featureShape,
+          encoderFeatureShape: meta.encoder.featureShape,
+          model,
         });
-        await writeFileAtomic(target, png);
-        captions[i].attentionMap = target;
+        if ('reason' in found)
+          throw new CapgenError('USAGE', `--attention-maps: ${found.reason}`, {
+            file: metaFile,
+            hint: 'caption without --attention-maps, or use a checkpoint trained with --decoder attention or transformer',
+          });
+        grid = found.grid;
       }
-      info(`caption: wrote ${readable.length} attention map${readable.length === 1 ? '' : 's'} to ${config.attentionMapsDir}`);
+      const { encoder, label } = await openEncoder(meta.encoder, {
+        weightsPath: await locateEncoder(meta.encoder, { explicit: config.encoderPath, checkpointDir: config.checkpointDir }),
+      });
+      const skipped = [
+        shard ? `${counts.otherShards} owned by other shards (this is shard ${formatShard(shard)})` : '',
+        log ? `${counts.alreadyDone} already in ${log.file}` : '',
+      ].filter(Boolean);
+      info(
+        `caption: ${files.length} image${files.length === 1 ? '' : 's'}${skipped.length ? ` (skipped: ${skipped.join(', ')})` : ''}; checkpoint ${config.checkpointDir} (epoch ${meta.epoch}); encoder ${describeEncoder(meta.encoder)} on ${label}`,
+      );
+      const captions: CaptionedImage[] = [];
+      const failed: InputProblem[] = [...problems];
+      const mapName = attentionMapNamer();
+      const words = (tokens: number[]) => vocab.decode(tokens).join(' ');
+      try {
+        // Batch by batch: memory holds one batch's images and features, and --out gets each batch at once.
+        for (let start = 0; start < files.length; start += config.batchSize) {
+          const chunk = files.slice(start, start + config.batchSize);
+          const embedded = await embedImageFiles(encoder, chunk, { batchSize: config.batchSize });
+          const readable = chunk.filter((f) => embedded.features.has(f));
+          const decoded = await decodeFeatures(
+            model,
+            readable.map((f) => embedded.features.get(f)!),
+            {
+              maxLength: meta.maxCaptionLength,
+              beamSize: config.beamSize,
+              lengthPenalty: config.lengthPenalty,
+              blockNgrams: config.blockNgrams,
+              batchSize: DEFAULT_DECODE_BATCH_SIZE,
+              featureShape,
+              ...(grid ? { attention: { grid } } : {}),
+            },
+          );
+          const batch: CaptionedImage[] = readable.map((image, i) => ({
+            image,
+            caption: words(decoded[i].tokens),
+            logProb: decoded[i].logProb,
+            ...(config.beamSize > 1
+              ? { beams: decoded[i].beams.map((b) => ({ caption: words(b.tokens), score: b.score, logProb: b.logProb })) }
+              : {}),
+          }));
+          if (grid && config.attentionMapsDir !== undefined) {
+            for (let i = 0; i < readable.length; i++) {
+              const target = path.join(config.attentionMapsDir, mapName(readable[i]));
+              const png = await renderAttentionPng({
+                image: readable[i],
+                caption: batch[i].caption,
+                words: vocab.decode(decoded[i].tokens),
+                weights: decoded[i].attention!,
+                grid,
+                encoder: meta.encoder,
+              });
+              await writeFileAtomic(target, png);
+              batch[i].attentionMap = target;
+            }
+          }
+          counts.captioned += batch.length;
+          failed.push(...embedded.failed);
+          if (log) await log.append([...batch, ...embedded.failed.map((f) => ({ image: f.path, error: f.reason }))]);
+          else captions.push(...batch);
+        }
+      } finally {
+        await encoder.dispose();
+      }
+      if (grid && config.attentionMapsDir !== undefined)
+        info(`caption: wrote ${counts.captioned} attention map${counts.captioned === 1 ? '' : 's'} to ${config.attentionMapsDir}`);
+      return { captions, counts, failed, checkpoint: config.checkpointDir, encoder: meta.encoder, ...(log ? { outFile: log.file } : {}) };
+    } finally {
+      model.dispose();
     }
-    return { captions, failed: [...problems, ...embedded.failed], checkpoint: config.checkpointDir, encoder: meta.encoder };
   } finally {
-    model.dispose();
+    await log?.close();
   }
 }
 
-/** `photo.jpg` -> `photo-attention.png` (never an input's own name); a repeated file name (two folders) gets `-2`, `-3`, ... */
-export function mapFileNames(images: string[]): string[] {
+/** A namer for attention maps: `photo.jpg` -> `photo-attention.png`; a repeated file name (two folders) gets `-2`, `-3`, ... */
+function attentionMapNamer(): (image: string) => string {
   const used = new Set<string>();
-  return images.map((image) => {
+  return (image) => {
     const stem = path.basename(image, path.extname(image)) || 'image';
     let name = `${stem}-attention.png`;
     for (let n = 2; used.has(name.toLowerCase()); n++) name = `${stem}-${n}-attention.png`;
     used.add(name.toLowerCase());
     return name;
-  });
+  };
+}
+
+/** `photo.jpg` -> `photo-attention.png` (never an input's own name); a repeated file name (two folders) gets `-2`, `-3`, ... */
+export function mapFileNames(images: string[]): string[] {
+  return images.map(attentionMapNamer());
 }

@@ -1,11 +1,13 @@
 // `capgen caption IMAGE...`: flags -> CaptionConfig -> runCaption; `image<TAB>caption` lines (or
-// --json) on stdout, one error line per unreadable image on stderr, exit code 2 if any failed.
+// --json) on stdout, or JSON lines appended to --out; one error line per unreadable image on stderr,
+// exit code 2 if any failed.
 import { Command } from 'commander';
 import { DEFAULT_CAPTION_CONFIG, runCaption, type CaptionConfig } from '../caption/run.js';
 import { CapgenError } from '../errors.js';
-import { result } from '../log.js';
+import { info, result } from '../log.js';
 import { defaultCheckpointDir } from '../model/checkpoint.js';
 import { DEFAULT_RUN_DIR } from '../run/layout.js';
+import { parseShardSpec } from '../util/shard.js';
 import { backendOption, blockNgramsOption, floatArg, intArg } from './options.js';
 
 /**
@@ -20,7 +22,13 @@ export function captionCommand(): Command {
   const d = DEFAULT_CAPTION_CONFIG;
   return new Command('caption')
     .description('caption image files, folders or globs (dir/*.jpg) with a trained checkpoint')
-    .argument('<images...>', 'image files, folders of images (not recursive), or glob patterns such as "photos/*.jpg"')
+    .argument('[images...]', 'image files, folders of images (not recursive), or glob patterns such as "photos/*.jpg"')
+    .option('--list <file>', 'also caption the image paths in FILE, one a line')
+    .option(
+      '--out <file.jsonl>',
+      'append one JSON object per image ({"image", "caption", ...} or {"image", "error"}) to FILE, flushed batch by batch; images already in FILE are skipped (resumable)',
+    )
+    .option('--shard <i/n>', 'caption only the images shard I of N owns (0 <= I < N; by each path as given), for job arrays')
     .option('--run <dir>', 'run folder whose best checkpoint captions', DEFAULT_RUN_DIR)
     .option('--checkpoint <dir>', 'checkpoint folder (default: <run>/train/best)')
     .option('--beam-size <n>', 'beam width; 1 = greedy search', intArg(1, 100), d.beamSize)
@@ -43,6 +51,8 @@ export function captionCommand(): Command {
     .option('--json', 'print JSON on stdout instead of image<TAB>caption lines')
     .addOption(backendOption())
     .action(async (images: string[], opts) => {
+      if (images.length === 0 && opts.list === undefined)
+        throw new CapgenError('USAGE', 'no images to caption', { hint: 'name image files, folders or globs, or --list FILE' });
       const config: CaptionConfig = {
         inputs: images,
         checkpointDir: opts.checkpoint ?? defaultCheckpointDir(opts.run),
@@ -53,9 +63,19 @@ export function captionCommand(): Command {
         backend: opts.backend,
         encoderPath: opts.encoder,
         attentionMapsDir: opts.attentionMaps,
+        listFile: opts.list,
+        shard: opts.shard === undefined ? undefined : parseShardSpec(opts.shard),
+        outFile: opts.out,
       };
       const r = await runCaption(config);
-      if (opts.json) {
+      if (r.outFile !== undefined) {
+        const { captioned, alreadyDone, otherShards } = r.counts;
+        const summary = { out: r.outFile, captioned, failed: r.failed.length, alreadyDone, otherShards };
+        info(
+          `caption: ${captioned} captioned, ${r.failed.length} failed -> ${r.outFile}; skipped ${alreadyDone} already there${config.shard ? `, ${otherShards} of other shards` : ''}`,
+        );
+        if (opts.json) result(JSON.stringify({ checkpoint: r.checkpoint, encoder: r.encoder, ...summary }, null, 2));
+      } else if (opts.json) {
         result(
           JSON.stringify(
             {
@@ -73,7 +93,7 @@ export function captionCommand(): Command {
       }
       for (const f of r.failed) process.stderr.write(`capgen: error: ${f.path}: ${f.reason}\n`);
       if (r.failed.length) {
-        const total = r.failed.length + r.captions.length;
+        const total = r.failed.length + r.counts.captioned;
         throw new CapgenError('BAD_INPUT', `${r.failed.length} of ${total} inputs could not be captioned (listed above)`);
       }
     });

@@ -6,7 +6,8 @@ import type { BackendChoice } from '../backend/index.js';
 import { DEFAULT_FEATURES_CONFIG, type FeaturesConfig } from '../features/config.js';
 import { info, result } from '../log.js';
 import { DEFAULT_PREPARE_CONFIG, SYNTHETIC_DATA_SUBDIR, type PrepareConfig } from '../prepare/config.js';
-import { DATASET_FORMATS, type DatasetFormat } from '../prepare/readers/types.js';
+import { DATASET_FORMATS, formatsHelp } from '../prepare/formats.js';
+import type { DatasetFormat } from '../prepare/readers/types.js';
 import { run } from '../prepare/run.js';
 import { parseSplitRatios } from '../prepare/splits.js';
 import { formatSummary } from '../prepare/summary.js';
@@ -85,11 +86,14 @@ export function prepareCommand(): Command {
   const f = DEFAULT_FEATURES_CONFIG;
   const command = new Command('prepare')
     .description('clean and tokenize captions, build vocabulary and splits, cache image features')
-    .option('--data <dir>', `dataset folder (default: ${d.dataDir}; with --dataset synthetic: <run>/${SYNTHETIC_DATA_SUBDIR})`);
+    .option(
+      '--data <dir>',
+      `dataset folder, or webdataset tars ('dir/{00000..00099}.tar', a folder of .tar files, one .tar) (default: ${d.dataDir}; with --dataset synthetic: <run>/${SYNTHETIC_DATA_SUBDIR})`,
+    );
   for (const o of runOption('run folder to write', d.outDir, { outAlias: true })) command.addOption(o);
   return command
-    .addOption(new Option('--format <name>', 'caption file format (default: detected)').choices([...DATASET_FORMATS]))
-    .option('--images <dir>', 'images folder (default: Images/, Flicker8k_Dataset/ or flickr30k_images/ in --data)')
+    .addOption(new Option('--format <name>', 'dataset format (default: detected; the list below)').choices([...DATASET_FORMATS]))
+    .option('--images <dir>', 'images folder (default: where the format keeps them in --data, e.g. Images/)')
     .addOption(new Option('--dataset <name>', 'generate a built-in dataset into --data first').choices(['synthetic']))
     .option('--count <n>', 'synthetic images to generate', intArg(3), d.count)
     .option('--seed <n>', 'seed of the random split, the synthetic dataset and generated weights', intArg(0), d.seed)
@@ -120,6 +124,7 @@ export function prepareCommand(): Command {
     )
     .addOption(backendOption())
     .option('--json', 'print the summary as JSON on stdout')
+    .addHelpText('after', `\n${formatsHelp()}`)
     .action(async (flags: PrepareFlags, cmd: Command) => {
       const config = toConfig(flags, cmd);
       const summary = await withRunLock(config.outDir, 'prepare', () => run(config));

@@ -1,6 +1,5 @@
 // `capgen prepare`'s feature step: every image through the encoder once, into the feature cache of
 // the run folder. Decoding of the next batch (sharp, libuv threads) overlaps the current forward pass.
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { BackendChoice, BackendInfo } from '../backend/index.js';
 import { formatSeconds, info, progressBar } from '../log.js';
@@ -9,6 +8,7 @@ import { RUN_FILES } from '../run/layout.js';
 import { cacheKey, contentHash, openCacheWriter } from './cache.js';
 import type { FeaturesConfig } from './config.js';
 import { decodeFailure, decodeImage } from './image-load.js';
+import { fileImageSource, inBatches, type ImageSource, type SourcedImage } from './image-source.js';
 import { chooseEngine } from './engine.js';
 import { embedPixels } from './load-encoder.js';
 import { createEmbedPool, defaultWorkers } from './pool.js';
@@ -16,7 +16,10 @@ import { throwIfStopRequested } from '../util/signals.js';
 
 export interface ExtractOptions {
   runDir: string;
-  images: { name: string; path: string }[];
+  /** The images by name; `path` is where each file is, unless `source` gives the bytes. */
+  images: { name: string; path?: string }[];
+  /** Where the image bytes come from (webdataset tars); default: the files at each image's `path`. */
+  source?: ImageSource;
   config: FeaturesConfig;
   /** The backend initBackend() set up (or was asked for); decides the worker count default. */
   backend: BackendChoice | BackendInfo;
@@ -39,9 +42,11 @@ interface DecodedBatch {
   bad: { name: string; reason: string }[];
 }
 
-async function decodeBatch(batch: { name: string; path: string }[], identity: EncoderIdentity): Promise<DecodedBatch> {
+async function decodeBatch(batch: SourcedImage[], identity: EncoderIdentity): Promise<DecodedBatch> {
   const settled = await Promise.allSettled(
-    batch.map((img) => decodeImage(img.path, { size: identity.inputSize, resize: identity.resize })),
+    batch.map((img) =>
+      img.bytes ? decodeImage(img.bytes, { size: identity.inputSize, resize: identity.resize }) : Promise.reject(new Error(img.error)),
+    ),
   );
   const out: DecodedBatch = { names: [], pixels: [], bad: [] };
   settled.forEach((s, i) => {
@@ -55,24 +60,10 @@ async function decodeBatch(batch: { name: string; path: string }[], identity: En
   return out;
 }
 
-/** Images hashed at once: file reads overlap, memory stays a few images' worth. */
-const HASH_CONCURRENCY = 8;
-
-/** contentHash of each readable image file (unreadable ones are left out: decoding reports them). */
-async function hashImageFiles(images: { name: string; path: string }[]): Promise<Map<string, string>> {
+/** contentHash of each readable image (unreadable ones are left out: decoding reports them). */
+async function hashImages(source: ImageSource, names: string[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  let next = 0;
-  const worker = async () => {
-    while (next < images.length) {
-      const img = images[next++];
-      try {
-        out.set(img.name, contentHash(await fs.readFile(img.path)));
-      } catch {
-        // missing or unreadable: decodeImage gives the reason
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: HASH_CONCURRENCY }, worker));
+  for await (const img of source.read(names)) if (img.bytes) out.set(img.name, contentHash(img.bytes));
   return out;
 }
 
@@ -89,7 +80,12 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
   if (writer.repaired)
     info(`features: ${writer.repaired} cached features were damaged (bytes not matching their hash): computing them again`);
   // Keyed on content: a changed image is recomputed, a renamed copy is reused (its row copied).
-  const contents = await hashImageFiles(unique);
+  const pathOf = new Map(unique.map((img) => [img.name, img.path ?? img.name]));
+  const source = opts.source ?? fileImageSource('image files', (name) => pathOf.get(name) ?? name);
+  const contents = await hashImages(
+    source,
+    unique.map((img) => img.name),
+  );
   const todo: typeof unique = [];
   const copies: { name: string; row: number; content: string }[] = [];
   for (const img of unique) {
@@ -118,8 +114,8 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
     `features: ${identity.architecture} (${identity.layer}, ${identity.preprocess}, ${identity.resize}, pooling ${identity.pooling}) -> [${identity.featureShape}] ` +
       `${config.dtype}; ${todo.length} images to encode, ${reused} already cached${copies.length ? ` (${copies.length} under another name)` : ''}; engine ${chosen.label}; batch ${config.batchSize}, ${workers} worker${workers === 1 ? '' : 's'}; ${relDir}`,
   );
-  const batches: { name: string; path: string }[][] = [];
-  for (let i = 0; i < todo.length; i += config.batchSize) batches.push(todo.slice(i, i + config.batchSize));
+  // Batches are read from the source as they are needed: only the batches in flight are in memory.
+  const batches = inBatches(source.read(todo.map((img) => img.name)), config.batchSize)[Symbol.asyncIterator]();
   const bar = progressBar(todo.length, 'features [{bar}] {value}/{total} images | {rate} img/s | ETA {eta_formatted}');
   const bad: { name: string; reason: string }[] = [];
   let computed = 0;
@@ -138,15 +134,19 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
   // Keep `workers + 1` batches decoding or computing at once; results are written in order.
   const inFlight: Promise<{ decoded: DecodedBatch; rows: Float32Array | undefined }>[] = [];
   try {
-    const launch = (i: number) => {
-      const decodedP = decodeBatch(batches[i], identity);
+    // false once the source is exhausted; true if it launched one more batch
+    const launchNext = async (): Promise<boolean> => {
+      const next = await batches.next();
+      if (next.done) return false;
+      const decodedP = decodeBatch(next.value, identity);
       inFlight.push(decodedP.then(async (decoded) => ({ decoded, rows: decoded.names.length ? await embed(decoded) : undefined })));
+      return true;
     };
-    let next = 0;
-    while (next < batches.length && inFlight.length < workers + 1) launch(next++);
+    let more = true;
+    while (more && inFlight.length < workers + 1) more = await launchNext();
     while (inFlight.length) {
       const { decoded, rows } = await (inFlight.shift() as (typeof inFlight)[number]);
-      if (next < batches.length) launch(next++);
+      if (more) more = await launchNext();
       if (rows)
         await writer.append(
           decoded.names,
@@ -166,6 +166,7 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
     bar.stop();
     // A stop (or an error) leaves batches still computing: let them end before their encoder goes.
     await Promise.allSettled(inFlight);
+    await batches.return?.(undefined);
     await pool?.close();
     await writer.close();
     await local?.encoder.dispose();

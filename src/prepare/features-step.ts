@@ -1,10 +1,10 @@
 // The second half of prepare: image features for the images that kept captions, through the
 // shared feature extractor (src/features), which caches them in the run folder.
-import path from 'node:path';
 import { describeBackend, initBackend, type BackendChoice } from '../backend/index.js';
 import type { FeaturesConfig } from '../features/config.js';
 import { pathInRun } from '../features/encoder-location.js';
 import { extractFeatures } from '../features/extract.js';
+import type { ImageSource } from '../features/image-source.js';
 import { info } from '../log.js';
 import type { PrepareRecord } from '../run/formats.js';
 
@@ -17,8 +17,9 @@ export interface FeaturesOutcome {
 
 export async function computeFeatures(opts: {
   runDir: string;
-  imagesDir: string;
+  /** Names of the images, and where their bytes are read from. */
   images: string[];
+  source: ImageSource;
   config: FeaturesConfig;
   backend: BackendChoice;
 }): Promise<FeaturesOutcome> {
@@ -26,7 +27,8 @@ export async function computeFeatures(opts: {
   info(describeBackend(backend));
   const out = await extractFeatures({
     runDir: opts.runDir,
-    images: opts.images.map((name) => ({ name, path: path.join(opts.imagesDir, name) })),
+    images: opts.images.map((name) => ({ name })),
+    source: opts.source,
     config: opts.config,
     backend,
   });

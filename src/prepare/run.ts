@@ -53,13 +53,16 @@ export async function run(config: PrepareConfig): Promise<PrepareSummary> {
   const rules = DEFAULT_CLEANING;
   const data = await loadDataset({ ...config, rules });
   const { layout } = data;
-  info(`reading ${layout.format} captions from ${layout.captionFile}, images from ${layout.imagesDir}`);
+  const { captionFiles } = data;
+  const from =
+    captionFiles.length > 3 ? `${captionFiles.length} files (${captionFiles[0]} ... ${captionFiles.at(-1)})` : captionFiles.join(' + ');
+  info(`reading ${layout.format} captions from ${from}, images from ${data.images.where}`);
   warnIssues('malformed lines (skipped)', data.malformed);
   warnIssues('duplicate caption ids (first kept)', data.duplicates);
   warnIssues('empty captions (skipped)', data.empty);
   if (data.missingImages.length)
     warn(
-      `${data.missingImages.length} images named by captions are not in ${layout.imagesDir}: left out, listed in ${runPath(config.outDir, 'missingImages')}`,
+      `${data.missingImages.length} images named by captions are not in ${data.images.where}: left out, listed in ${runPath(config.outDir, 'missingImages')}`,
     );
   if (data.splits.unlisted.length) warn(`${data.splits.unlisted.length} images are in no split list: left out`);
   if (data.splits.inSeveralLists.length)
@@ -74,8 +77,8 @@ export async function run(config: PrepareConfig): Promise<PrepareSummary> {
     info(`image features: ${images.length} images through encoder ${config.features.encoder}`);
     features = await computeFeatures({
       runDir: config.outDir,
-      imagesDir: layout.imagesDir,
       images,
+      source: data.images,
       config: config.features,
       backend: config.backend,
     });
@@ -151,7 +154,9 @@ export async function run(config: PrepareConfig): Promise<PrepareSummary> {
       ...config,
       dataDir: path.resolve(config.dataDir),
       captionFile: path.resolve(layout.captionFile),
-      imagesDir: path.resolve(layout.imagesDir),
+      captionFiles: captionFiles.map((f) => path.resolve(f)),
+      // none for tars (eval's thumbnails need a folder)
+      imagesDir: layout.imagesDir === undefined ? undefined : path.resolve(layout.imagesDir),
       format: layout.format,
     },
     cleaning: rules,

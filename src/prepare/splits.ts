@@ -1,12 +1,13 @@
 // Which split each image belongs to: the official lists when the dataset has them, else the
-// Karpathy split carried by the captions, else a seeded random split (same seed, same split).
+// split carried by the caption files (Karpathy's, COCO's train/val), else a seeded random split (same seed, same split).
 import { CapgenError } from '../errors.js';
 import type { SplitName } from '../run/formats.js';
 import { mulberry32 } from '../util/random.js';
 
 export const SPLIT_NAMES: readonly SplitName[] = ['train', 'dev', 'test'];
 
-export type SplitSource = 'official' | 'karpathy' | 'random';
+/** `official` lists, a `random` split, or the name of the format whose files carried the split. */
+export type SplitSource = 'official' | 'random' | (string & {});
 
 export interface SplitAssignment {
   source: SplitSource;
@@ -50,8 +51,10 @@ export interface SplitInputs {
   images: string[];
   /** Official lists that were found (a missing list is undefined). */
   lists?: Partial<Record<SplitName, string[]>>;
-  /** The split each image carries in the captions file (Karpathy). */
+  /** The split each image carries in the captions file (Karpathy, COCO). */
   carried?: Map<string, SplitName>;
+  /** The format that carried it: the split's name in summaries (default 'karpathy'). */
+  carriedBy?: string;
   /** Forces a random split even when lists exist (the user gave --split). */
   forceRandom?: boolean;
   ratios: [number, number, number];
@@ -83,7 +86,7 @@ export function assignSplits(inputs: SplitInputs): SplitAssignment {
   if (inputs.carried && inputs.carried.size > 0 && !inputs.forceRandom) {
     const byImage = new Map<string, SplitName>();
     for (const image of images) byImage.set(image, inputs.carried.get(image) ?? 'train');
-    return { source: 'karpathy', byImage, unlisted: [], inSeveralLists: [], notes: [] };
+    return { source: inputs.carriedBy ?? 'karpathy', byImage, unlisted: [], inSeveralLists: [], notes: [] };
   }
   const byImage = randomSplit(images, inputs.ratios, inputs.seed);
   const pct = inputs.ratios.map((r) => `${Math.round(r * 100)}%`).join('/');

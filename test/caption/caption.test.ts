@@ -10,16 +10,13 @@ import { initBackend } from '../../src/backend/index.js';
 import { expandInputs } from '../../src/caption/inputs.js';
 import { runCaption, DEFAULT_CAPTION_CONFIG } from '../../src/caption/run.js';
 import { decodeFeatures } from '../../src/decode/index.js';
-import { createEncoder, embedPixels, loadEncoder } from '../../src/features/load-encoder.js';
-import { DEFAULT_FEATURES_CONFIG } from '../../src/features/config.js';
+import { embedPixels, loadEncoder } from '../../src/features/load-encoder.js';
 import type { Encoder } from '../../src/features/encoder.js';
-import { loadCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.js';
-import { initialWeights, type MergeLstmSizes } from '../../src/model/merge-lstm.js';
-import { DEFAULT_CLEANING } from '../../src/text/clean.js';
-import { Vocabulary } from '../../src/text/vocabulary.js';
+import { loadCheckpoint } from '../../src/model/checkpoint.js';
 import { runCli, tempDir } from '../helpers.js';
+import { CAPTION_WORDS, writeMergeCheckpoint } from './merge-checkpoint.js';
 
-const WORDS = 'a dog cat runs on grass red blue ball man woman child plays beach water'.split(' ');
+const WORDS = CAPTION_WORDS;
 
 /** Left half one colour, right half another: any rotation changes what the encoder sees. */
 function twoTone(width: number, height: number, left: number[], right: number[]): Buffer {
@@ -41,32 +38,7 @@ describe('capgen caption', () => {
 
   beforeAll(async () => {
     await initBackend('wasm');
-    encoder = await createEncoder({ ...DEFAULT_FEATURES_CONFIG, encoder: 'seeded-cnn', seed: 4 });
-    const vocab = Vocabulary.build(new Map(WORDS.map((w) => [w, 1])), 1);
-    const sizes: MergeLstmSizes = {
-      vocabSize: vocab.size,
-      embeddingSize: 8,
-      hiddenSize: 16,
-      featureSize: encoder.identity.featureShape[0],
-      dropout: 0,
-    };
-    const weights = initialWeights(sizes, 2);
-    weights['output.kernel'] = weights['output.kernel'].map((x) => x * 8);
-    weights['image.kernel'] = weights['image.kernel'].map((x) => x * 20);
-    weights['output.bias'][2] = 2; // the end token: captions of a few words
-    const meta = {
-      architecture: 'merge-lstm',
-      ...sizes,
-      vocab: vocab.toFile(),
-      cleaning: DEFAULT_CLEANING,
-      encoder: encoder.identity,
-      maxCaptionLength: 7,
-      trainConfig: {},
-      epoch: 1,
-      metrics: {},
-      createdAt: 'test',
-    };
-    await saveCheckpoint(checkpointDir, { meta, weights });
+    encoder = await writeMergeCheckpoint(checkpointDir);
 
     await sharp(twoTone(48, 32, [250, 30, 30], [20, 40, 230]), { raw: { width: 48, height: 32, channels: 3 } })
       .png()

@@ -2,7 +2,8 @@
 // spaces, never quoted (captions contain stray double quotes, so quoting is turned off).
 import { parse } from 'csv-parse/sync';
 import { CapgenError } from '../../errors.js';
-import type { ParsedCaptions, RawCaption } from './types.js';
+import { FLICKR8K_SPLIT_FILES } from './flickr8k.js';
+import { COMMON_IMAGE_DIRS, type FolderFormat, type ParsedCaptions, type RawCaption } from './types.js';
 
 export const FLICKR30K_CAPTIONS_FILE = 'results.csv';
 
@@ -39,3 +40,15 @@ export function parseFlickr30kCaptions(text: string, file: string): ParsedCaptio
   }
   return { file, captions, records: rows.length - 1, malformed };
 }
+
+export const datasetFormat: FolderFormat = {
+  kind: 'folder',
+  name: 'flickr30k',
+  help: `Flickr30k's ${FLICKR30K_CAPTIONS_FILE} (image_name| comment_number| comment), also inside flickr30k_images/ (Kaggle's layout)`,
+  rank: 30,
+  captionFiles: [[FLICKR30K_CAPTIONS_FILE], [`flickr30k_images/${FLICKR30K_CAPTIONS_FILE}`]],
+  imageDirs: COMMON_IMAGE_DIRS,
+  // split lists named like Flickr8k's are honoured in every Flickr-family folder, as they always were
+  splitLists: FLICKR8K_SPLIT_FILES,
+  parse: parseFlickr30kCaptions,
+};

@@ -1,7 +1,7 @@
 // Flickr8k's original files: `Flickr8k.token.txt` (`IMAGE.jpg#N<TAB>caption`) and the split
 // lists `Flickr_8k.{train,dev,test}Images.txt` (one image name a line).
 import { splitLines } from '../text-file.js';
-import type { ParsedCaptions, RawCaption } from './types.js';
+import { COMMON_IMAGE_DIRS, type FolderFormat, type ParsedCaptions, type RawCaption } from './types.js';
 
 export const FLICKR8K_TOKEN_FILE = 'Flickr8k.token.txt';
 export const FLICKR8K_SPLIT_FILES = {
@@ -41,3 +41,14 @@ export function parseSplitList(text: string): string[] {
     .map((l) => l.trim())
     .filter((l) => l !== '');
 }
+
+export const datasetFormat: FolderFormat = {
+  kind: 'folder',
+  name: 'flickr8k',
+  help: `Flickr8k's ${FLICKR8K_TOKEN_FILE} (IMAGE.jpg#N<TAB>caption) with the Flickr_8k.{train,dev,test}Images.txt split lists`,
+  rank: 10,
+  captionFiles: [[FLICKR8K_TOKEN_FILE]],
+  imageDirs: COMMON_IMAGE_DIRS,
+  splitLists: FLICKR8K_SPLIT_FILES,
+  parse: parseFlickr8kTokens,
+};

@@ -3,7 +3,8 @@
 import { parse } from 'csv-parse/sync';
 import { CapgenError } from '../../errors.js';
 import { splitLines } from '../text-file.js';
-import type { ParsedCaptions, RawCaption } from './types.js';
+import { FLICKR8K_SPLIT_FILES } from './flickr8k.js';
+import { COMMON_IMAGE_DIRS, type FolderFormat, type ParsedCaptions, type RawCaption } from './types.js';
 
 export const KAGGLE_CAPTIONS_FILE = 'captions.txt';
 
@@ -67,3 +68,15 @@ export function parseKaggleCaptions(text: string, file: string): ParsedCaptions 
   }
   return { file, captions, records, malformed };
 }
+
+export const datasetFormat: FolderFormat = {
+  kind: 'folder',
+  name: 'kaggle',
+  help: `Kaggle's Flickr8k ${KAGGLE_CAPTIONS_FILE} (CSV image,caption; unquoted captions may contain commas)`,
+  rank: 20,
+  captionFiles: [[KAGGLE_CAPTIONS_FILE]],
+  imageDirs: COMMON_IMAGE_DIRS,
+  // the same images as Flickr8k: its official lists apply when they lie beside
+  splitLists: FLICKR8K_SPLIT_FILES,
+  parse: parseKaggleCaptions,
+};

@@ -2,9 +2,8 @@
 // `images[]` with `filename`, optional `filepath` (COCO), `split`, and `sentences[].raw` / `.tokens`.
 import { CapgenError } from '../../errors.js';
 import type { SplitName } from '../../run/formats.js';
-import type { ParsedCaptions, RawCaption } from './types.js';
-
-export const KARPATHY_FILE_PATTERN = /^dataset_[\w-]+\.json$/;
+import { FLICKR8K_SPLIT_FILES } from './flickr8k.js';
+import { COMMON_IMAGE_DIRS, type FolderFormat, type ParsedCaptions, type RawCaption } from './types.js';
 
 /** 'restval' is extra training data in Karpathy's COCO split; his 'val' is our dev split. */
 const KARPATHY_SPLITS: Record<string, SplitName> = { train: 'train', restval: 'train', val: 'dev', test: 'test' };
@@ -59,3 +58,16 @@ export function parseKarpathyJson(text: string, file: string): ParsedCaptions {
   });
   return { file, captions, records: images.length, malformed };
 }
+
+export const datasetFormat: FolderFormat = {
+  kind: 'folder',
+  name: 'karpathy',
+  help: "Karpathy's dataset_{flickr8k,flickr30k,coco}.json (its split: restval counts as train, val as dev)",
+  rank: 40,
+  captionFiles: [['dataset_*.json']],
+  // COCO's entries name images by `filepath/filename`, relative to the dataset folder itself
+  imageDirs: [...COMMON_IMAGE_DIRS, '.'],
+  // Flickr8k's official lists, when they lie beside, win over the file's own split (as they always did)
+  splitLists: FLICKR8K_SPLIT_FILES,
+  parse: parseKarpathyJson,
+};
