@@ -2,11 +2,30 @@
 // exported model (every format writes the same one): the vocabulary and special ids, how to turn an
 // image into the encoder's input, how to run the decoder's init/step graphs (tensor names, state), and
 // capgen's decoding settings. src/export/web/caption-model.ts is a complete reader.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { encoderSourceName } from '../features/encoder-location.js';
 import type { CheckpointMeta } from '../model/checkpoint.js';
+import type { EncoderIdentity } from '../run/formats.js';
 import type { CleaningRules } from '../text/clean.js';
 import type { ModelManifest } from './web/caption-model.js';
 
 export const MANIFEST_FILE = 'capgen-model.json';
+/** `format` of every manifest: what marks a folder as capgen's export (which a later export may replace). */
+const MANIFEST_FORMAT = 'capgen-model';
+/** Where a manifest lies in an export: the top (tfjs, onnx) or the model folder of the web page. */
+const MANIFEST_PLACES = [MANIFEST_FILE, path.join('model', MANIFEST_FILE)];
+
+/** Whether `dir` holds an export that capgen wrote (a manifest it reads as its own). */
+export function isCapgenExport(dir: string): boolean {
+  return MANIFEST_PLACES.some((rel) => {
+    try {
+      return (JSON.parse(readFileSync(path.join(dir, rel), 'utf8')) as { format?: unknown }).format === MANIFEST_FORMAT;
+    } catch {
+      return false; // absent, unreadable or not JSON: not a manifest
+    }
+  });
+}
 
 /** The manifest as written: the reader's fields plus what only people and other tools need. */
 export interface ExportManifest extends ModelManifest {
@@ -47,7 +66,7 @@ export function buildManifest(p: ManifestParts): ExportManifest {
   for (const [k, v] of Object.entries(meta))
     if (typeof v === 'number' && !['format', 'epoch', 'maxCaptionLength'].includes(k)) sizes[k] = v;
   return {
-    format: 'capgen-model',
+    format: MANIFEST_FORMAT,
     version: 1,
     vocabulary: meta.vocab.tokens,
     specialIds: { ...meta.vocab.specials },
