@@ -33,8 +33,19 @@ export interface ExportManifest extends ModelManifest {
   cleaning: CleaningRules;
   /** The decoder's sizes as its checkpoint records them. */
   decoderSizes: Record<string, unknown>;
-  /** Where it came from. */
-  source: { checkpoint: string; epoch: number; encoder: CheckpointMeta['encoder']; capgenFormat: string };
+  /**
+   * Where it came from, by name only: an export is meant for hosting, so it names no path of the
+   * machine that made it (the checkpoint's folder name; the encoder's identity with its model's folder name).
+   */
+  source: { checkpoint: string; epoch: number; encoder: PublicEncoder; capgenFormat: string };
+}
+
+/** The encoder identity without its paths (`source`, `sourceInRun`), and its model's folder name when it has one. */
+export type PublicEncoder = Omit<EncoderIdentity, 'source' | 'sourceInRun'> & { name?: string };
+
+function publicEncoder(e: EncoderIdentity): PublicEncoder {
+  const { source, sourceInRun: _inRun, ...rest } = e;
+  return source ? { ...rest, name: encoderSourceName(source) } : rest;
 }
 
 /** Names of the decoder graphs' inputs and outputs (shared by every format that exports graphs). */
@@ -81,6 +92,11 @@ export function buildManifest(p: ManifestParts): ExportManifest {
     decoding: p.decoding,
     cleaning: meta.cleaning,
     decoderSizes: sizes,
-    source: { checkpoint: p.checkpointDir, epoch: meta.epoch, encoder: meta.encoder, capgenFormat: p.format },
+    source: {
+      checkpoint: path.basename(path.resolve(p.checkpointDir)),
+      epoch: meta.epoch,
+      encoder: publicEncoder(meta.encoder),
+      capgenFormat: p.format,
+    },
   };
 }
