@@ -154,7 +154,9 @@ export function seededCnnLayersModel(opts: SeededCnnOptions): tf.LayersModel {
   const colourCell: [number, number] = [heightPx / COLOUR_GRID, widthPx / COLOUR_GRID];
   const gridMean = tf.layers.averagePooling2d({ poolSize: cell, strides: cell, padding: 'valid' }).apply(h) as tf.SymbolicTensor;
   const gridMax = tf.layers.maxPooling2d({ poolSize: cell, strides: cell, padding: 'valid' }).apply(h) as tf.SymbolicTensor;
-  const colour = tf.layers.averagePooling2d({ poolSize: colourCell, strides: colourCell, padding: 'valid' }).apply(input) as tf.SymbolicTensor;
+  const colour = tf.layers
+    .averagePooling2d({ poolSize: colourCell, strides: colourCell, padding: 'valid' })
+    .apply(input) as tf.SymbolicTensor;
   const sub = COLOUR_GRID / FEATURE_GRID;
   // Spatial: embed()'s reshape-transpose of the colour cells (sub-cells under their cell) as a
   // convolution of stride `sub` whose one-hot kernel copies each sub-cell's RGB to its own channel:
