@@ -13,22 +13,9 @@ import { loadCaptioner, type Captioner, type ModelManifest } from '../../src/exp
 import { SKIP_ORT } from '../features/onnx-helpers.js';
 import { BIN, runCli, tempDir } from '../helpers.js';
 import { openOnnxExport, pixelsOf } from './exported-captioners.js';
+import { CHROMIUM_ARGS, CHROMIUM_PATH, HAS_CHROMIUM } from './chromium.js';
 import { serveFolder } from './static-server.js';
 
-// The headless Chromium of test/serve/browser.test.ts (Debian's package; CI installs it).
-const CHROMIUM_PATH = process.env.CAPGEN_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--headless',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
-const HAS_CHROMIUM = existsSync(CHROMIUM_PATH);
-if (!HAS_CHROMIUM)
-  process.stderr.write(`note: ${CHROMIUM_PATH} is absent: the browser test of capgen export is skipped (apt-get install -y chromium)\n`);
 // As test/e2e/pipeline.test.ts, shorter: enough for captions that differ between images.
 const TRAIN_FLAGS = [
   '--epochs',
