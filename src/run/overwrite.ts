@@ -92,7 +92,10 @@ export async function guardOutputFolder(out: OutputFolder): Promise<void> {
   try {
     stat = await fs.lstat(abs);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if (code === 'ENOTDIR')
+      throw new CapgenError('USAGE', `${out.flag} ${out.dir}: a folder on this path is a file`, { hint: `choose another ${out.flag}` });
     throw e;
   }
   if (out.overwrite) return;

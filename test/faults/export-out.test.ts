@@ -41,6 +41,10 @@ describe.skipIf(!existsSync(BIN))('export --out never destroys what capgen did n
     const file = path.join(root, 'notes.txt');
     await fs.writeFile(file, 'a file, not a folder');
     expectOneLineError(await runCli(['export', '--run', runDir, '--format', 'tfjs', '--out', file]), /notes\.txt is a file, not a folder/);
+    expectOneLineError(
+      await runCli(['export', '--run', runDir, '--format', 'tfjs', '--out', path.join(file, 'site')]),
+      /notes\.txt\/site: a folder on this path is a file/,
+    );
     expect(await fs.readFile(file, 'utf8')).toBe('a file, not a folder');
 
     // An empty folder, then an earlier export of another format: replaced without --overwrite.
