@@ -1,18 +1,18 @@
 // `capgen average`: one checkpoint whose weights are the mean of several checkpoints of the same model
 // (as fairseq's average_checkpoints.py): the weights of a run's last epochs, averaged, usually caption
 // better than any one of them. Reads and writes checkpoint folders only.
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { CapgenError } from '../errors.js';
 import { readCheckpoint, saveCheckpoint, type CheckpointMeta } from '../model/checkpoint.js';
 import type { Weights } from '../model/decoder.js';
+import { guardOutputFolder } from '../run/overwrite.js';
 
 export interface AverageConfig {
   /** Checkpoint folders (two or more) of one architecture, sizes, vocabulary, cleaning and encoder. */
   checkpoints: string[];
   /** The averaged checkpoint's folder. */
   outDir: string;
-  /** Replace outDir when it exists (without it, average refuses). */
+  /** Replace outDir when it is not empty (without it, average refuses); never one holding a checkpoint averaged. */
   overwrite: boolean;
 }
 
@@ -32,12 +32,13 @@ export async function runAverage(config: AverageConfig): Promise<AverageResult> 
   if (config.checkpoints.length < 2)
     throw new CapgenError('USAGE', `average needs two or more checkpoints, got ${config.checkpoints.length}`);
   const out = path.resolve(config.outDir);
-  if (config.checkpoints.some((c) => path.resolve(c) === out))
-    throw new CapgenError('USAGE', `--out ${config.outDir} is one of the checkpoints being averaged`, {
-      hint: 'write the average to a new folder',
-    });
-  if (existsSync(out) && !config.overwrite)
-    throw new CapgenError('USAGE', `${config.outDir} exists`, { hint: 'pass --overwrite to replace it, or choose another --out' });
+  // No earlierOutput: a checkpoint in the way may be a trained model; only --overwrite replaces it.
+  await guardOutputFolder({
+    dir: config.outDir,
+    flag: '--out',
+    inputs: config.checkpoints.map((c) => ({ path: c, what: 'a checkpoint being averaged' })),
+    overwrite: config.overwrite,
+  });
 
   const first = await readCheckpoint(config.checkpoints[0]);
   const key = identity(first.meta);

@@ -9,8 +9,11 @@ export function averageCommand(): Command {
       "average the weights of checkpoints of one model (e.g. a run's best and last, or its last epochs) into a new checkpoint; eval, caption, serve and export read it like any other (--checkpoint DIR)",
     )
     .argument('<checkpoints...>', 'two or more checkpoint folders (train/best, train/last, ...)')
-    .requiredOption('--out <dir>', 'folder for the averaged checkpoint (e.g. <run>/train/average)')
-    .option('--overwrite', 'replace --out when it exists (without it, average refuses)', false)
+    .requiredOption(
+      '--out <dir>',
+      'folder for the averaged checkpoint (e.g. <run>/train/average): new or empty; never one holding a checkpoint being averaged',
+    )
+    .option('--overwrite', 'replace --out when it is not empty (without it, average refuses)', false)
     .action(async (checkpoints: string[], opts) => {
       const config: AverageConfig = { checkpoints, outDir: opts.out, overwrite: opts.overwrite };
       const r = await runAverage(config);

@@ -22,7 +22,11 @@ export function exportCommand(): Command {
         .choices([...EXPORT_FORMATS])
         .makeOptionMandatory(),
     )
-    .requiredOption('--out <dir>', 'output folder (replaced whole)')
+    .requiredOption(
+      '--out <dir>',
+      'output folder: new, empty or an earlier export (replaced whole once the new one is written); never one holding the checkpoint or encoder',
+    )
+    .option('--overwrite', 'replace --out even when it holds files that are not a capgen export', false)
     .option('--run <dir>', 'run folder whose best checkpoint is exported', DEFAULT_RUN_DIR)
     .option('--checkpoint <dir>', 'checkpoint folder (default: <run>/train/best)')
     .option(
@@ -43,6 +47,7 @@ export function exportCommand(): Command {
         checkpointDir: opts.checkpoint ?? defaultCheckpointDir(opts.run),
         format: opts.format,
         outDir: opts.out,
+        overwrite: opts.overwrite,
         beamSize: opts.beamSize,
         lengthPenalty: opts.lengthPenalty,
         blockNgrams: opts.blockNgrams,

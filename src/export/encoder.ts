@@ -12,7 +12,11 @@ export const LAYERS_WEIGHTS_FILE = 'weights.bin';
 /** A layers model that computes exactly the recorded encoder's features (pooling included). */
 export async function encoderLayersModel(identity: EncoderIdentity): Promise<tf.LayersModel> {
   if (identity.architecture === 'seeded-cnn') {
-    return seededCnnLayersModel({ seed: Number(identity.weightsHash.replace(/^seeded:/, '')), inputSize: identity.inputSize });
+    return seededCnnLayersModel({
+      seed: Number(identity.weightsHash.replace(/^seeded:/, '')),
+      inputSize: identity.inputSize,
+      pooling: identity.pooling,
+    });
   }
   if (identity.architecture === 'tfjs-layers') {
     const source = identity.source;

@@ -1,6 +1,8 @@
 // `capgen export`: a checkpoint -> files that run without capgen. One module per format (tfjs.ts,
 // web.ts; onnx.ts), all writing the same capgen-model.json (manifest.ts). The output folder is
-// replaced whole: an interrupted export leaves the previous one (or nothing), never half of one.
+// replaced whole: an interrupted export leaves the previous one (or nothing), never half of one; a
+// folder that holds what the export reads is never replaced, nor one that capgen did not make without
+// --overwrite (src/run/overwrite.ts).
 import path from 'node:path';
 import { initBackend } from '../backend/index.js';
 import { CapgenError } from '../errors.js';
@@ -8,6 +10,8 @@ import { info } from '../log.js';
 import { CHECKPOINT_FILES, readCheckpoint } from '../model/checkpoint.js';
 import { decoderFor } from '../model/registry.js';
 import { replaceDirAtomic } from '../io/atomic.js';
+import { guardOutputFolder, type ReadInput } from '../run/overwrite.js';
+import { isCapgenExport } from './manifest.js';
 import type { ExportSource, WrittenFile } from './types.js';
 import { writeOnnxModel } from './onnx.js';
 import { writeTfjsModel } from './tfjs.js';
@@ -20,6 +24,8 @@ export interface ExportConfig {
   checkpointDir: string;
   format: ExportFormat;
   outDir: string;
+  /** Replace an outDir that holds something other than an earlier capgen export. */
+  overwrite: boolean;
   /** Decoding defaults written into the manifest. */
   beamSize: number;
   lengthPenalty: number;
@@ -70,6 +76,15 @@ export async function runExport(config: ExportConfig): Promise<ExportResult> {
   const write = FORMATS[config.format];
   if (!write) throw new CapgenError('USAGE', `unknown export format '${config.format}'`, { hint: `choose ${EXPORT_FORMATS.join(', ')}` });
   const src = await loadExportSource(config);
+  const inputs: ReadInput[] = [{ path: config.checkpointDir, what: 'the checkpoint being exported' }];
+  if (src.meta.encoder.source) inputs.push({ path: src.meta.encoder.source, what: "the encoder's model.json" });
+  await guardOutputFolder({
+    dir: config.outDir,
+    flag: '--out',
+    inputs,
+    overwrite: config.overwrite,
+    earlierOutput: { is: isCapgenExport, name: 'an earlier capgen export' },
+  });
   // Building the encoder's layers model makes a few tensors (WASM: what caption runs on; the pure-JS
   // backend would print tfjs' 'install tfjs-node' banner).
   await initBackend('wasm');

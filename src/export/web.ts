@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { encoderSourceName } from '../features/encoder-location.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { writeTfjsModel } from './tfjs.js';
 import type { ExportSource, WrittenFile } from './types.js';
@@ -52,10 +53,7 @@ export async function writeWebFolder(dir: string, src: ExportSource): Promise<{ 
   await write('capgen.js', [prelude, tfjs, wasmBackend, module.replace(/^\/\/# sourceMappingURL=.*$/m, ''), PAGE_LOGIC].join('\n;\n'));
   await write('capgen-model.js', module.replace(/^\/\/# sourceMappingURL=.*$/m, ''));
   for (const wasm of WASM_FILES) await write(wasm, await fs.readFile(packageFile('@tensorflow/tfjs-backend-wasm', `dist/${wasm}`)));
-  const encoderName =
-    src.meta.encoder.architecture === 'tfjs-layers'
-      ? path.basename(path.dirname(src.meta.encoder.source ?? 'model'))
-      : src.meta.encoder.architecture;
+  const encoderName = src.meta.encoder.source ? encoderSourceName(src.meta.encoder.source) : src.meta.encoder.architecture;
   await write(
     'index.html',
     renderIndexHtml({

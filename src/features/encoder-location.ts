@@ -14,6 +14,12 @@ import { hashLayersWeights } from './encoders/layers-encoder.js';
 /** Folder levels searched below the run folder for a model.json with the recorded hash. */
 const SEARCH_DEPTH = 4; // run/models/<name>/model.json with room to spare, without walking a whole disk
 
+/** A recorded encoder as people may see it: its model's folder name, never its path (`…/mobilenet_v1_1.0_224_features/model.json` -> `mobilenet_v1_1.0_224_features`; `…/encoder.json` -> `encoder`). */
+export function encoderSourceName(source: string): string {
+  const base = path.basename(source);
+  return base === 'model.json' ? path.basename(path.dirname(source)) : base.replace(/\.json$/i, '');
+}
+
 /** The path of `source` relative to `runDir` when it lies inside it (recorded by prepare). */
 export function pathInRun(source: string | undefined, runDir: string): string | undefined {
   if (!source) return undefined;

@@ -71,27 +71,31 @@ export async function writeJsonLinesAtomic(target: string, rows: Iterable<unknow
 
 /**
  * Replace a whole directory atomically: `fill` writes into a fresh temp dir, which then takes
- * the target's place. A crash at any point leaves either the old or the new directory, whole.
+ * the target's place. A crash at any point leaves either the old or the new directory, whole; a
+ * failure (in `fill` or in the swap) leaves the old one in place and removes the temp dir.
  */
 export async function replaceDirAtomic(target: string, fill: (dir: string) => Promise<void>): Promise<void> {
+  // Absolute: '.' or 'x/..' as a target would put the temp dir inside it and name no folder to rename.
+  target = path.resolve(target);
   const parent = path.dirname(target);
   await fs.mkdir(parent, { recursive: true });
   const tmp = tempPathFor(target);
   await fs.mkdir(tmp);
-  try {
-    await fill(tmp);
-  } catch (e) {
-    await fs.rm(tmp, { recursive: true, force: true });
-    throw e;
-  }
   const old = `${tmp}.old`;
   let hadOld = false;
   try {
-    await fs.rename(target, old);
-    hadOld = true;
+    await fill(tmp);
+    try {
+      await fs.rename(target, old);
+      hadOld = true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    await fs.rename(tmp, target);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    if (hadOld) await fs.rename(old, target);
+    await fs.rm(tmp, { recursive: true, force: true });
+    throw e;
   }
-  await fs.rename(tmp, target);
   if (hadOld) await fs.rm(old, { recursive: true, force: true });
 }

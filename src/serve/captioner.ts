@@ -7,7 +7,7 @@ import { attentionGridOf } from '../decode/attention.js';
 import { decodeBatch } from '../decode/index.js';
 import { openEncoder } from '../features/engine.js';
 import { embedImageBuffer } from '../features/load-encoder.js';
-import { locateEncoder } from '../features/encoder-location.js';
+import { encoderSourceName, locateEncoder } from '../features/encoder-location.js';
 import { info, warn } from '../log.js';
 import { CHECKPOINT_FILES, loadCheckpoint } from '../model/checkpoint.js';
 import type { EncoderIdentity } from '../run/formats.js';
@@ -30,14 +30,8 @@ export interface CaptionerOptions {
 /** The encoder as visitors see it: architecture, the model's folder name (never its path), layer and shapes. */
 export function describeEncoder(e: EncoderIdentity): string {
   const layer = e.layer && e.layer !== e.architecture ? `:${e.layer}` : '';
-  const source = e.source ? ` ${sourceName(e.source)}` : '';
+  const source = e.source ? ` ${encoderSourceName(e.source)}` : '';
   return `${e.architecture}${source}${layer} (${e.preprocess}, ${e.resize} ${e.inputSize.join('x')}, ${e.pooling} -> ${e.featureShape.join('x')})`;
-}
-
-/** `…/mobilenet_v1_1.0_224_features/model.json` -> `mobilenet_v1_1.0_224_features`; `…/encoder.json` -> `encoder`. */
-function sourceName(source: string): string {
-  const base = path.basename(source);
-  return base === 'model.json' ? path.basename(path.dirname(source)) : base.replace(/\.json$/i, '');
 }
 
 export async function loadCaptioner(opts: CaptionerOptions): Promise<Captioner> {

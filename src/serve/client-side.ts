@@ -32,7 +32,8 @@ export async function buildClientSideServer(opts: {
     exported = await runExport({
       checkpointDir: opts.checkpointDir,
       format: 'web',
-      outDir: site,
+      outDir: site, // a folder of its own, new: nothing of the user's is there to replace
+      overwrite: false,
       beamSize: 1,
       lengthPenalty: opts.lengthPenalty,
       blockNgrams: opts.blockNgrams,

@@ -1,6 +1,6 @@
 // The exported encoder (src/export/encoder.ts), saved and loaded back with tf.loadLayersModel, gives the
 // features capgen's own encoder gives, from the preprocessing the manifest records: seeded-cnn (rebuilt
-// from layers) and a tfjs layers model cut at a layer with average pooling.
+// from layers) and a tfjs layers model cut at a layer, each pooled and spatial (--pooling none).
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
@@ -52,6 +52,18 @@ describe('exported encoders equal capgen encoders', () => {
 
   it('seeded-cnn, rebuilt as layers', async () => {
     await expectSameFeatures(createSeededCnnEncoder({ seed: 5 }));
+  });
+
+  it('seeded-cnn with --pooling none: the 4x4 grid of cells, in the layout the attending decoders were trained on', async () => {
+    await expectSameFeatures(createSeededCnnEncoder({ seed: 5, pooling: 'none' }));
+  });
+
+  it('a tfjs layers model cut at a layer, not pooled', async () => {
+    const { modelJson, model } = await writeTinyModel(tempDir('capgen-export-enc-'), { seed: 2, shards: 1 });
+    model.dispose();
+    await expectSameFeatures(
+      await createLayersEncoder({ modelJsonPath: modelJson, layer: 'features', preprocess: 'unit', pooling: 'none', resize: 'squash' }),
+    );
   });
 
   it('a tfjs layers model cut at a layer, average-pooled', async () => {

@@ -6,31 +6,16 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import sharp from 'sharp';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
-import { createCaptioner, loadCaptioner, prepareImage, type Captioner, type ModelManifest } from '../../src/export/web/caption-model.js';
-import { loadOnnxRuntime, type OrtTensor } from '../../src/features/onnx/runtime.js';
-import { SyncSession } from '../../src/engine/onnx/sync-session.js';
+import { loadCaptioner, type Captioner, type ModelManifest } from '../../src/export/web/caption-model.js';
 import { SKIP_ORT } from '../features/onnx-helpers.js';
 import { BIN, runCli, tempDir } from '../helpers.js';
+import { openOnnxExport, pixelsOf } from './exported-captioners.js';
+import { CHROMIUM_ARGS, CHROMIUM_PATH, HAS_CHROMIUM } from './chromium.js';
 import { serveFolder } from './static-server.js';
 
-// The headless Chromium of test/serve/browser.test.ts (Debian's package; CI installs it).
-const CHROMIUM_PATH = process.env.CAPGEN_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--headless',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
-const HAS_CHROMIUM = existsSync(CHROMIUM_PATH);
-if (!HAS_CHROMIUM)
-  process.stderr.write(`note: ${CHROMIUM_PATH} is absent: the browser test of capgen export is skipped (apt-get install -y chromium)\n`);
 // As test/e2e/pipeline.test.ts, shorter: enough for captions that differ between images.
 const TRAIN_FLAGS = [
   '--epochs',
@@ -134,16 +119,10 @@ describe('capgen export (tfjs, onnx, web)', () => {
     });
     afterAll(() => captioner?.dispose());
 
-    /** Full-size RGBA as a browser canvas gives it, then the module's own resize. */
-    async function pixelsOf(file: string): Promise<Uint8Array> {
-      const { data, info } = await sharp(file).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
-      return prepareImage(data, info.width, info.height, captioner.manifest.image);
-    }
-
     it('greedy and beam-3 captions equal capgen caption word for word', async () => {
       const before = tf.memory().numTensors;
       for (const image of images) {
-        const pixels = await pixelsOf(image);
+        const pixels = await pixelsOf(image, captioner.manifest.image);
         expect(captioner.caption(pixels, { beamSize: 1 }).caption, image).toBe(expected.greedy.get(image)?.caption);
         const beam = captioner.caption(pixels, { beamSize: 3 });
         expect(beam.caption, image).toBe(expected.beam.get(image)?.caption);
@@ -154,24 +133,6 @@ describe('capgen export (tfjs, onnx, web)', () => {
   });
 
   describe.skipIf(SKIP_ORT)('onnx files in ONNX Runtime', () => {
-    // The exported ONNX files run by ONNX Runtime; capgen-model.js's search loop (the one the web page
-    // ships) drives them through small adapters, so no capgen model code is involved.
-    const ort = loadOnnxRuntime() as NonNullable<ReturnType<typeof loadOnnxRuntime>>;
-    const toOrt = (t: tf.Tensor): OrtTensor =>
-      t.dtype === 'int32'
-        ? new ort.Tensor('int32', t.dataSync() as Int32Array, t.shape)
-        : new ort.Tensor('float32', t.dataSync() as Float32Array, t.shape);
-    const toTf = (t: OrtTensor) => tf.tensor(t.data as Float32Array, [...t.dims]);
-    const graph = (file: string) => {
-      const session = SyncSession.open(readFileSync(path.join(onnxDir, file))) as SyncSession;
-      return {
-        execute(feeds: Record<string, tf.Tensor>, names: string[]) {
-          const out = session.run(Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, toOrt(v)])));
-          return names.map((n) => toTf(out[n]));
-        },
-      };
-    };
-
     it('writes encoder.onnx, the decoder graphs and a manifest that says so', () => {
       const manifest = JSON.parse(readFileSync(path.join(onnxDir, 'capgen-model.json'), 'utf8')) as ModelManifest;
       expect(manifest.encoder).toEqual({ path: 'encoder.onnx', format: 'onnx' });
@@ -180,25 +141,14 @@ describe('capgen export (tfjs, onnx, web)', () => {
     });
 
     it('greedy and beam-3 captions equal capgen caption word for word', async () => {
-      const manifest = JSON.parse(readFileSync(path.join(onnxDir, 'capgen-model.json'), 'utf8')) as ModelManifest;
-      const encoder = await ort.InferenceSession.create(readFileSync(path.join(onnxDir, 'encoder.onnx')));
-      const [h, w] = manifest.image.inputSize;
-      let features: tf.Tensor | undefined;
-      // encoder.onnx takes raw pixels (its preprocessing is inside): the adapter hands the search its output.
-      const models = { encoder: { predict: () => features }, init: graph('decoder-init.onnx'), step: graph('decoder-step.onnx') };
-      const captioner = createCaptioner(tf, manifest, models as never);
+      const onnx = await openOnnxExport(onnxDir);
       for (const image of images) {
-        const { data, info } = await sharp(image).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
-        const pixels = prepareImage(data, info.width, info.height, manifest.image);
-        const out = await encoder.run({ [encoder.inputNames[0]]: new ort.Tensor('float32', Float32Array.from(pixels), [1, h, w, 3]) });
-        features = toTf(out[encoder.outputNames[0]]);
-        expect(captioner.caption(pixels, { beamSize: 1 }).caption, image).toBe(expected.greedy.get(image)?.caption);
-        const beam = captioner.caption(pixels, { beamSize: 3 });
+        expect((await onnx.caption(image, { beamSize: 1 })).caption, image).toBe(expected.greedy.get(image)?.caption);
+        const beam = await onnx.caption(image, { beamSize: 3 });
         expect(beam.caption, image).toBe(expected.beam.get(image)?.caption);
         expect(beam.beams.map((b) => b.caption)).toEqual(expected.beam.get(image)?.beams?.map((b) => b.caption));
-        features.dispose();
       }
-      await encoder.release();
+      await onnx.release();
     });
   });
 

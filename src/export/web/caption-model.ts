@@ -183,17 +183,28 @@ export function createCaptioner(tf: Tf, manifest: ModelManifest, models: Models)
     return { logProbs, vocabSize: logProbs.length / tokens.length, state: outs.slice(1, 1 + io.outputs.state.length), attention };
   }
 
-  /** The first `count` allowed (token, logProb) of a row, as src/decode/candidates.ts picks them. */
-  function allowed(logProbs: Float32Array, row: number, vocabSize: number, count: number, endOnly: boolean, blocked: Set<number>) {
-    const values = logProbs.subarray(row * vocabSize, (row + 1) * vocabSize);
-    if (endOnly) return [{ token: ids.end, logProb: values[ids.end] }];
-    const out: { token: number; logProb: number }[] = [];
-    for (const token of rankRow(values, Math.min(count + neverEmitted.size + blocked.size, vocabSize))) {
-      if (out.length === count) break;
-      if (neverEmitted.has(token) || values[token] === -Infinity || blocked.has(token)) continue;
-      out.push({ token, logProb: values[token] });
+  /**
+   * The first `count` allowed (token, logProb) of a row, as src/decode/candidates.ts picks them: at
+   * the last position only the end token; at the first, anything but it (a caption has a word).
+   */
+  function allowed(
+    out: { logProbs: Float32Array; vocabSize: number },
+    row: number,
+    count: number,
+    at: { position: number; blocked: Set<number> },
+  ) {
+    const { vocabSize } = out;
+    const values = out.logProbs.subarray(row * vocabSize, (row + 1) * vocabSize);
+    const maxLength = manifest.decoding.maxLength;
+    if (at.position === maxLength) return [{ token: ids.end, logProb: values[ids.end] }];
+    const firstWord = at.position === 0;
+    const result: { token: number; logProb: number }[] = [];
+    for (const token of rankRow(values, Math.min(count + neverEmitted.size + at.blocked.size + 1, vocabSize))) {
+      if (result.length === count) break;
+      if (neverEmitted.has(token) || values[token] === -Infinity || at.blocked.has(token) || (firstWord && token === ids.end)) continue;
+      result.push({ token, logProb: values[token] });
     }
-    return out;
+    return result;
   }
 
   function greedy(pixels: Uint8Array, alpha: number, ngrams: number): CaptionOutput {
@@ -209,7 +220,7 @@ export function createCaptioner(tf: Tf, manifest: ModelManifest, models: Models)
         state = out.state;
         if (out.attention) attention.push(out.attention[0]);
         const blocked = repeatedNgramTokens(tokens, ngrams);
-        const [best] = allowed(out.logProbs, 0, out.vocabSize, 1, t === manifest.decoding.maxLength, blocked);
+        const [best] = allowed(out, 0, 1, { position: t, blocked });
         logProb += best.logProb;
         if (best.token === ids.end) {
           const h = {
@@ -256,14 +267,7 @@ export function createCaptioner(tf: Tf, manifest: ModelManifest, models: Models)
             continue;
           }
           const att = out.attention ? [...b.attention, out.attention[b.row]] : b.attention;
-          for (const { token, logProb } of allowed(
-            out.logProbs,
-            b.row,
-            out.vocabSize,
-            beamSize,
-            t === manifest.decoding.maxLength,
-            repeatedNgramTokens(b.tokens, ngrams),
-          )) {
+          for (const { token, logProb } of allowed(out, b.row, beamSize, { position: t, blocked: repeatedNgramTokens(b.tokens, ngrams) })) {
             const total = b.logProb + logProb;
             const ended = token === ids.end;
             candidates.push({

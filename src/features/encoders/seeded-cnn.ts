@@ -117,7 +117,8 @@ export function createSeededCnnEncoder(opts: SeededCnnOptions): Encoder {
 
 /**
  * The same network as a tfjs layers model (for `capgen export`), on 'unit'-preprocessed pixels
- * [N, H, W, 3] (x/255): each layer is the op embed() runs, so the features are the same.
+ * [N, H, W, 3] (x/255): each layer is the op embed() runs, so the features are the same, pooled
+ * [N, 1216] or spatial [N, 4, 4, 76] as `opts.pooling` says (the run's pooling, as embed()).
  */
 export function seededCnnLayersModel(opts: SeededCnnOptions): tf.LayersModel {
   const encoder = createSeededCnnEncoder(opts); // validates the options
@@ -151,12 +152,29 @@ export function seededCnnLayersModel(opts: SeededCnnOptions): tf.LayersModel {
   const [, gh, gw] = h.shape as number[];
   const cell: [number, number] = [gh / FEATURE_GRID, gw / FEATURE_GRID];
   const colourCell: [number, number] = [heightPx / COLOUR_GRID, widthPx / COLOUR_GRID];
-  const pooled = [
-    tf.layers.averagePooling2d({ poolSize: cell, strides: cell, padding: 'valid' }).apply(h),
-    tf.layers.maxPooling2d({ poolSize: cell, strides: cell, padding: 'valid' }).apply(h),
-    tf.layers.averagePooling2d({ poolSize: colourCell, strides: colourCell, padding: 'valid' }).apply(input),
-  ].map((t) => tf.layers.flatten().apply(t) as tf.SymbolicTensor);
-  const model = tf.model({ inputs: input, outputs: tf.layers.concatenate().apply(pooled) as tf.SymbolicTensor });
+  const gridMean = tf.layers.averagePooling2d({ poolSize: cell, strides: cell, padding: 'valid' }).apply(h) as tf.SymbolicTensor;
+  const gridMax = tf.layers.maxPooling2d({ poolSize: cell, strides: cell, padding: 'valid' }).apply(h) as tf.SymbolicTensor;
+  const colour = tf.layers
+    .averagePooling2d({ poolSize: colourCell, strides: colourCell, padding: 'valid' })
+    .apply(input) as tf.SymbolicTensor;
+  const sub = COLOUR_GRID / FEATURE_GRID;
+  // Spatial: embed()'s reshape-transpose of the colour cells (sub-cells under their cell) as a
+  // convolution of stride `sub` whose one-hot kernel copies each sub-cell's RGB to its own channel:
+  // exact (x*1 + 0s), and every layer of it has a tfjs and an ONNX form.
+  const gatherSubCells = tf.layers.conv2d({ filters: sub * sub * 3, kernelSize: sub, strides: sub, padding: 'valid', useBias: false });
+  const output =
+    opts.pooling === 'none'
+      ? tf.layers.concatenate({ axis: -1 }).apply([gridMean, gridMax, gatherSubCells.apply(colour) as tf.SymbolicTensor])
+      : tf.layers.concatenate().apply([gridMean, gridMax, colour].map((t) => tf.layers.flatten().apply(t) as tf.SymbolicTensor));
+  const model = tf.model({ inputs: input, outputs: output as tf.SymbolicTensor });
+  if (opts.pooling === 'none') {
+    // [sub, sub, 3, sub*sub*3]: kernel[i][j][c][(i*sub + j)*3 + c] = 1, as embed()'s [.., 2, 2, 3] -> 12 order.
+    const oneHot = new Float32Array(sub * sub * 3 * sub * sub * 3);
+    for (let i = 0; i < sub; i++)
+      for (let j = 0; j < sub; j++)
+        for (let c = 0; c < 3; c++) oneHot[((i * sub + j) * 3 + c) * (sub * sub * 3) + (i * sub + j) * 3 + c] = 1;
+    tf.tidy(() => gatherSubCells.setWeights([tf.tensor4d(oneHot, [sub, sub, 3, sub * sub * 3])]));
+  }
   tf.tidy(() => negate.setWeights([tf.neg(tf.eye(3))]));
   for (const { layer, kernel } of convs) {
     layer.setWeights([kernel]);
