@@ -103,7 +103,7 @@ export async function fromModel(
         hint: 'rerun `capgen prepare` with an --encoder',
       });
     }
-    const cacheDir = path.join(config.runDir, prepare.features.dir);
+    const cacheDir = path.resolve(config.runDir, prepare.features.dir);
     const cache = await openFeatureCache(cacheDir);
     if (cache.damaged) warn(`eval: ${cache.damaged} cached features failed their hash check`);
     let vectors: Float32Array[];

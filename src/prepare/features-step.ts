@@ -1,5 +1,5 @@
 // The second half of prepare: image features for the images that kept captions, through the
-// shared feature extractor (src/features), which caches them in the run folder.
+// shared feature extractor (src/features), which caches them in the run folder or --feature-cache.
 import path from 'node:path';
 import { describeBackend, initBackend, type BackendChoice } from '../backend/index.js';
 import type { FeaturesConfig } from '../features/config.js';
@@ -7,6 +7,7 @@ import { pathInRun } from '../features/encoder-location.js';
 import { extractFeatures } from '../features/extract.js';
 import { info } from '../log.js';
 import type { PrepareRecord } from '../run/formats.js';
+import type { ShardSpec } from '../util/shard.js';
 
 export interface FeaturesOutcome {
   record: NonNullable<PrepareRecord['features']>;
@@ -21,6 +22,9 @@ export async function computeFeatures(opts: {
   images: string[];
   config: FeaturesConfig;
   backend: BackendChoice;
+  /** --feature-cache: the folder holding the cache folders (default: the run's features/). */
+  cacheRoot?: string;
+  shard?: ShardSpec;
 }): Promise<FeaturesOutcome> {
   const backend = await initBackend(opts.backend);
   info(describeBackend(backend));
@@ -29,6 +33,8 @@ export async function computeFeatures(opts: {
     images: opts.images.map((name) => ({ name, path: path.join(opts.imagesDir, name) })),
     config: opts.config,
     backend,
+    cacheRoot: opts.cacheRoot,
+    shard: opts.shard,
   });
   // A model kept inside the run folder moves with it: record where, relative to the folder.
   const sourceInRun = pathInRun(out.encoder.source, opts.runDir);

@@ -78,6 +78,7 @@ export async function run(config: PrepareConfig): Promise<PrepareSummary> {
       images,
       config: config.features,
       backend: config.backend,
+      cacheRoot: config.featureCache,
     });
     if (features.bad.length) {
       const bad = new Set(features.bad.map((b) => b.name));

@@ -144,7 +144,7 @@ export async function loadTrainingData(
   const vocab = await readJson<VocabularyFile>(runPath(runDir, 'vocab'), 'vocab.json');
   const index = new Map(vocab.tokens.map((t, i) => [t, i] as const));
   const captions = await readCaptions(runPath(runDir, 'captions'));
-  const source = await openFeatures(path.join(runDir, prepare.features.dir), encoder);
+  const source = await openFeatures(path.resolve(runDir, prepare.features.dir), encoder);
   const featureSize = source.dim;
 
   // The images first, so that the matrix is allocated once at its final size: no per-image copies
@@ -186,7 +186,7 @@ export async function loadTrainingData(
     images: splitImages[split].size,
     missing: [...splitImages[split]].filter((i) => missingImages.has(i)).length,
   }));
-  checkFeatureCoverage(coverage, { cacheDir: path.join(runDir, prepare.features.dir), command: 'train' });
+  checkFeatureCoverage(coverage, { cacheDir: path.resolve(runDir, prepare.features.dir), command: 'train' });
   if (missingFeatures) warn(`${missingFeatures} captions left out: their images have no cached feature`);
   if (bySplit.train.length === 0)
     throw new CapgenError('BAD_INPUT', 'no training captions with features', { file: runPath(runDir, 'captions') });
