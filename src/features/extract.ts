@@ -106,10 +106,10 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
   const identity = chosen.encoder.identity;
   const key = cacheKey(identity, config.dtype);
   const cacheDir = path.join(opts.cacheRoot ?? path.join(opts.runDir, RUN_FILES.featuresDir), key);
+  if (shard) await checkShardPlan(opts.runDir, { cacheKey: key, architecture: identity.architecture, count: shard.count }, shard);
   // The cache folder may be shared by several runs' prepares: it has its own lock, shard-aware too.
   const lock = acquireRunLock(cacheDir, shard ? `prepare --shard ${formatShard(shard)}` : 'prepare', { shard, what: 'feature cache' });
   try {
-    if (shard) await checkShardPlan(opts.runDir, { cacheKey: key, architecture: identity.architecture, count: shard.count }, shard);
     const out = await extractInto({ ...opts, chosen, cacheDir });
     if (!shard) await clearShardPlan(opts.runDir, key);
     return { ...out, dir: recordedDir(opts.runDir, cacheDir) };
