@@ -334,7 +334,8 @@ export async function openCacheWriter(dir: string, meta: CacheMeta): Promise<Cac
       await commit(names, encodeRows(features, meta.dtype), contents);
     },
     async appendEncoded(names, bytes, contents) {
-      if (bytes.length !== names.length * rowBytes) throw new Error(`appendEncoded: ${bytes.length} bytes for ${names.length} rows of ${rowBytes}`);
+      if (bytes.length !== names.length * rowBytes)
+        throw new Error(`appendEncoded: ${bytes.length} bytes for ${names.length} rows of ${rowBytes}`);
       await commit(names, bytes, contents);
     },
     async copyRows(names, sourceRows, contents) {

@@ -118,7 +118,9 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
   }
 }
 
-async function extractInto(opts: ExtractOptions & { chosen: Awaited<ReturnType<typeof chooseEngine>>; cacheDir: string }): Promise<ExtractResult> {
+async function extractInto(
+  opts: ExtractOptions & { chosen: Awaited<ReturnType<typeof chooseEngine>>; cacheDir: string },
+): Promise<ExtractResult> {
   const { config, chosen, shard } = opts;
   const started = performance.now();
   const identity = chosen.encoder.identity;
@@ -167,7 +169,9 @@ async function extractInto(opts: ExtractOptions & { chosen: Awaited<ReturnType<t
     }
     return undefined;
   };
-  const fromShards = sources.length ? todo.filter((img) => sources.some((s) => s.reader.has(img.name, contents.get(img.name) ?? ''))).length : 0;
+  const fromShards = sources.length
+    ? todo.filter((img) => sources.some((s) => s.reader.has(img.name, contents.get(img.name) ?? ''))).length
+    : 0;
   if (sources.length) {
     const unfinished = sources.filter((s) => !s.done).map((s) => s.name);
     info(

@@ -96,7 +96,10 @@ export async function openShardSources(cacheDir: string): Promise<ShardSource[]>
   return out;
 }
 
-export async function markShardDone(subDir: string, counts: { images: number; computed: number; reused: number; bad: number }): Promise<void> {
+export async function markShardDone(
+  subDir: string,
+  counts: { images: number; computed: number; reused: number; bad: number },
+): Promise<void> {
   await writeJsonAtomic(path.join(subDir, SHARD_DONE_FILE), { ...counts, finishedAt: new Date().toISOString() });
 }
 

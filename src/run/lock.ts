@@ -23,7 +23,7 @@ import path from 'node:path';
 import { CapgenError } from '../errors.js';
 import { removeLeftoverTemps } from '../io/atomic.js';
 import { info, warn } from '../log.js';
-import { formatShard, type ShardSpec } from '../util/shard.js';
+import type { ShardSpec } from '../util/shard.js';
 
 /** Inside the run folder, hidden: it is about the folder, not one of its outputs. */
 export const LOCK_FILE = '.capgen.lock';
@@ -112,7 +112,7 @@ function sleepMs(ms: number): void {
 
 /** A lock path that is there but is not a file (a folder, say): the user's to sort out. */
 function refuseNonFile(file: string): void {
-  let isFile = true;
+  let isFile: boolean;
   try {
     isFile = lstatSync(file).isFile();
   } catch {

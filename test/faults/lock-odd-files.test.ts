@@ -12,7 +12,8 @@ import { BIN, runCli, tempDir } from '../helpers.js';
 import { expectOneLineError, prepareSynthetic } from './fixtures.js';
 
 const CAN_MOUNT = process.getuid?.() === 0;
-if (!CAN_MOUNT) process.stderr.write('note: test/faults/lock-odd-files.test.ts: not root, so no tmpfs to fill: the full-disk lock test is skipped\n');
+if (!CAN_MOUNT)
+  process.stderr.write('note: test/faults/lock-odd-files.test.ts: not root, so no tmpfs to fill: the full-disk lock test is skipped\n');
 
 describe('lock file in odd states', () => {
   const root = tempDir('capgen-lockodd-');
@@ -27,11 +28,18 @@ describe('lock file in odd states', () => {
     expect(readdirSync(run)).toEqual([LOCK_FILE]); // no temp file left beside it
   });
 
-  it.skipIf(!existsSync(BIN))('the CLI: exit 2, one line', async () => {
-    const run = path.join(root, 'dir-lock-cli');
-    mkdirSync(path.join(run, LOCK_FILE), { recursive: true });
-    expectOneLineError(await runCli(['prepare', '--dataset', 'synthetic', '--count', '5', '--encoder', 'none', '--out', run]), /\.capgen\.lock: the lock file is not a file/);
-  }, 60_000);
+  it.skipIf(!existsSync(BIN))(
+    'the CLI: exit 2, one line',
+    async () => {
+      const run = path.join(root, 'dir-lock-cli');
+      mkdirSync(path.join(run, LOCK_FILE), { recursive: true });
+      expectOneLineError(
+        await runCli(['prepare', '--dataset', 'synthetic', '--count', '5', '--encoder', 'none', '--out', run]),
+        /\.capgen\.lock: the lock file is not a file/,
+      );
+    },
+    60_000,
+  );
 
   it('temp files of killed atomic writes are removed (exactly the names atomic.ts makes); an .old folder whose target is gone is put back', () => {
     const run = path.join(root, 'leftovers');
@@ -77,17 +85,21 @@ describe('lock file in odd states', () => {
     expect(existsSync(temp)).toBe(true);
   });
 
-  it.skipIf(!existsSync(BIN))('the next command that takes the lock cleans up (CLI)', async () => {
-    const run = path.join(root, 'cli-leftovers');
-    await prepareSynthetic(run, ['--encoder', 'none']);
-    const temp = path.join(run, 'train', '.best.0a1b2c3d.tmp');
-    mkdirSync(temp, { recursive: true });
-    writeFileSync(path.join(temp, 'weights.bin'), 'partial');
-    const r = await runCli(['prepare', '--data', path.join(run, 'dataset'), '--encoder', 'none', '--out', run]);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/removed 1 temp file left by an interrupted capgen/);
-    expect(existsSync(temp)).toBe(false);
-  }, 60_000);
+  it.skipIf(!existsSync(BIN))(
+    'the next command that takes the lock cleans up (CLI)',
+    async () => {
+      const run = path.join(root, 'cli-leftovers');
+      await prepareSynthetic(run, ['--encoder', 'none']);
+      const temp = path.join(run, 'train', '.best.0a1b2c3d.tmp');
+      mkdirSync(temp, { recursive: true });
+      writeFileSync(path.join(temp, 'weights.bin'), 'partial');
+      const r = await runCli(['prepare', '--data', path.join(run, 'dataset'), '--encoder', 'none', '--out', run]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/removed 1 temp file left by an interrupted capgen/);
+      expect(existsSync(temp)).toBe(false);
+    },
+    60_000,
+  );
 });
 
 describe.skipIf(!CAN_MOUNT || !existsSync(BIN))('lock on a full disk (tmpfs)', () => {

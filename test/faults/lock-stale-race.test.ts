@@ -64,7 +64,10 @@ describe.skipIf(!existsSync(LOCK_JS))('run lock under contention (processes)', (
       // Start far enough ahead that every child has loaded and is spinning when the moment comes.
       const startAtMs = Date.now() + 1500;
       const results = await Promise.all(Array.from({ length: CONTENDERS }, () => contender(dir, { startAtMs, holdMs: 400 })));
-      expect(results.filter((r) => r === 'got'), results.join('\n')).toHaveLength(1);
+      expect(
+        results.filter((r) => r === 'got'),
+        results.join('\n'),
+      ).toHaveLength(1);
       for (const r of results.filter((x) => x !== 'got')) expect(r).toMatch(/^refused the run folder is in use by `capgen train`/);
       // Nothing is left but (at most) the released lock's absence: no takeover or temp files.
       expect(readdirSync(dir)).toEqual([]);

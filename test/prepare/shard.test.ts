@@ -37,7 +37,19 @@ describe.skipIf(!existsSync(BIN))('prepare --shard', () => {
   const prep = (out: string, extra: string[] = []) => ['prepare', '--data', data, '--out', out, ...FLAGS, ...extra];
 
   it('a one-process prepare (the reference)', async () => {
-    const gen = await runCli(['prepare', '--dataset', 'synthetic', '--count', SCENES, '--seed', '1', '--encoder', 'none', '--out', path.join(root, 'gen')]);
+    const gen = await runCli([
+      'prepare',
+      '--dataset',
+      'synthetic',
+      '--count',
+      SCENES,
+      '--seed',
+      '1',
+      '--encoder',
+      'none',
+      '--out',
+      path.join(root, 'gen'),
+    ]);
     expect(gen.code, gen.stderr).toBe(0);
     const r = await runCli(prep(one));
     expect(r.code, r.stderr).toBe(0);
@@ -63,7 +75,19 @@ describe.skipIf(!existsSync(BIN))('prepare --shard', () => {
     expect(existsSync(path.join(cache, 'shards'))).toBe(false); // consolidated, then removed
     expect(readdirSync(run).filter((n) => n.startsWith('.'))).toEqual([]); // no lock or shard record left
     // The run trains like any other.
-    const trained = await runCli(['train', '--run', run, '--epochs', '1', '--embedding-size', '8', '--hidden-size', '16', '--batch-size', '8']);
+    const trained = await runCli([
+      'train',
+      '--run',
+      run,
+      '--epochs',
+      '1',
+      '--embedding-size',
+      '8',
+      '--hidden-size',
+      '16',
+      '--batch-size',
+      '8',
+    ]);
     expect(trained.code, trained.stderr).toBe(0);
   }, 180_000);
 
@@ -125,7 +149,10 @@ describe.skipIf(!existsSync(BIN))('prepare --shard', () => {
       expectOneLineError(await runCli(prep(run, [`--shard=${bad}`])), /--shard .*(not of the form|does not exist|at least 1)/);
     expect((await runCli(prep(run, ['--shard', '0/2']))).code).toBe(0);
     const otherEncoder = await runCli(['prepare', '--data', data, '--out', run, ...FLAGS, '--pooling', 'none', '--shard', '1/2']);
-    expectOneLineError(otherEncoder, /shards of encoder seeded-cnn \(cache .*\) are under way in this run folder; this shard is of seeded-cnn/);
+    expectOneLineError(
+      otherEncoder,
+      /shards of encoder seeded-cnn \(cache .*\) are under way in this run folder; this shard is of seeded-cnn/,
+    );
     expect(readdirSync(path.join(run, 'features'))).toHaveLength(1); // it wrote nothing
     expectOneLineError(await runCli(prep(run, ['--shard', '1/3'])), /shards of 2 are under way in this run folder; this one is 1\/3/);
     // What the first shard wrote is intact: the merge still uses it.
@@ -147,7 +174,19 @@ describe.skipIf(!existsSync(BIN))('prepare --feature-cache', () => {
   const shared = path.join(root, 'shared-cache');
 
   it('a second run with the same --feature-cache computes nothing; prepare.json names the cache by absolute path', async () => {
-    const gen = await runCli(['prepare', '--dataset', 'synthetic', '--count', SCENES, '--seed', '1', '--encoder', 'none', '--out', path.join(root, 'gen')]);
+    const gen = await runCli([
+      'prepare',
+      '--dataset',
+      'synthetic',
+      '--count',
+      SCENES,
+      '--seed',
+      '1',
+      '--encoder',
+      'none',
+      '--out',
+      path.join(root, 'gen'),
+    ]);
     expect(gen.code, gen.stderr).toBe(0);
     // Two runs' prepares at once on one cache: one computes, the other waits its turn or is refused whole.
     const [a, b] = await Promise.all(
@@ -167,7 +206,19 @@ describe.skipIf(!existsSync(BIN))('prepare --feature-cache', () => {
       .flatMap((l) => (JSON.parse(l) as { names: string[] }).names);
     expect(rows).toHaveLength(40); // each image computed once, by one of the two runs
     // Readers find it there: train and eval run from the shared cache.
-    const trained = await runCli(['train', '--run', path.join(root, 'c'), '--epochs', '1', '--embedding-size', '8', '--hidden-size', '16', '--batch-size', '8']);
+    const trained = await runCli([
+      'train',
+      '--run',
+      path.join(root, 'c'),
+      '--epochs',
+      '1',
+      '--embedding-size',
+      '8',
+      '--hidden-size',
+      '16',
+      '--batch-size',
+      '8',
+    ]);
     expect(trained.code, trained.stderr).toBe(0);
     const evaluated = await runCli(['eval', '--run', path.join(root, 'c'), '--split', 'test', '--no-thumbnails']);
     expect(evaluated.code, evaluated.stderr).toBe(0);
