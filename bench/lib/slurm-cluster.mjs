@@ -39,7 +39,7 @@ function pidAlive(pid) {
 }
 
 /**
- * Starts the cluster in `root` (an existing folder, made readable to the munge user) and waits until
+ * Starts the cluster in `root` (an existing folder whose parents the munge user can enter) and waits until
  * `sinfo` shows the node idle. Returns the slurm.conf path, the environment the Slurm commands need,
  * and stop(), which ends the three daemons it started (by pid) and waits for them to go.
  */
