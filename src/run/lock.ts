@@ -87,11 +87,12 @@ function pidAlive(pid: number): boolean {
   return true;
 }
 
+/** The file's text; undefined when it is gone; '' when it cannot be read (so: unreadable, not gone). */
 function readText(file: string): string | undefined {
   try {
     return readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : '';
   }
 }
 
@@ -175,6 +176,11 @@ function takeSlot(file: string, content: string): SlotOutcome {
   try {
     for (;;) {
       if (linkExclusive(tmp, file)) return { taken: true };
+      if (Date.now() > deadline + TAKEOVER_WAIT_MS)
+        throw new CapgenError('USAGE', 'other capgen processes keep taking and releasing this lock: gave up', {
+          file,
+          hint: 'run one writer per folder',
+        });
       refuseNonFile(file);
       const seen = readText(file);
       if (seen === undefined) continue; // released meanwhile: try again

@@ -2,7 +2,7 @@
 // processes finding the same stale lock at the same instant (exactly one may take it over; before,
 // two often did), and shard writers sharing a folder while every other writer is kept out.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -11,33 +11,67 @@ import { REPO_ROOT, tempDir } from '../helpers.js';
 
 const LOCK_JS = path.join(REPO_ROOT, 'dist', 'run', 'lock.js');
 
+interface Contender {
+  shard?: [number, number];
+  command?: string;
+}
+
 /**
- * A child that waits until `startAtMs`, tries the lock (shard `shard` if given), prints `got` or
- * `refused <message>`, holds it for `holdMs`, then exits.
+ * Child processes that each load the lock module, say they are ready, spin until go() (so that they
+ * try the lock at the same instant however loaded the machine is), try it, print `got` or
+ * `refused <message>`, and hold what they got until release().
  */
-function contender(dir: string, opts: { startAtMs: number; holdMs: number; shard?: [number, number]; command?: string }): Promise<string> {
-  const script = `
-    const { acquireRunLock } = await import(${JSON.stringify(pathToFileURL(LOCK_JS).href)});
-    while (Date.now() < ${opts.startAtMs}) {}
-    let out;
-    try {
-      acquireRunLock(${JSON.stringify(dir)}, ${JSON.stringify(opts.command ?? 'train')}, ${JSON.stringify(opts.shard ? { shard: { index: opts.shard[0], count: opts.shard[1] } } : {})});
-      out = 'got';
-    } catch (e) {
-      out = 'refused ' + e.message;
-    }
-    process.stdout.write(out + '\\n');
-    setTimeout(() => process.exit(0), ${opts.holdMs});
-  `;
-  return new Promise((resolve, reject) => {
+async function startGroup(dir: string, contenders: Contender[]) {
+  const control = mkdtempSync(path.join(os.tmpdir(), 'capgen-lockgroup-'));
+  const goFile = path.join(control, 'go');
+  const releaseFile = path.join(control, 'release');
+  const children = contenders.map((c) => {
+    const options = c.shard ? { shard: { index: c.shard[0], count: c.shard[1] } } : {};
+    const script = `
+      import { existsSync } from 'node:fs';
+      const { acquireRunLock } = await import(${JSON.stringify(pathToFileURL(LOCK_JS).href)});
+      process.stdout.write('ready\\n');
+      while (!existsSync(${JSON.stringify(goFile)})) {}
+      let out;
+      try {
+        acquireRunLock(${JSON.stringify(dir)}, ${JSON.stringify(c.command ?? 'train')}, ${JSON.stringify(options)});
+        out = 'got';
+      } catch (e) {
+        out = 'refused ' + e.message;
+      }
+      process.stdout.write(out + '\\n');
+      const timer = setInterval(() => existsSync(${JSON.stringify(releaseFile)}) && (clearInterval(timer), process.exit(0)), 20);
+    `;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(stdout.trim()) : reject(new Error(`contender exited ${code}: ${stderr}`))));
+    const line = (n: number) =>
+      new Promise<string>((resolve, reject) => {
+        const check = () => {
+          const done = stdout.split('\n').slice(0, -1);
+          if (done.length > n) resolve(done[n]);
+          else if (child.exitCode !== null) reject(new Error(`contender exited ${child.exitCode}: ${stderr}`));
+          else setTimeout(check, 10);
+        };
+        check();
+      });
+    const exit = new Promise<void>((resolve) => child.on('close', () => resolve()));
+    return { line, exit };
   });
+  await Promise.all(children.map((c) => c.line(0))); // every one loaded and spinning
+  return {
+    async go(): Promise<string[]> {
+      writeFileSync(goFile, '');
+      return Promise.all(children.map((c) => c.line(1)));
+    },
+    async release(): Promise<void> {
+      writeFileSync(releaseFile, '');
+      await Promise.all(children.map((c) => c.exit));
+      rmSync(control, { recursive: true, force: true });
+    },
+  };
 }
 
 function deadPid(): number {
@@ -59,61 +93,66 @@ describe.skipIf(!existsSync(LOCK_JS))('run lock under contention (processes)', (
     const CONTENDERS = 6;
     for (let round = 0; round < ROUNDS; round++) {
       const dir = path.join(root, `stale-${round}`);
-      execFileSync('mkdir', ['-p', dir]);
+      mkdirSync(dir);
       writeStaleLock(dir);
-      // Start far enough ahead that every child has loaded and is spinning when the moment comes.
-      const startAtMs = Date.now() + 1500;
-      const results = await Promise.all(Array.from({ length: CONTENDERS }, () => contender(dir, { startAtMs, holdMs: 400 })));
+      const group = await startGroup(
+        dir,
+        Array.from({ length: CONTENDERS }, () => ({})),
+      );
+      const results = await group.go();
+      await group.release();
       expect(
         results.filter((r) => r === 'got'),
         results.join('\n'),
       ).toHaveLength(1);
       for (const r of results.filter((x) => x !== 'got')) expect(r).toMatch(/^refused the run folder is in use by `capgen train`/);
-      // Nothing is left but (at most) the released lock's absence: no takeover or temp files.
+      // No takeover or temp files left, and the winner released the lock.
       expect(readdirSync(dir)).toEqual([]);
     }
-  }, 120_000);
+  }, 180_000);
 
   it('shards of one folder run side by side; the same shard twice, and a non-shard writer, are refused', async () => {
     const dir = path.join(root, 'shards');
-    const startAtMs = Date.now() + 1200;
-    const results = await Promise.all([
-      contender(dir, { startAtMs, holdMs: 1500, shard: [0, 2], command: 'prepare --shard 0/2' }),
-      contender(dir, { startAtMs, holdMs: 1500, shard: [1, 2], command: 'prepare --shard 1/2' }),
-      contender(dir, { startAtMs: startAtMs + 500, holdMs: 0, shard: [1, 2], command: 'prepare --shard 1/2' }),
-      contender(dir, { startAtMs: startAtMs + 500, holdMs: 0, command: 'prepare' }),
+    const shards = await startGroup(dir, [
+      { shard: [0, 2], command: 'prepare --shard 0/2' },
+      { shard: [1, 2], command: 'prepare --shard 1/2' },
     ]);
-    expect(results.slice(0, 2)).toEqual(['got', 'got']);
-    expect(results[2]).toMatch(/^refused the run folder is in use by `capgen prepare --shard 1\/2`/);
-    expect(results[3]).toMatch(/^refused the run folder is in use by `capgen prepare --shard [01]\/2`/);
+    expect(await shards.go()).toEqual(['got', 'got']);
+    const others = await startGroup(dir, [{ shard: [1, 2], command: 'prepare --shard 1/2' }, { command: 'prepare' }]);
+    const refused = await others.go();
+    await others.release();
+    await shards.release();
+    expect(refused[0]).toMatch(/^refused the run folder is in use by `capgen prepare --shard 1\/2`/);
+    expect(refused[1]).toMatch(/^refused the run folder is in use by `capgen prepare --shard [01]\/2`/);
     // And the other way round: while a non-shard writer holds it, no shard gets in.
-    const later = Date.now() + 1200;
-    const second = await Promise.all([
-      contender(dir, { startAtMs: later, holdMs: 1200, command: 'prepare' }),
-      contender(dir, { startAtMs: later + 500, holdMs: 0, shard: [0, 2], command: 'prepare --shard 0/2' }),
-    ]);
-    expect(second[0]).toBe('got');
-    expect(second[1]).toMatch(/^refused the run folder is in use by `capgen prepare` /);
+    const plain = await startGroup(dir, [{ command: 'prepare' }]);
+    expect(await plain.go()).toEqual(['got']);
+    const shard = await startGroup(dir, [{ shard: [0, 2], command: 'prepare --shard 0/2' }]);
+    const [late] = await shard.go();
+    await shard.release();
+    await plain.release();
+    expect(late).toMatch(/^refused the run folder is in use by `capgen prepare` /);
     expect(readdirSync(dir)).toEqual([]);
   }, 60_000);
 
   it('a shard and a non-shard writer starting at the same instant never both get the folder', async () => {
     for (let round = 0; round < 6; round++) {
-      const dir = path.join(root, `mixed-${round}`);
-      const startAtMs = Date.now() + 1200;
-      const [shard, plain] = await Promise.all([
-        contender(dir, { startAtMs, holdMs: 400, shard: [0, 2], command: 'prepare --shard 0/2' }),
-        contender(dir, { startAtMs, holdMs: 400, command: 'prepare' }),
+      const group = await startGroup(path.join(root, `mixed-${round}`), [
+        { shard: [0, 2], command: 'prepare --shard 0/2' },
+        { command: 'prepare' },
       ]);
-      expect([shard, plain].filter((r) => r === 'got').length, `${shard}\n${plain}`).toBeLessThanOrEqual(1);
+      const results = await group.go();
+      await group.release();
+      expect(results.filter((r) => r === 'got').length, results.join('\n')).toBeLessThanOrEqual(1);
     }
   }, 60_000);
 
   it('a stale shard lock is taken over by a rerun of that shard', async () => {
     const dir = path.join(root, 'stale-shard');
-    execFileSync('mkdir', ['-p', dir]);
+    mkdirSync(dir);
     writeStaleLock(dir, '.capgen.shard-1-of-2.lock');
-    const r = await contender(dir, { startAtMs: 0, holdMs: 0, shard: [1, 2], command: 'prepare --shard 1/2' });
-    expect(r).toBe('got');
+    const group = await startGroup(dir, [{ shard: [1, 2], command: 'prepare --shard 1/2' }]);
+    expect(await group.go()).toEqual(['got']);
+    await group.release();
   }, 30_000);
 });
