@@ -255,8 +255,8 @@ async function extractInto(
     await pool?.close();
     await writer.close();
     await local?.encoder.dispose();
+    for (const s of sources) s.reader.close();
   }
-  for (const s of sources) s.reader.close();
   if (subDir) await markShardDone(subDir, { images: unique.length, computed, reused, bad: bad.length });
   // Every shard row is now durable in the cache itself (each batch is synced as it is appended).
   else if (sources.length) await removeShardCaches(opts.cacheDir);
