@@ -10,8 +10,10 @@ import { DATASET_FORMATS, formatsHelp } from '../prepare/formats.js';
 import type { DatasetFormat } from '../prepare/readers/types.js';
 import { run } from '../prepare/run.js';
 import { parseSplitRatios } from '../prepare/splits.js';
+import { formatShardSummary, runShard } from '../prepare/shard.js';
 import { formatSummary } from '../prepare/summary.js';
 import { withRunLock } from '../run/lock.js';
+import { formatShard, parseShardSpec } from '../util/shard.js';
 import { backendOption, intArg, resolveRunDir, runOption } from './options.js';
 
 interface PrepareFlags {
@@ -37,6 +39,8 @@ interface PrepareFlags {
   workers?: number;
   engine: NonNullable<FeaturesConfig['engine']>;
   backend: BackendChoice;
+  featureCache?: string;
+  shard?: string;
   json?: boolean;
 }
 
@@ -78,6 +82,8 @@ function toConfig(flags: PrepareFlags, cmd: Command): PrepareConfig {
       engine: flags.engine,
     },
     backend: flags.backend,
+    featureCache: flags.featureCache === undefined ? undefined : path.resolve(flags.featureCache),
+    shard: flags.shard === undefined ? undefined : parseShardSpec(flags.shard),
   };
 }
 
@@ -123,10 +129,28 @@ export function prepareCommand(): Command {
         .default(f.engine),
     )
     .addOption(backendOption())
+    .option(
+      '--feature-cache <dir>',
+      'folder for the feature caches (one per encoder), shared by runs so images are encoded once (default: <run>/features)',
+    )
+    .option(
+      '--shard <I/N>',
+      'compute only shard I of N of the image features (a job-array task); then run the same prepare without --shard to merge',
+    )
     .option('--json', 'print the summary as JSON on stdout')
     .addHelpText('after', `\n${formatsHelp()}`)
     .action(async (flags: PrepareFlags, cmd: Command) => {
       const config = toConfig(flags, cmd);
+      const { shard } = config;
+      if (shard) {
+        // Shards share the run folder with each other, never with another writer.
+        const summary = await withRunLock(config.outDir, `prepare --shard ${formatShard(shard)}`, () => runShard({ ...config, shard }), {
+          shard,
+        });
+        info(formatShardSummary(summary));
+        if (flags.json) result(JSON.stringify(summary, null, 2));
+        return;
+      }
       const summary = await withRunLock(config.outDir, 'prepare', () => run(config));
       info(formatSummary(summary));
       if (flags.json) result(JSON.stringify(summary, null, 2));

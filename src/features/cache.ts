@@ -202,6 +202,49 @@ export async function openFeatureCache(dir: string): Promise<FeatureCache> {
   };
 }
 
+/** Read access to a cache that another process may be appending to (it sees the committed batches). */
+export interface CacheReader {
+  dtype: CacheMeta['dtype'];
+  dim: number;
+  /** Committed under this name, with this content. */
+  has(name: string, content: string): boolean;
+  /** Whether some committed row holds this content (under any name). */
+  hasContent(content: string): boolean;
+  /** The stored bytes of this image's row when its content matches, else undefined. */
+  rowBytes(name: string, content: string): Buffer | undefined;
+  close(): void;
+}
+
+/** Opens the cache in `dir` for reading without repairing it, or undefined when there is none. */
+export async function openCacheReader(dir: string): Promise<CacheReader | undefined> {
+  if (!existsSync(path.join(dir, CACHE_FILES.meta))) return undefined;
+  const { meta, rows, byContent, contentOf } = await recover(dir, false);
+  const rowBytes = meta.dim * bytesPer(meta.dtype);
+  let fd: number | undefined;
+  const has = (name: string, content: string) => rows.has(name) && contentOf.get(name) === content;
+  return {
+    dtype: meta.dtype,
+    dim: meta.dim,
+    has,
+    hasContent: (content) => byContent.has(content),
+    rowBytes(name, content) {
+      if (!has(name, content)) return undefined;
+      fd ??= openSync(path.join(dir, CACHE_FILES.vectors), 'r');
+      return readBytes(fd, (rows.get(name) as number) * rowBytes, rowBytes);
+    },
+    close() {
+      if (fd !== undefined) closeSync(fd);
+      fd = undefined;
+    },
+  };
+}
+
+/** Rows of float32 values as the cache stores them (float16 halves them). */
+export function encodeRows(features: Float32Array, dtype: CacheMeta['dtype']): Buffer {
+  const data = dtype === 'float16' ? float32ToFloat16(features) : features;
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
 export interface CacheWriter {
   /** Committed under this name (and, when `content` is given, with this content: a changed image is not). */
   has(name: string, content?: string): boolean;
@@ -212,6 +255,8 @@ export interface CacheWriter {
   readonly repaired: number;
   /** Appends one batch: rows of `dim` floats each, [names.length * dim]. Durable when it resolves. */
   append(names: string[], features: Float32Array, contents?: string[]): Promise<void>;
+  /** Appends one batch of rows already encoded as the cache stores them (encodeRows, or another cache's rowBytes). */
+  appendEncoded(names: string[], bytes: Buffer, contents: string[]): Promise<void>;
   /** Appends copies of committed rows under new names (renamed images: no encoder run). */
   copyRows(names: string[], sourceRows: number[], contents: string[]): Promise<void>;
   close(): Promise<void>;
@@ -286,8 +331,12 @@ export async function openCacheWriter(dir: string, meta: CacheMeta): Promise<Cac
     async append(names, features, contents) {
       if (features.length !== names.length * meta.dim)
         throw new Error(`append: ${features.length} values for ${names.length} rows of ${meta.dim}`);
-      const data = meta.dtype === 'float16' ? float32ToFloat16(features) : features;
-      await commit(names, Buffer.from(data.buffer, data.byteOffset, data.byteLength), contents);
+      await commit(names, encodeRows(features, meta.dtype), contents);
+    },
+    async appendEncoded(names, bytes, contents) {
+      if (bytes.length !== names.length * rowBytes)
+        throw new Error(`appendEncoded: ${bytes.length} bytes for ${names.length} rows of ${rowBytes}`);
+      await commit(names, bytes, contents);
     },
     async copyRows(names, sourceRows, contents) {
       const bytes = Buffer.alloc(names.length * rowBytes);

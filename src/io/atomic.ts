@@ -1,7 +1,10 @@
 // Writes that never leave a half-written file: write beside the target, fsync, then rename.
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, readdirSync, renameSync, rmSync, existsSync } from 'node:fs';
 import path from 'node:path';
+
+/** What tempPathFor() names (and replaceDirAtomic's `.old` of it): `.<target name>.<8 hex>.tmp[.old]`. */
+const TEMP_NAME = /^\.(.+)\.[0-9a-f]{8}\.tmp(\.old)?$/;
 
 function tempPathFor(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(4).toString('hex')}.tmp`);
@@ -98,4 +101,35 @@ export async function replaceDirAtomic(target: string, fill: (dir: string) => Pr
     throw e;
   }
   if (hadOld) await fs.rm(old, { recursive: true, force: true });
+}
+
+/** Folders below a run folder where atomic writes happen (train/best, features/<key>/shards/<i>): deeper ones are data. */
+const LEFTOVER_SEARCH_DEPTH = 4;
+
+/**
+ * Removes the temp files and folders that atomic writes left behind when their process was killed
+ * (kill -9, a second Ctrl-C), below `dir`. Only for a caller that is the folder's only writer (it
+ * holds the lock exclusively): another live writer's temp files would look the same. A moved-aside
+ * `.old` folder whose target is missing (killed between the two renames of replaceDirAtomic) is
+ * put back instead: it is the last complete version. Returns how many were removed or restored.
+ */
+export function removeLeftoverTemps(dir: string, depth = LEFTOVER_SEARCH_DEPTH): number {
+  let count = 0;
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    const full = path.join(dir, e.name);
+    const m = TEMP_NAME.exec(e.name);
+    if (m) {
+      const target = path.join(dir, m[1]);
+      if (m[2] && e.isDirectory() && !existsSync(target)) renameSync(full, target);
+      else rmSync(full, { recursive: true, force: true });
+      count++;
+    } else if (e.isDirectory() && depth > 1) count += removeLeftoverTemps(full, depth - 1);
+  }
+  return count;
 }

@@ -2,6 +2,7 @@
 import type { BackendChoice } from '../backend/index.js';
 import { DEFAULT_FEATURES_CONFIG, type FeaturesConfig } from '../features/config.js';
 import { DEFAULT_RUN_DIR } from '../run/layout.js';
+import type { ShardSpec } from '../util/shard.js';
 import type { DatasetFormat } from './readers/types.js';
 
 export interface PrepareConfig {
@@ -27,6 +28,10 @@ export interface PrepareConfig {
   forceRandomSplit: boolean;
   features: FeaturesConfig;
   backend: BackendChoice;
+  /** Folder holding the feature cache folders (one per encoder identity); default: <outDir>/features. */
+  featureCache?: string;
+  /** Compute only this shard's image features (into the cache's shard sub-cache); write no run files. */
+  shard?: ShardSpec;
 }
 
 export const DEFAULT_DATA_DIR = 'data/flickr8k';

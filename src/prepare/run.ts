@@ -81,6 +81,7 @@ export async function run(config: PrepareConfig): Promise<PrepareSummary> {
       source: data.images,
       config: config.features,
       backend: config.backend,
+      cacheRoot: config.featureCache,
     });
     if (features.bad.length) {
       const bad = new Set(features.bad.map((b) => b.name));
