@@ -72,8 +72,12 @@ export interface EngineContext<S extends BaseSizes> {
   fullBatchTimeSteps?: number;
 }
 
-/** The picks of one batch in shards of at most ceil(batchSize / k) captions, k = ceil(timeSteps / maxTimeSteps). */
-export function shardPicks(
+/**
+ * The onnx engine's shards of one step's picks: at most batchSize captions each (the micro-batches of
+ * --accumulate), ceil(batchSize / k) when long, k = ceil(timeSteps / maxTimeSteps). (The tfjs
+ * engine's shards are per replica: src/train/replicas.ts shardPicks.)
+ */
+export function lengthShards(
   picks: number[],
   batchSize: number,
   timeSteps: number,
@@ -158,7 +162,7 @@ export async function startTrainingEngine<S extends BaseSizes>(ctx: EngineContex
     weights: () => Object.fromEntries(names.map((n, k) => [n, optimizer.hostWeights[k]])),
     async step(picks, seed, weights): Promise<StepResult> {
       const timeSteps = batchTimeSteps(data.train, picks, { timeStepMultiple: ONNX_TIME_STEP_MULTIPLE });
-      const shards = shardPicks(picks, ctx.batchSize, timeSteps, ctx.fullBatchTimeSteps ?? FULL_BATCH_TIME_STEPS);
+      const shards = lengthShards(picks, ctx.batchSize, timeSteps, ctx.fullBatchTimeSteps ?? FULL_BATCH_TIME_STEPS);
       let scoredWords = 0;
       for (const p of picks) scoredWords += data.train[p].ids.length + 1;
       const sum = { loss: 0, correct: 0, count: 0 };
