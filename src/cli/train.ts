@@ -31,6 +31,12 @@ export function trainCommand(): Command {
     )
     .option('--epochs <n>', 'maximum epochs (the Keras tutorial trains 20; early stopping usually ends sooner)', intArg(1), D.epochs)
     .option('--batch-size <n>', 'captions per batch (128: the validation loss of 64 in ~25% less time)', intArg(1), D.batchSize)
+    .option(
+      '--accumulate <n>',
+      'gradient accumulation: each step sums the gradients of N micro-batches of --batch-size captions, then one Adam update (the same as a batch N times larger, in the memory of one micro-batch)',
+      intArg(1),
+      D.accumulate,
+    )
     .option('--lr <rate>', 'Adam learning rate (merge: Keras default; transformer: 5e-4)', floatArg(0), D.learningRate)
     .option('--clip-norm <n>', 'clip gradients to this global norm, 0 = off (guards LSTM gradient spikes)', floatArg(0), D.clipNorm)
     .option('--patience <n>', 'stop after this many epochs without a better validation loss', intArg(1), D.patience)
@@ -138,6 +144,7 @@ export function trainCommand(): Command {
         engine: opts.engine,
         epochs: opts.epochs,
         batchSize: opts.batchSize,
+        accumulate: opts.accumulate,
         learningRate: given('lr') ? opts.lr : (own.learningRate ?? opts.lr),
         clipNorm: opts.clipNorm,
         patience: opts.patience,

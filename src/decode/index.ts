@@ -1,5 +1,6 @@
 // Caption decoding for many images: splits feature vectors into batches, runs greedy (beam size 1)
 // or beam search on each, and reports progress between batches. Used by eval, caption and serve.
+// Sampling (sample.ts) draws captions from the model instead, for self-critical training.
 import * as tf from '@tensorflow/tfjs';
 import type { StepDecoder } from '../model/step-decoder.js';
 import { beamSearch } from './beam-search.js';
@@ -9,6 +10,7 @@ import { normalisedScore, type DecodeOptions, type DecodedCaption } from './type
 export { attentionRegions } from './attention.js';
 export { beamSearch } from './beam-search.js';
 export { greedySearch } from './greedy.js';
+export { sampleSearch, type SampleOptions } from './sample.js';
 export * from './types.js';
 
 /** Images decoded per model batch: big enough to amortise per-call overhead, small enough for memory. */

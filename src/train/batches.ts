@@ -45,6 +45,11 @@ export interface HostBatch {
   rows: Int32Array; // [N] flat indices t*B+b of the scored positions
   rowCaption: Int32Array; // [N] the caption b of each
   targets: Int32Array; // [N]
+  /**
+   * [B] the weight of each caption's terms in the loss (src/train/objective.ts): 1 = plain
+   * cross-entropy; padding columns 1 (they score nothing).
+   */
+  weights: Float32Array;
   /** Training only (dropout > 0): inverted-dropout masks by site, [rows, width] (src/train/dropout.ts). */
   masks: Record<string, HostMask>;
 }
@@ -66,6 +71,8 @@ export interface BuildOptions {
   padTo?: number;
   /** Training: draw dropout masks; firstCaption = position of picks[0] in the whole batch (replica shards). */
   dropout?: ShardDropout;
+  /** One loss weight per pick (default 1 each: plain cross-entropy). */
+  weights?: ArrayLike<number>;
 }
 
 /**
@@ -104,7 +111,12 @@ export function buildBatch(
   }
   const reader = ArrayBuffer.isView(features) ? matrixReader(features, featureSize) : features;
   picks.forEach((p, b) => reader.copyRow(examples[p].imageRow, feats, b * featureSize));
-  const batch: HostBatch = { batchSize, timeSteps, features: feats, inputs, rows, rowCaption, targets, masks: {} };
+  const weights = new Float32Array(batchSize).fill(1);
+  if (opts.weights) {
+    if (opts.weights.length !== picks.length) throw new Error(`buildBatch: ${opts.weights.length} weights for ${picks.length} captions`);
+    weights.set(opts.weights);
+  }
+  const batch: HostBatch = { batchSize, timeSteps, features: feats, inputs, rows, rowCaption, targets, weights, masks: {} };
   if (opts.dropout) addDropoutMasks(batch, opts.dropout);
   return batch;
 }
@@ -138,6 +150,8 @@ export function addDropoutMasks(batch: HostBatch, spec: ShardDropout): void {
 export interface DeviceBatch extends BatchTensors<tf.Tensor> {
   /** [N] target word ids (the loss is computed on the host). */
   targetIds: Int32Array;
+  /** [N] each scored position's loss weight, its caption's; absent when every weight is 1 (nothing to multiply). */
+  rowWeights?: Float32Array;
   /** Scored positions (tokens incl. end). */
   count: number;
 }
@@ -156,6 +170,7 @@ export function toTensors(b: HostBatch, featureShape?: number[]): DeviceBatch {
     batchSize: b.batchSize,
     timeSteps: b.timeSteps,
     targetIds: b.targets,
+    ...(b.weights.every((w) => w === 1) ? {} : { rowWeights: Float32Array.from(b.rowCaption, (c) => b.weights[c]) }),
     count: b.targets.length,
   };
 }

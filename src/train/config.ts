@@ -51,6 +51,8 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   // 128: on Flickr8k it reaches the same best validation loss as 64 (2.873 vs 2.877) in ~25% less
   // time per epoch (larger matrix products, half the optimizer updates); see bench/README.md.
   batchSize: 128,
+  // One micro-batch per step: accumulating only pays where the batch wanted does not fit in memory.
+  accumulate: 1,
   learningRate: 1e-3, // Keras' Adam default
   clipNorm: 5, // guards against LSTM gradient spikes; rarely active after the first steps
   dropout: 0.5, // the Keras tutorial's rate

@@ -11,7 +11,13 @@ import type { Replicas } from './replicas.js';
 
 export interface LoopConfig {
   epochs: number;
+  /** Captions per micro-batch (one forward and backward pass). */
   batchSize: number;
+  /**
+   * Micro-batches per optimizer step (gradient accumulation): a step's batch is batchSize x accumulate
+   * captions, planned as one batch, so the result equals that larger batch's. Unset = 1.
+   */
+  accumulate?: number;
   seed: number;
   /** Stop after this many epochs without a better validation loss. */
   patience: number;
@@ -81,6 +87,11 @@ export interface LoopHooks {
 
 export type StopReason = 'signal' | 'max-steps';
 
+/** Captions per optimizer step: the micro-batches of one step together. */
+export function stepCaptions(config: Pick<LoopConfig, 'batchSize' | 'accumulate'>): number {
+  return config.batchSize * (config.accumulate ?? 1);
+}
+
 /** Validation loss (mean per word) and accuracy; no dropout, no gradients. */
 export async function validate(replicas: Replicas, examples: Example[], batchSize = 256): Promise<{ loss: number; accuracy: number }> {
   const plan = planEpoch(examples, { batchSize, seed: 0, epoch: 0, shuffle: false });
@@ -103,7 +114,7 @@ export async function trainLoop(ctx: {
   let stopReason: StopReason = 'signal';
   while (state.epoch < config.epochs && !state.finished) {
     const epoch = state.epoch; // 0-based; reported 1-based
-    const plan = planEpoch(data.train, { batchSize: config.batchSize, seed: config.seed, epoch, shuffle: true });
+    const plan = planEpoch(data.train, { batchSize: stepCaptions(config), seed: config.seed, epoch, shuffle: true });
     hooks.onEpochStart?.(epoch, plan.length, state.batch);
     optimizer.learningRate = state.learningRate;
     const warmup = config.warmupSteps ?? 0;

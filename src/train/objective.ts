@@ -1,7 +1,17 @@
 // The training objective on the tfjs engine: sparse next-word cross-entropy at every scored
-// (non-padding) position (optionally label-smoothed for the gradient; the reported loss is always
-// the plain one), plus the decoder's penalty, and the same positions' accuracy. Padding never
-// reaches here: the decoders gather scored rows only.
+// (non-padding) position (optionally label-smoothed for the gradient; the reported loss is never
+// smoothed), plus the decoder's penalty, and the same positions' accuracy. Padding never reaches
+// here: the decoders gather scored rows only.
+//
+// The loss, on every engine (here, the ONNX graph in src/engine/onnx/trainer.ts, the test reference
+// in test/engine/compare.ts): with w_b the weight of caption b (HostBatch.weights) and N the batch's
+// scored words,
+//   loss = (1/N) sum over scored words i of w_b(i) * CE_i  (+ the decoder's penalty, unweighted),
+// CE_i = -sum_v q_iv log p_iv, q = (1 - eps) one-hot(target) + eps / V. A weight multiplies its
+// caption's terms in the sum before the division by N (which counts words, not weights): weight 1 on
+// every caption is plain teacher-forced cross-entropy; weight 2 gives a caption the gradient of two
+// copies of it (the sum over words, loss x N, equals the batch with the caption twice); weight 0
+// drops it; a negative weight pushes its words' probabilities down (self-critical training).
 // Two implementations, tested equal (test/train/objective.test.ts):
 // - host backends (WASM, cpu): softmax, loss, accuracy and the gradient together in plain JS from
 //   one read of the logits, in place in backend memory (src/backend/host-io.ts): there the
@@ -15,29 +25,37 @@ import { hostBackend } from '../engine/tfjs-ops.js';
 import type { DeviceBatch } from './batches.js';
 
 export interface CrossEntropy {
-  /** Mean loss over the N positions. */
+  /** Weighted mean loss over the N positions (the plain mean when every weight is 1). */
   loss: number;
   /** Positions whose most likely word is the target. */
   correct: number;
 }
 
-/**
- * logits [N, V] row-major, targets [N] -> mean loss and correct count; when `grad` ([N, V]) is
- * given, also d(mean loss)/d(logits) into it.
- */
+export interface CrossEntropyOptions {
+  /** [N, V]: when given, d(loss)/d(logits) goes here. */
+  grad?: Float32Array;
+  /** Label smoothing of the gradient's targets (0 = none); the loss reported is never smoothed. */
+  labelSmoothing?: number;
+  /** [N] each position's weight, its caption's (absent = 1 everywhere). */
+  rowWeights?: Float32Array;
+}
+
+/** logits [N, V] row-major, targets [N] -> the (weighted) mean loss and correct count, and optionally its gradient. */
 export function crossEntropyFromLogits(
   logits: Float32Array,
   targets: Int32Array,
   vocabSize: number,
-  grad?: Float32Array,
-  labelSmoothing = 0,
+  opts: CrossEntropyOptions = {},
 ): CrossEntropy {
+  const { grad, rowWeights } = opts;
+  const labelSmoothing = opts.labelSmoothing ?? 0;
   const n = targets.length;
   let lossSum = 0;
   let correct = 0;
   let scratch: Float32Array | undefined;
   for (let r = 0; r < n; r++) {
     const base = r * vocabSize;
+    const w = rowWeights ? rowWeights[r] : 1;
     let max = -Infinity;
     let arg = 0;
     for (let j = 0; j < vocabSize; j++) {
@@ -57,21 +75,21 @@ export function crossEntropyFromLogits(
     }
     const lse = max + Math.log(sum);
     const target = targets[r];
-    lossSum += lse - logits[base + target];
+    lossSum += w * (lse - logits[base + target]);
     if (arg === target) correct++;
     if (grad) {
-      // (softmax - q) / n with q = (1 - eps) one-hot + eps / V
-      const scale = 1 / (sum * n);
-      const floor = labelSmoothing / (vocabSize * n);
+      // w (softmax - q) / n with q = (1 - eps) one-hot + eps / V (w = 1: the same numbers as without weights)
+      const scale = w / (sum * n);
+      const floor = (labelSmoothing * w) / (vocabSize * n);
       for (let j = 0; j < vocabSize; j++) e[j] = e[j] * scale - floor;
-      e[target] -= (1 - labelSmoothing) / n;
+      e[target] -= ((1 - labelSmoothing) * w) / n;
     }
   }
   return { loss: n ? lossSum / n : NaN, correct };
 }
 
 export interface BatchResult {
-  /** Mean loss over the batch's scored positions. */
+  /** Weighted mean loss over the batch's scored positions (see the top of this file). */
   loss: number;
   correct: number;
 }
@@ -81,7 +99,7 @@ export function evaluateBatch(model: TfjsDecoder, batch: DeviceBatch): BatchResu
   const logits = model.logits(batch, { training: false });
   let r: CrossEntropy = { loss: NaN, correct: 0 };
   withFloatViews([logits], [], ([values]) => {
-    r = crossEntropyFromLogits(values, batch.targetIds, model.vocabSize);
+    r = crossEntropyFromLogits(values, batch.targetIds, model.vocabSize, { rowWeights: batch.rowWeights });
   });
   logits.dispose();
   return r;
@@ -106,7 +124,11 @@ export function lossAndGrads(model: TfjsDecoder, batch: DeviceBatch, opts: Objec
     // Reused from step to step: a fresh [N, vocab] array each step costs page faults (see host-io.ts).
     const grad = scratch.get('grad', size);
     withFloatViews([logits], [], ([values]) => {
-      result = crossEntropyFromLogits(values, batch.targetIds, model.vocabSize, grad, opts.labelSmoothing);
+      result = crossEntropyFromLogits(values, batch.targetIds, model.vocabSize, {
+        grad,
+        labelSmoothing: opts.labelSmoothing,
+        rowWeights: batch.rowWeights,
+      });
     });
     return {
       value: tf.scalar((result as CrossEntropy).loss),
@@ -133,20 +155,24 @@ export function lossAndGrads(model: TfjsDecoder, batch: DeviceBatch, opts: Objec
 /** The same with tfjs ops only: no host read until the step's [loss, correct] (one read per step). */
 function lossAndGradsOps(model: TfjsDecoder, batch: DeviceBatch, opts: ObjectiveOptions): BatchResult & { grads: tf.Tensor[] } {
   const targets = tf.tensor1d(batch.targetIds, 'int32');
+  const weights = batch.rowWeights && tf.tensor2d(batch.rowWeights, [batch.rowWeights.length, 1]);
+  const weigh = (x: tf.Tensor) => (weights ? tf.mul(x, weights) : x);
   let report: tf.Tensor | undefined;
   const { value, grads } = tf.variableGrads(() => {
     const out = model.forward(batch, { training: true });
     const logp = tf.logSoftmax(out.logits);
     const oneHot = tf.oneHot(targets, model.vocabSize);
-    const plain = tf.neg(tf.mean(tf.sum(tf.mul(logp, oneHot), 1)));
+    const plain = tf.neg(tf.mean(tf.sum(weigh(tf.mul(logp, oneHot)), 1)));
     const correct = tf.sum(tf.cast(tf.equal(tf.argMax(out.logits, 1), targets), 'float32'));
     report = tf.keep(tf.stack([plain, correct]));
     const eps = opts.labelSmoothing;
-    const trained = eps > 0 ? tf.neg(tf.mean(tf.sum(tf.mul(logp, tf.add(tf.mul(oneHot, 1 - eps), eps / model.vocabSize)), 1))) : plain;
+    const trained =
+      eps > 0 ? tf.neg(tf.mean(tf.sum(weigh(tf.mul(logp, tf.add(tf.mul(oneHot, 1 - eps), eps / model.vocabSize))), 1))) : plain;
     return (out.penalty ? tf.add(trained, tf.sum(out.penalty)) : trained) as tf.Scalar;
   }, model.variables);
   value.dispose();
   targets.dispose();
+  weights?.dispose();
   const [loss, correct] = (report as tf.Tensor).dataSync();
   (report as tf.Tensor).dispose();
   return { loss, correct, grads: model.variables.map((v) => grads[v.name]) };

@@ -27,8 +27,11 @@ export interface StepResult {
 
 export interface Replicas {
   readonly count: number;
-  /** One training step on the captions `picks` of data.train (dropout masks from `seed`). */
-  step(picks: number[], seed: number): Promise<StepResult>;
+  /**
+   * One training step on the captions `picks` of data.train (dropout masks from `seed`), each with
+   * its loss weight (default 1: plain cross-entropy; see src/train/objective.ts).
+   */
+  step(picks: number[], seed: number, weights?: ArrayLike<number>): Promise<StepResult>;
   /** Loss and accuracy over batches of `examples`, no dropout. Batches are shared out between replicas. */
   evaluate(examples: Example[], plan: number[][]): Promise<{ lossSum: number; correct: number; tokens: number }>;
   close(): Promise<void>;
@@ -40,6 +43,13 @@ interface Remote {
   pending: Map<number, { resolve(r: StepResult): void; reject(e: Error): void }>;
 }
 
+/** Consecutive micro-batches of `size` captions (the last may be smaller): gradient accumulation. */
+export function microBatches(picks: number[], size: number): { offset: number; picks: number[] }[] {
+  const out: { offset: number; picks: number[] }[] = [];
+  for (let offset = 0; offset < picks.length; offset += size) out.push({ offset, picks: picks.slice(offset, offset + size) });
+  return out;
+}
+
 /** Contiguous shards of nearly equal size (empty ones dropped). */
 export function shardPicks(picks: number[], shards: number): { offset: number; picks: number[] }[] {
   const out: { offset: number; picks: number[] }[] = [];
@@ -49,7 +59,7 @@ export function shardPicks(picks: number[], shards: number): { offset: number; p
 }
 
 function transferList(b: HostBatch): ArrayBuffer[] {
-  return [b.features, b.inputs, b.rows, b.rowCaption, b.targets, ...Object.values(b.masks).map((m) => m.values)].map(
+  return [b.features, b.inputs, b.rows, b.rowCaption, b.targets, b.weights, ...Object.values(b.masks).map((m) => m.values)].map(
     (a) => a.buffer as ArrayBuffer,
   );
 }
@@ -88,6 +98,8 @@ export async function startReplicas(ctx: {
   data: TrainingData;
   /** Label smoothing of the training targets (0 = none). */
   labelSmoothing: number;
+  /** Captions per micro-batch: a step's picks beyond it are accumulated (default: the whole step at once). */
+  microBatchSize?: number;
 }): Promise<Replicas> {
   const { model, data } = ctx;
   const optimizer = ctx.optimizer;
@@ -115,52 +127,83 @@ export async function startReplicas(ctx: {
       r.pending.set(id, { resolve, reject });
       r.worker.postMessage({ id, kind, version: optimizer.step, batch, dropout } satisfies ReplicaRequest, transferList(batch));
     });
-  const sum = ctx.count > 1 ? host.hostWeights.map((w) => new Float32Array(w.length)) : [];
+  /** The step's summed gradient on the host (made on first use: several shards per step). */
+  let hostSum: Float32Array[] | undefined;
 
   return {
     count: ctx.count,
-    async step(picks, seed) {
-      const shards = shardPicks(picks, ctx.count);
+    async step(picks, seed, weights) {
+      // Micro-batches of microBatchSize captions (gradient accumulation), each shared out between the
+      // replicas; a wave runs one shard per replica at once. Each shard's gradient is of its own mean
+      // loss: weighted by its share of the step's words, the shards sum to the whole batch's gradient.
+      const shards = microBatches(picks, ctx.microBatchSize ?? picks.length).flatMap((m) =>
+        shardPicks(m.picks, ctx.count).map((s) => ({ offset: m.offset + s.offset, picks: s.picks })),
+      );
       const spec = (offset: number) => ({ rate: dropout, seed, sites, firstCaption: offset });
       const rows = await data.features.rows(batchRows(data.train, picks));
-      const hosts = shards.map((s) => buildBatch(data.train, s.picks, rows, data.featureSize));
-      // Scored words per shard, read before the buffers are transferred to the workers.
-      const counts = hosts.map((h) => h.targets.length);
-      const count = counts.reduce((a, c) => a + c, 0);
-      const remoteResults = hosts.slice(1).map((h, k) => ask(remotes[k], 'grads', h, spec(shards[k + 1].offset)));
-      addDropoutMasks(hosts[0], spec(0));
-      const local = toTensors(hosts[0], featureShape);
-      let mine: ReturnType<typeof lossAndGrads>;
-      try {
-        mine = lossAndGrads(model, local, { labelSmoothing: ctx.labelSmoothing });
-      } finally {
-        disposeBatch(local);
-      }
-      if (hosts.length === 1) {
-        optimizer.apply(mine.grads);
-        tf.dispose(mine.grads);
-        return { loss: mine.loss, correct: mine.correct, count };
-      }
-      // Each shard's gradient is of its own mean loss: weight it by its share of the batch's words.
-      const w0 = counts[0] / count;
-      withFloatViews(mine.grads, [], (g) =>
-        sum.forEach((s, p) => {
-          const gp = g[p];
-          for (let i = 0; i < s.length; i++) s[i] = w0 * gp[i];
-        }),
-      );
-      tf.dispose(mine.grads);
-      const others = await Promise.all(remoteResults);
-      others.forEach((_, k) => {
-        const wk = counts[k + 1] / count;
-        sum.forEach((s, p) => {
-          const g = remotes[k].grads[p];
-          for (let i = 0; i < s.length; i++) s[i] += wk * g[i];
+      const build = (s: { offset: number; picks: number[] }) =>
+        buildBatch(data.train, s.picks, rows, data.featureSize, {
+          ...(weights ? { weights: Array.from({ length: s.picks.length }, (_, i) => weights[s.offset + i]) } : {}),
         });
-      });
-      host.applyHost(sum);
-      const lossSum = mine.loss * counts[0] + others.reduce((a, r, k) => a + r.loss * counts[k + 1], 0);
-      return { loss: lossSum / count, correct: mine.correct + others.reduce((a, r) => a + r.correct, 0), count };
+      let count = 0;
+      for (const p of picks) count += data.train[p].ids.length + 1;
+      let lossSum = 0;
+      let correct = 0;
+      let deviceSum: tf.Tensor[] | undefined;
+      for (let first = 0; first < shards.length; first += ctx.count) {
+        const wave = shards.slice(first, first + ctx.count);
+        const hosts = wave.map(build);
+        // Scored words per shard, read before the buffers are transferred to the workers.
+        const counts = hosts.map((h) => h.targets.length);
+        const remoteResults = hosts.slice(1).map((h, k) => ask(remotes[k], 'grads', h, spec(wave[k + 1].offset)));
+        addDropoutMasks(hosts[0], spec(wave[0].offset));
+        const local = toTensors(hosts[0], featureShape);
+        let mine: ReturnType<typeof lossAndGrads>;
+        try {
+          mine = lossAndGrads(model, local, { labelSmoothing: ctx.labelSmoothing });
+        } finally {
+          disposeBatch(local);
+        }
+        lossSum += mine.loss * counts[0];
+        correct += mine.correct;
+        if (shards.length === 1) {
+          optimizer.apply(mine.grads);
+          tf.dispose(mine.grads);
+          return { loss: mine.loss, correct: mine.correct, count };
+        }
+        const w0 = counts[0] / count;
+        if (!(optimizer instanceof Adam)) {
+          // One replica on a native backend: the sum stays on the device.
+          const previous = deviceSum;
+          deviceSum = tf.tidy(() => mine.grads.map((g, p) => (previous ? tf.add(previous[p], tf.mul(g, w0)) : tf.mul(g, w0))));
+          tf.dispose([...mine.grads, ...(previous ?? [])]);
+          continue;
+        }
+        const sum = (hostSum ??= host.hostWeights.map((w) => new Float32Array(w.length)));
+        withFloatViews(mine.grads, [], (g) =>
+          sum.forEach((s, p) => {
+            const gp = g[p];
+            if (first === 0) for (let i = 0; i < s.length; i++) s[i] = w0 * gp[i];
+            else for (let i = 0; i < s.length; i++) s[i] += w0 * gp[i];
+          }),
+        );
+        tf.dispose(mine.grads);
+        const others = await Promise.all(remoteResults);
+        others.forEach((r, k) => {
+          const wk = counts[k + 1] / count;
+          sum.forEach((s, p) => {
+            const g = remotes[k].grads[p];
+            for (let i = 0; i < s.length; i++) s[i] += wk * g[i];
+          });
+          lossSum += r.loss * counts[k + 1];
+          correct += r.correct;
+        });
+      }
+      if (deviceSum) {
+        optimizer.apply(deviceSum);
+        tf.dispose(deviceSum);
+      } else host.applyHost(hostSum as Float32Array[]);
+      return { loss: lossSum / count, correct, count };
     },
     async evaluate(examples, plan) {
       const build = async (i: number) => {

@@ -25,7 +25,7 @@ import { openCachedFeatures } from './features.js';
 import { writeHistory } from './history.js';
 import type { TrainConfig } from './config.js';
 import { openTensorBoard } from './keras-logs.js';
-import { freshState, trainLoop, type TrainState } from './loop.js';
+import { freshState, stepCaptions, trainLoop, type TrainState } from './loop.js';
 import { assertTrainFits, availableMemory, type MemoryAvailable } from './memory.js';
 import { FULL_BATCH_TIME_STEPS, ONNX_TIME_STEP_MULTIPLE, resolveEngine, startTrainingEngine } from './step.js';
 import { onStopRequest, stopRequested } from '../util/signals.js';
@@ -144,6 +144,7 @@ async function train(config: TrainConfig, deps: TrainDeps): Promise<TrainResult>
     config = {
       ...config,
       ...saved,
+      accumulate: saved.accumulate ?? 1, // checkpoints from before --accumulate: one micro-batch per step
       epochs: config.epochs,
       runDir: config.runDir,
       backend: config.backend,
@@ -256,7 +257,7 @@ async function trainOn(data: TrainingData, ctx: TrainContext): Promise<TrainResu
   if (resumed?.optimizer) optimizer.setState(resumed.optimizer);
   info(`${describeBackend(backend)}; ${engine.description}`);
 
-  const stepsPerEpoch = Math.ceil(data.train.length / config.batchSize);
+  const stepsPerEpoch = Math.ceil(data.train.length / stepCaptions(config));
   // Warm-up unset (no --warmup-steps): the decoder's own, in epochs (the transformer's), else none.
   if (config.warmupSteps === undefined)
     config = { ...config, warmupSteps: Math.round((spec.trainingDefaults?.warmupEpochs ?? 0) * stepsPerEpoch) };
@@ -264,7 +265,7 @@ async function trainOn(data: TrainingData, ctx: TrainContext): Promise<TrainResu
   const shape = fs.length === 1 ? `${fs[0]}-d` : fs.join('x');
   info(
     `train: decoder ${spec.architecture}, ${data.images.length} images, ${data.train.length} training / ${data.dev.length} dev captions, vocabulary ${sizes.vocabSize}, ` +
-      `features ${shape} (${data.encoder.architecture}, held as ${data.features.dtype}), ${stepsPerEpoch} steps per epoch of ${config.batchSize}, ` +
+      `features ${shape} (${data.encoder.architecture}, held as ${data.features.dtype}), ${stepsPerEpoch} steps per epoch of ${config.accumulate && config.accumulate > 1 ? `${config.accumulate} x ` : ''}${config.batchSize}, ` +
       `lr ${config.learningRate}${config.warmupSteps ? ` after ${config.warmupSteps} warm-up steps` : ''}, dropout ${config.dropout}` +
       (resumed ? `, resuming after epoch ${state.epoch}${state.batch ? ` batch ${state.batch}` : ''}` : ''),
   );

@@ -1,6 +1,9 @@
 // The training step, whichever engine runs it: a batch of captions in (bucketed picks from the
-// epoch plan), its dropout masks drawn per caption, the decoder's loss and gradients out, Adam (with
-// global-norm clipping) applied to the host copy of the weights. Two engines, tested equal
+// epoch plan, each with a loss weight, 1 = plain cross-entropy: src/train/objective.ts), run as
+// micro-batches of `batchSize` captions (--accumulate: their gradients summed, normalised by the
+// whole step's scored words, so N micro-batches equal one N-times larger batch), dropout masks drawn
+// per caption, the decoder's loss and gradients out, Adam (with global-norm clipping) applied once to
+// the host copy of the weights. Two engines, tested equal
 // (test/engine/, test/train/engines.test.ts):
 // - onnx: the decoder's forward + backward pass as one ONNX graph per caption length, in ONNX Runtime
 //   (src/engine/onnx/trainer.ts): native matrix kernels on any CPU, without native TensorFlow;
@@ -58,6 +61,10 @@ export interface EngineContext<S extends BaseSizes> {
   initialWeights: Weights;
   adam: AdamOptions;
   data: TrainingData;
+  /**
+   * Captions per micro-batch (what memory is sized for): a step given more picks runs them as
+   * micro-batches of this size and sums their gradients before one Adam update (--accumulate).
+   */
   batchSize: number;
   labelSmoothing: number;
   /** tfjs engine: gradient replicas (threads). */
@@ -66,8 +73,12 @@ export interface EngineContext<S extends BaseSizes> {
   fullBatchTimeSteps?: number;
 }
 
-/** The picks of one batch in shards of at most ceil(batchSize / k) captions, k = ceil(timeSteps / maxTimeSteps). */
-export function shardPicks(
+/**
+ * The onnx engine's shards of one step's picks: at most batchSize captions each (the micro-batches of
+ * --accumulate), ceil(batchSize / k) when long, k = ceil(timeSteps / maxTimeSteps). (The tfjs
+ * engine's shards are per replica: src/train/replicas.ts shardPicks.)
+ */
+export function lengthShards(
   picks: number[],
   batchSize: number,
   timeSteps: number,
@@ -118,6 +129,7 @@ export async function startTrainingEngine<S extends BaseSizes>(ctx: EngineContex
       optimizer,
       data,
       labelSmoothing: ctx.labelSmoothing,
+      microBatchSize: ctx.batchSize,
     });
     return {
       ...replicas,
@@ -149,9 +161,9 @@ export async function startTrainingEngine<S extends BaseSizes>(ctx: EngineContex
     count: 1,
     optimizer,
     weights: () => Object.fromEntries(names.map((n, k) => [n, optimizer.hostWeights[k]])),
-    async step(picks, seed): Promise<StepResult> {
+    async step(picks, seed, weights): Promise<StepResult> {
       const timeSteps = batchTimeSteps(data.train, picks, { timeStepMultiple: ONNX_TIME_STEP_MULTIPLE });
-      const shards = shardPicks(picks, ctx.batchSize, timeSteps, ctx.fullBatchTimeSteps ?? FULL_BATCH_TIME_STEPS);
+      const shards = lengthShards(picks, ctx.batchSize, timeSteps, ctx.fullBatchTimeSteps ?? FULL_BATCH_TIME_STEPS);
       let scoredWords = 0;
       for (const p of picks) scoredWords += data.train[p].ids.length + 1;
       const sum = { loss: 0, correct: 0, count: 0 };
@@ -165,6 +177,7 @@ export async function startTrainingEngine<S extends BaseSizes>(ctx: EngineContex
           timeStepMultiple: ONNX_TIME_STEP_MULTIPLE,
           minTimeSteps: timeSteps,
           dropout: { rate: sizes.dropout, seed, sites, firstCaption: offset },
+          ...(weights ? { weights: Array.from({ length: shard.length }, (_, i) => weights[offset + i]) } : {}),
         });
         const r = await trainer.run(optimizer.hostWeights, batch, grads, { scoredWords, accumulate: offset > 0 });
         sum.loss += r.loss * r.count;

@@ -1,10 +1,11 @@
 // Greedy and beam search on ONNX Runtime's search step graph (top-k inside the graph, state kept as
 // ONNX Runtime's arrays, rows picked in JavaScript) against the same search on tfjs: the same words,
-// scores and attention rows, for every decoder, with captions that end early and at maxLength.
+// scores and attention rows, for every decoder, with captions that end early and at maxLength; and
+// sampling draws the same captions on both.
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
-import { decodeBatch, type DecodedCaption } from '../../src/decode/index.js';
+import { decodeBatch, sampleSearch, type DecodedCaption } from '../../src/decode/index.js';
 import { startSearch } from '../../src/decode/search-steps.js';
 import { OnnxStepDecoder } from '../../src/engine/onnx/step-decoder.js';
 import type { BaseSizes, DecoderSpec } from '../../src/model/decoder.js';
@@ -107,6 +108,32 @@ describe.skipIf(SKIP_ORT)('search on ONNX Runtime (top-k in the step graph) equa
       }
     });
   }
+
+  it('sampling draws the same captions from the same seed on ONNX Runtime and tfjs (every decoder)', () => {
+    for (const c of cases) {
+      const weights = weightsWithEnds(c.spec, c.sizes, 22);
+      const onnx = OnnxStepDecoder.create(c.spec, c.sizes, weights) as OnnxStepDecoder;
+      const ref = new TfjsDecoder(c.spec, c.sizes, weights, { fused: false });
+      const rand = seededRandom(6);
+      const features = tf.tensor(
+        Float32Array.from({ length: 12 * c.sizes.featureSize }, () => rand() * 2 - 1),
+        [12, ...c.spec.featureShape(c.sizes)],
+      );
+      try {
+        const got = sampleSearch(onnx, features, { maxLength: 6, seed: 9 });
+        const want = sampleSearch(ref, features, { maxLength: 6, seed: 9 });
+        expect(
+          got.map((h) => h.tokens),
+          c.name,
+        ).toEqual(want.map((h) => h.tokens));
+        got.forEach((h, i) => expect(Math.abs(h.logProb - want[i].logProb)).toBeLessThan(1e-4));
+        expect(new Set(want.map((h) => h.tokens.join(' '))).size, c.name).toBeGreaterThan(6); // they differ: it samples
+      } finally {
+        features.dispose();
+        ref.dispose();
+      }
+    }
+  });
 
   it('startSearch picks the decoder-owned search for ONNX Runtime and the tfjs one otherwise', () => {
     const weights = randomWeights(mergeLstm as DecoderSpec, merge, 3);

@@ -21,7 +21,10 @@ export function randomWeights<S extends BaseSizes>(spec: DecoderSpec<S>, sizes: 
   return w;
 }
 
-/** tfjs reference: mean cross-entropy (+ penalty) and its gradients by tf.variableGrads. */
+/**
+ * tfjs reference: the loss of src/train/objective.ts written with tfjs ops (the batch's caption
+ * weights times each word's cross-entropy, mean over words, + penalty) and its gradients by tf.variableGrads.
+ */
 export function tfjsLossAndGrads<S extends BaseSizes>(
   spec: DecoderSpec<S>,
   sizes: S,
@@ -37,11 +40,12 @@ export function tfjsLossAndGrads<S extends BaseSizes>(
       const out = model.forward(dev, { training: true });
       const logp = tf.logSoftmax(out.logits);
       const oneHot = tf.oneHot(tf.tensor1d(batch.targets, 'int32'), sizes.vocabSize);
-      const loss = tf.neg(tf.mean(tf.sum(tf.mul(logp, oneHot), 1)));
+      const rowWeights = tf.gather(tf.tensor1d(batch.weights), dev.rowCaption); // [N]
+      const loss = tf.neg(tf.mean(tf.mul(rowWeights, tf.sum(tf.mul(logp, oneHot), 1))));
       ce = loss.dataSync()[0];
       const eps = opts.labelSmoothing;
       const q = tf.add(tf.mul(oneHot, 1 - eps), eps / sizes.vocabSize);
-      const trained = tf.neg(tf.mean(tf.sum(tf.mul(logp, q), 1)));
+      const trained = tf.neg(tf.mean(tf.mul(rowWeights, tf.sum(tf.mul(logp, q), 1))));
       return (out.penalty ? tf.add(trained, tf.sum(out.penalty)) : trained) as tf.Scalar;
     }, model.variables);
     const g = model.variables.map((v) => grads[v.name].dataSync() as Float32Array);

@@ -75,7 +75,7 @@ describe('lstmSequence', () => {
     const logits = Float32Array.from({ length: N * V }, () => rand() * 6 - 3);
     const targets = Int32Array.from({ length: N }, (_, i) => (i * 3) % V);
     const grad = new Float32Array(N * V);
-    const r = crossEntropyFromLogits(logits, targets, V, grad);
+    const r = crossEntropyFromLogits(logits, targets, V, { grad });
     const lt = tf.tensor2d(logits, [N, V]);
     const oneHot = tf.oneHot(tf.tensor1d(targets, 'int32'), V);
     const lossOf = (l: tf.Tensor) => tf.mean(tf.neg(tf.sum(tf.mul(tf.logSoftmax(l), oneHot), 1)));

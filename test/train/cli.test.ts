@@ -55,6 +55,16 @@ describe('capgen train (CLI)', () => {
     );
   }, 120_000);
 
+  it('--accumulate N plans steps of N x --batch-size captions (and says so); --accumulate 0 is a usage error', async () => {
+    const tiny = await tinyRunWithCache();
+    const r = await runCli(['train', '--run', tiny.runDir, '--epochs', '1', ...SMALL, '--batch-size', '2', '--accumulate', '3']);
+    expect(r.stderr).toMatch(/90 training .* 15 steps per epoch of 3 x 2/);
+    expect(r.code).toBe(0);
+    const bad = await runCli(['train', '--run', tiny.runDir, '--accumulate', '0']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/accumulate/);
+  }, 120_000);
+
   it('--tensorboard on WASM is a usage error saying why, before any training', async () => {
     const tiny = await tinyRunWithCache();
     const logs = path.join(tiny.runDir, 'tb');

@@ -9,22 +9,22 @@ import { TINY_ATTENTION } from '../model/tiny-sizes.js';
 import type { Example, TrainingData } from '../../src/train/data.js';
 import { MemoryFeatureStore } from '../../src/train/feature-store.js';
 import type { Adam } from '../../src/train/adam.js';
-import { shardPicks, startTrainingEngine } from '../../src/train/step.js';
+import { lengthShards, startTrainingEngine } from '../../src/train/step.js';
 import { mulberry32 as seededRandom } from '../../src/util/random.js';
 import { maxAbsDiff, randomWeights } from '../engine/compare.js';
 
-describe('shardPicks', () => {
+describe('lengthShards', () => {
   it('splits a batch into ceil(timeSteps / max) shards of equal padded size, in order', () => {
     const picks = [9, 8, 7, 6, 5, 4, 3];
-    expect(shardPicks(picks, 8, 16, 16)).toEqual({ picks: [picks], shardSize: 8 });
-    expect(shardPicks(picks, 8, 24, 16)).toEqual({
+    expect(lengthShards(picks, 8, 16, 16)).toEqual({ picks: [picks], shardSize: 8 });
+    expect(lengthShards(picks, 8, 24, 16)).toEqual({
       picks: [
         [9, 8, 7, 6],
         [5, 4, 3],
       ],
       shardSize: 4,
     });
-    expect(shardPicks(picks, 8, 40, 16)).toEqual({ picks: [[9, 8, 7], [6, 5, 4], [3]], shardSize: 3 });
+    expect(lengthShards(picks, 8, 40, 16)).toEqual({ picks: [[9, 8, 7], [6, 5, 4], [3]], shardSize: 3 });
   });
 });
 

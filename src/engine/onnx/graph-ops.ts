@@ -2,7 +2,8 @@
 // differentiation of what they recorded: every op appends its forward node(s) and a rule that emits
 // its inputs' gradients as more nodes. A decoder's teacher-forced pass recorded here, seeded with
 // d(loss)/d(logits), becomes one forward+backward graph that ONNX Runtime runs per training step.
-// Each rule sits next to its op; tests check them against tfjs' autodiff (test/engine/).
+// Each rule sits next to its op; test/engine/grad-rules.test.ts checks each one alone (tfjs autodiff
+// and finite differences), test/engine/onnx-grads.test.ts whole decoders.
 import type { OnnxAttribute, OnnxInitializer, OnnxNode, OnnxValueInfo } from '../../features/onnx/proto.js';
 import type { Ops, Shape } from '../../model/ops.js';
 import { broadcastShapes, unrolledLstm } from '../../model/ops.js';

@@ -14,15 +14,21 @@ export interface StepGraphOptions {
   timeSteps: number;
   /** With the backward pass (and dropout masks as inputs). */
   training: boolean;
-  /** Label smoothing of the training targets (0 = none); the reported loss is always the plain one. */
+  /** Label smoothing of the training targets (0 = none); the reported loss is never smoothed. */
   labelSmoothing: number;
+  /**
+   * With the captions' loss weights as an input (`weights` [B]). Without, every weight is 1 and the
+   * graph leaves the multiplications out (a pass over [words, vocab] that would change nothing).
+   */
+  weighted?: boolean;
 }
 
 /**
  * The graph of one step. Inputs: `w:<name>` per weight, features [B, ...featureShape], inputs [T*B],
- * rows [N], rowCaption [N], targets [N] (int32), `mask:<site>` when training with dropout.
- * Outputs: loss [] (mean cross-entropy per scored word), correct [] (argmax hits), and when training
- * `grad:<name>` per weight: N times the gradient of mean cross-entropy (+ the decoder's penalty).
+ * rows [N], rowCaption [N], targets [N] (int32), `mask:<site>` when training with dropout, weights [B]
+ * when weighted. Outputs: loss [] (weighted mean cross-entropy per scored word: the loss defined in
+ * src/train/objective.ts), correct [] (argmax hits), and when training `grad:<name>` per weight: N
+ * times the gradient of that loss (+ the decoder's penalty).
  */
 export function buildStepGraph<S extends BaseSizes>(spec: DecoderSpec<S>, sizes: S, opts: StepGraphOptions): OnnxModel {
   const g = new GraphOps();
@@ -56,14 +62,24 @@ export function buildStepGraph<S extends BaseSizes>(spec: DecoderSpec<S>, sizes:
   const target64 = g.raw('Cast', [targets], [-1], { attributes: { to: 7 }, type: 'int64' });
   const targetCol = g.raw('Unsqueeze', [target64, g.int64s([1])], [-1, 1], { type: 'int64' });
   const picked = g.raw('GatherElements', [probs, targetCol], [-1, 1], { attributes: { axis: 1 } });
-  // Mean of -log p(target) over the scored words (p underflows to 0 only past ~1e-38: loss = inf, and
+  // [N, 1] each scored word's weight, its caption's.
+  const rowWeights = opts.weighted
+    ? g.raw(
+        'Unsqueeze',
+        [g.raw('Gather', [g.input('weights', [B]), rowCaption], [-1], { attributes: { axis: 0 } }), g.int64s([1])],
+        [-1, 1],
+      )
+    : undefined;
+  const weigh = (x: Sym, shape: number[]) => (rowWeights ? g.raw('Mul', [x, rowWeights], shape) : x);
+  // Mean of -w log p(target) over the scored words (p underflows to 0 only past ~1e-38: loss = inf, and
   // training stops on a non-finite loss rather than going on silently).
-  g.output('loss', g.raw('Neg', [g.raw('ReduceMean', [g.raw('Log', [picked], [-1, 1])], [], { attributes: { keepdims: 0 } })], []));
+  const logPicked = weigh(g.raw('Log', [picked], [-1, 1]), [-1, 1]);
+  g.output('loss', g.raw('Neg', [g.raw('ReduceMean', [logPicked], [], { attributes: { keepdims: 0 } })], []));
   const hits = g.raw('Equal', [g.raw('ArgMax', [logits], [-1], { attributes: { axis: 1, keepdims: 0 }, type: 'int64' }), target64], [-1]);
   g.output('correct', g.raw('ReduceSum', [g.raw('Cast', [hits], [-1], { attributes: { to: 1 } })], [], { attributes: { keepdims: 0 } }));
   if (!opts.training) return finish(g, 'capgen_eval');
 
-  // N * d(mean loss)/d(logits) = softmax - q, q = (1 - eps) one-hot + eps / V: the 1/N is applied to
+  // N * d(mean loss)/d(logits) = w (softmax - q), q = (1 - eps) one-hot + eps / V: the 1/N is applied to
   // the weight gradients on the host (fewer values than [N, V]), and the penalty's seed is N to match.
   const eps = opts.labelSmoothing;
   const smoothed = eps > 0 ? g.raw('Sub', [probs, g.constant(Float32Array.of(eps / V), [])], [-1, V]) : probs;
@@ -73,7 +89,7 @@ export function buildStepGraph<S extends BaseSizes>(spec: DecoderSpec<S>, sizes:
     [-1, 1],
   );
   const dLogits = g.raw('ScatterElements', [smoothed, targetCol, minusOnes], [-1, V], { attributes: { axis: 1, reduction: 'add' } });
-  const seeds = [{ of: logits, grad: dLogits }];
+  const seeds = [{ of: logits, grad: weigh(dLogits, [-1, V]) }];
   if (out.penalty) {
     const count = g.raw('Cast', [g.raw('Shape', [targets], [1], { type: 'int64' })], [1], { attributes: { to: 1 } });
     seeds.push({ of: out.penalty, grad: g.raw('Expand', [count, g.int64s([...out.penalty.shape])], out.penalty.shape) });
@@ -120,7 +136,7 @@ export interface ShardOptions {
 }
 
 export interface StepResult {
-  /** Mean cross-entropy per scored word. */
+  /** Weighted mean cross-entropy per scored word (src/train/objective.ts). */
   loss: number;
   correct: number;
   /** Scored words. */
@@ -159,15 +175,15 @@ export class OnnxTrainer<S extends BaseSizes = BaseSizes> {
     return [...this.arenas];
   }
 
-  private session(training: boolean, timeSteps: number, batchSize: number): Promise<OrtSession> {
-    const key = `${training ? 'train' : 'eval'}:${batchSize}x${timeSteps}`;
+  private session(training: boolean, timeSteps: number, batchSize: number, weighted: boolean): Promise<OrtSession> {
+    const key = `${training ? 'train' : 'eval'}:${batchSize}x${timeSteps}${weighted ? ':weighted' : ''}`;
     const runs = (this.runs.get(key) ?? 0) + 1;
     this.runs.set(key, runs);
     if (training) this.trainingRuns++;
     let s = this.sessions.get(key);
     if (!s) {
       const model = encodeOnnxModel(
-        buildStepGraph(this.spec, this.sizes, { batchSize, timeSteps, training, labelSmoothing: this.opts.labelSmoothing }),
+        buildStepGraph(this.spec, this.sizes, { batchSize, timeSteps, training, labelSmoothing: this.opts.labelSmoothing, weighted }),
       );
       if (training) this.models.set(key, model);
       s = this.open(model, false);
@@ -197,7 +213,8 @@ export class OnnxTrainer<S extends BaseSizes = BaseSizes> {
    */
   async run(weights: readonly Float32Array[], batch: HostBatch, grads?: Float32Array[], shard: ShardOptions = {}): Promise<StepResult> {
     const training = grads !== undefined;
-    const session = await this.session(training, batch.timeSteps, batch.batchSize);
+    const weighted = batch.weights.some((w) => w !== 1);
+    const session = await this.session(training, batch.timeSteps, batch.batchSize, weighted);
     const ort = this.ort as OnnxRuntime;
     const feeds: Record<string, OrtTensor> = {};
     this.names.forEach((name, k) => (feeds[`w:${name}`] = new ort.Tensor('float32', weights[k] as Float32Array, this.shapes[k])));
@@ -206,6 +223,7 @@ export class OnnxTrainer<S extends BaseSizes = BaseSizes> {
     feeds.rows = new ort.Tensor('int32', batch.rows, [batch.rows.length]);
     feeds.rowCaption = new ort.Tensor('int32', batch.rowCaption, [batch.rowCaption.length]);
     feeds.targets = new ort.Tensor('int32', batch.targets, [batch.targets.length]);
+    if (weighted) feeds.weights = new ort.Tensor('float32', batch.weights, [batch.batchSize]);
     if (training && this.sizes.dropout > 0) {
       for (const site of this.spec.dropoutSites(this.sizes)) {
         const m = batch.masks[site.name];
