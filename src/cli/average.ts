@@ -1,6 +1,6 @@
 // `capgen average CHECKPOINT...`: flags -> AverageConfig -> runAverage; the written folder on stdout.
 import { Command } from 'commander';
-import { runAverage, type AverageConfig } from '../average/run.js';
+import type { AverageConfig } from '../average/run.js';
 import { result } from '../log.js';
 
 export function averageCommand(): Command {
@@ -13,6 +13,7 @@ export function averageCommand(): Command {
     .option('--overwrite', 'replace --out when it exists (without it, average refuses)', false)
     .action(async (checkpoints: string[], opts) => {
       const config: AverageConfig = { checkpoints, outDir: opts.out, overwrite: opts.overwrite };
+      const { runAverage } = await import('../average/run.js'); // loaded on use: --help stays fast
       const r = await runAverage(config);
       result(
         `${r.outDir}: the mean of ${r.sources.length} checkpoints (${r.weights} weights): ${r.sources.map((s) => `${s.dir} (epoch ${s.epoch})`).join(', ')}`,

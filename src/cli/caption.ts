@@ -1,11 +1,11 @@
 // `capgen caption IMAGE...`: flags -> CaptionConfig -> runCaption; `image<TAB>caption` lines (or
 // --json) on stdout, one error line per unreadable image on stderr, exit code 2 if any failed.
 import { Command } from 'commander';
-import { DEFAULT_CAPTION_CONFIG, runCaption, type CaptionConfig } from '../caption/run.js';
+import { DEFAULT_CAPTION_CONFIG } from '../caption/config.js';
+import type { CaptionConfig } from '../caption/run.js';
 import { CapgenError } from '../errors.js';
 import { result } from '../log.js';
-import { defaultCheckpointDir } from '../model/checkpoint.js';
-import { DEFAULT_RUN_DIR } from '../run/layout.js';
+import { defaultCheckpointDir, DEFAULT_RUN_DIR } from '../run/layout.js';
 import { backendOption, blockNgramsOption, floatArg, intArg } from './options.js';
 
 /**
@@ -54,6 +54,7 @@ export function captionCommand(): Command {
         encoderPath: opts.encoder,
         attentionMapsDir: opts.attentionMaps,
       };
+      const { runCaption } = await import('../caption/run.js'); // loaded on use: --help stays fast
       const r = await runCaption(config);
       if (opts.json) {
         result(

@@ -2,8 +2,6 @@
 import { Command, Option } from 'commander';
 import { DEFAULT_EVAL_CONFIG, type EvalConfig } from '../evaluate/config.js';
 import { SMOOTHING_METHODS } from '../evaluate/metrics/index.js';
-import { formatMetricsTable } from '../evaluate/record.js';
-import { runEval } from '../evaluate/run.js';
 import { result } from '../log.js';
 import { withRunLock } from '../run/lock.js';
 import { backendOption, blockNgramsOption, floatArg, intArg } from './options.js';
@@ -59,6 +57,7 @@ export function evalCommand(): Command {
         attentionMaps: opts.attentionMaps,
         backend: opts.backend,
       };
+      const [{ runEval }, { formatMetricsTable }] = await Promise.all([import('../evaluate/run.js'), import('../evaluate/record.js')]); // loaded on use: --help stays fast
       // Writing into the run folder takes its lock; --out elsewhere only reads the run.
       const r = config.outDir === undefined ? await withRunLock(config.runDir, 'eval', () => runEval(config)) : await runEval(config);
       result(opts.json ? JSON.stringify(r.record, null, 2) : `${formatMetricsTable(r.record)}\nreport: ${r.files.report}`);

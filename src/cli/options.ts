@@ -1,6 +1,6 @@
 // Flag parsers and shared options, so that every command spells and validates them the same way.
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { BACKEND_CHOICES, type BackendChoice } from '../backend/index.js';
+import { BACKEND_CHOICES, type BackendChoice } from '../backend/choices.js';
 import { CapgenError } from '../errors.js';
 import { DEFAULT_DECODE_OPTIONS } from '../decode/types.js';
 

@@ -7,7 +7,6 @@ import { DEFAULT_FEATURES_CONFIG, type FeaturesConfig } from '../features/config
 import { info, result } from '../log.js';
 import { DEFAULT_PREPARE_CONFIG, SYNTHETIC_DATA_SUBDIR, type PrepareConfig } from '../prepare/config.js';
 import { DATASET_FORMATS, type DatasetFormat } from '../prepare/readers/types.js';
-import { run } from '../prepare/run.js';
 import { parseSplitRatios } from '../prepare/splits.js';
 import { formatSummary } from '../prepare/summary.js';
 import { withRunLock } from '../run/lock.js';
@@ -122,6 +121,7 @@ export function prepareCommand(): Command {
     .option('--json', 'print the summary as JSON on stdout')
     .action(async (flags: PrepareFlags, cmd: Command) => {
       const config = toConfig(flags, cmd);
+      const { run } = await import('../prepare/run.js'); // loaded on use: --help stays fast
       const summary = await withRunLock(config.outDir, 'prepare', () => run(config));
       info(formatSummary(summary));
       if (flags.json) result(JSON.stringify(summary, null, 2));

@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { DEFAULT_DECODE_OPTIONS } from '../decode/types.js';
 import { DEFAULT_RUN_DIR } from '../run/layout.js';
-import { runServe, type ServeConfig } from '../serve/run.js';
+import type { ServeConfig } from '../serve/run.js';
 import { backendOption, blockNgramsOption, floatArg, intArg } from './options.js';
 
 export function serveCommand(): Command {
@@ -41,6 +41,7 @@ export function serveCommand(): Command {
         name: opts.name,
         clientSide: opts.clientSide ?? false,
       };
+      const { runServe } = await import('../serve/run.js'); // loaded on use: --help stays fast
       await runServe(config);
     });
 }

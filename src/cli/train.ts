@@ -2,10 +2,8 @@
 import { Command, Option } from 'commander';
 import { result, warn } from '../log.js';
 import { DECODERS, DECODER_NAMES, type DecoderName } from '../model/registry.js';
-import { DEFAULT_TRAIN_CONFIG as D, type TrainConfig } from '../train/config.js';
-import { runTrain } from '../train/run.js';
+import { DEFAULT_TRAIN_CONFIG as D, ENGINE_CHOICES, type TrainConfig } from '../train/config.js';
 import { FEATURES_DTYPES } from '../train/data.js';
-import { ENGINE_CHOICES } from '../train/step.js';
 import os from 'node:os';
 import { withRunLock } from '../run/lock.js';
 import { guardTrainDir } from '../run/overwrite.js';
@@ -133,6 +131,7 @@ export function trainCommand(): Command {
         warn(
           `--replicas ${opts.replicas} is more than the ${cores} cores here: each replica is a thread, so extra ones only slow training down`,
         );
+      const { runTrain } = await import('../train/run.js'); // loaded on use: --help stays fast
       const r = await withRunLock(config.runDir, 'train', async () => {
         await guardTrainDir(config.runDir, { resume: config.resume, overwrite: opts.overwrite });
         return runTrain(config);

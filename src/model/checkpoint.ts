@@ -6,13 +6,14 @@ import path from 'node:path';
 import { CapgenError } from '../errors.js';
 import { replaceDirAtomic, writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import type { EncoderIdentity, VocabularyFile } from '../run/formats.js';
-import { runPath } from '../run/layout.js';
+import { defaultCheckpointDir, runPath } from '../run/layout.js';
+export { defaultCheckpointDir };
 import type { CleaningRules } from '../text/clean.js';
 import { sizeOf, type BaseSizes, type DecoderSpec, type Weights } from './decoder.js';
 import { decoderFor, knownArchitectures } from './registry.js';
 import type { StepDecoder } from './step-decoder.js';
 import { TfjsDecoder } from './tfjs-decoder.js';
-import { ONNX_INSTALL_HINT } from '../features/onnx/runtime.js';
+import { ONNX_INSTALL_HINT, warnOnnxMissing } from '../features/onnx/runtime.js';
 import { OnnxStepDecoder } from '../engine/onnx/step-decoder.js';
 import { syncSessionUnavailableReason } from '../engine/onnx/sync-session.js';
 import { hostBackend } from '../engine/tfjs-ops.js';
@@ -54,10 +55,6 @@ export interface OptimizerArrays {
   step: number;
   m: Float32Array[];
   v: Float32Array[];
-}
-
-export function defaultCheckpointDir(runDir: string): string {
-  return runPath(runDir, 'trainDir', 'best');
 }
 
 export function lastCheckpointDir(runDir: string): string {
@@ -210,6 +207,7 @@ export async function loadCheckpoint(
     why ??= syncSessionUnavailableReason() ?? 'unknown reason';
     if (engine === 'onnx')
       throw new CapgenError('BACKEND', `the onnx decoding engine is not available: ${why}`, { hint: ONNX_INSTALL_HINT });
+    warnOnnxMissing(); // says nothing when ONNX Runtime loads and only its sessions' binding is missing
     debug(`decoding on tfjs: ONNX Runtime sessions are unavailable (${why})`);
   }
   return { meta, model: new TfjsDecoder(spec, sizes, weights), engine: 'tfjs' };

@@ -27,3 +27,8 @@ export const RUN_FILES = {
 export function runPath(runDir: string, name: keyof typeof RUN_FILES, ...rest: string[]): string {
   return path.join(runDir, RUN_FILES[name], ...rest);
 }
+
+/** The checkpoint eval, caption, serve and export read unless told otherwise: <run>/train/best. */
+export function defaultCheckpointDir(runDir: string): string {
+  return runPath(runDir, 'trainDir', 'best');
+}
