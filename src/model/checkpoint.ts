@@ -1,12 +1,12 @@
 // Self-describing checkpoints: checkpoint.json (architecture, sizes, vocabulary, cleaning rules,
 // encoder identity, training config, metrics, weight layout) + weights.bin (+ optimizer.bin in
 // `last/`, for --resume). eval, caption and serve rebuild the model from this folder alone.
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { CapgenError } from '../errors.js';
 import { replaceDirAtomic, writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import type { EncoderIdentity, VocabularyFile } from '../run/formats.js';
-import { defaultCheckpointDir, runPath } from '../run/layout.js';
+import { DEFAULT_DEMO_RUN_DIR, DEFAULT_RUN_DIR, defaultCheckpointDir, runPath } from '../run/layout.js';
 export { defaultCheckpointDir };
 import type { CleaningRules } from '../text/clean.js';
 import { sizeOf, type BaseSizes, type DecoderSpec, type Weights } from './decoder.js';
@@ -133,6 +133,18 @@ async function readBinary(file: string, expectedValues: number, sha256?: string)
   return out;
 }
 
+/**
+ * What to do about a checkpoint folder that is not there. Right after `capgen demo` the default run
+ * folder has no model but the demo's has: say where it is rather than only "train first".
+ */
+function missingCheckpointHint(dir: string): string {
+  const demo = defaultCheckpointDir(DEFAULT_DEMO_RUN_DIR);
+  const isDefault = path.resolve(dir) === path.resolve(defaultCheckpointDir(DEFAULT_RUN_DIR));
+  if (isDefault && existsSync(path.join(demo, CHECKPOINT_FILES.meta)))
+    return `${DEFAULT_RUN_DIR}/ holds no trained model, but \`capgen demo\` left one in ${DEFAULT_DEMO_RUN_DIR}: add --run ${DEFAULT_DEMO_RUN_DIR}`;
+  return 'train a model first (`capgen train`), or give the run folder (--run) or checkpoint folder it is in';
+}
+
 /** Meta, weights and (when present) optimizer state, as plain arrays. */
 export async function readCheckpoint(dir: string): Promise<{ meta: CheckpointMeta; weights: Weights; optimizer?: OptimizerArrays }> {
   const metaFile = path.join(dir, CHECKPOINT_FILES.meta);
@@ -143,7 +155,7 @@ export async function readCheckpoint(dir: string): Promise<{ meta: CheckpointMet
     const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
     throw new CapgenError(missing ? 'NOT_FOUND' : 'BAD_INPUT', missing ? 'no checkpoint here' : `checkpoint.json is not valid JSON`, {
       file: metaFile,
-      hint: missing ? 'train a model first (`capgen train`), or give the run folder (--run) or checkpoint folder it is in' : undefined,
+      hint: missing ? missingCheckpointHint(dir) : undefined,
     });
   }
   const spec = specOf(meta, metaFile);

@@ -4,6 +4,8 @@ import path from 'node:path';
 
 /** Default run folder (`--out` / `--run`): git-ignored. */
 export const DEFAULT_RUN_DIR = 'artifacts';
+/** Where `capgen demo` writes: inside the git-ignored artifacts/, beside (not over) a real run. */
+export const DEFAULT_DEMO_RUN_DIR = 'artifacts/demo';
 
 export const RUN_FILES = {
   /** prepare: resolved config, statistics, cleaning rules, and which feature cache goes with it. */
