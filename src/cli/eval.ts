@@ -60,6 +60,8 @@ export function evalCommand(): Command {
       const [{ runEval }, { formatMetricsTable }] = await Promise.all([import('../evaluate/run.js'), import('../evaluate/record.js')]); // loaded on use: --help stays fast
       // Writing into the run folder takes its lock; --out elsewhere only reads the run.
       const r = config.outDir === undefined ? await withRunLock(config.runDir, 'eval', () => runEval(config)) : await runEval(config);
-      result(opts.json ? JSON.stringify(r.record, null, 2) : `${formatMetricsTable(r.record)}\nreport: ${r.files.report}`);
+      // On a terminal, stdout and stderr are one screen: the table leaves out the warnings the log showed.
+      const table = formatMetricsTable(r.record, { warnings: !(process.stdout.isTTY && process.stderr.isTTY) });
+      result(opts.json ? JSON.stringify(r.record, null, 2) : `${table}\nreport: ${r.files.report}`);
     });
 }
