@@ -273,7 +273,7 @@ describe('capgen eval --predictions', () => {
     expect(failed.stderr).toContain(`${bad}:2: not valid JSON`);
   }, 60_000);
 
-  it('prints each output warning once on a terminal, and in the table too when stdout is a file', async () => {
+  it('prints each output warning once on a terminal (in the table too when stdout is a file); report.html shows relative paths', async () => {
     const same = path.join(root, 'same-caption.jsonl');
     await fs.writeFile(same, predictions.map((p) => JSON.stringify({ ...p, caption: 'a dog runs' })).join('\n') + '\n');
     const args = ['eval', '--run', runDir, '--predictions', same, '--out', path.join(root, 'warn-out'), '--no-thumbnails'];
@@ -281,6 +281,10 @@ describe('capgen eval --predictions', () => {
     expect(piped.code, piped.stderr).toBe(0);
     expect(piped.stdout).toMatch(/^WARNING: /m); // a saved table keeps its warnings
     expect(piped.stderr).toMatch(/^warning: eval: /m);
+    // report.html names files relative to itself, never by the absolute paths of the machine it was made on
+    const html = readFileSync(path.join(root, 'warn-out', 'report.html'), 'utf8');
+    expect(html).not.toContain(root);
+    expect(html).toContain('predictions from <code>../same-caption.jsonl</code>');
     // script(1) gives the command a terminal for stdout and stderr alike: one screen, one copy.
     const command = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
     const tty = await new Promise<string>((resolve, reject) =>
