@@ -31,7 +31,7 @@ export function captionCommand(): Command {
       d.lengthPenalty,
     )
     .addOption(blockNgramsOption())
-    .option('--batch-size <n>', 'images embedded per encoder call', intArg(1), d.batchSize)
+    .option('--batch-size <n>', 'images per encoder call', intArg(1), d.batchSize)
     .option(
       '--encoder <path>',
       "the encoder's model.json (or ResNet50 .h5) when it is no longer where prepare found it; checked against the checkpoint",

@@ -27,7 +27,7 @@ export function evalCommand(): Command {
       d.lengthPenalty,
     )
     .addOption(blockNgramsOption())
-    .option('--batch-size <n>', 'images decoded per model call', intArg(1), d.batchSize)
+    .option('--batch-size <n>', 'images per model call (decoding)', intArg(1), d.batchSize)
     .addOption(
       new Option('--smoothing <method>', 'NLTK BLEU smoothing function (method0 = none, as corpus_bleu by default)')
         .choices([...SMOOTHING_METHODS])
@@ -38,7 +38,7 @@ export function evalCommand(): Command {
     .option('--out <dir>', 'output folder (default: <run>/eval)')
     .option('--no-thumbnails', 'leave image thumbnails out of report.html')
     .option('--no-attention-maps', "leave the words' attention maps out of report.html (attending decoders)")
-    .option('--json', 'print metrics.json on stdout instead of a table')
+    .option('--json', 'print metrics.json as JSON on stdout instead of a table')
     .addOption(backendOption())
     .action(async (opts) => {
       const config: EvalConfig = {

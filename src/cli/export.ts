@@ -33,7 +33,7 @@ export function exportCommand(): Command {
     )
     .option(
       '--length-penalty <alpha>',
-      'beam ranking recorded in the manifest (0 = total log-probability, as `capgen caption`)',
+      'beam ranking recorded in the manifest: log-probability / length^alpha (0 = total log-probability, as `capgen caption`)',
       floatArg(0, 5),
       DEFAULT_DECODE_OPTIONS.lengthPenalty,
     )

@@ -27,7 +27,7 @@ export function trainCommand(): Command {
         .default(D.engine),
     )
     .option('--epochs <n>', 'maximum epochs (the Keras tutorial trains 20; early stopping usually ends sooner)', intArg(1), D.epochs)
-    .option('--batch-size <n>', 'captions per batch (128: the validation loss of 64 in ~25% less time)', intArg(1), D.batchSize)
+    .option('--batch-size <n>', 'captions per training step (128: the validation loss of 64 in ~25% less time)', intArg(1), D.batchSize)
     .option('--lr <rate>', 'Adam learning rate (merge: Keras default; transformer: 5e-4)', floatArg(0), D.learningRate)
     .option('--clip-norm <n>', 'clip gradients to this global norm, 0 = off (guards LSTM gradient spikes)', floatArg(0), D.clipNorm)
     .option('--patience <n>', 'stop after this many epochs without a better validation loss', intArg(1), D.patience)
@@ -69,7 +69,7 @@ export function trainCommand(): Command {
     .addOption(
       new Option(
         '--features-dtype <type>',
-        'how the image features are held in memory: auto = float16 for spatial maps (half the memory; rounding far below dropout), float32 for pooled vectors',
+        'number type of the image features: as held in memory (auto = float16 for spatial maps: half the memory, rounding far below dropout; float32 for pooled vectors)',
       )
         .choices(FEATURES_DTYPES)
         .default(D.featuresDtype),

@@ -108,7 +108,7 @@ export async function runDemo(config: DemoConfig): Promise<DemoResult> {
     String(config.seed),
     '--data',
     datasetDir,
-    '--out',
+    '--run',
     runDir,
     '--encoder',
     'seeded-cnn', // the offline encoder, chosen explicitly: no download, useless for photos

@@ -30,6 +30,18 @@ export function runPath(runDir: string, name: keyof typeof RUN_FILES, ...rest: s
   return path.join(runDir, RUN_FILES[name], ...rest);
 }
 
+/** `train --keep-epochs N` keeps the last N epochs' checkpoints in <run>/train/epochs, `epoch-NNN/` each. */
+export const KEPT_EPOCHS_SUBDIR = 'epochs';
+/** The kept epochs' folder: what `average --run` averages when no checkpoint is named. */
+export function keptEpochsDir(runDir: string): string {
+  return runPath(runDir, 'trainDir', KEPT_EPOCHS_SUBDIR);
+}
+
+/** Where `average --run` writes unless --out says otherwise. */
+export function defaultAverageDir(runDir: string): string {
+  return runPath(runDir, 'trainDir', 'average');
+}
+
 /** The checkpoint eval, caption, serve and export read unless told otherwise: <run>/train/best. */
 export function defaultCheckpointDir(runDir: string): string {
   return runPath(runDir, 'trainDir', 'best');
