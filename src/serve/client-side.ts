@@ -22,6 +22,8 @@ const CONTENT_SECURITY_POLICY =
 
 export async function buildClientSideServer(opts: {
   checkpointDir: string;
+  /** The exported page's default decoding (serve --beam-size); greedy when not given, as `capgen caption`. */
+  beamSize?: number;
   lengthPenalty: number;
   blockNgrams: number;
 }): Promise<FastifyInstance> {
@@ -33,7 +35,7 @@ export async function buildClientSideServer(opts: {
       checkpointDir: opts.checkpointDir,
       format: 'web',
       outDir: site,
-      beamSize: 1,
+      beamSize: opts.beamSize ?? 1,
       lengthPenalty: opts.lengthPenalty,
       blockNgrams: opts.blockNgrams,
     });
