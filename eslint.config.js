@@ -2,13 +2,21 @@
 // without the type-aware rules (they would need a second full type check per run; `tsc` already does
 // that in the build). Formatting is Prettier's job (.prettierrc.json): eslint-config-prettier turns off
 // the rules that would fight it.
+import { readFileSync } from 'node:fs';
 import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
+// Whatever git ignores (build output, and the run folders and exports that README's examples write into the
+// checkout) is not linted either: one list, in .gitignore.
+const gitignored = readFileSync(new URL('./.gitignore', import.meta.url), 'utf8')
+  .split('\n')
+  .map((line) => line.trim())
+  .filter((line) => line && !line.startsWith('#'));
+
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'artifacts/', '.scratch/', 'coverage/', 'data/'] },
+  { ignores: gitignored },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   { languageOptions: { globals: globals.node } },

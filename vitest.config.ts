@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Run-wide notes (../shared absent), printed once rather than by every test file.
+    globalSetup: ['test/global-setup.ts'],
     // Model tests run real TensorFlow.js work on 2 cores: generous, but bounded.
     testTimeout: 120_000,
     hookTimeout: 120_000,

@@ -73,11 +73,25 @@ function plainProgress(total: number, format: string): Progress {
 export function progressBar(total: number, format: string): Progress {
   if (quiet) return { update: () => undefined, stop: () => undefined };
   if (!process.stderr.isTTY) return plainProgress(total, format);
+  return terminalProgress(total, format, process.stderr);
+}
+
+/** The tokens cli-progress fills itself; any other `{token}` of a format is the caller's payload. */
+const BAR_TOKENS = new Set(['bar', 'value', 'total', 'percentage', 'eta', 'eta_formatted', 'duration', 'duration_formatted']);
+
+/** cli-progress' times, but '-' while it has no estimate (it passes 'INF'/'NULL', drawn as 'NFs'). */
+function formatBarTime(t: unknown): string {
+  return typeof t === 'number' && Number.isFinite(t) && t >= 0 ? formatSeconds(t) : '-';
+}
+
+/** The redrawing bar of a terminal; its first frame shows '-' for payload tokens not known yet (not `{loss}`). */
+export function terminalProgress(total: number, format: string, stream: NodeJS.WritableStream): Progress {
   const bar = new SingleBar(
-    { format, stream: process.stderr, hideCursor: true, etaBuffer: 50, fps: 5, clearOnComplete: false },
+    { format, stream, hideCursor: true, etaBuffer: 50, fps: 5, clearOnComplete: false, formatTime: formatBarTime },
     Presets.shades_classic,
   );
-  bar.start(total, 0);
+  const pending = [...format.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).filter((t) => !BAR_TOKENS.has(t));
+  bar.start(total, 0, Object.fromEntries(pending.map((t) => [t, '-'])));
   return {
     update: (done, payload) => bar.update(done, payload),
     stop: () => bar.stop(),

@@ -1,7 +1,7 @@
 // Shared test helpers: temp folders, the ../shared data (optional), and running the built CLI.
 import * as tf from '@tensorflow/tfjs';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,9 +10,7 @@ import { afterAll, it } from 'vitest';
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const BIN = path.join(REPO_ROOT, 'bin', 'capgen.js');
 /** Real data beside the checkout (developers and CI have it; a user's fresh clone does not). */
-export const SHARED_DIR = path.resolve(REPO_ROOT, '..', 'shared');
-export const HAS_SHARED = existsSync(path.join(SHARED_DIR, 'data', 'flickr8k'));
-if (!HAS_SHARED) process.stderr.write(`note: ${SHARED_DIR} is absent: tests that need real Flickr8k data are skipped\n`);
+export { HAS_SHARED, SHARED_DIR } from './shared-data.js';
 
 /**
  * Whether to skip the tests of an optional dependency (onnxruntime-node, Chromium) that is missing:

@@ -1,11 +1,13 @@
 // `capgen average`: one checkpoint whose weights are the mean of several checkpoints of the same model
 // (as fairseq's average_checkpoints.py): the weights of a run's last epochs, averaged, usually caption
 // better than any one of them. Reads and writes checkpoint folders only.
+import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { CapgenError } from '../errors.js';
 import { readCheckpoint, saveCheckpoint, type CheckpointMeta } from '../model/checkpoint.js';
 import type { Weights } from '../model/decoder.js';
 import { guardOutputFolder } from '../run/overwrite.js';
+import { keptEpochsDir } from '../run/layout.js';
 
 export interface AverageConfig {
   /** Checkpoint folders (two or more) of one architecture, sizes, vocabulary, cleaning and encoder. */
@@ -14,6 +16,18 @@ export interface AverageConfig {
   outDir: string;
   /** Replace outDir when it is not empty (without it, average refuses); never one holding a checkpoint averaged. */
   overwrite: boolean;
+}
+
+/** The epochs `train --keep-epochs` kept in a run folder, oldest first (by number: epoch-1000 after epoch-999). */
+export async function keptEpochCheckpoints(runDir: string): Promise<string[]> {
+  const dir = keptEpochsDir(runDir);
+  const names = existsSync(dir) ? (await fs.readdir(dir)).filter((n) => /^epoch-\d+$/.test(n)) : [];
+  if (names.length === 0)
+    throw new CapgenError('USAGE', `${dir} holds no kept epochs to average`, {
+      file: dir,
+      hint: `train with --keep-epochs N (e.g. 5), or name the checkpoint folders to average`,
+    });
+  return names.sort((a, b) => Number(a.slice(6)) - Number(b.slice(6))).map((n) => path.join(dir, n));
 }
 
 export interface AverageResult {

@@ -8,8 +8,8 @@ import { debug } from '../log.js';
 import { registerKernelFixes } from './kernel-fixes.js';
 import { prepareWasmThreads } from './wasm-threads.js';
 
-export type BackendChoice = 'auto' | 'gpu' | 'node' | 'wasm' | 'cpu';
-export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'gpu', 'node', 'wasm', 'cpu'];
+import { BACKEND_CHOICES, type BackendChoice } from './choices.js';
+export { BACKEND_CHOICES, type BackendChoice } from './choices.js';
 
 export interface BackendInfo {
   /** What the user asked for. */

@@ -4,16 +4,15 @@ import path from 'node:path';
 import type { BackendChoice } from '../backend/index.js';
 import { describeBackend, initBackend } from '../backend/index.js';
 import { attentionGridOf } from '../decode/attention.js';
-import { decodeFeatures, DEFAULT_DECODE_BATCH_SIZE, DEFAULT_DECODE_OPTIONS } from '../decode/index.js';
+import { decodeFeatures, DEFAULT_DECODE_BATCH_SIZE } from '../decode/index.js';
 import { CapgenError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { openEncoder } from '../features/engine.js';
 import { embedImageFiles } from '../features/load-encoder.js';
 import { locateEncoder } from '../features/encoder-location.js';
 import { info } from '../log.js';
-import { CHECKPOINT_FILES, defaultCheckpointDir, loadCheckpoint } from '../model/checkpoint.js';
+import { CHECKPOINT_FILES, loadCheckpoint } from '../model/checkpoint.js';
 import type { EncoderIdentity } from '../run/formats.js';
-import { DEFAULT_RUN_DIR } from '../run/layout.js';
 import { Vocabulary } from '../text/vocabulary.js';
 import { renderAttentionPng } from './attention-png.js';
 import { expandInputs, type InputProblem } from './inputs.js';
@@ -44,14 +43,7 @@ export interface CaptionConfig {
   outFile?: string;
 }
 
-export const DEFAULT_CAPTION_CONFIG: Omit<CaptionConfig, 'inputs'> = {
-  checkpointDir: defaultCheckpointDir(DEFAULT_RUN_DIR), // the best checkpoint of the default run
-  beamSize: DEFAULT_DECODE_OPTIONS.beamSize,
-  lengthPenalty: DEFAULT_DECODE_OPTIONS.lengthPenalty,
-  blockNgrams: DEFAULT_DECODE_OPTIONS.blockNgrams,
-  batchSize: 16, // as prepare's feature batches: encoder memory, not decoding, is the limit here
-  backend: 'auto',
-};
+export { DEFAULT_CAPTION_CONFIG } from './config.js';
 
 export interface CaptionedImage {
   image: string;
@@ -104,7 +96,7 @@ export async function runCaption(config: CaptionConfig): Promise<CaptionRunResul
     const files = log ? owned.filter((f) => !log.done.has(f)) : owned;
     const counts = { captioned: 0, alreadyDone: owned.length - files.length, otherShards: all.length - owned.length };
     info(describeBackend(await initBackend(config.backend)));
-    const { meta, model } = await loadCheckpoint(config.checkpointDir);
+    const { meta, model, engine: decoderEngine } = await loadCheckpoint(config.checkpointDir);
     try {
       const metaFile = path.join(config.checkpointDir, CHECKPOINT_FILES.meta);
       const vocab = Vocabulary.fromFile(meta.vocab, metaFile);
@@ -133,7 +125,7 @@ export async function runCaption(config: CaptionConfig): Promise<CaptionRunResul
         log ? `${counts.alreadyDone} already in ${log.file}` : '',
       ].filter(Boolean);
       info(
-        `caption: ${files.length} image${files.length === 1 ? '' : 's'}${skipped.length ? ` (skipped: ${skipped.join(', ')})` : ''}; checkpoint ${config.checkpointDir} (epoch ${meta.epoch}); encoder ${describeEncoder(meta.encoder)} on ${label}`,
+        `caption: ${files.length} image${files.length === 1 ? '' : 's'}${skipped.length ? ` (skipped: ${skipped.join(', ')})` : ''}; checkpoint ${config.checkpointDir} (epoch ${meta.epoch}); encoder ${describeEncoder(meta.encoder)} on ${label}; decoder on ${decoderEngine}`,
       );
       const captions: CaptionedImage[] = [];
       const failed: InputProblem[] = [...problems];

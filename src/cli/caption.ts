@@ -2,11 +2,11 @@
 // --json) on stdout, or JSON lines appended to --out; one error line per unreadable image on stderr,
 // exit code 2 if any failed.
 import { Command } from 'commander';
-import { DEFAULT_CAPTION_CONFIG, runCaption, type CaptionConfig } from '../caption/run.js';
+import { DEFAULT_CAPTION_CONFIG } from '../caption/config.js';
+import type { CaptionConfig } from '../caption/run.js';
 import { CapgenError } from '../errors.js';
 import { info, result } from '../log.js';
-import { defaultCheckpointDir } from '../model/checkpoint.js';
-import { DEFAULT_RUN_DIR } from '../run/layout.js';
+import { defaultCheckpointDir, DEFAULT_RUN_DIR } from '../run/layout.js';
 import { parseShardSpec } from '../util/shard.js';
 import { backendOption, blockNgramsOption, floatArg, intArg } from './options.js';
 
@@ -39,7 +39,7 @@ export function captionCommand(): Command {
       d.lengthPenalty,
     )
     .addOption(blockNgramsOption())
-    .option('--batch-size <n>', 'images embedded per encoder call', intArg(1), d.batchSize)
+    .option('--batch-size <n>', 'images per encoder call', intArg(1), d.batchSize)
     .option(
       '--encoder <path>',
       "the encoder's model.json (or ResNet50 .h5) when it is no longer where prepare found it; checked against the checkpoint",
@@ -67,6 +67,7 @@ export function captionCommand(): Command {
         shard: opts.shard === undefined ? undefined : parseShardSpec(opts.shard),
         outFile: opts.out,
       };
+      const { runCaption } = await import('../caption/run.js'); // loaded on use: --help stays fast
       const r = await runCaption(config);
       if (r.outFile !== undefined) {
         const { captioned, alreadyDone, otherShards } = r.counts;

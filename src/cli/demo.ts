@@ -9,7 +9,7 @@ import { backendOption, intArg, resolveRunDir, runOption } from './options.js';
 export function demoCommand(): Command {
   const d = DEFAULT_DEMO_CONFIG;
   const command = new Command('demo').description(
-    'the whole pipeline offline on a generated shapes dataset: prepare, train, eval, caption (a few minutes)',
+    'the whole pipeline offline on a generated shapes dataset: prepare, train, eval, caption (about a minute on 2 cores)',
   );
   for (const o of runOption('run folder for everything the demo writes', d.outDir, { outAlias: true })) command.addOption(o);
   return command

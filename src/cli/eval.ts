@@ -2,8 +2,6 @@
 import { Command, Option } from 'commander';
 import { DEFAULT_EVAL_CONFIG, type EvalConfig } from '../evaluate/config.js';
 import { SMOOTHING_METHODS } from '../evaluate/metrics/index.js';
-import { formatMetricsTable } from '../evaluate/record.js';
-import { runEval } from '../evaluate/run.js';
 import { result } from '../log.js';
 import { withRunLock } from '../run/lock.js';
 import { backendOption, blockNgramsOption, floatArg, intArg } from './options.js';
@@ -29,7 +27,7 @@ export function evalCommand(): Command {
       d.lengthPenalty,
     )
     .addOption(blockNgramsOption())
-    .option('--batch-size <n>', 'images decoded per model call', intArg(1), d.batchSize)
+    .option('--batch-size <n>', 'images per model call (decoding)', intArg(1), d.batchSize)
     .addOption(
       new Option('--smoothing <method>', 'NLTK BLEU smoothing function (method0 = none, as corpus_bleu by default)')
         .choices([...SMOOTHING_METHODS])
@@ -40,7 +38,7 @@ export function evalCommand(): Command {
     .option('--out <dir>', 'output folder (default: <run>/eval)')
     .option('--no-thumbnails', 'leave image thumbnails out of report.html')
     .option('--no-attention-maps', "leave the words' attention maps out of report.html (attending decoders)")
-    .option('--json', 'print metrics.json on stdout instead of a table')
+    .option('--json', 'print metrics.json as JSON on stdout instead of a table')
     .addOption(backendOption())
     .action(async (opts) => {
       const config: EvalConfig = {
@@ -59,8 +57,11 @@ export function evalCommand(): Command {
         attentionMaps: opts.attentionMaps,
         backend: opts.backend,
       };
+      const [{ runEval }, { formatMetricsTable }] = await Promise.all([import('../evaluate/run.js'), import('../evaluate/record.js')]); // loaded on use: --help stays fast
       // Writing into the run folder takes its lock; --out elsewhere only reads the run.
       const r = config.outDir === undefined ? await withRunLock(config.runDir, 'eval', () => runEval(config)) : await runEval(config);
-      result(opts.json ? JSON.stringify(r.record, null, 2) : `${formatMetricsTable(r.record)}\nreport: ${r.files.report}`);
+      // On a terminal, stdout and stderr are one screen: the table leaves out the warnings the log showed.
+      const table = formatMetricsTable(r.record, { warnings: !(process.stdout.isTTY && process.stderr.isTTY) });
+      result(opts.json ? JSON.stringify(r.record, null, 2) : `${table}\nreport: ${r.files.report}`);
     });
 }

@@ -1,10 +1,10 @@
 // `capgen export`: flags -> ExportConfig -> runExport; the written files and their sizes on stdout.
 import { Command, Option } from 'commander';
 import { DEFAULT_DECODE_OPTIONS } from '../decode/types.js';
-import { EXPORT_FORMATS, runExport, type ExportConfig } from '../export/run.js';
+import type { ExportConfig } from '../export/run.js';
+import { EXPORT_FORMATS } from '../export/types.js';
 import { result, warn } from '../log.js';
-import { defaultCheckpointDir } from '../model/checkpoint.js';
-import { DEFAULT_RUN_DIR } from '../run/layout.js';
+import { defaultCheckpointDir, DEFAULT_RUN_DIR } from '../run/layout.js';
 import { blockNgramsOption, floatArg, intArg } from './options.js';
 
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(2)} MB`;
@@ -37,7 +37,7 @@ export function exportCommand(): Command {
     )
     .option(
       '--length-penalty <alpha>',
-      'beam ranking recorded in the manifest (0 = total log-probability, as `capgen caption`)',
+      'beam ranking recorded in the manifest: log-probability / length^alpha (0 = total log-probability, as `capgen caption`)',
       floatArg(0, 5),
       DEFAULT_DECODE_OPTIONS.lengthPenalty,
     )
@@ -52,6 +52,7 @@ export function exportCommand(): Command {
         lengthPenalty: opts.lengthPenalty,
         blockNgrams: opts.blockNgrams,
       };
+      const { runExport } = await import('../export/run.js'); // loaded on use: --help stays fast
       const r = await runExport(config);
       for (const f of [...r.files].sort((a, b) => b.bytes - a.bytes)) result(`${mb(f.bytes).padStart(10)}  ${f.path}`);
       result(`${mb(r.totalBytes).padStart(10)}  total in ${r.outDir}`);

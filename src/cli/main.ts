@@ -19,7 +19,9 @@ function packageVersion(): string {
 
 export function buildProgram(): Command {
   const program = new Command('capgen')
-    .description('Train and evaluate image-captioning models: CNN image features + LSTM decoder, on TensorFlow.js.')
+    .description(
+      'Train and evaluate image-captioning models: CNN image features + merge-LSTM, soft-attention LSTM or Transformer decoders, on TensorFlow.js and ONNX Runtime.',
+    )
     .version(packageVersion(), '-V, --version', 'print the capgen version')
     .option('--verbose', 'more logs, and stack traces on errors')
     .option('--quiet', 'only results and errors')

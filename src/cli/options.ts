@@ -1,7 +1,8 @@
 // Flag parsers and shared options, so that every command spells and validates them the same way.
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { BACKEND_CHOICES, type BackendChoice } from '../backend/index.js';
+import { BACKEND_CHOICES, type BackendChoice } from '../backend/choices.js';
 import { CapgenError } from '../errors.js';
+import { warn } from '../log.js';
 import { DEFAULT_DECODE_OPTIONS } from '../decode/types.js';
 
 export function intArg(min: number, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
@@ -31,20 +32,40 @@ export function backendOption(): Option {
 
 /**
  * `--run <dir>`: the one name every command gives the run folder. Commands that used to call it
- * `--out` (prepare, demo) keep that spelling as a hidden alias; `resolveRunDir` merges the two.
+ * `--out` (prepare, demo) keep that spelling as a hidden, deprecated alias; `resolveRunDir` merges the two.
  */
 export function runOption(description: string, defaultDir: string, opts: { outAlias?: boolean } = {}): Option[] {
-  const run = new Option('--run <dir>', `${description}${opts.outAlias ? ' (alias: --out)' : ''}`).default(defaultDir);
-  return opts.outAlias ? [run, new Option('--out <dir>', 'alias of --run').hideHelp()] : [run];
+  const run = new Option('--run <dir>', description).default(defaultDir);
+  return opts.outAlias ? [run, deprecatedAlias('--out <dir>', '--run')] : [run];
 }
 
-/** The run folder from `--run` or its `--out` alias; both given and different is a usage error. */
-export function resolveRunDir(opts: { run: string; out?: string }, cmd: Command): string {
-  if (opts.out === undefined) return opts.run;
-  if (cmd.getOptionValueSource('run') === 'cli' && opts.run !== opts.out) {
-    throw new CapgenError('USAGE', `--run ${opts.run} and --out ${opts.out} name two run folders: give one (--out is an alias of --run)`);
+/** An old spelling of a flag, kept working but hidden from --help; `resolveAlias` notes its use on stderr. */
+export function deprecatedAlias(flags: string, canonical: string): Option {
+  return new Option(flags, `deprecated spelling of ${canonical}`).hideHelp();
+}
+
+/**
+ * The value of a flag given under its canonical name or its deprecated alias (with a note on stderr
+ * saying the new name); both given with different values is a usage error.
+ */
+export function resolveAlias<T>(cmd: Command, canonical: string, alias: string): T {
+  const key = (flag: string) => flag.replace(/^--/, '').replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
+  const opts = cmd.opts<Record<string, T>>();
+  const [value, aliased] = [opts[key(canonical)], opts[key(alias)]];
+  if (aliased === undefined) return value;
+  warn(`${cmd.name()} ${alias} is deprecated: use ${canonical} (same meaning)`);
+  if (cmd.getOptionValueSource(key(canonical)) === 'cli' && value !== aliased) {
+    throw new CapgenError(
+      'USAGE',
+      `${canonical} ${String(value)} and ${alias} ${String(aliased)} disagree: give one (${alias} is the old name of ${canonical})`,
+    );
   }
-  return opts.out;
+  return aliased;
+}
+
+/** The run folder from `--run` or its deprecated `--out` spelling. */
+export function resolveRunDir(_opts: { run: string; out?: string }, cmd: Command): string {
+  return resolveAlias<string>(cmd, '--run', '--out');
 }
 
 /** `--block-ngrams N` of the commands that caption (eval, caption, serve, export). */

@@ -8,13 +8,11 @@ import { info, result } from '../log.js';
 import { DEFAULT_PREPARE_CONFIG, SYNTHETIC_DATA_SUBDIR, type PrepareConfig } from '../prepare/config.js';
 import { DATASET_FORMATS, formatsHelp } from '../prepare/formats.js';
 import type { DatasetFormat } from '../prepare/readers/types.js';
-import { run } from '../prepare/run.js';
 import { parseSplitRatios } from '../prepare/splits.js';
-import { formatShardSummary, runShard } from '../prepare/shard.js';
 import { formatSummary } from '../prepare/summary.js';
 import { withRunLock } from '../run/lock.js';
 import { formatShard, parseShardSpec } from '../util/shard.js';
-import { backendOption, intArg, resolveRunDir, runOption } from './options.js';
+import { backendOption, deprecatedAlias, intArg, resolveAlias, resolveRunDir, runOption } from './options.js';
 
 interface PrepareFlags {
   data?: string;
@@ -27,7 +25,8 @@ interface PrepareFlags {
   seed: number;
   minCount: number;
   maxLength?: number;
-  split: string;
+  splitShares: string;
+  split?: string;
   encoder: string;
   encoderLayer?: string;
   preprocess?: FeaturesConfig['preprocess'];
@@ -35,7 +34,8 @@ interface PrepareFlags {
   pooling: FeaturesConfig['pooling'];
   resize: FeaturesConfig['resize'];
   batchSize: number;
-  dtype: FeaturesConfig['dtype'];
+  featuresDtype: FeaturesConfig['dtype'];
+  dtype?: FeaturesConfig['dtype'];
   workers?: number;
   engine: NonNullable<FeaturesConfig['engine']>;
   backend: BackendChoice;
@@ -54,7 +54,7 @@ function toConfig(flags: PrepareFlags, cmd: Command): PrepareConfig {
     encoder = SYNTHETIC_DEFAULT_ENCODER;
     info(`encoder: ${encoder} (the default for --dataset synthetic: seeded weights, no download)`);
   }
-  const splitGiven = cmd.getOptionValueSource('split') === 'cli';
+  const splitGiven = cmd.getOptionValueSource('splitShares') === 'cli' || flags.split !== undefined;
   const runDir = resolveRunDir(flags, cmd);
   return {
     dataDir: flags.data ?? (synthetic ? path.join(runDir, SYNTHETIC_DATA_SUBDIR) : DEFAULT_PREPARE_CONFIG.dataDir),
@@ -66,7 +66,7 @@ function toConfig(flags: PrepareFlags, cmd: Command): PrepareConfig {
     seed: flags.seed,
     minCount: flags.minCount,
     maxLength: flags.maxLength,
-    splitRatios: parseSplitRatios(flags.split),
+    splitRatios: parseSplitRatios(resolveAlias<string>(cmd, '--split-shares', '--split')),
     forceRandomSplit: splitGiven,
     features: {
       encoder,
@@ -77,7 +77,7 @@ function toConfig(flags: PrepareFlags, cmd: Command): PrepareConfig {
       pooling: flags.pooling,
       resize: flags.resize,
       batchSize: flags.batchSize,
-      dtype: flags.dtype,
+      dtype: resolveAlias<FeaturesConfig['dtype']>(cmd, '--features-dtype', '--dtype'),
       workers: flags.workers,
       engine: flags.engine,
     },
@@ -109,7 +109,12 @@ export function prepareCommand(): Command {
       'cut captions to at most this many tokens (default: the 99.9th percentile of the data, at most 100)',
       intArg(1),
     )
-    .option('--split <shares>', 'train,dev,test shares of a random split (given, it overrides official lists)', d.splitRatios.join(','))
+    .option(
+      '--split-shares <shares>',
+      'train,dev,test shares of a random split (given, it overrides official lists)',
+      d.splitRatios.join(','),
+    )
+    .addOption(deprecatedAlias('--split <shares>', '--split-shares'))
     .option(
       '--encoder <name>',
       'image encoder: resnet50, densenet201, vgg16, inceptionv3 (Keras ImageNet weights), seeded-cnn, path/to/model.json, or none',
@@ -121,7 +126,12 @@ export function prepareCommand(): Command {
     .addOption(new Option('--pooling <mode>', 'feature pooling').choices(['avg', 'none']).default(f.pooling))
     .addOption(new Option('--resize <mode>', 'image resizing').choices(['squash', 'crop']).default(f.resize))
     .option('--batch-size <n>', 'images per encoder call', intArg(1), f.batchSize)
-    .addOption(new Option('--dtype <type>', 'feature storage type').choices(['float32', 'float16']).default(f.dtype))
+    .addOption(
+      new Option('--features-dtype <type>', 'number type of the image features: as stored in the feature cache')
+        .choices(['float32', 'float16'])
+        .default(f.dtype),
+    )
+    .addOption(deprecatedAlias('--dtype <type>', '--features-dtype').choices(['float32', 'float16']))
     .option('--workers <n>', 'worker threads running the encoder', intArg(1, 64))
     .addOption(
       new Option('--engine <name>', 'what runs the image encoder: onnx (ONNX Runtime, if installed), tfjs, or auto (onnx when it can)')
@@ -143,6 +153,7 @@ export function prepareCommand(): Command {
       const config = toConfig(flags, cmd);
       const { shard } = config;
       if (shard) {
+        const { formatShardSummary, runShard } = await import('../prepare/shard.js'); // loaded on use: --help stays fast
         // Shards share the run folder with each other, never with another writer.
         const summary = await withRunLock(config.outDir, `prepare --shard ${formatShard(shard)}`, () => runShard({ ...config, shard }), {
           shard,
@@ -151,6 +162,7 @@ export function prepareCommand(): Command {
         if (flags.json) result(JSON.stringify(summary, null, 2));
         return;
       }
+      const { run } = await import('../prepare/run.js'); // loaded on use: --help stays fast
       const summary = await withRunLock(config.outDir, 'prepare', () => run(config));
       info(formatSummary(summary));
       if (flags.json) result(JSON.stringify(summary, null, 2));

@@ -2,7 +2,8 @@
 import { Command } from 'commander';
 import { DEFAULT_DECODE_OPTIONS } from '../decode/types.js';
 import { DEFAULT_RUN_DIR } from '../run/layout.js';
-import { runServe, type ServeConfig } from '../serve/run.js';
+import type { ServeConfig } from '../serve/run.js';
+import { DEFAULT_MAX_BEAM_SIZE } from '../serve/upload.js';
 import { backendOption, blockNgramsOption, floatArg, intArg } from './options.js';
 
 export function serveCommand(): Command {
@@ -18,6 +19,11 @@ export function serveCommand(): Command {
       "the encoder's model.json (or ResNet50 .h5) when it is no longer where prepare found it; checked against the checkpoint",
     )
     .option('--name <text>', "the model's name on the page and in API answers (default: the run folder's base name; paths are never shown)")
+    .option(
+      '--beam-size <n>',
+      'beam width of API requests without ?beam= and the decoding the page preselects (default: API greedy, page 3 beams); 1 = greedy',
+      intArg(1, DEFAULT_MAX_BEAM_SIZE),
+    )
     .option(
       '--length-penalty <alpha>',
       'beam search length normalisation: log-probability / length^alpha (0 = total log-probability), as `capgen caption`',
@@ -35,12 +41,14 @@ export function serveCommand(): Command {
         port: opts.port,
         maxUploadMb: opts.maxUploadMb,
         backend: opts.backend,
+        beamSize: opts.beamSize,
         lengthPenalty: opts.lengthPenalty,
         blockNgrams: opts.blockNgrams,
         encoderPath: opts.encoder,
         name: opts.name,
         clientSide: opts.clientSide ?? false,
       };
+      const { runServe } = await import('../serve/run.js'); // loaded on use: --help stays fast
       await runServe(config);
     });
 }

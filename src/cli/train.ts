@@ -2,11 +2,9 @@
 import { Command, Option } from 'commander';
 import { result, warn } from '../log.js';
 import { DECODERS, DECODER_NAMES, type DecoderName } from '../model/registry.js';
-import { DEFAULT_TRAIN_CONFIG as D, type TrainConfig } from '../train/config.js';
-import { runTrain } from '../train/run.js';
+import { DEFAULT_TRAIN_CONFIG as D, ENGINE_CHOICES, type TrainConfig } from '../train/config.js';
 import { FEATURES_DTYPES } from '../train/data.js';
 import { FEATURE_STORE_CHOICES } from '../train/feature-store.js';
-import { ENGINE_CHOICES } from '../train/step.js';
 import os from 'node:os';
 import { withRunLock } from '../run/lock.js';
 import { guardTrainDir } from '../run/overwrite.js';
@@ -30,7 +28,12 @@ export function trainCommand(): Command {
         .default(D.engine),
     )
     .option('--epochs <n>', 'maximum epochs (the Keras tutorial trains 20; early stopping usually ends sooner)', intArg(1), D.epochs)
-    .option('--batch-size <n>', 'captions per batch (128: the validation loss of 64 in ~25% less time)', intArg(1), D.batchSize)
+    .option(
+      '--batch-size <n>',
+      'captions per micro-batch, one training step without --accumulate (128: the validation loss of 64 in ~25% less time)',
+      intArg(1),
+      D.batchSize,
+    )
     .option(
       '--accumulate <n>',
       'gradient accumulation: each step sums the gradients of N micro-batches of --batch-size captions, then one Adam update (the same as a batch N times larger, in the memory of one micro-batch)',
@@ -78,7 +81,7 @@ export function trainCommand(): Command {
     .addOption(
       new Option(
         '--features-dtype <type>',
-        'how the image features are held in memory: auto = float16 for spatial maps (half the memory; rounding far below dropout), float32 for pooled vectors',
+        'number type of the image features: as held in memory (auto = float16 for spatial maps: half the memory, rounding far below dropout; float32 for pooled vectors)',
       )
         .choices(FEATURES_DTYPES)
         .default(D.featuresDtype),
@@ -177,6 +180,7 @@ export function trainCommand(): Command {
         warn(
           `--replicas ${opts.replicas} is more than the ${cores} cores here: each replica is a thread, so extra ones only slow training down`,
         );
+      const { runTrain } = await import('../train/run.js'); // loaded on use: --help stays fast
       const r = await withRunLock(config.runDir, 'train', async () => {
         const replaceEarlierTraining = await guardTrainDir(config.runDir, { resume: config.resume, overwrite: opts.overwrite });
         return runTrain(config, { replaceEarlierTraining });

@@ -5,16 +5,13 @@ import * as tf from '@tensorflow/tfjs';
 import type { StepDecoder } from '../model/step-decoder.js';
 import { beamSearch } from './beam-search.js';
 import { greedySearch } from './greedy.js';
-import { normalisedScore, type DecodeOptions, type DecodedCaption } from './types.js';
+import { DEFAULT_DECODE_BATCH_SIZE, normalisedScore, type DecodeOptions, type DecodedCaption } from './types.js';
 
 export { attentionRegions } from './attention.js';
 export { beamSearch } from './beam-search.js';
 export { greedySearch } from './greedy.js';
 export { sampleSearch, type SampleOptions } from './sample.js';
 export * from './types.js';
-
-/** Images decoded per model batch: big enough to amortise per-call overhead, small enough for memory. */
-export const DEFAULT_DECODE_BATCH_SIZE = 256;
 
 export interface DecodeBatchOptions extends DecodeOptions {
   /** Images per batch (beam search runs batchSize x beamSize rows per model call). */

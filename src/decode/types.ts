@@ -68,3 +68,6 @@ export function describeDecoding(d: Pick<DecodeOptions, 'beamSize' | 'lengthPena
 export function normalisedScore(logProb: number, length: number, lengthPenalty: number): number {
   return lengthPenalty === 0 ? logProb : logProb / Math.pow(Math.max(length, 1), lengthPenalty);
 }
+
+/** Images decoded per model batch: big enough to amortise per-call overhead, small enough for memory. */
+export const DEFAULT_DECODE_BATCH_SIZE = 256;

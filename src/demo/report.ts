@@ -1,5 +1,6 @@
 // The demo's closing text: where everything was written, the test metrics, and a small table of
 // held-out scenes with generated and reference captions (pure: a DemoResult in, text out).
+import path from 'node:path';
 import { formatSeconds } from '../log.js';
 import type { DemoResult } from './run.js';
 
@@ -8,6 +9,23 @@ const CAPTION_WIDTH = 60;
 
 function fit(text: string, width: number): string {
   return text.length <= width ? text.padEnd(width) : `${text.slice(0, width - 1)}…`;
+}
+
+/** A path as one shell word (quoted only when it needs to be). */
+function shellWord(p: string): string {
+  return /^[\w./@%+=:,-]+$/.test(p) ? p : `'${p.replace(/'/g, `'\\''`)}'`;
+}
+
+/** What to run next on the demo's run folder: every command reads it through --run. */
+export function nextCommands(r: Pick<DemoResult, 'runDir' | 'datasetDir' | 'samples'>): string[] {
+  const run = shellWord(r.runDir);
+  const image = shellWord(path.join(r.datasetDir, 'Images', r.samples[0]?.image ?? '*.png'));
+  return [
+    `npx capgen caption ${image} --run ${run}`,
+    `npx capgen eval --run ${run} --split dev --beam-size 3`,
+    `npx capgen serve --run ${run}`,
+    `npx capgen export --run ${run} --format web --out site/`,
+  ];
 }
 
 export function formatDemoReport(r: DemoResult): string {
@@ -39,5 +57,8 @@ export function formatDemoReport(r: DemoResult): string {
     ...rows,
     '',
     `${exact} of ${r.samples.length} generated captions are word for word one of their five references.`,
+    '',
+    `next (the report: ${r.files.report ?? path.join(r.runDir, 'eval', 'report.html')}):`,
+    ...nextCommands(r).map((c) => `  ${c}`),
   ].join('\n');
 }

@@ -8,7 +8,7 @@ import { CapgenError } from '../errors.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { formatSeconds, info, isVerbose } from '../log.js';
 import type { PreparedCaption } from '../run/formats.js';
-import { runPath } from '../run/layout.js';
+import { DEFAULT_DEMO_RUN_DIR, runPath } from '../run/layout.js';
 import { throwIfStopRequested } from '../util/signals.js';
 import { invokeCapgen, parseJsonOutput } from './invoke.js';
 
@@ -23,7 +23,7 @@ export interface DemoConfig {
 }
 
 export const DEFAULT_DEMO_CONFIG: DemoConfig = {
-  outDir: path.join('artifacts', 'demo'), // inside the git-ignored artifacts/
+  outDir: DEFAULT_DEMO_RUN_DIR, // inside the git-ignored artifacts/, beside a real run
   count: 800, // 640 training scenes: enough to learn colours, counts and positions in ~2 min of training
   seed: 1, // fixed, so two runs of the demo print the same dataset
   epochs: 12, // the validation loss flattens around here for this dataset and model size
@@ -64,7 +64,7 @@ async function assertDemoFolder(outDir: string): Promise<void> {
   if (entries.length > 0 && !entries.includes(DEMO_RECORD)) {
     throw new CapgenError('USAGE', `${outDir} is not empty and was not written by \`capgen demo\``, {
       file: outDir,
-      hint: 'pass --out with a new or empty folder',
+      hint: 'pass --run with a new or empty folder',
     });
   }
 }
@@ -108,7 +108,7 @@ export async function runDemo(config: DemoConfig): Promise<DemoResult> {
     String(config.seed),
     '--data',
     datasetDir,
-    '--out',
+    '--run',
     runDir,
     '--encoder',
     'seeded-cnn', // the offline encoder, chosen explicitly: no download, useless for photos

@@ -1,6 +1,6 @@
 // The typed configuration of `capgen eval`, with its defaults (flags override them).
 import type { BackendChoice } from '../backend/index.js';
-import { DEFAULT_DECODE_BATCH_SIZE, DEFAULT_DECODE_OPTIONS } from '../decode/index.js';
+import { DEFAULT_DECODE_BATCH_SIZE, DEFAULT_DECODE_OPTIONS } from '../decode/types.js';
 import { DEFAULT_RUN_DIR } from '../run/layout.js';
 import type { SplitName } from '../run/formats.js';
 import { DEFAULT_SMOOTHING, type SmoothingMethod } from './metrics/index.js';

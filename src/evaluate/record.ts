@@ -86,8 +86,11 @@ export function protocolLine(r: Pick<EvalRecord, 'split' | 'images' | 'reference
   );
 }
 
-/** The stdout table: the protocol, one metric a line, BLEU under both conventions, then the output diagnostics. */
-export function formatMetricsTable(r: EvalRecord): string {
+/**
+ * The stdout table: the protocol, one metric a line, BLEU under both conventions, then the output
+ * diagnostics and (unless `warnings: false`) their warnings, which eval also logs on stderr.
+ */
+export function formatMetricsTable(r: EvalRecord, opts: { warnings?: boolean } = {}): string {
   const coco = ([1, 2, 3, 4] as const).map((n) => [`BLEU-${n} (coco-caption)`, r.cocoBleu[`bleu${n}`]] as const);
   const rows = [...(Object.keys(METRIC_LABELS) as (keyof MetricValues)[]).map((k) => [METRIC_LABELS[k], r.metrics[k]] as const), ...coco];
   const width = Math.max(...rows.map(([l]) => l.length));
@@ -100,7 +103,7 @@ export function formatMetricsTable(r: EvalRecord): string {
       `${d.distinctWordsGenerated} distinct words (references: ${d.distinctWordsInReferences}); mean length ${d.meanLengthGenerated.toFixed(1)} words (references: ${d.meanLengthReferences.toFixed(1)})`,
     `captions: ${d.maxLengthShare === null ? 'maximum length unknown (predictions file)' : `${pct(d.maxLengthShare)} at the ${d.maxLength}-word limit`}; ` +
       `a repeated bigram in ${pct(d.repeatedBigramShare)}, a repeated trigram in ${pct(d.repeatedTrigramShare)}`,
-    ...d.warnings.map((w) => `WARNING: ${w}`),
+    ...(opts.warnings === false ? [] : d.warnings.map((w) => `WARNING: ${w}`)),
   ];
   return [
     `${r.split}: ${r.images} images, ${r.references} references, ${how}, BLEU smoothing ${r.bleu.smoothing}`,

@@ -2,6 +2,7 @@
 // obtained, the training curves, and every image with its generated and reference captions,
 // sortable by score so the worst captions are easy to find, and for attending models each word's
 // attention map drawn over the thumbnail. Pure: data in, HTML text out.
+import path from 'node:path';
 import { METRIC_LABELS, type EvalRecord, type MetricValues } from './record.js';
 
 export interface ReportRow {
@@ -31,6 +32,20 @@ export interface ReportInput {
   rows: ReportRow[];
   /** data: URI of the training curves (history.png), when the run has them. */
   trainingCurves?: string;
+  /** The folder report.html is written to: paths are shown relative to it. */
+  reportDir: string;
+}
+
+/**
+ * The value with every absolute path in it made relative to `dir`: a report is a file people share,
+ * and /home/someone/... says where it was made, not where its files are from the report.
+ */
+export function withRelativePaths<T>(value: T, dir: string): T {
+  if (typeof value === 'string') return (path.isAbsolute(value) ? path.relative(dir, value) || '.' : value) as T;
+  if (Array.isArray(value)) return value.map((v) => withRelativePaths(v, dir)) as T;
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withRelativePaths(v, dir)])) as T;
+  return value;
 }
 
 export function escapeHtml(text: string): string {
@@ -204,31 +219,43 @@ function card(row: ReportRow): string {
   );
 }
 
-function describeSource(r: EvalRecord): string {
-  if (r.source.kind === 'predictions') return `predictions from <code>${escapeHtml(r.source.file)}</code>`;
-  const d = r.source.decoding;
+/** The record's source with its checkpoint or predictions path relative to the report's folder. */
+function sourceFromReport(r: EvalRecord, reportDir: string): EvalRecord['source'] {
+  const absolute =
+    r.source.kind === 'model'
+      ? { ...r.source, checkpoint: path.resolve(r.source.checkpoint) }
+      : { ...r.source, file: path.resolve(r.source.file) };
+  return withRelativePaths(absolute, reportDir);
+}
+
+function describeSource(source: EvalRecord['source']): string {
+  if (source.kind === 'predictions') return `predictions from <code>${escapeHtml(source.file)}</code>`;
+  const d = source.decoding;
   const ranking =
     d.lengthPenalty === 0 ? 'ranked by total log-probability' : `ranked by log-probability / length<sup>${d.lengthPenalty}</sup>`;
   const how = d.beamSize === 1 ? 'greedy search' : `beam search (beam size ${d.beamSize}, ${ranking})`;
   const blocked = d.blockNgrams ? `, no ${d.blockNgrams} words in a row twice` : '';
-  return `checkpoint <code>${escapeHtml(r.source.checkpoint)}</code> (${escapeHtml(r.source.architecture)}, epoch ${r.source.epoch}), ${how}${blocked}, at most ${d.maxLength} words`;
+  return `checkpoint <code>${escapeHtml(source.checkpoint)}</code> (${escapeHtml(source.architecture)}, epoch ${source.epoch}), ${how}${blocked}, at most ${d.maxLength} words`;
 }
 
 export function renderReport(input: ReportInput): string {
   const { record: r, rows } = input;
-  const settings = {
-    split: r.split,
-    images: r.images,
-    references: r.references,
-    bleu: r.bleu,
-    cocoBleu: r.cocoBleu,
-    source: r.source,
-    cleaning: r.cleaning,
-    skipped: r.skipped.length,
-    elapsedSeconds: r.elapsedSeconds,
-    backend: r.backend,
-    createdAt: r.createdAt,
-  };
+  const settings = withRelativePaths(
+    {
+      split: r.split,
+      images: r.images,
+      references: r.references,
+      bleu: r.bleu,
+      cocoBleu: r.cocoBleu,
+      source: sourceFromReport(r, input.reportDir),
+      cleaning: r.cleaning,
+      skipped: r.skipped.length,
+      elapsedSeconds: r.elapsedSeconds,
+      backend: r.backend,
+      createdAt: r.createdAt,
+    },
+    input.reportDir,
+  );
   const maps = rows.find((row) => row.attention)?.attention;
   const mapsNote = maps
     ? `<p>Under each caption, where the model looked for each word: its attention over the ${maps.grid[0]}x${maps.grid[1]} image regions (red = most, blue = least, per word).</p>`
@@ -240,7 +267,7 @@ export function renderReport(input: ReportInput): string {
 <html lang="en"><head><meta charset="utf-8"><title>capgen eval: ${escapeHtml(r.split)}</title><style>${STYLE}</style></head>
 <body>
 <h1>capgen eval: ${escapeHtml(r.split)} split, ${r.images} images</h1>
-<p>Captions from ${describeSource(r)}. References cleaned with the training rules; BLEU as NLTK corpus_bleu (smoothing ${escapeHtml(r.bleu.smoothing)}) and as coco-caption.</p>
+<p>Captions from ${describeSource(sourceFromReport(r, input.reportDir))}. References cleaned with the training rules; BLEU as NLTK corpus_bleu (smoothing ${escapeHtml(r.bleu.smoothing)}) and as coco-caption.</p>
 <p class="protocol">${escapeHtml(r.protocol)}</p>
 <h2>Metrics</h2>
 ${metricsTable(r.metrics, r.cocoBleu)}

@@ -129,5 +129,6 @@ async function buildReport(
   const thumbs = config.thumbnails && imagesDir ? await thumbnails(rows.map((r) => path.resolve(config.runDir, imagesDir, r.image))) : [];
   const curvesFile = runPath(config.runDir, 'trainDir', 'history.png');
   const trainingCurves = existsSync(curvesFile) ? `data:image/png;base64,${(await fs.readFile(curvesFile)).toString('base64')}` : undefined;
-  return renderReport({ record, rows: rows.map((r, i) => ({ ...r, thumbnail: thumbs[i] })), trainingCurves });
+  const reportDir = path.resolve(config.outDir ?? runPath(config.runDir, 'evalDir'));
+  return renderReport({ record, rows: rows.map((r, i) => ({ ...r, thumbnail: thumbs[i] })), trainingCurves, reportDir });
 }

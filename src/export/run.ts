@@ -17,8 +17,8 @@ import { writeOnnxModel } from './onnx.js';
 import { writeTfjsModel } from './tfjs.js';
 import { WEB_SIZE_BUDGET_BYTES, writeWebFolder } from './web.js';
 
-export const EXPORT_FORMATS = ['tfjs', 'onnx', 'web'] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+import { EXPORT_FORMATS, type ExportFormat } from './types.js';
+export { EXPORT_FORMATS, type ExportFormat } from './types.js';
 
 export interface ExportConfig {
   checkpointDir: string;

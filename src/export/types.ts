@@ -18,3 +18,7 @@ export interface WrittenFile {
   path: string;
   bytes: number;
 }
+
+/** `export --format` choices (here, not in run.ts, so that `export --help` loads no tfjs). */
+export const EXPORT_FORMATS = ['tfjs', 'onnx', 'web'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];

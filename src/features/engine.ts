@@ -1,6 +1,6 @@
 // Which engine computes the image features: TensorFlow.js (the reference, any backend) or ONNX
 // Runtime (onnxruntime-node, optional; several times faster on CPUs). Both give the same features.
-import { ONNX_INSTALL_HINT, loadOnnxRuntime, onnxUnavailableReason, onnxVersion } from './onnx/runtime.js';
+import { ONNX_INSTALL_HINT, loadOnnxRuntime, onnxUnavailableReason, onnxVersion, warnOnnxMissing } from './onnx/runtime.js';
 import { CapgenError, isCapgenError } from '../errors.js';
 import type { FeaturesConfig } from './config.js';
 import type { BatchEncoder, Encoder } from './encoder.js';
@@ -39,6 +39,7 @@ export async function chooseEngine(config: FeaturesConfig, requested: EngineChoi
   if (!loadOnnxRuntime()) {
     why = onnxUnavailableReason() ?? 'onnxruntime-node did not load';
     if (requested === 'onnx') throw new CapgenError('BACKEND', `the onnx engine is not available: ${why}`, { hint: ONNX_INSTALL_HINT });
+    warnOnnxMissing();
   } else {
     const graph = await onnxGraphFor(config); // CapgenErrors (weights missing, ...) are the user's either way
     if ('model' in graph) {
@@ -70,8 +71,10 @@ export async function openEncoder(
 ): Promise<{ encoder: Encoder | BatchEncoder; label: string }> {
   let why = 'tfjs asked for';
   if (opts.engine !== 'tfjs') {
-    if (!loadOnnxRuntime()) why = onnxUnavailableReason() ?? 'onnxruntime-node did not load';
-    else {
+    if (!loadOnnxRuntime()) {
+      why = onnxUnavailableReason() ?? 'onnxruntime-node did not load';
+      if (opts.engine !== 'onnx') warnOnnxMissing();
+    } else {
       const graph = await onnxGraphForIdentity(identity, { weightsPath: opts.weightsPath });
       if ('model' in graph) {
         const encoder = await createOnnxEncoder(graph.model, identity);

@@ -1,18 +1,19 @@
 // Self-describing checkpoints: checkpoint.json (architecture, sizes, vocabulary, cleaning rules,
 // encoder identity, training config, metrics, weight layout) + weights.bin (+ optimizer.bin in
 // `last/`, for --resume). eval, caption and serve rebuild the model from this folder alone.
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { CapgenError } from '../errors.js';
 import { replaceDirAtomic, writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import type { EncoderIdentity, VocabularyFile } from '../run/formats.js';
-import { runPath } from '../run/layout.js';
+import { DEFAULT_DEMO_RUN_DIR, DEFAULT_RUN_DIR, defaultCheckpointDir, runPath } from '../run/layout.js';
+export { defaultCheckpointDir };
 import type { CleaningRules } from '../text/clean.js';
 import { sizeOf, type BaseSizes, type DecoderSpec, type Weights } from './decoder.js';
 import { decoderFor, knownArchitectures } from './registry.js';
 import type { StepDecoder } from './step-decoder.js';
 import { TfjsDecoder } from './tfjs-decoder.js';
-import { ONNX_INSTALL_HINT } from '../features/onnx/runtime.js';
+import { ONNX_INSTALL_HINT, warnOnnxMissing } from '../features/onnx/runtime.js';
 import { OnnxStepDecoder } from '../engine/onnx/step-decoder.js';
 import { syncSessionUnavailableReason } from '../engine/onnx/sync-session.js';
 import { hostBackend } from '../engine/tfjs-ops.js';
@@ -54,10 +55,6 @@ export interface OptimizerArrays {
   step: number;
   m: Float32Array[];
   v: Float32Array[];
-}
-
-export function defaultCheckpointDir(runDir: string): string {
-  return runPath(runDir, 'trainDir', 'best');
 }
 
 export function lastCheckpointDir(runDir: string): string {
@@ -136,6 +133,18 @@ async function readBinary(file: string, expectedValues: number, sha256?: string)
   return out;
 }
 
+/**
+ * What to do about a checkpoint folder that is not there. Right after `capgen demo` the default run
+ * folder has no model but the demo's has: say where it is rather than only "train first".
+ */
+function missingCheckpointHint(dir: string): string {
+  const demo = defaultCheckpointDir(DEFAULT_DEMO_RUN_DIR);
+  const isDefault = path.resolve(dir) === path.resolve(defaultCheckpointDir(DEFAULT_RUN_DIR));
+  if (isDefault && existsSync(path.join(demo, CHECKPOINT_FILES.meta)))
+    return `${DEFAULT_RUN_DIR}/ holds no trained model, but \`capgen demo\` left one in ${DEFAULT_DEMO_RUN_DIR}: add --run ${DEFAULT_DEMO_RUN_DIR}`;
+  return 'train a model first (`capgen train`), or give the run folder (--run) or checkpoint folder it is in';
+}
+
 /** Meta, weights and (when present) optimizer state, as plain arrays. */
 export async function readCheckpoint(dir: string): Promise<{ meta: CheckpointMeta; weights: Weights; optimizer?: OptimizerArrays }> {
   const metaFile = path.join(dir, CHECKPOINT_FILES.meta);
@@ -146,7 +155,7 @@ export async function readCheckpoint(dir: string): Promise<{ meta: CheckpointMet
     const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
     throw new CapgenError(missing ? 'NOT_FOUND' : 'BAD_INPUT', missing ? 'no checkpoint here' : `checkpoint.json is not valid JSON`, {
       file: metaFile,
-      hint: missing ? 'train a model first (`capgen train`), or give the run folder (--run) or checkpoint folder it is in' : undefined,
+      hint: missing ? missingCheckpointHint(dir) : undefined,
     });
   }
   const spec = specOf(meta, metaFile);
@@ -210,6 +219,7 @@ export async function loadCheckpoint(
     why ??= syncSessionUnavailableReason() ?? 'unknown reason';
     if (engine === 'onnx')
       throw new CapgenError('BACKEND', `the onnx decoding engine is not available: ${why}`, { hint: ONNX_INSTALL_HINT });
+    warnOnnxMissing(); // says nothing when ONNX Runtime loads and only its sessions' binding is missing
     debug(`decoding on tfjs: ONNX Runtime sessions are unavailable (${why})`);
   }
   return { meta, model: new TfjsDecoder(spec, sizes, weights), engine: 'tfjs' };

@@ -16,7 +16,6 @@ import { metaNumber, type BaseSizes, type DecoderSpec, type Weights } from './de
 import { mulberry32 } from '../util/random.js';
 import { glorotUniform, orthogonal, uniform } from './init.js';
 import { dense, lstmCell, type Ops } from './ops.js';
-import { TfjsDecoder } from './tfjs-decoder.js';
 
 export const ARCHITECTURE = 'merge-lstm';
 
@@ -150,10 +149,3 @@ export const mergeLstm: DecoderSpec<MergeLstmSizes> = {
     return { logProbs, state: [imgProj, h, c] };
   },
 };
-
-/** The merge decoder on tfjs (kept under its old name for the code and tests that build one directly). */
-export class MergeLstm extends TfjsDecoder<MergeLstmSizes> {
-  constructor(sizes: MergeLstmSizes, weights: Weights) {
-    super(mergeLstm, sizes, weights);
-  }
-}

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { readInto, tensorFromHost } from '../backend/host-io.js';
 import { hostBackend, TfjsOps } from '../engine/tfjs-ops.js';
 import type { BaseSizes, DecoderSpec, TeacherForced, Weights } from './decoder.js';
+import { mergeLstm, type MergeLstmSizes } from './merge-lstm.js';
 import type { BatchTensors } from './ops.js';
 import type { StepDecoder } from './step-decoder.js';
 
@@ -81,5 +82,15 @@ export class TfjsDecoder<S extends BaseSizes = BaseSizes> implements StepDecoder
 
   dispose(): void {
     for (const v of this.variables) v.dispose();
+  }
+}
+
+/**
+ * The merge decoder on tfjs (kept under its old name for the code and tests that build one directly). It
+ * lives here, not in merge-lstm.ts, so that the decoder registry (read by `train --help`) loads no tfjs.
+ */
+export class MergeLstm extends TfjsDecoder<MergeLstmSizes> {
+  constructor(sizes: MergeLstmSizes, weights: Weights) {
+    super(mergeLstm, sizes, weights);
   }
 }

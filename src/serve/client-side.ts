@@ -22,6 +22,8 @@ const CONTENT_SECURITY_POLICY =
 
 export async function buildClientSideServer(opts: {
   checkpointDir: string;
+  /** The exported page's default decoding (serve --beam-size); greedy when not given, as `capgen caption`. */
+  beamSize?: number;
   lengthPenalty: number;
   blockNgrams: number;
 }): Promise<FastifyInstance> {
@@ -34,7 +36,7 @@ export async function buildClientSideServer(opts: {
       format: 'web',
       outDir: site, // a folder of its own, new: nothing of the user's is there to replace
       overwrite: false,
-      beamSize: 1,
+      beamSize: opts.beamSize ?? 1,
       lengthPenalty: opts.lengthPenalty,
       blockNgrams: opts.blockNgrams,
     });

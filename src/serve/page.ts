@@ -11,6 +11,8 @@ export interface PageOptions {
   maxUploadBytes: number;
   maxBeamSize: number;
   info: CaptionerInfo;
+  /** The decoding preselected on the page (serve --beam-size); default PAGE_DEFAULT_BEAM_SIZE. */
+  beamSize?: number;
 }
 
 export interface RenderedPage {
@@ -32,9 +34,12 @@ export function renderPage(options: PageOptions): RenderedPage {
   const limitMb = Math.round((maxUploadBytes / 2 ** 20) * 10) / 10;
   // A JSON data block is never executed, so it needs no CSP entry; '<' is escaped so it cannot end the tag.
   const config = JSON.stringify({ maxUploadBytes, maxBeamSize }).replace(/</g, '\\u003c');
-  const beamChoices = [3, 5, 10].filter((k) => k <= maxBeamSize);
+  const asked = options.beamSize;
+  const beamChoices = [...new Set([3, 5, 10, ...(asked && asked > 1 ? [asked] : [])])]
+    .filter((k) => k <= maxBeamSize)
+    .sort((a, b) => a - b);
   // Beam 3 by default: greedy decoding repeats itself on ordinary photos ("a man with a hat and a hat").
-  const defaultBeam = beamChoices.includes(PAGE_DEFAULT_BEAM_SIZE) ? PAGE_DEFAULT_BEAM_SIZE : 1;
+  const defaultBeam = asked ?? (beamChoices.includes(PAGE_DEFAULT_BEAM_SIZE) ? PAGE_DEFAULT_BEAM_SIZE : 1);
   const html = `<!doctype html>
 <html lang="en">
 <head>

@@ -20,6 +20,8 @@ export interface ServeConfig {
   port: number;
   maxUploadMb: number;
   backend: BackendChoice;
+  /** Beam width for API requests that do not say and the page's preselected choice (default: API 1, page 3). */
+  beamSize?: number;
   /** Length normalisation alpha used by beam search (0 = total log-probability). */
   lengthPenalty: number;
   /** No n words in a row twice in a caption (0 = off). */
@@ -55,7 +57,12 @@ export interface ServeHandle {
 export async function startServe(config: ServeConfig): Promise<ServeHandle> {
   const checkpointDir = config.checkpoint ?? defaultCheckpointDir(config.runDir);
   const app = config.clientSide
-    ? await buildClientSideServer({ checkpointDir, lengthPenalty: config.lengthPenalty, blockNgrams: config.blockNgrams })
+    ? await buildClientSideServer({
+        checkpointDir,
+        beamSize: config.beamSize,
+        lengthPenalty: config.lengthPenalty,
+        blockNgrams: config.blockNgrams,
+      })
     : await buildServer({
         captioner: await loadCaptioner({
           checkpointDir,
@@ -66,6 +73,7 @@ export async function startServe(config: ServeConfig): Promise<ServeHandle> {
           publicName: publicModelName(config),
         }),
         maxUploadBytes: Math.round(config.maxUploadMb * 2 ** 20),
+        beamSize: config.beamSize,
       });
   let url: string;
   try {

@@ -10,7 +10,7 @@ import { HttpError, type ErrorBody } from './http-error.js';
 import { renderPage } from './page.js';
 import { SerialQueue } from './queue.js';
 import type { Captioner } from './types.js';
-import { parseBeamSize, readUpload } from './upload.js';
+import { DEFAULT_MAX_BEAM_SIZE, parseBeamSize, readUpload } from './upload.js';
 
 export interface ServerOptions {
   captioner: Captioner;
@@ -18,11 +18,13 @@ export interface ServerOptions {
   maxUploadBytes: number;
   /** Largest `beam`; each beam costs one decoder row per step. */
   maxBeamSize?: number;
+  /** Beam width of API requests without `beam`, and the page's preselected choice (serve --beam-size). */
+  beamSize?: number;
   /** Requests waiting for the model before new ones get a 503. */
   maxQueuedRequests?: number;
 }
 
-export const DEFAULT_MAX_BEAM_SIZE = 10; // beyond 10 beams captions stop improving and latency keeps growing
+export { DEFAULT_MAX_BEAM_SIZE } from './upload.js';
 // Waiting uploads stay in memory: 64 x 10 MB bounds that to ~640 MB, and 64 images is seconds of backlog on a CPU.
 export const DEFAULT_MAX_QUEUED_REQUESTS = 64;
 
@@ -70,7 +72,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     } satisfies ErrorBody),
   );
 
-  const page = renderPage({ maxUploadBytes, maxBeamSize, info: captioner.describe() });
+  const page = renderPage({ maxUploadBytes, maxBeamSize, info: captioner.describe(), beamSize: options.beamSize });
   app.get('/', (_request, reply) => {
     reply
       .header('content-type', 'text/html; charset=utf-8')
@@ -87,7 +89,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   app.post('/api/caption', async (request, reply) => {
     const upload = await readUpload(request);
-    const beamSize = parseBeamSize(upload.beamField, maxBeamSize);
+    const beamSize = parseBeamSize(upload.beamField, maxBeamSize, options.beamSize);
     // Decoding runs in sharp's thread pool, so checks of concurrent uploads overlap with the model's work.
     const image = await checkImage(upload.image);
     const result = await queue.run(() => captioner.caption(upload.image, { beamSize }));

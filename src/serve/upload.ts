@@ -42,16 +42,19 @@ export async function readUpload(request: FastifyRequest): Promise<Upload> {
   return { image, beamField };
 }
 
+/** Largest `beam` a request may ask for: beyond 10 beams captions stop improving and latency keeps growing. */
+export const DEFAULT_MAX_BEAM_SIZE = 10;
+
 /** `beam` -> beam size: absent, empty or 1 means greedy. */
-export function parseBeamSize(value: string | undefined, maxBeamSize: number): number {
-  if (value === undefined || value.trim() === '') return 1;
+export function parseBeamSize(value: string | undefined, maxBeamSize: number, defaultBeamSize = 1): number {
+  if (value === undefined || value.trim() === '') return defaultBeamSize;
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > maxBeamSize) {
     throw new HttpError(
       400,
       'BAD_BEAM',
       `beam must be a whole number from 1 to ${maxBeamSize}, got '${value}'`,
-      'leave it out for greedy decoding',
+      "leave it out for the server's default decoding",
     );
   }
   return n;

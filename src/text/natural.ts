@@ -1,5 +1,9 @@
-// The parts of `natural` that capgen uses, loaded one module at a time: the package root pulls in
-// storage backends whose dotenv call prints banners to stdout, which would corrupt `--json` output.
+// The parts of `natural` that capgen uses, through the package's public entry point, loaded on first use.
+// That entry point also loads natural's storage backends (MongoDB, Redis, Postgres, ...), whose modules call
+// dotenv's config() when loaded: it prints banners to stdout (which would corrupt `--json` output) and copies
+// a .env file of the working folder into process.env. Loading is therefore deferred until a caption is
+// cleaned (so `--help` and commands that never clean text do not pay for it), dotenv is kept quiet, and any
+// variable it added is removed again.
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -7,18 +11,36 @@ const require = createRequire(import.meta.url);
 export interface Tokenizer {
   tokenize(text: string): string[];
 }
-interface Stemmer {
-  stem(word: string): string;
-}
-interface NGramsModule {
-  ngrams(tokens: string[], n: number): string[][];
+
+interface NaturalModule {
+  WordTokenizer: new () => Tokenizer;
+  NGrams: { ngrams(tokens: string[], n: number): string[][] };
 }
 
-const { WordTokenizer } = require('natural/lib/natural/tokenizers/regexp_tokenizer') as {
-  WordTokenizer: new () => Tokenizer;
-};
+let loaded: NaturalModule | undefined;
+
+/** `require('natural')` without its side effects on stdout and the environment. */
+export function natural(): NaturalModule {
+  if (loaded) return loaded;
+  const before = new Set(Object.keys(process.env));
+  const quiet = process.env.DOTENV_CONFIG_QUIET;
+  process.env.DOTENV_CONFIG_QUIET = 'true';
+  try {
+    loaded = require('natural') as NaturalModule;
+  } finally {
+    for (const key of Object.keys(process.env)) if (!before.has(key)) delete process.env[key];
+    if (quiet === undefined) delete process.env.DOTENV_CONFIG_QUIET;
+    else process.env.DOTENV_CONFIG_QUIET = quiet;
+  }
+  return loaded;
+}
+
+let tokenizer: Tokenizer | undefined;
 
 /** natural's WordTokenizer: splits on anything that is not a letter, digit or underscore. */
-export const wordTokenizer: Tokenizer = new WordTokenizer();
-export const porterStemmer = require('natural/lib/natural/stemmers/porter_stemmer') as Stemmer;
-export const nGrams = require('natural/lib/natural/ngrams/ngrams') as NGramsModule;
+export const wordTokenizer: Tokenizer = {
+  tokenize(text: string): string[] {
+    tokenizer ??= new (natural().WordTokenizer)();
+    return tokenizer.tokenize(text);
+  },
+};

@@ -7,7 +7,10 @@ import type { FeaturesDtype } from './data.js';
 import type { FeatureStoreChoice } from './feature-store.js';
 import { DEFAULT_RUN_DIR } from '../run/layout.js';
 import type { LoopConfig } from './loop.js';
-import type { EngineChoice } from './step.js';
+
+/** What runs the training step (`train --engine`); kept here, not in step.ts, so that `train --help` loads no tfjs. */
+export type EngineChoice = 'auto' | 'onnx' | 'tfjs';
+export const ENGINE_CHOICES: EngineChoice[] = ['auto', 'onnx', 'tfjs'];
 
 export interface TrainConfig extends LoopConfig, DecoderOptions {
   runDir: string;

@@ -17,7 +17,7 @@ import {
 } from '../model/checkpoint.js';
 import type { BaseSizes } from '../model/decoder.js';
 import { DECODERS, decoderFor } from '../model/registry.js';
-import { runPath } from '../run/layout.js';
+import { KEPT_EPOCHS_SUBDIR, runPath } from '../run/layout.js';
 import { replaceTraining, type ReplacedTraining } from '../run/overwrite.js';
 import { heldImageCount, loadTrainingData, readPreparedRun, resolveFeaturesDtype, type OpenFeatures, type TrainingData } from './data.js';
 import { defaultFeatureMemoryBytes, resolveFeatureStore } from './feature-store.js';
@@ -370,12 +370,11 @@ async function trainOn(data: TrainingData, ctx: TrainContext): Promise<TrainResu
 
 /** Saves this epoch's weights in <train>/epochs/epoch-NNN and removes the epochs before the last `keep`. */
 async function keepEpoch(trainDir: string, epoch: number, keep: number, content: Parameters<typeof saveCheckpoint>[1]): Promise<void> {
-  const dir = path.join(trainDir, EPOCHS_DIR);
+  const dir = path.join(trainDir, KEPT_EPOCHS_SUBDIR);
   await saveCheckpoint(path.join(dir, epochDirName(epoch)), content);
   const kept = (await fsp.readdir(dir)).filter((name) => /^epoch-\d+$/.test(name)).sort((a, b) => Number(a.slice(6)) - Number(b.slice(6))); // by number: epoch-1000 comes after epoch-999
   for (const old of kept.slice(0, Math.max(0, kept.length - keep))) await fsp.rm(path.join(dir, old), { recursive: true, force: true });
 }
 
-const EPOCHS_DIR = 'epochs';
 /** epoch-007: zero-padded so that a listing shows the folders in epoch order (up to 999). */
 export const epochDirName = (epoch: number) => `epoch-${String(epoch).padStart(3, '0')}`;

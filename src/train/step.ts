@@ -9,7 +9,7 @@
 //   (src/engine/onnx/trainer.ts): native matrix kernels on any CPU, without native TensorFlow;
 // - tfjs: the decoder on TensorFlow.js, tfjs' autodiff, with data-parallel gradient replicas on
 //   WASM/cpu (src/train/replicas.ts); on tfjs-node(-gpu) one replica and tfjs ops only.
-import { loadOnnxRuntime, onnxUnavailableReason, ONNX_INSTALL_HINT } from '../features/onnx/runtime.js';
+import { loadOnnxRuntime, onnxUnavailableReason, ONNX_INSTALL_HINT, warnOnnxMissing } from '../features/onnx/runtime.js';
 import type { BackendInfo } from '../backend/index.js';
 import { hostBackend } from '../engine/tfjs-ops.js';
 import { OnnxTrainer } from '../engine/onnx/trainer.js';
@@ -23,7 +23,8 @@ import type { TrainingData } from './data.js';
 import { batchRows, readAheadAfter } from './feature-store.js';
 import { startReplicas, type Replicas, type StepResult } from './replicas.js';
 
-export type EngineChoice = 'auto' | 'onnx' | 'tfjs';
+import { ENGINE_CHOICES, type EngineChoice } from './config.js';
+export { ENGINE_CHOICES, type EngineChoice };
 
 /**
  * The ONNX engine pads captions to a multiple of 8 time steps: one graph (and one ONNX Runtime memory
@@ -42,7 +43,6 @@ export const ONNX_TIME_STEP_MULTIPLE = 8;
  * peaks (32-40 steps, 1.4-1.8 GB each). Measured in bench/README.md (peak RSS of the attention run).
  */
 export const FULL_BATCH_TIME_STEPS = 16;
-export const ENGINE_CHOICES: EngineChoice[] = ['auto', 'onnx', 'tfjs'];
 
 export interface TrainingEngine extends Replicas {
   readonly name: 'onnx' | 'tfjs';
@@ -107,7 +107,10 @@ export function resolveEngine(choice: EngineChoice, backend: BackendInfo): { nam
     return { name: 'onnx', why: 'asked for' };
   }
   if (!hostBackend(backend.name)) return { name: 'tfjs', why: `native TensorFlow (${backend.name})` };
-  if (!ortLoads) return { name: 'tfjs', why: `ONNX Runtime is missing (${onnxUnavailableReason()})` };
+  if (!ortLoads) {
+    warnOnnxMissing();
+    return { name: 'tfjs', why: `ONNX Runtime is missing (${onnxUnavailableReason()})` };
+  }
   return { name: 'onnx', why: `fastest on ${backend.name === 'wasm' ? 'WASM' : 'cpu'} hosts` };
 }
 

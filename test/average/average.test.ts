@@ -86,4 +86,27 @@ describe('capgen average', () => {
     const [a, b] = await Promise.all([readCheckpoint(path.join(dir, 'a')), readCheckpoint(path.join(dir, 'b'))]);
     for (const n of WEIGHT_NAMES) expect(b.weights[n]).toEqual(a.weights[n]);
   });
+
+  it('--run: averages the kept epochs of a run folder into <run>/train/average; named checkpoints need --out or --run', async () => {
+    const dir = tempDir();
+    const run = path.join(dir, 'run');
+    for (const epoch of [9, 10, 11])
+      await writeCheckpoint(path.join(run, 'train', 'epochs', `epoch-${String(epoch).padStart(3, '0')}`), epoch);
+    const r = await runCli(['average', '--run', run]);
+    expect(r.code, r.stderr).toBe(0);
+    const back = await readCheckpoint(path.join(run, 'train', 'average'));
+    expect(back.meta.averagedFrom?.map((s) => path.basename(s.checkpoint))).toEqual(['epoch-009', 'epoch-010', 'epoch-011']);
+
+    const named = await runCli(
+      ['average', path.join(run, 'train', 'epochs', 'epoch-009'), path.join(run, 'train', 'epochs', 'epoch-010')],
+      { cwd: dir },
+    );
+    expect(named.code).toBe(2);
+    expect(named.stderr).toMatch(/say where the averaged checkpoint goes.*--out DIR, or --run RUN/s);
+    expect(existsSync(path.join(dir, 'artifacts'))).toBe(false);
+
+    const empty = await runCli(['average', '--run', path.join(dir, 'untrained')]);
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toMatch(/holds no kept epochs to average.*--keep-epochs/s);
+  });
 });

@@ -1,6 +1,7 @@
 // Progress without a TTY (CI logs, pipes): a plain line every 30 s with the bar's own numbers.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { progressBar, renderProgressLine, setLogLevel } from '../../src/log.js';
+import { Writable } from 'node:stream';
+import { progressBar, renderProgressLine, setLogLevel, terminalProgress } from '../../src/log.js';
 
 describe('progress lines without a TTY', () => {
   afterEach(() => {
@@ -40,5 +41,26 @@ describe('progress lines without a TTY', () => {
     bar.update(100, { speed: '1.4' }); // finished: the caller prints its own summary
     bar.stop();
     expect(lines).toHaveLength(1);
+  });
+});
+
+describe('the progress bar on a terminal', () => {
+  it("draws its first frame without raw {tokens} or cli-progress' 'NFs' for an unknown ETA", () => {
+    let drawn = '';
+    const tty = Object.assign(
+      new Writable({
+        write(chunk, _encoding, done) {
+          drawn += String(chunk);
+          done();
+        },
+      }),
+      { isTTY: true, columns: 200 },
+    );
+    const bar = terminalProgress(50, 'epoch 1/3 [{bar}] {value}/{total} | loss {loss} | ETA {eta_formatted}', tty);
+    bar.stop();
+    // eslint-disable-next-line no-control-regex -- the escape codes of cursor moves and clears
+    const frame = drawn.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+    expect(frame).toContain('0/50 | loss - | ETA -');
+    expect(frame).not.toMatch(/\{loss\}|NFs/);
   });
 });

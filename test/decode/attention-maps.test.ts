@@ -6,7 +6,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { attentionRegions, beamSearch, decodeBatch, decodeFeatures, greedySearch, type Hypothesis } from '../../src/decode/index.js';
 import { mulberry32 as seededRandom } from '../../src/util/random.js';
-import { initialWeights, MergeLstm } from '../../src/model/merge-lstm.js';
+import { initialWeights } from '../../src/model/merge-lstm.js';
+import { MergeLstm } from '../../src/model/tfjs-decoder.js';
 import type { StepDecoder } from '../../src/model/step-decoder.js';
 import { attendingModel, type AttendingSizes } from './attending-spec.js';
 

@@ -10,7 +10,7 @@ describe('capgen demo (built CLI)', () => {
 
   it('runs prepare, train, eval and caption, and shows generated vs reference captions', async () => {
     const out = path.join(root, 'demo');
-    const r = await runCli(['demo', '--out', out, '--count', '30', '--epochs', '1', '--show', '2'], { timeoutMs: 600_000 });
+    const r = await runCli(['demo', '--run', out, '--count', '30', '--epochs', '1', '--show', '2'], { timeoutMs: 600_000 });
     expect(r.code, r.stderr).toBe(0);
     for (const stage of ['prepare', 'train', 'eval', 'caption']) expect(r.stderr).toContain(`demo: ${stage} finished`);
     const record = JSON.parse(readFileSync(path.join(out, 'demo.json'), 'utf8')) as {
@@ -39,7 +39,7 @@ describe('capgen demo (built CLI)', () => {
     const foreign = path.join(root, 'foreign');
     mkdirSync(foreign);
     writeFileSync(path.join(foreign, 'notes.txt'), 'mine');
-    const r = await runCli(['demo', '--out', foreign, '--count', '30', '--epochs', '1']);
+    const r = await runCli(['demo', '--run', foreign, '--count', '30', '--epochs', '1']);
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toContain('not written by `capgen demo`');

@@ -1,6 +1,7 @@
 // `capgen eval` on a tiny run folder built here: scores must be exactly scoreCaptions' on
 // references re-cleaned from the raw captions; outputs (metrics.json, predictions.jsonl,
 // report.html) must carry those numbers; model mode must caption like an independent decoding.
+import { execFile } from 'node:child_process';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -21,7 +22,7 @@ import { mulberry32 } from '../../src/util/random.js';
 import type { EncoderIdentity, PreparedCaption, PrepareRecord } from '../../src/run/formats.js';
 import { cleanCaption, DEFAULT_CLEANING } from '../../src/text/clean.js';
 import { Vocabulary } from '../../src/text/vocabulary.js';
-import { runCli, skipWithout, tempDir } from '../helpers.js';
+import { BIN, runCli, skipWithout, tempDir } from '../helpers.js';
 
 const IMAGES: { image: string; split: 'train' | 'dev'; raws: string[] }[] = [
   {
@@ -270,6 +271,29 @@ describe('capgen eval --predictions', () => {
     const failed = await runCli(['eval', '--run', runDir, '--predictions', bad, '--out', outDir]);
     expect(failed.code).toBe(2);
     expect(failed.stderr).toContain(`${bad}:2: not valid JSON`);
+  }, 60_000);
+
+  it('prints each output warning once on a terminal (in the table too when stdout is a file); report.html shows relative paths', async () => {
+    const same = path.join(root, 'same-caption.jsonl');
+    await fs.writeFile(same, predictions.map((p) => JSON.stringify({ ...p, caption: 'a dog runs' })).join('\n') + '\n');
+    const args = ['eval', '--run', runDir, '--predictions', same, '--out', path.join(root, 'warn-out'), '--no-thumbnails'];
+    const piped = await runCli(args);
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(piped.stdout).toMatch(/^WARNING: /m); // a saved table keeps its warnings
+    expect(piped.stderr).toMatch(/^warning: eval: /m);
+    // report.html names files relative to itself, never by the absolute paths of the machine it was made on
+    const html = readFileSync(path.join(root, 'warn-out', 'report.html'), 'utf8');
+    expect(html).not.toContain(root);
+    expect(html).toContain('predictions from <code>../same-caption.jsonl</code>');
+    // script(1) gives the command a terminal for stdout and stderr alike: one screen, one copy.
+    const command = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    const tty = await new Promise<string>((resolve, reject) =>
+      execFile('script', ['-qec', command, '/dev/null'], { env: { ...process.env, CAPGEN_BACKEND: 'wasm' } }, (e, stdout) =>
+        e ? reject(e) : resolve(stdout),
+      ),
+    );
+    const shown = tty.split(/\r?\n/).filter((l) => /"a dog runs" is the caption of/.test(l));
+    expect(shown).toHaveLength(1);
   }, 60_000);
 });
 

@@ -4,15 +4,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { orthogonal } from '../../src/model/init.js';
 import { mulberry32 } from '../../src/util/random.js';
-import {
-  MergeLstm,
-  mergeLstm,
-  WEIGHT_NAMES,
-  initialWeights,
-  weightShapes,
-  type MergeLstmSizes,
-  type Weights,
-} from '../../src/model/merge-lstm.js';
+import { mergeLstm, WEIGHT_NAMES, initialWeights, weightShapes, type MergeLstmSizes, type Weights } from '../../src/model/merge-lstm.js';
+import { MergeLstm } from '../../src/model/tfjs-decoder.js';
 import { buildBatch, toTensors, disposeBatch } from '../../src/train/batches.js';
 import type { Example } from '../../src/train/data.js';
 

@@ -312,3 +312,17 @@ describe('capgen serve when the model fails or is busy', async () => {
     expect(fake.disposed).toBe(true);
   });
 });
+
+describe('capgen serve --beam-size', async () => {
+  const { url } = await startServer({ captioner: fakeCaptioner(), maxUploadBytes: 1 * MB, beamSize: 5 });
+
+  it('decodes requests without beam with that width, and the page preselects it', async () => {
+    const res = await postCaption(url, imageForm(await solidImage([16, 240, 16])));
+    expect(res.status).toBe(200);
+    expect(res.body.beamSize).toBe(5);
+    expect((await postCaption(url, imageForm(await solidImage([16, 240, 16]), { beam: '1' }))).body.beamSize).toBe(1);
+    const page = await (await fetch(url)).text();
+    expect(page).toMatch(/<option value="5" selected>beam search, 5 beams<\/option>/);
+    expect(page).not.toMatch(/<option value="3" selected>/);
+  });
+});

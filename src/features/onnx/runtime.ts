@@ -1,7 +1,9 @@
-// The one module that loads ONNX Runtime (onnxruntime-node, an optional dependency): a faster CPU
-// engine for the image encoders. Loading never throws: a missing package yields the reason instead.
+// The one module that loads ONNX Runtime (onnxruntime-node): capgen's fast CPU engine for image encoders,
+// training and decoding. A dependency, but its native binding can still be missing (an install that skipped
+// it, a platform without its binaries): loading never throws, a missing package yields the reason instead.
 import { createRequire } from 'node:module';
 import { CapgenError } from '../../errors.js';
+import { warn } from '../../log.js';
 import { threadsWanted } from '../../backend/index.js';
 
 /** The part of onnxruntime-node's API capgen uses (typed here: the package may be absent). */
@@ -37,7 +39,8 @@ export interface OnnxRuntime {
 }
 
 const PACKAGE = 'onnxruntime-node';
-export const ONNX_INSTALL_HINT = `install it with \`npm install ${PACKAGE}@1.30.0 --${PACKAGE}-install=skip\` in the capgen folder (an optional dependency; the flag skips its CUDA download), or use --engine tfjs`;
+/** How to get ONNX Runtime back: its install script only downloads CUDA files capgen does not use, so skip it. */
+export const ONNX_INSTALL_HINT = `install it with \`ONNXRUNTIME_NODE_INSTALL=skip npm install ${PACKAGE}@1.30.0\` where capgen is installed (the variable skips its CUDA download), or use --engine tfjs`;
 
 const require = createRequire(import.meta.url);
 let loaded: { ort?: OnnxRuntime; reason?: string } | undefined;
@@ -54,6 +57,20 @@ export function loadOnnxRuntime(): OnnxRuntime | undefined {
     }
   }
   return loaded.ort;
+}
+
+let warnedMissing = false;
+
+/**
+ * One warning line per process when `auto` runs TensorFlow.js because ONNX Runtime is missing: the
+ * command still works, several times slower, and the user should learn why and how to fix it.
+ */
+export function warnOnnxMissing(): void {
+  if (warnedMissing || loadOnnxRuntime()) return;
+  warnedMissing = true;
+  warn(
+    `ONNX Runtime is not available (${onnxUnavailableReason()}): running on TensorFlow.js instead, several times slower; ${ONNX_INSTALL_HINT}`,
+  );
 }
 
 export function onnxUnavailableReason(): string | undefined {
