@@ -26,7 +26,7 @@ export function captionCommand(): Command {
     .option('--list <file>', 'also caption the image paths in FILE, one a line')
     .option(
       '--out <file.jsonl>',
-      'append one JSON object per image ({"image", "caption", ...} or {"image", "error"}) to FILE, flushed batch by batch; images already in FILE are skipped (resumable)',
+      'file to append one JSON object per image ({"image", "caption", ...} or {"image", "error"}) to FILE, flushed batch by batch; images already in FILE are skipped (resumable)',
     )
     .option('--shard <i/n>', 'caption only the images shard I of N owns (0 <= I < N; by each path as given), for job arrays')
     .option('--run <dir>', 'run folder whose best checkpoint captions', DEFAULT_RUN_DIR)

@@ -26,7 +26,7 @@ export function exportCommand(): Command {
       '--out <dir>',
       'output folder: new, empty or an earlier export (replaced whole once the new one is written); never one holding the checkpoint or encoder',
     )
-    .option('--overwrite', 'replace --out even when it holds files that are not a capgen export', false)
+    .option('--overwrite', 'replace --out even when it holds files that are not a capgen export (without it, export refuses)', false)
     .option('--run <dir>', 'run folder whose best checkpoint is exported', DEFAULT_RUN_DIR)
     .option('--checkpoint <dir>', 'checkpoint folder (default: <run>/train/best)')
     .option(

@@ -30,7 +30,7 @@ export function trainCommand(): Command {
     .option('--epochs <n>', 'maximum epochs (the Keras tutorial trains 20; early stopping usually ends sooner)', intArg(1), D.epochs)
     .option(
       '--batch-size <n>',
-      'captions per micro-batch, one training step without --accumulate (128: the validation loss of 64 in ~25% less time)',
+      'captions per training step (per micro-batch with --accumulate; 128: the validation loss of 64 in ~25% less time)',
       intArg(1),
       D.batchSize,
     )
