@@ -58,6 +58,8 @@ export interface TrainingData {
   images: string[];
   train: Example[];
   dev: Example[];
+  /** The training split's images as captions.jsonl lists them (recorded in checkpoints: eval refuses to score on them). */
+  trainImages: string[];
   /** Captions left out because their image has no cached feature. */
   missingFeatures: number;
 }
@@ -201,6 +203,7 @@ export async function loadTrainingData(
     images: [...imageRows.keys()],
     train: bySplit.train,
     dev: bySplit.dev,
+    trainImages: [...splitImages.train],
     missingFeatures,
   };
 }

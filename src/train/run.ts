@@ -9,11 +9,12 @@ import { CapgenError } from '../errors.js';
 import { formatSeconds, info, progressBar, type Progress } from '../log.js';
 import {
   assertSameEncoder,
+  assertSameTrainSplit,
   defaultCheckpointDir,
   lastCheckpointDir,
   readCheckpoint,
   saveCheckpoint,
-  type CheckpointMeta,
+  type CheckpointContent,
 } from '../model/checkpoint.js';
 import type { BaseSizes } from '../model/decoder.js';
 import { DECODERS, decoderFor } from '../model/registry.js';
@@ -56,7 +57,7 @@ function metaFor(ctx: {
   sizes: BaseSizes;
   config: TrainConfig;
   state: TrainState;
-}): Omit<CheckpointMeta, 'weights' | 'format'> {
+}): CheckpointContent['meta'] {
   const { data, sizes, config, state } = ctx;
   const last = state.history.at(-1);
   const { runDir: _r, backend: _b, resume: _x, tensorboardDir: _t, ...trainConfig } = config;
@@ -123,6 +124,7 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
   if (resumed) {
     const metaFile = path.join(lastDir, 'checkpoint.json');
     assertSameEncoder(resumed.meta.encoder, data.encoder, metaFile);
+    assertSameTrainSplit(resumed.meta, data.trainImages, metaFile);
     if (resumed.meta.vocabSize !== data.vocab.tokens.length || resumed.meta.featureSize !== data.featureSize) {
       throw new CapgenError(
         'MISMATCH',
@@ -175,7 +177,9 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
   let historyPng = path.join(trainDir, 'history.png');
   let interrupted = false;
   const meta = (s: TrainState) => metaFor({ data, architecture: spec.architecture, sizes, config, state: s });
-  const saveLast = () => saveCheckpoint(lastDir, { meta: meta(state), weights: engine.weights(), optimizer: optimizer.getState() });
+  const trainImages = data.trainImages;
+  const saveLast = () =>
+    saveCheckpoint(lastDir, { meta: meta(state), weights: engine.weights(), optimizer: optimizer.getState(), trainImages });
   try {
     await trainLoop({
       replicas: engine,
@@ -202,7 +206,7 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
               `${formatSeconds(r.seconds)}, ${r.samplesPerSecond.toFixed(0)} captions/s${improved ? ' | best' : ''}${s.finished ? ' | early stop' : ''}`,
           );
           // This epoch's weights without the optimizer: for decoding (best/) and averaging (epochs/).
-          const weightsOnly = { meta: { ...meta(s), trainState: undefined }, weights: engine.weights() };
+          const weightsOnly = { meta: { ...meta(s), trainState: undefined }, weights: engine.weights(), trainImages };
           if (improved) await saveCheckpoint(bestDir, weightsOnly);
           if (config.keepEpochs) await keepEpoch(trainDir, r.epoch, config.keepEpochs, weightsOnly);
           await saveLast();
