@@ -273,15 +273,18 @@ export interface CheckpointRead {
   trainImages?: string[];
 }
 
-// Attempts at a consistent read while a writer replaces the folder: each one that fails saw a
-// replacement happen during it, and a replacement takes a checkpoint's write time, so a few suffice.
-const CONSISTENT_READ_ATTEMPTS = 8;
-const CONSISTENT_READ_PAUSE_MS = 20;
+// Attempts at a consistent read while a writer replaces the folder. Only a read that overlapped a
+// replacement is repeated (damage on disk fails at once), so the bound matters only against a writer
+// replacing the folder back to back: then each attempt has a fair chance, and 50 make a miss negligible
+// while capping the wait near a second.
+const CONSISTENT_READ_ATTEMPTS = 50;
+const CONSISTENT_READ_PAUSE_MS = 10;
 
 async function folderIdentity(dir: string): Promise<string | undefined> {
   try {
-    const st = await fs.stat(dir);
-    return `${st.dev}:${st.ino}:${st.birthtimeMs}`;
+    // An inode number alone can come back: the folder a replacement removed frees it for the next one.
+    const st = await fs.stat(dir, { bigint: true });
+    return `${st.dev}:${st.ino}:${st.ctimeNs}:${st.mtimeNs}`;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
