@@ -10,7 +10,7 @@ import { runPath } from '../run/layout.js';
 import { defaultCheckpointDir, lastCheckpointDir, readCheckpointMeta, trainSplitRecord } from '../model/checkpoint.js';
 import { generateSyntheticDataset } from '../synthetic/generate.js';
 import { DEFAULT_CLEANING } from '../text/clean.js';
-import { countTokens, Vocabulary } from '../text/vocabulary.js';
+import { countTokens, requireWords, Vocabulary } from '../text/vocabulary.js';
 import { CapgenError } from '../errors.js';
 import { capLength, defaultMaxLength, lengthPercentiles, MAX_LENGTH_CAP, MAX_LENGTH_PERCENTILE } from './captions.js';
 import type { PrepareConfig } from './config.js';
@@ -69,6 +69,8 @@ export async function run(config: PrepareConfig): Promise<PrepareSummary> {
 
   let captions = data.captions;
   requireTrainCaptions(captions, layout.captionFile);
+  // before the features, which take long: an empty vocabulary would only be found after them
+  requireWords(countTokens(captions.filter((c) => c.split === 'train').map((c) => c.tokens)), config.minCount, layout.captionFile);
   let features: FeaturesOutcome | undefined;
   if (config.features.encoder !== 'none') {
     const images = [...new Set(captions.map((c) => c.image))];
@@ -101,6 +103,7 @@ export async function run(config: PrepareConfig): Promise<PrepareSummary> {
   const maxCaptionLength = captions.reduce((m, c) => Math.max(m, c.tokens.length), 0);
   const train = captions.filter((c) => c.split === 'train');
   const trainCounts = countTokens(train.map((c) => c.tokens));
+  requireWords(trainCounts, config.minCount, layout.captionFile); // again: unreadable images took some captions away
   const vocab = Vocabulary.build(trainCounts, config.minCount);
   const coverage = vocab.coverage(trainCounts);
 

@@ -9,6 +9,7 @@ import type { EncoderIdentity, PrepareRecord, PreparedCaption, SplitName, Vocabu
 import { SPECIAL_IDS } from '../run/formats.js';
 import { runPath } from '../run/layout.js';
 import { float32ToFloat16 } from '../features/float16.js';
+import { Vocabulary } from '../text/vocabulary.js';
 
 /** What training needs from a feature cache (src/features/cache.ts provides it; tests inject one). */
 export interface FeatureSource {
@@ -144,6 +145,7 @@ export async function loadTrainingData(
     );
   }
   const vocab = await readJson<VocabularyFile>(runPath(runDir, 'vocab'), 'vocab.json');
+  Vocabulary.fromFile(vocab, runPath(runDir, 'vocab')); // checked: reserved ids in place, and words to learn
   const index = new Map(vocab.tokens.map((t, i) => [t, i] as const));
   const captions = await readCaptions(runPath(runDir, 'captions'));
   const source = await openFeatures(path.join(runDir, prepare.features.dir), encoder);
