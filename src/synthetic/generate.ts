@@ -5,6 +5,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { CapgenError } from '../errors.js';
 import { replaceDirAtomic } from '../io/atomic.js';
+import { writeFileNamed } from '../io/disk-errors.js';
 import { syntheticItems, type SyntheticItem } from './dataset.js';
 import { sceneToSvg } from './svg.js';
 
@@ -52,7 +53,7 @@ async function renderAll(items: SyntheticItem[], imagesDir: string): Promise<voi
       const png = await sharp(Buffer.from(sceneToSvg(item.scene)))
         .png({ compressionLevel: 6 })
         .toBuffer();
-      await fs.writeFile(path.join(imagesDir, item.image), png);
+      await writeFileNamed(path.join(imagesDir, item.image), png);
     }
   };
   await Promise.all(Array.from({ length: RENDER_CONCURRENCY }, worker));
@@ -77,13 +78,13 @@ export async function generateSyntheticDataset(opts: SyntheticOptions): Promise<
     const imagesDir = path.join(dir, 'Images');
     await fs.mkdir(imagesDir);
     await renderAll(items, imagesDir);
-    await fs.writeFile(path.join(dir, 'Flickr8k.token.txt'), tokenFileText(items));
-    await fs.writeFile(path.join(dir, 'Flickr_8k.trainImages.txt'), splitListText(items, 'train'));
-    await fs.writeFile(path.join(dir, 'Flickr_8k.devImages.txt'), splitListText(items, 'dev'));
-    await fs.writeFile(path.join(dir, 'Flickr_8k.testImages.txt'), splitListText(items, 'test'));
+    await writeFileNamed(path.join(dir, 'Flickr8k.token.txt'), tokenFileText(items));
+    await writeFileNamed(path.join(dir, 'Flickr_8k.trainImages.txt'), splitListText(items, 'train'));
+    await writeFileNamed(path.join(dir, 'Flickr_8k.devImages.txt'), splitListText(items, 'dev'));
+    await writeFileNamed(path.join(dir, 'Flickr_8k.testImages.txt'), splitListText(items, 'test'));
     const splits = { train: 0, dev: 0, test: 0 };
     for (const item of items) splits[item.split]++;
-    await fs.writeFile(
+    await writeFileNamed(
       path.join(dir, SYNTHETIC_MARKER),
       `${JSON.stringify({ generator: 'capgen synthetic shapes v1', count: opts.count, seed: opts.seed, splits }, null, 2)}\n`,
     );

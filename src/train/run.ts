@@ -1,7 +1,7 @@
 // `capgen train`: load the prepared run, build (or resume) a decoder (merge, attention or
 // transformer), train it with the chosen engine (src/train/step.ts) and validation, keep best/ and
 // last/ checkpoints and the history, stop cleanly on Ctrl-C.
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describeBackend, initBackend, type BackendInfo } from '../backend/index.js';
@@ -90,6 +90,15 @@ export async function runTrain(config: TrainConfig, deps: TrainDeps = {}): Promi
   if (!spec)
     throw new CapgenError('USAGE', `unknown decoder '${config.decoder}'`, { hint: `choose one of ${Object.keys(DECODERS).join(', ')}` });
   if (config.resume) {
+    if (!existsSync(lastDir) && existsSync(bestDir))
+      throw new CapgenError(
+        'NOT_FOUND',
+        'nothing to resume: this run has train/best but no train/last (the checkpoint with the optimizer state)',
+        {
+          file: lastDir,
+          hint: 'start again with --overwrite, or train into another run folder',
+        },
+      );
     resumed = await readCheckpoint(lastDir);
     spec = decoderFor(resumed.meta.architecture) ?? spec; // readCheckpoint refuses unknown architectures
     if (!resumed.optimizer || !resumed.meta.trainState)
