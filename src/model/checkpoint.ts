@@ -111,7 +111,7 @@ export interface CheckpointContent {
 }
 
 /** train-images.txt's bytes: the names sorted, one a line. */
-export function trainImagesText(names: Iterable<string>): string {
+function trainImagesText(names: Iterable<string>): string {
   const sorted = [...new Set(names)].sort();
   return sorted.length ? `${sorted.join('\n')}\n` : '';
 }
