@@ -326,7 +326,9 @@ async function consistentRead<T>(dir: string, read: () => Promise<T>): Promise<{
       failed = true;
     }
     const after = await folderIdentity(dir);
-    if (last || (before !== undefined && before === after)) {
+    // unchanged, or missing before and after with no writer at work: the outcome is the folder's own
+    const settled = before !== undefined ? before === after : after === undefined && !(await replacementNearby(dir));
+    if (last || settled) {
       if (failed) throw error;
       return { value: value as T };
     }
