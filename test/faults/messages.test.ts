@@ -1,14 +1,15 @@
 // Messages that sent the user the wrong way: a run with best/ but no last/ was told "add --resume"
 // by train and then "train a model first" by train --resume; eval on a run prepared with
 // --split 1,0,0 suggested --split dev, which is empty too; a full disk while prepare generated the
-// synthetic dataset named no file.
+// synthetic dataset named no file (or, when a render worker was still writing, failed with an internal
+// ENOTEMPTY and left the temp folder behind).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, promises as fs, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BIN, runCli, tempDir } from '../helpers.js';
-import { copyRun, expectOneLineError, prepareSynthetic, SCENES, SMALL_TRAIN, trainedRun } from './fixtures.js';
+import { copyRun, expectOneLineError, prepareSynthetic, SCENES, SMALL_TRAIN, tempFilesIn, trainedRun } from './fixtures.js';
 
 describe.skipIf(!existsSync(BIN))('messages point the right way', () => {
   const root = tempDir('capgen-messages-');
@@ -70,6 +71,12 @@ describe.skipIf(!existsSync(BIN) || !CAN_MOUNT)('a full disk while prepare write
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', disk], { stdio: 'ignore' });
     mounted = true;
     const r = await runCli(['prepare', '--dataset', 'synthetic', '--count', SCENES, '--seed', '1', '--out', path.join(disk, 'run')]);
-    expectOneLineError(r, /capgen: error: \/\S+\/\S+\.(png|txt|json): no space left on the device \(ENOSPC/);
+    // the file as it would have been published (the temp folder it was written in is gone)
+    expectOneLineError(
+      r,
+      new RegExp(`capgen: error: ${path.join(disk, 'run', 'dataset')}/\\S+\\.(png|txt|json): no space left on the device \\(ENOSPC`),
+    );
+    // and gone it is: the render workers stop before it is removed (one still writing made that fail)
+    expect(await tempFilesIn(disk)).toEqual([]);
   }, 60_000);
 });
