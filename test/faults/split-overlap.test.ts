@@ -6,7 +6,12 @@
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runAverage } from '../../src/average/run.js';
+import { readCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.js';
+import { initialWeights, type MergeLstmSizes } from '../../src/model/merge-lstm.js';
+import { DEFAULT_CLEANING } from '../../src/text/clean.js';
 import { BIN, runCli, tempDir } from '../helpers.js';
+import { encoderIdentity } from '../train/fixtures.js';
 import { copyRun, expectOneLineError, prepareSynthetic, trainedRun } from './fixtures.js';
 
 describe.skipIf(!existsSync(BIN))('a trained run prepared again with another split', () => {
@@ -40,4 +45,33 @@ describe.skipIf(!existsSync(BIN))('a trained run prepared again with another spl
     const ok = await runCli(['eval', '--run', run, '--split', 'test']);
     expect(ok.code, ok.stderr).toBe(0);
   }, 240_000);
+});
+
+describe('the training images of an average', () => {
+  it('are every image any of its checkpoints was trained on', async () => {
+    const root = tempDir('capgen-split-avg-');
+    const sizes: MergeLstmSizes = { vocabSize: 11, embeddingSize: 4, hiddenSize: 6, featureSize: 5, dropout: 0.5 };
+    const meta = {
+      architecture: 'merge-lstm',
+      ...sizes,
+      vocab: {
+        tokens: ['<pad>', '<start>', '<end>', '<unk>', ...'abcdefg'.split('')],
+        specials: { pad: 0, start: 1, end: 2, unk: 3 } as const,
+        minCount: 1,
+      },
+      cleaning: DEFAULT_CLEANING,
+      encoder: encoderIdentity(),
+      maxCaptionLength: 9,
+      trainConfig: {},
+      epoch: 1,
+      metrics: {},
+      createdAt: 'now',
+    };
+    await saveCheckpoint(path.join(root, 'a'), { meta, weights: initialWeights(sizes, 1), trainImages: ['b.jpg', 'a.jpg'] });
+    await saveCheckpoint(path.join(root, 'b'), { meta, weights: initialWeights(sizes, 2), trainImages: ['c.jpg', 'b.jpg'] });
+    await runAverage({ checkpoints: [path.join(root, 'a'), path.join(root, 'b')], outDir: path.join(root, 'avg'), overwrite: false });
+    const avg = await readCheckpoint(path.join(root, 'avg'), { trainImages: true });
+    expect(avg.trainImages).toEqual(['a.jpg', 'b.jpg', 'c.jpg']);
+    expect(avg.meta.trainSplit?.images).toBe(3);
+  });
 });
