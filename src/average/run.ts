@@ -54,7 +54,9 @@ export async function runAverage(config: AverageConfig): Promise<AverageResult> 
     overwrite: config.overwrite,
   });
 
-  const first = await readCheckpoint(config.checkpoints[0]);
+  const first = await readCheckpoint(config.checkpoints[0], { trainImages: true });
+  // The average has seen every image any of its sources was trained on.
+  let trainImages = first.trainImages && new Set(first.trainImages);
   const key = identity(first.meta);
   // Sums in float64: the mean of a few float32 arrays, then rounded once.
   const sums = new Map<string, Float64Array>();
@@ -68,7 +70,7 @@ export async function runAverage(config: AverageConfig): Promise<AverageResult> 
   add(first.weights);
   const sources = [{ dir: config.checkpoints[0], epoch: first.meta.epoch }];
   for (const dir of config.checkpoints.slice(1)) {
-    const c = await readCheckpoint(dir);
+    const c = await readCheckpoint(dir, { trainImages: true });
     if (identity(c.meta) !== key)
       throw new CapgenError(
         'MISMATCH',
@@ -79,13 +81,23 @@ export async function runAverage(config: AverageConfig): Promise<AverageResult> 
         },
       );
     add(c.weights);
+    if (c.trainImages) for (const image of c.trainImages) trainImages?.add(image);
+    else trainImages = undefined; // a source that does not say: the average cannot either
     sources.push({ dir, epoch: c.meta.epoch });
   }
   const n = config.checkpoints.length;
   const weights: Weights = {};
   for (const [name, s] of sums) weights[name] = Float32Array.from(s, (x) => x / n);
 
-  const { weights: _layout, format: _format, trainState: _state, sha256: _hashes, ...meta } = first.meta;
+  const {
+    weights: _layout,
+    format: _format,
+    trainState: _state,
+    sha256: _hashes,
+    contentSha256: _content,
+    trainSplit: _split,
+    ...meta
+  } = first.meta;
   await saveCheckpoint(out, {
     meta: {
       ...meta,
@@ -95,6 +107,7 @@ export async function runAverage(config: AverageConfig): Promise<AverageResult> 
       averagedFrom: sources.map((s) => ({ checkpoint: path.resolve(s.dir), epoch: s.epoch })),
     },
     weights,
+    ...(trainImages ? { trainImages } : {}),
   });
   return { outDir: out, sources, weights: [...sums.values()].reduce((a, s) => a + s.length, 0) };
 }

@@ -8,7 +8,7 @@ import { CapgenError } from '../errors.js';
 import { openFeatureCache, type FeatureCache } from '../features/cache.js';
 import { checkFeatureCoverage } from '../features/coverage.js';
 import { formatSeconds, info, progressBar, warn } from '../log.js';
-import { assertSameEncoder, CHECKPOINT_FILES, defaultCheckpointDir, loadCheckpoint } from '../model/checkpoint.js';
+import { assertNotTrainedOn, assertSameEncoder, CHECKPOINT_FILES, defaultCheckpointDir, loadCheckpoint } from '../model/checkpoint.js';
 import type { PreparedCaption, PrepareRecord } from '../run/formats.js';
 import { runPath } from '../run/layout.js';
 import { cleanCaption, type CleaningRules } from '../text/clean.js';
@@ -75,7 +75,7 @@ export async function fromModel(
   const backend = describeBackend(await initBackend(config.backend));
   info(backend);
   const checkpointDir = config.checkpointDir ?? defaultCheckpointDir(config.runDir);
-  const { meta, model } = await loadCheckpoint(checkpointDir);
+  const { meta, model, trainImages } = await loadCheckpoint(checkpointDir, { trainImages: true });
   let cache: FeatureCache | undefined;
   try {
     const vocab = Vocabulary.fromFile(meta.vocab, path.join(checkpointDir, CHECKPOINT_FILES.meta));
@@ -86,12 +86,22 @@ export async function fromModel(
       const have = Object.entries(counts)
         .map(([s, n]) => `${s} ${n}`)
         .join(', ');
+      // eval scores held-out images only: suggest the other of dev and test, when it has images
+      const other = config.split === 'test' ? 'dev' : 'test';
       throw new CapgenError('USAGE', `the ${config.split} split of this run has no images (it has: ${have || 'none'})`, {
         file: captionsFile,
-        hint:
-          config.split === 'test' ? 'use --split dev (Flickr8k copies without the test list have no test split)' : 'choose another --split',
+        hint: counts[other]
+          ? `use --split ${other}${other === 'dev' ? ' (Flickr8k copies without the test list have no test split)' : ''}`
+          : 'prepare the run again with a dev or test share (e.g. --split 0.8,0.1,0.1)',
       });
     }
+    // Scores on images the model was trained on say nothing about it.
+    assertNotTrainedOn({
+      trainImages,
+      evaluated: items.map((i) => i.image),
+      split: config.split,
+      file: path.join(checkpointDir, CHECKPOINT_FILES.trainImages),
+    });
     const skipped: EvalRecord['skipped'] = items
       .filter((i) => i.references.length === 0)
       .map((i) => ({ image: i.image, reason: 'no references left after cleaning' }));

@@ -1,5 +1,6 @@
 // File-system failures that are the user's to fix (a full disk, a read-only mount, no permission, a
 // quota): one line naming the file, exit code 2 and a hint, instead of an internal error and a stack.
+import { promises as fs } from 'node:fs';
 import { CapgenError } from '../errors.js';
 
 const DISK_ERRORS: Record<string, { what: string; hint: string }> = {
@@ -29,4 +30,14 @@ export function diskError(e: unknown): CapgenError | undefined {
     hint: known.hint,
     cause: e,
   });
+}
+
+/** fs.writeFile whose errors name the file: a write that fails on the open file (ENOSPC) carries no path. */
+export async function writeFileNamed(file: string, data: string | Uint8Array): Promise<void> {
+  try {
+    await fs.writeFile(file, data);
+  } catch (e) {
+    if (e && typeof e === 'object') (e as NodeJS.ErrnoException).path ??= file;
+    throw e;
+  }
 }

@@ -1,6 +1,6 @@
 // SHA-256 of a checkpoint's binary files, recorded in checkpoint.json and checked on every read:
 // a same-size change (random bytes, a disk error, a bad copy) is otherwise only seen as NaN losses
-// or nonsense captions. Checkpoints written before this check (no `sha256`) still load.
+// or nonsense captions. A checkpoint without the hashes is refused (src/model/checkpoint.ts).
 import { createHash } from 'node:crypto';
 import { CapgenError } from '../errors.js';
 
@@ -8,9 +8,8 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** Throws (exit 2) when `bytes` do not hash to `expected`; no expected hash = an older checkpoint, accepted. */
-export function verifyFileHash(file: string, bytes: Uint8Array, expected: string | undefined): void {
-  if (expected === undefined) return;
+/** Throws (exit 2) when `bytes` do not hash to `expected`. */
+export function verifyFileHash(file: string, bytes: Uint8Array, expected: string): void {
   const got = sha256Hex(bytes);
   if (got !== expected) {
     throw new CapgenError(

@@ -7,9 +7,10 @@ import { writeFileAtomic, writeJsonAtomic, writeJsonLinesAtomic } from '../io/at
 import { info, warn } from '../log.js';
 import type { PrepareRecord, PreparedCaption, SplitName } from '../run/formats.js';
 import { runPath } from '../run/layout.js';
+import { defaultCheckpointDir, lastCheckpointDir, readCheckpointMeta, trainSplitRecord } from '../model/checkpoint.js';
 import { generateSyntheticDataset } from '../synthetic/generate.js';
 import { DEFAULT_CLEANING } from '../text/clean.js';
-import { countTokens, Vocabulary } from '../text/vocabulary.js';
+import { countTokens, requireWords, Vocabulary } from '../text/vocabulary.js';
 import { CapgenError } from '../errors.js';
 import { capLength, defaultMaxLength, lengthPercentiles, MAX_LENGTH_CAP, MAX_LENGTH_PERCENTILE } from './captions.js';
 import type { PrepareConfig } from './config.js';
@@ -71,6 +72,8 @@ export async function run(config: PrepareConfig): Promise<PrepareSummary> {
 
   let captions = data.captions;
   requireTrainCaptions(captions, layout.captionFile);
+  // before the features, which take long: an empty vocabulary would only be found after them
+  requireWords(countTokens(captions.filter((c) => c.split === 'train').map((c) => c.tokens)), config.minCount, layout.captionFile);
   let features: FeaturesOutcome | undefined;
   if (config.features.encoder !== 'none') {
     const images = [...new Set(captions.map((c) => c.image))];
@@ -104,6 +107,7 @@ export async function run(config: PrepareConfig): Promise<PrepareSummary> {
   const maxCaptionLength = captions.reduce((m, c) => Math.max(m, c.tokens.length), 0);
   const train = captions.filter((c) => c.split === 'train');
   const trainCounts = countTokens(train.map((c) => c.tokens));
+  requireWords(trainCounts, config.minCount, layout.captionFile); // again: unreadable images took some captions away
   const vocab = Vocabulary.build(trainCounts, config.minCount);
   const coverage = vocab.coverage(trainCounts);
 
@@ -168,5 +172,31 @@ export async function run(config: PrepareConfig): Promise<PrepareSummary> {
   summary.elapsedMs = Date.now() - startMs;
   record.stats.elapsedMs = summary.elapsedMs;
   await writeJsonAtomic(runPath(config.outDir, 'prepareJson'), record);
+  await warnIfTrainSplitChanged(
+    config.outDir,
+    train.map((c) => c.image),
+  );
   return summary;
+}
+
+/**
+ * A checkpoint in the run trained on another training split than the one just written: warned
+ * about, not refused (preparing again is how a run gets a new split before `train --overwrite`);
+ * eval and train --resume refuse that checkpoint with this split.
+ */
+async function warnIfTrainSplitChanged(runDir: string, trainImages: string[]): Promise<void> {
+  const now = trainSplitRecord(trainImages);
+  for (const dir of [defaultCheckpointDir(runDir), lastCheckpointDir(runDir)]) {
+    let meta;
+    try {
+      meta = await readCheckpointMeta(dir);
+    } catch {
+      continue; // no checkpoint, or a damaged one: the commands that read it will say so
+    }
+    if (!meta.trainSplit || meta.trainSplit.sha256 === now.sha256) continue;
+    warn(
+      `${dir} was trained on another training split (${meta.trainSplit.images} images, now ${now.images}): eval refuses to score it on images it was trained on and train --resume refuses to go on; train again with \`capgen train --run ${runDir} --overwrite\``,
+    );
+    return;
+  }
 }

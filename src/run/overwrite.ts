@@ -59,7 +59,9 @@ export async function guardTrainDir(runDir: string, opts: { resume: boolean; ove
   if (!opts.overwrite) {
     throw new CapgenError('USAGE', `this run folder already holds a training (${found.join(', ')})`, {
       file: trainDir,
-      hint: 'add --resume to continue it, --overwrite to replace it, or train into another run folder',
+      hint: found.includes('last')
+        ? 'add --resume to continue it, --overwrite to replace it, or train into another run folder'
+        : 'it has no train/last to resume from: --overwrite to start again, or train into another run folder',
     });
   }
   return true;

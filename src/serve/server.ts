@@ -10,7 +10,7 @@ import { HttpError, type ErrorBody } from './http-error.js';
 import { renderPage } from './page.js';
 import { SerialQueue } from './queue.js';
 import type { Captioner } from './types.js';
-import { DEFAULT_MAX_BEAM_SIZE, parseBeamSize, readUpload } from './upload.js';
+import { DEFAULT_MAX_BEAM_SIZE, MALFORMED_FORM_HINT, MAX_PART_HEADER_LINES, parseBeamSize, readUpload } from './upload.js';
 
 export interface ServerOptions {
   captioner: Captioner;
@@ -46,7 +46,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
   await app.register(multipart, {
     // One file, a few small fields: anything else is refused while parsing, before it is buffered.
-    limits: { fileSize: maxUploadBytes, files: 1, fields: 4, fieldSize: 1024, parts: 6, headerPairs: 200 },
+    limits: { fileSize: maxUploadBytes, files: 1, fields: 4, fieldSize: 1024, parts: 6, headerPairs: MAX_PART_HEADER_LINES },
   });
   const keepRaw = (_req: unknown, body: Buffer, done: (err: Error | null, body?: Buffer) => void) => done(null, body);
   app.addContentTypeParser(/^image\/[\w.+-]+/i, { parseAs: 'buffer', bodyLimit: maxUploadBytes }, keepRaw);
@@ -61,7 +61,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     const { status, body } = toErrorBody(error, maxUploadBytes);
     if (status >= 500 && !(error instanceof HttpError)) warn(`serve: ${error.stack ?? error.message}`);
     // After an early 413 the client may still be sending; closing stops us reading the rest of a huge body.
-    if (status === 413) reply.header('connection', 'close');
+    // So does a form the parser gave up on: the rest of its body is not read.
+    if (status === 413 || body.code === 'BAD_FORM') reply.header('connection', 'close');
     return reply.status(status).send(body);
   });
   app.setNotFoundHandler((request, reply) =>
@@ -115,11 +116,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 function clientWentAway(error: FastifyError, raw: IncomingMessage): boolean {
   if (raw.aborted || raw.socket?.destroyed) return true;
   const code = (error as NodeJS.ErrnoException).code;
-  return (
-    code === 'ECONNRESET' ||
-    code === 'ERR_STREAM_PREMATURE_CLOSE' ||
-    /^(aborted|Unexpected end of (form|multipart data))$/i.test(error.message)
-  );
+  return code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || /^aborted$/i.test(error.message);
 }
 
 /** Fastify's and @fastify/multipart's own errors, reworded for people uploading an image. */
@@ -145,12 +142,26 @@ const KNOWN_ERRORS: Record<string, (limitMb: string) => ErrorBody> = {
 };
 const TOO_LARGE_HINT = 'send a smaller image (or start the server with a larger --max-upload-mb)';
 
+/** busboy's errors for a form it cannot parse: they carry no status, but the request is at fault, not the server. */
+function isMalformedForm(error: FastifyError): boolean {
+  return (
+    error.statusCode === undefined &&
+    /^(Multipart: |Malformed part header|Unexpected end of (form|multipart data)|Part terminated early)/.test(error.message)
+  );
+}
+
 function toErrorBody(error: FastifyError, maxUploadBytes: number): { status: number; body: ErrorBody } {
   if (error instanceof HttpError) {
     return { status: error.statusCode, body: { error: error.message, code: error.code, ...(error.hint ? { hint: error.hint } : {}) } };
   }
   if (isCapgenError(error) && (error.code === 'BAD_INPUT' || error.code === 'NOT_FOUND')) {
     return { status: 422, body: { error: error.message, code: 'BAD_IMAGE', ...(error.hint ? { hint: error.hint } : {}) } };
+  }
+  if (isMalformedForm(error)) {
+    return {
+      status: 400,
+      body: { error: `the multipart form is malformed (${error.message})`, code: 'BAD_FORM', hint: MALFORMED_FORM_HINT },
+    };
   }
   const status = typeof error.statusCode === 'number' && error.statusCode >= 400 ? error.statusCode : 500;
   if (status >= 500) return { status, body: { error: 'internal error while captioning', code: 'INTERNAL' } };

@@ -5,6 +5,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { CapgenError } from '../errors.js';
 import { replaceDirAtomic } from '../io/atomic.js';
+import { writeFileNamed } from '../io/disk-errors.js';
 import { syntheticItems, type SyntheticItem } from './dataset.js';
 import { sceneToSvg } from './svg.js';
 
@@ -46,16 +47,28 @@ async function assertReplaceable(outDir: string): Promise<void> {
 
 async function renderAll(items: SyntheticItem[], imagesDir: string): Promise<void> {
   let next = 0;
+  let failed = false;
   const worker = async (): Promise<void> => {
-    while (next < items.length) {
+    while (next < items.length && !failed) {
       const item = items[next++] as SyntheticItem;
       const png = await sharp(Buffer.from(sceneToSvg(item.scene)))
         .png({ compressionLevel: 6 })
         .toBuffer();
-      await fs.writeFile(path.join(imagesDir, item.image), png);
+      await writeFileNamed(path.join(imagesDir, item.image), png);
     }
   };
-  await Promise.all(Array.from({ length: RENDER_CONCURRENCY }, worker));
+  // Every worker stops before the first error is passed on: the caller removes the folder they write
+  // into, and a worker still writing there would make that fail (ENOTEMPTY) and leave it behind.
+  const outcomes = await Promise.allSettled(
+    Array.from({ length: RENDER_CONCURRENCY }, () =>
+      worker().catch((e: unknown) => {
+        failed = true;
+        throw e;
+      }),
+    ),
+  );
+  const rejected = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (rejected) throw rejected.reason;
 }
 
 /**
@@ -73,19 +86,33 @@ export async function generateSyntheticDataset(opts: SyntheticOptions): Promise<
   }
   await assertReplaceable(opts.outDir);
   const items = syntheticItems(opts.count, opts.seed);
-  await replaceDirAtomic(opts.outDir, async (dir) => {
-    const imagesDir = path.join(dir, 'Images');
-    await fs.mkdir(imagesDir);
-    await renderAll(items, imagesDir);
-    await fs.writeFile(path.join(dir, 'Flickr8k.token.txt'), tokenFileText(items));
-    await fs.writeFile(path.join(dir, 'Flickr_8k.trainImages.txt'), splitListText(items, 'train'));
-    await fs.writeFile(path.join(dir, 'Flickr_8k.devImages.txt'), splitListText(items, 'dev'));
-    await fs.writeFile(path.join(dir, 'Flickr_8k.testImages.txt'), splitListText(items, 'test'));
-    const splits = { train: 0, dev: 0, test: 0 };
-    for (const item of items) splits[item.split]++;
-    await fs.writeFile(
-      path.join(dir, SYNTHETIC_MARKER),
-      `${JSON.stringify({ generator: 'capgen synthetic shapes v1', count: opts.count, seed: opts.seed, splits }, null, 2)}\n`,
-    );
-  });
+  let tempDir: string | undefined;
+  try {
+    await replaceDirAtomic(opts.outDir, (dir) => {
+      tempDir = dir;
+      return writeDataset(dir, items, opts);
+    });
+  } catch (e) {
+    // Name the file as it would have been published: the temp folder is gone by now.
+    const err = e as NodeJS.ErrnoException;
+    if (tempDir && typeof err?.path === 'string' && err.path.startsWith(tempDir)) err.path = opts.outDir + err.path.slice(tempDir.length);
+    throw e;
+  }
+}
+
+/** The dataset's files, written into `dir` (the temp folder that replaceDirAtomic then publishes). */
+async function writeDataset(dir: string, items: SyntheticItem[], opts: SyntheticOptions): Promise<void> {
+  const imagesDir = path.join(dir, 'Images');
+  await fs.mkdir(imagesDir);
+  await renderAll(items, imagesDir);
+  await writeFileNamed(path.join(dir, 'Flickr8k.token.txt'), tokenFileText(items));
+  await writeFileNamed(path.join(dir, 'Flickr_8k.trainImages.txt'), splitListText(items, 'train'));
+  await writeFileNamed(path.join(dir, 'Flickr_8k.devImages.txt'), splitListText(items, 'dev'));
+  await writeFileNamed(path.join(dir, 'Flickr_8k.testImages.txt'), splitListText(items, 'test'));
+  const splits = { train: 0, dev: 0, test: 0 };
+  for (const item of items) splits[item.split]++;
+  await writeFileNamed(
+    path.join(dir, SYNTHETIC_MARKER),
+    `${JSON.stringify({ generator: 'capgen synthetic shapes v1', count: opts.count, seed: opts.seed, splits }, null, 2)}\n`,
+  );
 }

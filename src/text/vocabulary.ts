@@ -12,6 +12,26 @@ export function countTokens(captions: Iterable<readonly string[]>): Map<string, 
   return counts;
 }
 
+const EMPTY_VOCABULARY_HINT =
+  'no training word was seen --min-count times: prepare the run again with a lower --min-count, then train again';
+
+/**
+ * Refuses a --min-count that leaves no word (exit 2): every caption would be <unk>s, and the model,
+ * eval and caption would have nothing to say. `file` is the caption file the counts come from.
+ */
+export function requireWords(counts: ReadonlyMap<string, number>, minCount: number, file: string): void {
+  let top: [string, number] | undefined;
+  for (const entry of counts) if (!top || entry[1] > top[1]) top = entry;
+  if (top && top[1] >= minCount) return;
+  throw new CapgenError(
+    'USAGE',
+    top
+      ? `--min-count ${minCount} leaves no word in the vocabulary: the most frequent training word ('${top[0]}') occurs ${top[1]} times`
+      : 'the training captions have no words',
+    { file, hint: top ? `lower --min-count (at most ${top[1]}; the default is 5)` : 'check the caption file' },
+  );
+}
+
 export class Vocabulary {
   /** tokens[id] is the word for id; ids 0..3 are the specials. */
   readonly tokens: readonly string[];
@@ -58,6 +78,8 @@ export class Vocabulary {
         },
       );
     }
+    if (t.length === SPECIAL_COUNT)
+      throw new CapgenError('BAD_INPUT', `the vocabulary has no words, only ${t.join(' ')}`, { file: source, hint: EMPTY_VOCABULARY_HINT });
     return new Vocabulary([...t], file.minCount);
   }
 

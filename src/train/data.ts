@@ -18,6 +18,7 @@ import {
   type FeatureStoreChoice,
   type StoredRows,
 } from './feature-store.js';
+import { Vocabulary } from '../text/vocabulary.js';
 
 /** What training needs from a feature cache (src/features/cache.ts provides it; tests inject one). */
 export interface FeatureSource {
@@ -74,6 +75,8 @@ export interface TrainingData {
   images: string[];
   train: Example[];
   dev: Example[];
+  /** The training split's images as captions.jsonl lists them (recorded in checkpoints: eval refuses to score on them). */
+  trainImages: string[];
   /** Captions left out because their image has no cached feature. */
   missingFeatures: number;
 }
@@ -176,6 +179,7 @@ export async function readPreparedRun(runDir: string, layout: 'pooled' | 'spatia
     );
   }
   const vocab = await readJson<VocabularyFile>(runPath(runDir, 'vocab'), 'vocab.json');
+  Vocabulary.fromFile(vocab, runPath(runDir, 'vocab')); // checked: reserved ids in place, and words to learn
   return { prepare: prepare as PreparedRun['prepare'], encoder, vocab };
 }
 
@@ -275,6 +279,7 @@ export async function loadTrainingData(
     images: [...imageRows.keys()],
     train: bySplit.train,
     dev: bySplit.dev,
+    trainImages: [...splitImages.train],
     missingFeatures,
   };
 }

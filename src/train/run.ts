@@ -1,7 +1,7 @@
 // `capgen train`: load the prepared run, build (or resume) a decoder (merge, attention or
 // transformer), train it with the chosen engine (src/train/step.ts) and validation, keep best/ and
 // last/ checkpoints and the history, stop cleanly on Ctrl-C.
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describeBackend, initBackend, type BackendInfo } from '../backend/index.js';
@@ -9,11 +9,12 @@ import { CapgenError } from '../errors.js';
 import { debug, formatSeconds, info, progressBar, type Progress } from '../log.js';
 import {
   assertSameEncoder,
+  assertSameTrainSplit,
   defaultCheckpointDir,
   lastCheckpointDir,
   readCheckpoint,
   saveCheckpoint,
-  type CheckpointMeta,
+  type CheckpointContent,
 } from '../model/checkpoint.js';
 import type { BaseSizes } from '../model/decoder.js';
 import { DECODERS, decoderFor } from '../model/registry.js';
@@ -66,7 +67,7 @@ function metaFor(ctx: {
   sizes: BaseSizes;
   config: TrainConfig;
   state: TrainState;
-}): Omit<CheckpointMeta, 'weights' | 'format'> {
+}): CheckpointContent['meta'] {
   const { data, sizes, config, state } = ctx;
   const last = state.history.at(-1);
   // Left out: where things are, and choices that change speed, memory or what a kill can lose, not the weights.
@@ -132,6 +133,15 @@ async function train(config: TrainConfig, deps: TrainDeps): Promise<TrainResult>
   if (!spec)
     throw new CapgenError('USAGE', `unknown decoder '${config.decoder}'`, { hint: `choose one of ${Object.keys(DECODERS).join(', ')}` });
   if (config.resume) {
+    if (!existsSync(lastDir) && existsSync(defaultCheckpointDir(config.runDir)))
+      throw new CapgenError(
+        'NOT_FOUND',
+        'nothing to resume: this run has train/best but no train/last (the checkpoint with the optimizer state)',
+        {
+          file: lastDir,
+          hint: 'start again with --overwrite, or train into another run folder',
+        },
+      );
     resumed = await readCheckpoint(lastDir);
     spec = decoderFor(resumed.meta.architecture) ?? spec; // readCheckpoint refuses unknown architectures
     if (!resumed.optimizer || !resumed.meta.trainState)
@@ -228,6 +238,7 @@ async function trainOn(data: TrainingData, ctx: TrainContext): Promise<TrainResu
   if (resumed) {
     const metaFile = path.join(lastDir, 'checkpoint.json');
     assertSameEncoder(resumed.meta.encoder, data.encoder, metaFile);
+    assertSameTrainSplit(resumed.meta, data.trainImages, metaFile);
     if (resumed.meta.vocabSize !== data.vocab.tokens.length || resumed.meta.featureSize !== data.featureSize) {
       throw new CapgenError(
         'MISMATCH',
@@ -282,6 +293,7 @@ async function trainOn(data: TrainingData, ctx: TrainContext): Promise<TrainResu
   let replaced: ReplacedTraining | undefined;
   let firstStepAt: number | undefined; // performance.now() when this call's first step began
   const meta = (s: TrainState) => metaFor({ data, architecture: spec.architecture, sizes, config, state: s });
+  const trainImages = data.trainImages;
   // Every checkpoint is saved through here: the first one lets an overwrite delete the earlier training.
   const save = async (dir: string, content: Parameters<typeof saveCheckpoint>[1]) => {
     await saveCheckpoint(dir, content);
@@ -291,7 +303,7 @@ async function trainOn(data: TrainingData, ctx: TrainContext): Promise<TrainResu
   const checkpointEveryMs = (config.checkpointEveryMinutes ?? 0) * 60_000;
   let lastSavedMs = performance.now();
   const saveLast = async () => {
-    await save(lastDir, { meta: meta(state), weights: engine.weights(), optimizer: optimizer.getState() });
+    await save(lastDir, { meta: meta(state), weights: engine.weights(), optimizer: optimizer.getState(), trainImages });
     lastSavedMs = performance.now();
   };
   try {
@@ -327,7 +339,7 @@ async function trainOn(data: TrainingData, ctx: TrainContext): Promise<TrainResu
               `${formatSeconds(r.seconds)}, ${r.samplesPerSecond.toFixed(0)} captions/s${improved ? ' | best' : ''}${s.finished ? ' | early stop' : ''}`,
           );
           // This epoch's weights without the optimizer: for decoding (best/) and averaging (epochs/).
-          const weightsOnly = { meta: { ...meta(s), trainState: undefined }, weights: engine.weights() };
+          const weightsOnly = { meta: { ...meta(s), trainState: undefined }, weights: engine.weights(), trainImages };
           if (improved) await save(bestDir, weightsOnly);
           if (config.keepEpochs) await keepEpoch(trainDir, r.epoch, config.keepEpochs, weightsOnly);
           await saveLast();

@@ -40,10 +40,10 @@ describe.skipIf(!existsSync(BIN))('checkpoint integrity', () => {
   const root = tempDir('capgen-ckpt-');
   let base: string;
 
-  it('checkpoint.json records the SHA-256 of weights.bin and optimizer.bin', async () => {
+  it('checkpoint.json records the SHA-256 of weights.bin, optimizer.bin and train-images.txt', async () => {
     base = await trainedRun(path.join(root, 'base'));
     const last = JSON.parse(await fs.readFile(path.join(base, 'train', 'last', 'checkpoint.json'), 'utf8'));
-    expect(Object.keys(last.sha256).sort()).toEqual(['optimizer.bin', 'weights.bin']);
+    expect(Object.keys(last.sha256).sort()).toEqual(['optimizer.bin', 'train-images.txt', 'weights.bin']);
     expect(last.sha256['weights.bin']).toMatch(/^[0-9a-f]{64}$/);
   }, 120_000);
 
@@ -68,13 +68,14 @@ describe.skipIf(!existsSync(BIN))('checkpoint integrity', () => {
     );
   }, 120_000);
 
-  it('a checkpoint from before the hashes (no sha256 in checkpoint.json) still loads', async () => {
+  it('a checkpoint without the hashes (an older capgen, or the field removed) is refused with a hint', async () => {
     const run = await copyRun(base, path.join(root, 'old'));
     const file = path.join(run, 'train', 'best', 'checkpoint.json');
     const { sha256: _dropped, ...meta } = JSON.parse(await fs.readFile(file, 'utf8'));
     await fs.writeFile(file, JSON.stringify(meta));
     const r = await runCli(['eval', '--run', run, '--split', 'test', '--out', path.join(root, 'old-eval')]);
-    expect(r.code, r.stderr).toBe(0);
+    expectOneLineError(r, /train\/best\/checkpoint\.json: checkpoint\.json has no sha256 field \(.*older capgen.*retrain/);
+    expect(existsSync(path.join(root, 'old-eval'))).toBe(false);
   }, 120_000);
 
   it('a non-finite loss stops training with exit 2 and leaves the last good checkpoint as it was', async () => {
