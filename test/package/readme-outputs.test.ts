@@ -88,7 +88,11 @@ describe("README's examples leave the checkout lintable", () => {
       .map((r) => path.relative(copy, r.filePath));
     expect(linted).toEqual(['src/bad.js']);
 
-    const prettier = await exec(bin('prettier'), ['--check', '.'], { cwd: copy }).catch((e: { stdout: string; stderr: string }) => e);
+    // No colours: with CI set, Prettier colours its '[warn]' tags even into a pipe.
+    const prettier = await exec(bin('prettier'), ['--check', '.'], {
+      cwd: copy,
+      env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
+    }).catch((e: { stdout: string; stderr: string }) => e);
     const unformatted = `${prettier.stdout}\n${prettier.stderr}`
       .split('\n')
       .filter((l) => l.startsWith('[warn] ') && !/Code style issues/.test(l))
