@@ -28,62 +28,45 @@ interface TfIdf {
 }
 
 /**
- * CIDEr-D of each hypothesis against its references. references: [image][reference][token]; hypotheses: [image][token].
- * Document frequency counts, for each n-gram, the images whose references contain it; log(#images) is the IDF base,
- * so the score of one image alone is 0 (as in coco-caption).
+ * CIDEr-D with the document frequencies of one reference set, fixed once: `score` rates one hypothesis
+ * against one image's references. Self-critical training (src/train/scst.ts) makes one from the
+ * training split's references and scores each sample as it is drawn; ciderD below makes one from the
+ * evaluated set, as coco-caption does.
  */
-export function ciderD(references: readonly string[][][], hypotheses: readonly string[][], opts: CiderOptions = {}): MetricResult {
-  const maxOrder = opts.maxOrder ?? 4;
-  const sigma = opts.sigma ?? 6;
-  if (references.length !== hypotheses.length) {
-    throw new CapgenError('BAD_INPUT', `CIDEr-D: ${hypotheses.length} hypotheses but ${references.length} reference sets`, {
-      hint: 'give one list of references per hypothesis',
-    });
+export class CiderDScorer {
+  private readonly maxOrder: number;
+  private readonly sigma: number;
+  private readonly logImageCount: number;
+  /** IDF per n-gram, log(#images) - log(max(1, df)). */
+  private readonly idf = new Map<string, number>();
+
+  /** references: each image's reference captions (as tokens); read once, not kept. */
+  constructor(references: Iterable<readonly (readonly string[])[]>, opts: CiderOptions = {}) {
+    this.maxOrder = opts.maxOrder ?? 4;
+    this.sigma = opts.sigma ?? 6;
+    const documentFrequency = new Map<string, number>();
+    let images = 0;
+    for (const refs of references) {
+      if (refs.length === 0) throw new CapgenError('BAD_INPUT', `CIDEr-D: image ${images} has no reference captions`);
+      const seen = new Set<string>();
+      for (const ref of refs) for (const counts of ngramCountsUpTo(ref, this.maxOrder)) for (const gram of counts.keys()) seen.add(gram);
+      for (const gram of seen) documentFrequency.set(gram, (documentFrequency.get(gram) ?? 0) + 1);
+      images++;
+    }
+    this.logImageCount = Math.log(images);
+    // An n-gram absent from every reference gets df 1, as in coco-caption.
+    for (const [gram, df] of documentFrequency) this.idf.set(gram, this.logImageCount - Math.log(Math.max(1, df)));
   }
-  if (hypotheses.length === 0) return { score: 0, perImage: [] };
 
-  const refCounts = references.map((refs, i) => {
-    if (refs.length === 0) throw new CapgenError('BAD_INPUT', `CIDEr-D: image ${i} has no reference captions`);
-    return refs.map((ref) => ngramCountsUpTo(ref, maxOrder));
-  });
-  const documentFrequency = new Map<string, number>();
-  for (const refs of refCounts) {
-    const seen = new Set<string>();
-    for (const orders of refs) for (const counts of orders) for (const gram of counts.keys()) seen.add(gram);
-    for (const gram of seen) documentFrequency.set(gram, (documentFrequency.get(gram) ?? 0) + 1);
-  }
-  const logImageCount = Math.log(references.length);
-  // IDF per n-gram, log(#images) - log(max(1, df)); an n-gram absent from every reference gets df 1, as in coco-caption.
-  const idf = new Map<string, number>();
-  for (const [gram, df] of documentFrequency) idf.set(gram, logImageCount - Math.log(Math.max(1, df)));
-
-  const toTfIdf = (orders: OrderCounts): TfIdf => {
-    const weights: Map<string, number>[] = [];
-    const norms: number[] = [];
-    orders.forEach((counts) => {
-      const vec = new Map<string, number>();
-      let squares = 0;
-      for (const [gram, tf] of counts) {
-        const w = tf * (idf.get(gram) ?? logImageCount);
-        vec.set(gram, w);
-        squares += w * w;
-      }
-      weights.push(vec);
-      norms.push(Math.sqrt(squares));
-    });
-    let length = 0;
-    if (maxOrder >= 2) for (const tf of orders[1]!.values()) length += tf;
-    return { weights, norms, length };
-  };
-
-  const lengthPenalty = (delta: number): number => Math.exp(-(delta * delta) / (2 * sigma * sigma));
-
-  const perImage = hypotheses.map((hyp, i) => {
-    const h = toTfIdf(ngramCountsUpTo(hyp, maxOrder));
+  /** CIDEr-D (x10) of `hypothesis` against `references` (one image's). */
+  score(hypothesis: readonly string[], references: readonly (readonly string[])[]): number {
+    const { maxOrder } = this;
+    const h = this.toTfIdf(ngramCountsUpTo(hypothesis, maxOrder));
     const sums = new Array<number>(maxOrder).fill(0);
-    for (const refOrders of refCounts[i]!) {
-      const r = toTfIdf(refOrders);
-      const penalty = lengthPenalty(h.length - r.length);
+    for (const ref of references) {
+      const r = this.toTfIdf(ngramCountsUpTo(ref, maxOrder));
+      const delta = h.length - r.length;
+      const penalty = Math.exp(-(delta * delta) / (2 * this.sigma * this.sigma));
       for (let n = 0; n < maxOrder; n++) {
         let dot = 0;
         const refVec = r.weights[n]!;
@@ -96,7 +79,42 @@ export function ciderD(references: readonly string[][][], hypotheses: readonly s
       }
     }
     const meanOverOrders = sums.reduce((a, b) => a + b, 0) / maxOrder;
-    return (meanOverOrders / refCounts[i]!.length) * 10;
-  });
+    return (meanOverOrders / references.length) * 10;
+  }
+
+  private toTfIdf(orders: OrderCounts): TfIdf {
+    const weights: Map<string, number>[] = [];
+    const norms: number[] = [];
+    orders.forEach((counts) => {
+      const vec = new Map<string, number>();
+      let squares = 0;
+      for (const [gram, tf] of counts) {
+        const w = tf * (this.idf.get(gram) ?? this.logImageCount);
+        vec.set(gram, w);
+        squares += w * w;
+      }
+      weights.push(vec);
+      norms.push(Math.sqrt(squares));
+    });
+    let length = 0;
+    if (this.maxOrder >= 2) for (const tf of orders[1]!.values()) length += tf;
+    return { weights, norms, length };
+  }
+}
+
+/**
+ * CIDEr-D of each hypothesis against its references. references: [image][reference][token]; hypotheses: [image][token].
+ * Document frequency counts, for each n-gram, the images whose references contain it; log(#images) is the IDF base,
+ * so the score of one image alone is 0 (as in coco-caption).
+ */
+export function ciderD(references: readonly string[][][], hypotheses: readonly string[][], opts: CiderOptions = {}): MetricResult {
+  if (references.length !== hypotheses.length) {
+    throw new CapgenError('BAD_INPUT', `CIDEr-D: ${hypotheses.length} hypotheses but ${references.length} reference sets`, {
+      hint: 'give one list of references per hypothesis',
+    });
+  }
+  if (hypotheses.length === 0) return { score: 0, perImage: [] };
+  const scorer = new CiderDScorer(references, opts);
+  const perImage = hypotheses.map((hyp, i) => scorer.score(hyp, references[i]!));
   return { score: perImage.reduce((a, b) => a + b, 0) / perImage.length, perImage };
 }
