@@ -2,12 +2,19 @@
 import { Command, Option } from 'commander';
 import { result, warn } from '../log.js';
 import { DECODERS, DECODER_NAMES, type DecoderName } from '../model/registry.js';
-import { DEFAULT_TRAIN_CONFIG as D, ENGINE_CHOICES, type TrainConfig } from '../train/config.js';
+import {
+  DEFAULT_TRAIN_CONFIG as D,
+  ENGINE_CHOICES,
+  OBJECTIVES,
+  SCST_BASELINES,
+  SCST_LEARNING_RATE,
+  type TrainConfig,
+} from '../train/config.js';
 import { FEATURES_DTYPES } from '../train/data.js';
 import { FEATURE_STORE_CHOICES } from '../train/feature-store.js';
 import os from 'node:os';
 import { withRunLock } from '../run/lock.js';
-import { guardTrainDir } from '../run/overwrite.js';
+import { guardTrainDir, recoverInterruptedOverwrite } from '../run/overwrite.js';
 import { Interrupted, stopRequested } from '../util/signals.js';
 import { backendOption, floatArg, intArg } from './options.js';
 import { ATTENTION_DEFAULTS as A } from '../model/attention-lstm.js';
@@ -27,6 +34,29 @@ export function trainCommand(): Command {
         .choices(ENGINE_CHOICES)
         .default(D.engine),
     )
+    .addOption(
+      new Option(
+        '--objective <name>',
+        "xe: teacher-forced cross-entropy; scst: self-critical training with a CIDEr-D reward, fine-tuning a trained checkpoint (the run's train/best, kept in <run>/train-xe, or --init-from)",
+      )
+        .choices(OBJECTIVES)
+        .default(D.objective),
+    )
+    .option(
+      '--scst-samples <k>',
+      'scst: captions sampled per image per step (5: the usual choice; the cost grows with K)',
+      intArg(1),
+      D.scstSamples,
+    )
+    .addOption(
+      new Option(
+        '--scst-baseline <name>',
+        "scst: what a sample's reward is compared with: mean (of the image's other samples) or greedy (its greedy caption's reward)",
+      )
+        .choices(SCST_BASELINES)
+        .default(D.scstBaseline),
+    )
+    .option('--init-from <dir>', "scst: the checkpoint folder to fine-tune (default: the run's train/best)")
     .option('--epochs <n>', 'maximum epochs (the Keras tutorial trains 20; early stopping usually ends sooner)', intArg(1), D.epochs)
     .option(
       '--batch-size <n>',
@@ -40,7 +70,12 @@ export function trainCommand(): Command {
       intArg(1),
       D.accumulate,
     )
-    .option('--lr <rate>', 'Adam learning rate (merge: Keras default; transformer: 5e-4)', floatArg(0), D.learningRate)
+    .option(
+      '--lr <rate>',
+      `Adam learning rate (merge: Keras default; transformer: 5e-4; scst: ${SCST_LEARNING_RATE})`,
+      floatArg(0),
+      D.learningRate,
+    )
     .option('--clip-norm <n>', 'clip gradients to this global norm, 0 = off (guards LSTM gradient spikes)', floatArg(0), D.clipNorm)
     .option('--patience <n>', 'stop after this many epochs without a better validation loss', intArg(1), D.patience)
     .option('--lr-patience <n>', 'halve the learning rate after this many epochs without improvement', intArg(1), D.lrPatience)
@@ -148,7 +183,11 @@ export function trainCommand(): Command {
         epochs: opts.epochs,
         batchSize: opts.batchSize,
         accumulate: opts.accumulate,
-        learningRate: given('lr') ? opts.lr : (own.learningRate ?? opts.lr),
+        learningRate: given('lr') ? opts.lr : opts.objective === 'scst' ? SCST_LEARNING_RATE : (own.learningRate ?? opts.lr),
+        objective: opts.objective,
+        scstSamples: opts.scstSamples,
+        scstBaseline: opts.scstBaseline,
+        initFrom: opts.initFrom,
         clipNorm: opts.clipNorm,
         patience: opts.patience,
         lrPatience: opts.lrPatience,
@@ -182,8 +221,13 @@ export function trainCommand(): Command {
         );
       const { runTrain } = await import('../train/run.js'); // loaded on use: --help stays fast
       const r = await withRunLock(config.runDir, 'train', async () => {
-        const replaceEarlierTraining = await guardTrainDir(config.runDir, { resume: config.resume, overwrite: opts.overwrite });
-        return runTrain(config, { replaceEarlierTraining });
+        // scst from the run's own train/best: that training is kept (moved to train-xe/), not replaced.
+        const keepCrossEntropyTraining = config.objective === 'scst' && !config.resume && config.initFrom === undefined;
+        if (keepCrossEntropyTraining) await recoverInterruptedOverwrite(config.runDir);
+        const replaceEarlierTraining = keepCrossEntropyTraining
+          ? false
+          : await guardTrainDir(config.runDir, { resume: config.resume, overwrite: opts.overwrite });
+        return runTrain(config, { replaceEarlierTraining, keepCrossEntropyTraining });
       });
       if (opts.json) {
         result(
@@ -194,6 +238,7 @@ export function trainCommand(): Command {
               interrupted: r.interrupted,
               bestEpoch: r.state.bestEpoch,
               bestLoss: r.state.bestValLoss,
+              ...(r.state.bestScore !== undefined ? { bestScore: r.state.bestScore } : {}),
               epochs: r.state.history,
             },
             null,

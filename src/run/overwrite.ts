@@ -96,6 +96,36 @@ export async function replaceTraining(runDir: string): Promise<ReplacedTraining>
   };
 }
 
+/**
+ * `train --objective scst` on the run's own cross-entropy training keeps that training here, beside
+ * `train/` (which then holds the self-critical one): nothing is replaced.
+ */
+export const KEPT_XE_TRAINING_DIR = 'train-xe';
+
+/**
+ * Moves `train/` to `train-xe/` before self-critical training writes its own `train/`: `restore` puts
+ * it back when the new training saved nothing (a failure), `commit` keeps the move. Call with the run's lock held.
+ */
+export async function keepCrossEntropyTraining(runDir: string): Promise<ReplacedTraining> {
+  const trainDir = runPath(runDir, 'trainDir');
+  const kept = path.join(runDir, KEPT_XE_TRAINING_DIR);
+  info(`train: the cross-entropy training moves to ${kept}; the self-critical one is written to ${trainDir}`);
+  await fs.rename(trainDir, kept);
+  let settled = false;
+  return {
+    async commit() {
+      settled = true;
+    },
+    async restore() {
+      if (settled || hasCheckpoint(trainDir)) return;
+      settled = true;
+      await fs.rm(trainDir, { recursive: true, force: true });
+      await fs.rename(kept, trainDir);
+      info(`train: the cross-entropy training is back in ${trainDir}`);
+    },
+  };
+}
+
 /** Something a command reads, which the folder it replaces must never be or contain. */
 export interface ReadInput {
   path: string;

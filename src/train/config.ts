@@ -12,7 +12,32 @@ import type { LoopConfig } from './loop.js';
 export type EngineChoice = 'auto' | 'onnx' | 'tfjs';
 export const ENGINE_CHOICES: EngineChoice[] = ['auto', 'onnx', 'tfjs'];
 
+/** `train --objective`: teacher-forced cross-entropy, or self-critical training (src/train/scst.ts). */
+export type Objective = 'xe' | 'scst';
+export const OBJECTIVES: Objective[] = ['xe', 'scst'];
+/** `train --scst-baseline`: the mean reward of the image's other samples, or its greedy caption's reward. */
+export type ScstBaseline = 'mean' | 'greedy';
+export const SCST_BASELINES: ScstBaseline[] = ['mean', 'greedy'];
+
+/** What a self-critical training was fine-tuned from (recorded in its checkpoints' trainConfig). */
+export interface FineTunedFrom {
+  /** The checkpoint folder: relative to the run folder when it is the run's own (train-xe/best), else absolute. */
+  checkpoint: string;
+  epoch: number;
+  /** The checkpoint.json seal (src/model/checkpoint.ts): which checkpoint exactly. */
+  contentSha256: string;
+}
+
 export interface TrainConfig extends LoopConfig, DecoderOptions {
+  /** Unset = 'xe'. */
+  objective?: Objective;
+  /** scst: captions sampled per image per step (K). */
+  scstSamples?: number;
+  scstBaseline?: ScstBaseline;
+  /** scst: the checkpoint folder to fine-tune; unset = the run's train/best. Not saved (fineTunedFrom is). */
+  initFrom?: string;
+  /** scst: set by train, recorded in the checkpoints. */
+  fineTunedFrom?: FineTunedFrom;
   runDir: string;
   backend: BackendChoice;
   /** Which decoder to train (src/model/registry.ts). */
@@ -81,4 +106,16 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   // most, so every 5 minutes costs well under 1% of the time while an hour-long epoch loses little.
   checkpointEveryMinutes: 5,
   resume: false,
+  objective: 'xe', // cross-entropy first: self-critical training fine-tunes a trained model
+  // 5 samples per image: Rennie et al.'s and ruotianluo/ImageCaptioning.pytorch's usual choice
+  // (the mean of the other 4 is a steady baseline; the cost grows with K).
+  scstSamples: 5,
+  // The mean of the other samples needs no extra greedy decode per step (ruotianluo's "new SCST").
+  scstBaseline: 'mean',
 };
+
+/**
+ * scst's learning rate when --lr is not given: fine-tuning a trained model with a noisy gradient;
+ * ruotianluo/ImageCaptioning.pytorch's SCST configs use 5e-5 (cross-entropy's 1e-3 undoes the training).
+ */
+export const SCST_LEARNING_RATE = 5e-5;

@@ -14,6 +14,10 @@ export interface EpochRecord {
   learningRate: number;
   seconds: number;
   samplesPerSecond: number;
+  /** Self-critical training: the mean reward (CIDEr-D) of the epoch's samples. */
+  meanReward?: number;
+  /** Self-critical training: dev CIDEr-D of greedy decoding after the epoch (what picks best/). */
+  devCiderD?: number;
 }
 
 const COLORS = { train: '#1f77b4', val: '#d62728' };

@@ -7,7 +7,7 @@ import type { Example, TrainingData } from './data.js';
 import { readAheadAfter } from './feature-store.js';
 import type { EpochRecord } from './history.js';
 import { assertFiniteLoss } from './non-finite.js';
-import type { Replicas } from './replicas.js';
+import type { Replicas, StepResult } from './replicas.js';
 
 export interface LoopConfig {
   epochs: number;
@@ -41,11 +41,13 @@ export interface TrainState {
   batch: number;
   learningRate: number;
   bestValLoss: number | null;
+  /** With an objective (self-critical training): the best dev score (higher is better) that picks best/. */
+  bestScore?: number | null;
   bestEpoch: number | null;
   epochsWithoutImprovement: number;
   epochsSinceLrChange: number;
   /** Sums over the batches done so far in the current epoch. */
-  partial: { lossSum: number; correct: number; tokens: number; captions: number; seconds: number };
+  partial: { lossSum: number; correct: number; tokens: number; captions: number; seconds: number; rewardSum?: number; samples?: number };
   history: EpochRecord[];
   finished: boolean;
 }
@@ -87,6 +89,17 @@ export interface LoopHooks {
 
 export type StopReason = 'signal' | 'max-steps';
 
+/**
+ * A training objective other than teacher-forced cross-entropy (self-critical training, src/train/scst.ts):
+ * what an epoch plans its batches over, its step, and the dev score that picks the best epoch.
+ */
+export interface LoopObjective {
+  examples: Example[];
+  step(picks: number[], seed: number): Promise<StepResult & { rewardSum: number; samples: number }>;
+  /** Higher is better; undefined without a dev split (then the mean reward picks the best epoch). */
+  devScore(): Promise<number | undefined>;
+}
+
 /** Captions per optimizer step: the micro-batches of one step together. */
 export function stepCaptions(config: Pick<LoopConfig, 'batchSize' | 'accumulate'>): number {
   return config.batchSize * (config.accumulate ?? 1);
@@ -107,14 +120,18 @@ export async function trainLoop(ctx: {
   config: LoopConfig;
   state: TrainState;
   hooks?: LoopHooks;
+  /** Unset: teacher-forced cross-entropy on data.train's captions. */
+  objective?: LoopObjective;
 }): Promise<TrainState> {
   const { replicas, optimizer, data, config, state } = ctx;
   const hooks = ctx.hooks ?? {};
+  const { objective } = ctx;
+  const examples = objective?.examples ?? data.train;
   let steps = 0;
   let stopReason: StopReason = 'signal';
   while (state.epoch < config.epochs && !state.finished) {
     const epoch = state.epoch; // 0-based; reported 1-based
-    const plan = planEpoch(data.train, { batchSize: stepCaptions(config), seed: config.seed, epoch, shuffle: true });
+    const plan = planEpoch(examples, { batchSize: stepCaptions(config), seed: config.seed, epoch, shuffle: true });
     hooks.onEpochStart?.(epoch, plan.length, state.batch);
     optimizer.learningRate = state.learningRate;
     const warmup = config.warmupSteps ?? 0;
@@ -126,13 +143,20 @@ export async function trainLoop(ctx: {
       if (globalStep < warmup) optimizer.learningRate = (state.learningRate * (globalStep + 1)) / warmup;
       else if (warmup) optimizer.learningRate = state.learningRate;
       // The next batches' features are read (disk store) while this one trains.
-      readAheadAfter(data.features, data.train, plan, index);
-      const r = await replicas.step(plan[index], mixSeed(config.seed, epoch, index));
+      readAheadAfter(data.features, examples, plan, index);
+      const seed = mixSeed(config.seed, epoch, index);
+      const r: StepResult & { rewardSum?: number; samples?: number } = objective
+        ? await objective.step(plan[index], seed)
+        : await replicas.step(plan[index], seed);
       assertFiniteLoss(r.loss, { epoch: epoch + 1, batch: index + 1 });
       state.partial.lossSum += r.loss * r.count;
       state.partial.correct += r.correct;
       state.partial.tokens += r.count;
       state.partial.captions += plan[index].length;
+      if (r.rewardSum !== undefined) {
+        state.partial.rewardSum = (state.partial.rewardSum ?? 0) + r.rewardSum;
+        state.partial.samples = (state.partial.samples ?? 0) + (r.samples ?? 0);
+      }
       state.partial.seconds = startSeconds + (performance.now() - started) / 1000;
       state.batch = index + 1;
       steps++;
@@ -175,11 +199,21 @@ export async function trainLoop(ctx: {
       seconds: (performance.now() - started) / 1000 + startSeconds,
       samplesPerSecond: p.captions / Math.max(p.seconds, 1e-9),
     };
-    // Without a dev split, the training loss picks the best epoch.
-    const monitored = record.valLoss ?? record.trainLoss;
-    const improved = state.bestValLoss === null || monitored < state.bestValLoss;
+    let improved: boolean;
+    if (objective) {
+      record.meanReward = (p.rewardSum ?? 0) / Math.max(p.samples ?? 0, 1);
+      const dev = await objective.devScore();
+      if (dev !== undefined) record.devCiderD = dev;
+      const score = dev ?? record.meanReward;
+      improved = state.bestScore === undefined || state.bestScore === null || score > state.bestScore;
+      if (improved) state.bestScore = score;
+    } else {
+      // Without a dev split, the training loss picks the best epoch.
+      const monitored = record.valLoss ?? record.trainLoss;
+      improved = state.bestValLoss === null || monitored < state.bestValLoss;
+      if (improved) state.bestValLoss = monitored;
+    }
     if (improved) {
-      state.bestValLoss = monitored;
       state.bestEpoch = epoch + 1;
       state.epochsWithoutImprovement = 0;
       state.epochsSinceLrChange = 0;

@@ -25,13 +25,21 @@ export interface StepResult {
   count: number;
 }
 
+/** What one training step trains on, besides its picks and seed. */
+export interface StepOptions {
+  /** One loss weight per pick (default 1: plain cross-entropy; see src/train/objective.ts). */
+  weights?: ArrayLike<number>;
+  /**
+   * The captions `picks` index (default data.train): self-critical training passes the captions it
+   * sampled, on the rows of data.features.
+   */
+  examples?: Example[];
+}
+
 export interface Replicas {
   readonly count: number;
-  /**
-   * One training step on the captions `picks` of data.train (dropout masks from `seed`), each with
-   * its loss weight (default 1: plain cross-entropy; see src/train/objective.ts).
-   */
-  step(picks: number[], seed: number, weights?: ArrayLike<number>): Promise<StepResult>;
+  /** One training step on the captions `picks` of opts.examples (default data.train), dropout masks from `seed`. */
+  step(picks: number[], seed: number, opts?: StepOptions): Promise<StepResult>;
   /** Loss and accuracy over batches of `examples`, no dropout. Batches are shared out between replicas. */
   evaluate(examples: Example[], plan: number[][]): Promise<{ lossSum: number; correct: number; tokens: number }>;
   close(): Promise<void>;
@@ -132,7 +140,8 @@ export async function startReplicas(ctx: {
 
   return {
     count: ctx.count,
-    async step(picks, seed, weights) {
+    async step(picks, seed, opts = {}) {
+      const { weights, examples = data.train } = opts;
       // Micro-batches of microBatchSize captions (gradient accumulation), each shared out between the
       // replicas; a wave runs one shard per replica at once. Each shard's gradient is of its own mean
       // loss: weighted by its share of the step's words, the shards sum to the whole batch's gradient.
@@ -140,13 +149,13 @@ export async function startReplicas(ctx: {
         shardPicks(m.picks, ctx.count).map((s) => ({ offset: m.offset + s.offset, picks: s.picks })),
       );
       const spec = (offset: number) => ({ rate: dropout, seed, sites, firstCaption: offset });
-      const rows = await data.features.rows(batchRows(data.train, picks));
+      const rows = await data.features.rows(batchRows(examples, picks));
       const build = (s: { offset: number; picks: number[] }) =>
-        buildBatch(data.train, s.picks, rows, data.featureSize, {
+        buildBatch(examples, s.picks, rows, data.featureSize, {
           ...(weights ? { weights: Array.from({ length: s.picks.length }, (_, i) => weights[s.offset + i]) } : {}),
         });
       let count = 0;
-      for (const p of picks) count += data.train[p].ids.length + 1;
+      for (const p of picks) count += examples[p].ids.length + 1;
       let lossSum = 0;
       let correct = 0;
       let deviceSum: tf.Tensor[] | undefined;

@@ -15,16 +15,18 @@ import {
   readCheckpoint,
   saveCheckpoint,
   type CheckpointContent,
+  type CheckpointMeta,
 } from '../model/checkpoint.js';
 import type { BaseSizes } from '../model/decoder.js';
 import { DECODERS, decoderFor } from '../model/registry.js';
 import { KEPT_EPOCHS_SUBDIR, runPath } from '../run/layout.js';
-import { replaceTraining, type ReplacedTraining } from '../run/overwrite.js';
+import { keepCrossEntropyTraining, KEPT_XE_TRAINING_DIR, replaceTraining, type ReplacedTraining } from '../run/overwrite.js';
 import { heldImageCount, loadTrainingData, readPreparedRun, resolveFeaturesDtype, type OpenFeatures, type TrainingData } from './data.js';
 import { defaultFeatureMemoryBytes, resolveFeatureStore } from './feature-store.js';
 import { openCachedFeatures } from './features.js';
 import { writeHistory } from './history.js';
-import type { TrainConfig } from './config.js';
+import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from './config.js';
+import { startScst } from './scst.js';
 import { openTensorBoard } from './keras-logs.js';
 import { freshState, stepCaptions, trainLoop, type TrainState } from './loop.js';
 import { assertTrainFits, availableMemory, type MemoryAvailable } from './memory.js';
@@ -51,6 +53,11 @@ export interface TrainDeps {
   replaceEarlierTraining?: boolean;
   /** The memory training may use (tests); default: the cgroup limit or the machine's memory. */
   memory?: MemoryAvailable;
+  /**
+   * `--objective scst` from the run's own train/best: that training moves to <run>/train-xe once
+   * everything is validated (src/run/overwrite.ts keepCrossEntropyTraining), back when nothing was saved.
+   */
+  keepCrossEntropyTraining?: boolean;
 }
 
 export interface TrainResult {
@@ -80,6 +87,7 @@ function metaFor(ctx: {
     featureStore: _s,
     featureMemoryMb: _m,
     maxSteps: _n,
+    initFrom: _i,
     ...trainConfig
   } = config;
   return {
@@ -168,6 +176,13 @@ async function train(config: TrainConfig, deps: TrainDeps): Promise<TrainResult>
       resume: true,
     };
   }
+  // Self-critical training starts from a trained checkpoint (read now: its decoder decides the rest).
+  let init: Awaited<ReturnType<typeof readCheckpoint>> | undefined;
+  let initDir: string | undefined;
+  if (config.objective === 'scst' && !config.resume) {
+    ({ init, initDir } = await readScstStart(config, deps));
+    spec = decoderFor(init.meta.architecture) ?? spec;
+  }
   const prepared = await readPreparedRun(config.runDir, spec.features);
   const dataSizes = {
     vocabSize: prepared.vocab.tokens.length,
@@ -175,7 +190,21 @@ async function train(config: TrainConfig, deps: TrainDeps): Promise<TrainResult>
     dropout: config.dropout,
     maxLength: prepared.prepare.maxCaptionLength + 2,
   };
-  const sizes = resumed ? spec.sizesFrom(resumed.meta as unknown as Record<string, unknown>) : spec.sizesFor(dataSizes, config);
+  // Self-critical steps run without dropout (src/train/scst.ts): the samples are drawn without it.
+  const sizes = resumed
+    ? spec.sizesFrom(resumed.meta as unknown as Record<string, unknown>)
+    : init
+      ? { ...spec.sizesFrom(init.meta as unknown as Record<string, unknown>), dropout: 0 }
+      : spec.sizesFor(dataSizes, config);
+  if (init && initDir)
+    config = {
+      ...config,
+      fineTunedFrom: {
+        checkpoint: deps.keepCrossEntropyTraining ? `${KEPT_XE_TRAINING_DIR}/best` : path.resolve(initDir),
+        epoch: init.meta.epoch,
+        contentSha256: init.meta.contentSha256,
+      },
+    };
   // Before anything large is allocated (the feature matrix, the weights, the engine's arrays).
   const engineName = resolveEngine(config.engine, backend).name;
   const featuresDtype = resolveFeaturesDtype(config.featuresDtype ?? 'auto', prepared.encoder.featureShape);
@@ -212,7 +241,7 @@ async function train(config: TrainConfig, deps: TrainDeps): Promise<TrainResult>
     prepared,
   });
   try {
-    return await trainOn(data, { config, spec, sizes, resumed, backend, deps, tensorboard });
+    return await trainOn(data, { config, spec, sizes, resumed, init, initDir, backend, deps, tensorboard });
   } finally {
     await data.features.close();
   }
@@ -223,6 +252,9 @@ interface TrainContext {
   spec: NonNullable<ReturnType<typeof decoderFor>>;
   sizes: BaseSizes;
   resumed?: Awaited<ReturnType<typeof readCheckpoint>>;
+  /** --objective scst (not resumed): the checkpoint it fine-tunes, and its folder. */
+  init?: Awaited<ReturnType<typeof readCheckpoint>>;
+  initDir?: string;
   backend: BackendInfo;
   deps: TrainDeps;
   tensorboard?: ReturnType<typeof openTensorBoard>;
@@ -230,7 +262,7 @@ interface TrainContext {
 
 /** Everything after loading the data (the caller closes its feature store). */
 async function trainOn(data: TrainingData, ctx: TrainContext): Promise<TrainResult> {
-  const { spec, sizes, resumed, backend, deps, tensorboard } = ctx;
+  const { spec, sizes, resumed, init, backend, deps, tensorboard } = ctx;
   let config = ctx.config;
   const bestDir = defaultCheckpointDir(config.runDir);
   const lastDir = lastCheckpointDir(config.runDir);
@@ -250,6 +282,8 @@ async function trainOn(data: TrainingData, ctx: TrainContext): Promise<TrainResu
       );
     }
   }
+  if (init) assertScstStartFits(init.meta, data, path.join(ctx.initDir as string, 'checkpoint.json'));
+  const scstRun = config.objective === 'scst';
   const state: TrainState = resumed ? (resumed.meta.trainState as unknown as TrainState) : freshState(config.learningRate);
   state.finished = false;
   const engine = await startTrainingEngine({
@@ -257,31 +291,51 @@ async function trainOn(data: TrainingData, ctx: TrainContext): Promise<TrainResu
     backend,
     spec,
     sizes,
-    initialWeights: resumed ? resumed.weights : spec.initialWeights(sizes, config.seed),
+    initialWeights: resumed ? resumed.weights : init ? init.weights : spec.initialWeights(sizes, config.seed),
     adam: { learningRate: config.learningRate, clipNorm: config.clipNorm },
     data,
     batchSize: config.batchSize,
-    labelSmoothing: config.labelSmoothing,
+    // Self-critical terms must be -log p: no smoothing.
+    labelSmoothing: scstRun ? 0 : config.labelSmoothing,
     replicas: config.replicas as number,
   });
+  const scst = scstRun
+    ? startScst({
+        engine,
+        data,
+        spec,
+        sizes,
+        samples: config.scstSamples ?? DEFAULT_TRAIN_CONFIG.scstSamples ?? 5,
+        baseline: config.scstBaseline ?? 'mean',
+      })
+    : undefined;
   const optimizer = engine.optimizer;
   if (resumed?.optimizer) optimizer.setState(resumed.optimizer);
   info(`${describeBackend(backend)}; ${engine.description}`);
 
-  const stepsPerEpoch = Math.ceil(data.train.length / stepCaptions(config));
+  const stepsPerEpoch = Math.ceil((scst ? scst.examples.length : data.train.length) / stepCaptions(config));
   // Warm-up unset (no --warmup-steps): the decoder's own, in epochs (the transformer's), else none.
+  // Self-critical training fine-tunes: no warm-up unless asked for.
   if (config.warmupSteps === undefined)
-    config = { ...config, warmupSteps: Math.round((spec.trainingDefaults?.warmupEpochs ?? 0) * stepsPerEpoch) };
+    config = { ...config, warmupSteps: scst ? 0 : Math.round((spec.trainingDefaults?.warmupEpochs ?? 0) * stepsPerEpoch) };
   const fs = data.encoder.featureShape;
   const shape = fs.length === 1 ? `${fs[0]}-d` : fs.join('x');
   info(
     `train: decoder ${spec.architecture}, ${data.images.length} images, ${data.train.length} training / ${data.dev.length} dev captions, vocabulary ${sizes.vocabSize}, ` +
       `features ${shape} (${data.encoder.architecture}, held as ${data.features.dtype}), ${stepsPerEpoch} steps per epoch of ${config.accumulate && config.accumulate > 1 ? `${config.accumulate} x ` : ''}${config.batchSize}, ` +
-      `lr ${config.learningRate}${config.warmupSteps ? ` after ${config.warmupSteps} warm-up steps` : ''}, dropout ${config.dropout}` +
+      `lr ${config.learningRate}${config.warmupSteps ? ` after ${config.warmupSteps} warm-up steps` : ''}, dropout ${sizes.dropout}` +
       (resumed ? `, resuming after epoch ${state.epoch}${state.batch ? ` batch ${state.batch}` : ''}` : ''),
   );
   info(`train: feature store ${data.features.kind} (${data.featureStoreWhy})`);
-  if (!data.dev.length) info('train: no dev captions: the best checkpoint is chosen by training loss');
+  if (scst)
+    info(
+      `train: self-critical training (CIDEr-D reward, end token counted as a word) from ${config.fineTunedFrom?.checkpoint ?? 'the resumed checkpoint'}: ` +
+        `${config.scstSamples} samples per image, baseline ${config.scstBaseline}, ${config.batchSize} images per step; best/ chosen by dev CIDEr-D of greedy decoding`,
+    );
+  if (!data.dev.length) info(`train: no dev captions: the best checkpoint is chosen by ${scst ? 'mean reward' : 'training loss'}`);
+  // Where self-critical training starts from, to compare its epochs with.
+  if (scst && init && data.dev.length)
+    info(`train: dev CIDEr-D of the checkpoint fine-tuned (greedy): ${(await scst.devScore())?.toFixed(4)}`);
 
   // SIGINT/SIGTERM (src/util/signals.ts): stop after this batch and save a resumable checkpoint.
   const unsubscribe = onStopRequest(
@@ -308,12 +362,14 @@ async function trainOn(data: TrainingData, ctx: TrainContext): Promise<TrainResu
   };
   try {
     if (deps.replaceEarlierTraining) replaced = await replaceTraining(config.runDir);
+    else if (deps.keepCrossEntropyTraining) replaced = await keepCrossEntropyTraining(config.runDir);
     await trainLoop({
       replicas: engine,
       optimizer,
       data,
       config,
       state,
+      ...(scst ? { objective: scst } : {}),
       hooks: {
         onEpochStart: (epoch, batches, start) => {
           firstStepAt ??= performance.now();
@@ -333,7 +389,10 @@ async function trainOn(data: TrainingData, ctx: TrainContext): Promise<TrainResu
         },
         onEpochEnd: async (r, s, improved) => {
           bar?.stop();
-          const val = r.valLoss === null ? 'no dev split' : `val loss ${r.valLoss.toFixed(4)} acc ${(r.valAccuracy ?? 0).toFixed(3)}`;
+          const val =
+            (r.valLoss === null ? 'no dev split' : `val loss ${r.valLoss.toFixed(4)} acc ${(r.valAccuracy ?? 0).toFixed(3)}`) +
+            (r.meanReward === undefined ? '' : ` | mean reward ${r.meanReward.toFixed(4)}`) +
+            (r.devCiderD === undefined ? '' : ` | dev CIDEr-D ${r.devCiderD.toFixed(4)}`);
           info(
             `epoch ${r.epoch}/${config.epochs}: train loss ${r.trainLoss.toFixed(4)} acc ${r.trainAccuracy.toFixed(3)} | ${val} | lr ${r.learningRate.toExponential(2)} | ` +
               `${formatSeconds(r.seconds)}, ${r.samplesPerSecond.toFixed(0)} captions/s${improved ? ' | best' : ''}${s.finished ? ' | early stop' : ''}`,
@@ -370,14 +429,72 @@ async function trainOn(data: TrainingData, ctx: TrainContext): Promise<TrainResu
     throw e;
   } finally {
     bar?.stop();
+    scst?.dispose();
     await engine.close();
     unsubscribe();
   }
   if (!interrupted)
     info(
-      `train: best epoch ${state.bestEpoch ?? '-'} (loss ${state.bestValLoss?.toFixed(4) ?? '-'}), checkpoints in ${bestDir} and ${lastDir}, curves in ${historyPng}`,
+      `train: best epoch ${state.bestEpoch ?? '-'} (${scst ? `${data.dev.length ? 'dev CIDEr-D' : 'mean reward'} ${state.bestScore?.toFixed(4) ?? '-'}` : `loss ${state.bestValLoss?.toFixed(4) ?? '-'}`}), checkpoints in ${bestDir} and ${lastDir}, curves in ${historyPng}`,
     );
   return { state, bestDir, lastDir, interrupted, historyPng };
+}
+
+/** `--objective scst` (not resumed): the checkpoint it fine-tunes, refused before anything is touched. */
+async function readScstStart(
+  config: TrainConfig,
+  deps: TrainDeps,
+): Promise<{ init: Awaited<ReturnType<typeof readCheckpoint>>; initDir: string }> {
+  const samples = config.scstSamples ?? 5;
+  if (!Number.isInteger(samples) || samples < 1)
+    throw new CapgenError('USAGE', `--scst-samples must be a whole number of 1 or more, got ${samples}`, {
+      hint: 'self-critical training samples K captions per image (default 5)',
+    });
+  if ((config.scstBaseline ?? 'mean') === 'mean' && samples < 2)
+    throw new CapgenError('USAGE', '--scst-baseline mean needs --scst-samples 2 or more (the baseline is the mean of the other samples)', {
+      hint: 'raise --scst-samples, or use --scst-baseline greedy',
+    });
+  const initDir = config.initFrom ?? defaultCheckpointDir(config.runDir);
+  if (deps.keepCrossEntropyTraining && existsSync(path.join(config.runDir, KEPT_XE_TRAINING_DIR)))
+    throw new CapgenError(
+      'USAGE',
+      `this run already keeps a cross-entropy training in ${KEPT_XE_TRAINING_DIR}/, which self-critical training would replace`,
+      {
+        file: path.join(config.runDir, KEPT_XE_TRAINING_DIR),
+        hint: `fine-tune it again with --init-from ${path.join(config.runDir, KEPT_XE_TRAINING_DIR, 'best')} --overwrite, or --resume the self-critical training`,
+      },
+    );
+  if (!existsSync(path.join(initDir, 'checkpoint.json')))
+    throw new CapgenError('NOT_FOUND', `--objective scst fine-tunes a trained checkpoint, and ${initDir} holds none`, {
+      file: initDir,
+      hint: config.initFrom
+        ? 'give --init-from a checkpoint folder (one with checkpoint.json, e.g. <run>/train/best)'
+        : 'train with cross-entropy first (`capgen train` without --objective), or name a checkpoint with --init-from',
+    });
+  const init = await readCheckpoint(initDir);
+  if (config.initFrom === undefined && init.meta.trainConfig.objective === 'scst')
+    throw new CapgenError('USAGE', "this run's train/best is already a self-critical training", {
+      file: path.join(initDir, 'checkpoint.json'),
+      hint: 'continue it with --resume, or fine-tune a checkpoint of your choice with --init-from DIR --overwrite',
+    });
+  return { init, initDir };
+}
+
+/** The checkpoint to fine-tune must fit the run: its vocabulary, encoder and training split. */
+function assertScstStartFits(meta: CheckpointMeta, data: TrainingData, metaFile: string): void {
+  assertSameEncoder(meta.encoder, data.encoder, metaFile);
+  if (JSON.stringify(meta.vocab.tokens) !== JSON.stringify(data.vocab.tokens))
+    throw new CapgenError(
+      'MISMATCH',
+      `the checkpoint to fine-tune has another vocabulary (${meta.vocab.tokens.length} words) than the run's (${data.vocab.tokens.length})`,
+      { file: metaFile, hint: 'fine-tune a checkpoint trained on this run folder (or one prepared with the same vocabulary)' },
+    );
+  if (meta.featureSize !== data.featureSize)
+    throw new CapgenError('MISMATCH', `the checkpoint's feature size (${meta.featureSize}) differs from the run's (${data.featureSize})`, {
+      file: metaFile,
+      hint: 'fine-tune a checkpoint trained on these features',
+    });
+  assertSameTrainSplit(meta, data.trainImages, metaFile);
 }
 
 /** Saves this epoch's weights in <train>/epochs/epoch-NNN and removes the epochs before the last `keep`. */

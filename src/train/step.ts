@@ -164,18 +164,19 @@ export async function startTrainingEngine<S extends BaseSizes>(ctx: EngineContex
     count: 1,
     optimizer,
     weights: () => Object.fromEntries(names.map((n, k) => [n, optimizer.hostWeights[k]])),
-    async step(picks, seed, weights): Promise<StepResult> {
-      const timeSteps = batchTimeSteps(data.train, picks, { timeStepMultiple: ONNX_TIME_STEP_MULTIPLE });
+    async step(picks, seed, opts = {}): Promise<StepResult> {
+      const { weights, examples = data.train } = opts;
+      const timeSteps = batchTimeSteps(examples, picks, { timeStepMultiple: ONNX_TIME_STEP_MULTIPLE });
       const shards = lengthShards(picks, ctx.batchSize, timeSteps, ctx.fullBatchTimeSteps ?? FULL_BATCH_TIME_STEPS);
       let scoredWords = 0;
-      for (const p of picks) scoredWords += data.train[p].ids.length + 1;
+      for (const p of picks) scoredWords += examples[p].ids.length + 1;
       const sum = { loss: 0, correct: 0, count: 0 };
-      const rows = await data.features.rows(batchRows(data.train, picks));
+      const rows = await data.features.rows(batchRows(examples, picks));
       let offset = 0;
       for (const shard of shards.picks) {
         // Padded to the shard size, at the batch's length: one graph per length, whatever the batch's
         // size; each caption's dropout mask is the one it gets in the whole batch.
-        const batch = buildBatch(data.train, shard, rows, data.featureSize, {
+        const batch = buildBatch(examples, shard, rows, data.featureSize, {
           padTo: shards.shardSize,
           timeStepMultiple: ONNX_TIME_STEP_MULTIPLE,
           minTimeSteps: timeSteps,

@@ -75,8 +75,8 @@ describe('gradient accumulation', () => {
         replicas: e.replicas,
       });
       try {
-        const first = await engine.step(picks, 11, stepWeights);
-        const second = await engine.step(picks, 12, stepWeights);
+        const first = await engine.step(picks, 11, { weights: stepWeights });
+        const second = await engine.step(picks, 12, { weights: stepWeights });
         const w = engine.weights();
         return {
           losses: [first.loss, second.loss],
@@ -105,7 +105,7 @@ describe('gradient accumulation', () => {
       const optimizer = new DeviceAdam(model.variables, { learningRate: 0.01, clipNorm: 5 });
       const replicas = await startReplicas({ count: 1, backend: 'cpu', model, optimizer, data, labelSmoothing: 0.1, microBatchSize });
       const before = tf.memory().numTensors;
-      await replicas.step(picks, 11, [1, 2, 0, 1, 0.5, 1]);
+      await replicas.step(picks, 11, { weights: [1, 2, 0, 1, 0.5, 1] });
       await replicas.step(picks, 12);
       expect(tf.memory().numTensors).toBe(before); // the device sums are disposed
       const w = optimizer.currentWeights().map((a) => Float32Array.from(a));

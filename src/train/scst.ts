@@ -1,0 +1,200 @@
+// Self-critical sequence training (Rennie et al. 2017, `train --objective scst`): per step, for each
+// image of the batch (one per image, not per caption), K captions sampled from the model as it is now
+// (src/decode/sample.ts, through the shared StepDecoder interface), each rewarded with its CIDEr-D
+// against the image's training references; advantage = reward - baseline (the mean reward of the
+// image's other samples, or the reward of its greedy caption); then one training step of the engine
+// on the samples as teacher-forced targets, each with weight = its advantage. The one loss
+// (src/train/objective.ts: weights multiply each caption's word terms, the sum divided by the step's
+// scored words) then is
+//   loss = -(1/N) sum over samples s of (r_s - b_s) log p(s),  N = the samples' words (end tokens included),
+// the normalisation of ruotianluo/ImageCaptioning.pytorch's RewardCriterion (a mean over words).
+// Label smoothing is off (the term must be -log p) and so is dropout (the samples are drawn from the
+// model without dropout: the gradient is that of the distribution sampled from).
+// The reward's convention: the end token counts as a word ('<end>' appended to every sample and every
+// reference), so a caption that stops mid-phrase loses the n-grams that end a reference; document
+// frequencies are the training split's, counted once.
+import * as tf from '@tensorflow/tfjs';
+import { greedySearch } from '../decode/greedy.js';
+import { sampleSearch } from '../decode/sample.js';
+import { DEFAULT_DECODE_BATCH_SIZE, DEFAULT_DECODE_OPTIONS } from '../decode/types.js';
+import { ciderD, CiderDScorer } from '../evaluate/metrics/cider.js';
+import type { BaseSizes, DecoderSpec } from '../model/decoder.js';
+import { TfjsDecoder } from '../model/tfjs-decoder.js';
+import type { ScstBaseline } from './config.js';
+import type { Example, TrainingData } from './data.js';
+import { batchRows } from './feature-store.js';
+import type { StepResult } from './replicas.js';
+import type { TrainingEngine } from './step.js';
+
+/** The word the end token is in rewards: appended to samples and references alike. */
+export const END_WORD = '<end>';
+
+/** Reward-side words of a caption: its vocabulary words, then END_WORD. */
+export function rewardWords(ids: ArrayLike<number>, tokens: readonly string[]): string[] {
+  const words = Array.from(ids, (id) => tokens[id]);
+  words.push(END_WORD);
+  return words;
+}
+
+/** The images of `captions` (first appearance order) and each one's captions (indices into `captions`). */
+export function captionsByImage(captions: readonly Example[]): { rows: number[]; captions: number[][] } {
+  const at = new Map<number, number>();
+  const rows: number[] = [];
+  const groups: number[][] = [];
+  captions.forEach((c, i) => {
+    let k = at.get(c.imageRow);
+    if (k === undefined) {
+      k = rows.length;
+      at.set(c.imageRow, k);
+      rows.push(c.imageRow);
+      groups.push([]);
+    }
+    groups[k].push(i);
+  });
+  return { rows, captions: groups };
+}
+
+/** Baseline 'mean': each sample's baseline is the mean reward of its image's other K - 1 samples. */
+export function meanBaselineAdvantages(rewards: readonly number[], samplesPerImage: number): number[] {
+  const k = samplesPerImage;
+  const out: number[] = [];
+  for (let first = 0; first < rewards.length; first += k) {
+    let sum = 0;
+    for (let i = 0; i < k; i++) sum += rewards[first + i];
+    for (let i = 0; i < k; i++) out.push(rewards[first + i] - (sum - rewards[first + i]) / (k - 1));
+  }
+  return out;
+}
+
+/** One step's samples: K per image, in image order, each with its reward and its loss weight. */
+export interface ScstDraw {
+  sampled: Example[];
+  rewards: number[];
+  /** reward - baseline: the samples' loss weights. */
+  advantages: number[];
+}
+
+export interface ScstStepResult extends StepResult {
+  /** Sum of the samples' rewards, and how many there were. */
+  rewardSum: number;
+  samples: number;
+}
+
+export interface ScstOptions {
+  engine: TrainingEngine;
+  data: TrainingData;
+  spec: DecoderSpec;
+  sizes: BaseSizes;
+  /** Samples per image (K). */
+  samples: number;
+  baseline: ScstBaseline;
+}
+
+/** What the training loop drives for `--objective scst` (src/train/loop.ts LoopObjective). */
+export interface Scst {
+  /** One per training image (its first caption): what an epoch plans its batches over. */
+  examples: Example[];
+  step(picks: number[], seed: number): Promise<ScstStepResult>;
+  /** step = draw, then train (tests look in between). */
+  draw(picks: number[], seed: number): Promise<ScstDraw>;
+  train(drawn: ScstDraw, seed: number): Promise<ScstStepResult>;
+  /** Dev CIDEr-D of greedy decoding (eval's default decoding), references as the vocabulary writes them. */
+  devScore(): Promise<number | undefined>;
+  /** The reward of each sampled caption of one image (tests): CIDEr-D against its training references. */
+  reward(imageRow: number, ids: ArrayLike<number>): number;
+  dispose(): void;
+}
+
+export function startScst(opts: ScstOptions): Scst {
+  const { engine, data, samples: k } = opts;
+  const tokens = data.vocab.tokens;
+  const maxLength = data.prepare.maxCaptionLength;
+  const featureShape = data.encoder.featureShape;
+  const byImage = captionsByImage(data.train);
+  const examples = byImage.captions.map((group) => data.train[group[0]]);
+  const groupOfRow = new Map(byImage.rows.map((row, g) => [row, g]));
+  const referencesOf = (row: number) => byImage.captions[groupOfRow.get(row) as number].map((c) => rewardWords(data.train[c].ids, tokens));
+  // Document frequencies over the training split's images, once (n-gram counts, not the captions, are kept).
+  const scorer = new CiderDScorer(
+    (function* () {
+      for (const row of byImage.rows) yield referencesOf(row);
+    })(),
+  );
+  // The sampling decoder: the in-training weights copied in before each step's draws (a host copy of
+  // the weights; tiny next to the step).
+  const decoder = new TfjsDecoder(opts.spec, opts.sizes, engine.weights());
+  const featureSize = data.featureSize;
+
+  const reward = (row: number, ids: ArrayLike<number>) => scorer.score(rewardWords(ids, tokens), referencesOf(row));
+
+  const draw = async (picks: number[], seed: number): Promise<ScstDraw> => {
+    const rows = picks.map((p) => examples[p].imageRow);
+    const reader = await data.features.rows(batchRows(examples, picks));
+    const repeated = new Float32Array(picks.length * k * featureSize);
+    for (let b = 0; b < picks.length; b++) for (let s = 0; s < k; s++) reader.copyRow(rows[b], repeated, (b * k + s) * featureSize);
+    decoder.setWeights(engine.weights());
+    const features = tf.tensor(repeated, [picks.length * k, ...featureShape], 'float32');
+    let drawn;
+    let greedyRewards: number[] | undefined;
+    try {
+      drawn = sampleSearch(decoder, features, { seed, maxLength });
+      if (opts.baseline === 'greedy') {
+        // The greedy caption of each image: every K-th row holds its features.
+        const firsts = tf.tidy(() => tf.gather(features, tf.range(0, picks.length * k, k, 'int32')));
+        try {
+          greedyRewards = greedySearch(decoder, firsts, { maxLength }).map((h, b) => reward(rows[b], h.tokens));
+        } finally {
+          firsts.dispose();
+        }
+      }
+    } finally {
+      features.dispose();
+    }
+    const sampled: Example[] = drawn.map((h, i) => ({ imageRow: rows[Math.floor(i / k)], ids: Int32Array.from(h.tokens) }));
+    const rewards = sampled.map((e) => reward(e.imageRow, e.ids));
+    const advantages = greedyRewards
+      ? rewards.map((r, i) => r - (greedyRewards as number[])[Math.floor(i / k)])
+      : meanBaselineAdvantages(rewards, k);
+    return { sampled, rewards, advantages };
+  };
+  const train = async (drawn: ScstDraw, seed: number): Promise<ScstStepResult> => {
+    const { sampled, rewards, advantages } = drawn;
+    const r = await engine.step(
+      sampled.map((_, i) => i),
+      seed,
+      { weights: advantages, examples: sampled },
+    );
+    return { ...r, rewardSum: rewards.reduce((a, b) => a + b, 0), samples: rewards.length };
+  };
+
+  return {
+    examples,
+    reward,
+    draw,
+    train,
+    step: async (picks, seed) => train(await draw(picks, seed), seed),
+    async devScore() {
+      if (!data.dev.length) return undefined;
+      const dev = captionsByImage(data.dev);
+      decoder.setWeights(engine.weights());
+      const hypotheses: string[][] = [];
+      for (let first = 0; first < dev.rows.length; first += DEFAULT_DECODE_BATCH_SIZE) {
+        const rows = dev.rows.slice(first, first + DEFAULT_DECODE_BATCH_SIZE);
+        const reader = await data.features.rows(rows);
+        const flat = new Float32Array(rows.length * featureSize);
+        rows.forEach((row, b) => reader.copyRow(row, flat, b * featureSize));
+        const features = tf.tensor(flat, [rows.length, ...featureShape], 'float32');
+        try {
+          for (const h of greedySearch(decoder, features, { maxLength, blockNgrams: DEFAULT_DECODE_OPTIONS.blockNgrams }))
+            hypotheses.push(h.tokens.map((id) => tokens[id]));
+        } finally {
+          features.dispose();
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      const references = dev.captions.map((group) => group.map((c) => Array.from(data.dev[c].ids, (id) => tokens[id])));
+      return ciderD(references, hypotheses).score;
+    },
+    dispose: () => decoder.dispose(),
+  };
+}
