@@ -1,0 +1,137 @@
+// Self-critical training's parts on a tiny model: the reward is the evaluator's CIDEr-D (training
+// split's document frequencies, the end token as a word), the mean-of-others baseline, and one
+// step moving the log-probability of a high-reward sample up and of a low-reward one down, on every engine.
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend, type BackendInfo } from '../../src/backend/index.js';
+import { ciderD } from '../../src/evaluate/metrics/cider.js';
+import { setLogLevel } from '../../src/log.js';
+import { initialWeights, mergeLstm, type MergeLstmSizes } from '../../src/model/merge-lstm.js';
+import { TfjsDecoder } from '../../src/model/tfjs-decoder.js';
+import { SPECIAL_IDS } from '../../src/run/formats.js';
+import { loadTrainingData, type TrainingData } from '../../src/train/data.js';
+import { captionsByImage, END_WORD, meanBaselineAdvantages, rewardWords, startScst } from '../../src/train/scst.js';
+import { startTrainingEngine, type EngineChoice } from '../../src/train/step.js';
+import { SKIP_ORT } from '../features/onnx-helpers.js';
+import { tempDir } from '../helpers.js';
+import { writeTinyRun } from './fixtures.js';
+
+const ENGINES: { name: string; choice: Exclude<EngineChoice, 'auto'>; replicas: number }[] = [
+  ...(SKIP_ORT ? [] : [{ name: 'onnx', choice: 'onnx' as const, replicas: 1 }]),
+  { name: 'tfjs, 1 replica', choice: 'tfjs', replicas: 1 },
+  { name: 'tfjs, 2 replicas', choice: 'tfjs', replicas: 2 },
+];
+
+let data: TrainingData;
+let backend: BackendInfo;
+const sizesOf = (d: TrainingData): MergeLstmSizes => ({
+  vocabSize: d.vocab.tokens.length,
+  embeddingSize: 8,
+  hiddenSize: 16,
+  featureSize: d.featureSize,
+  dropout: 0,
+});
+
+async function engineFor(e: (typeof ENGINES)[number], learningRate = 0.01) {
+  const sizes = sizesOf(data);
+  const engine = await startTrainingEngine({
+    choice: e.choice,
+    backend,
+    spec: mergeLstm,
+    sizes,
+    initialWeights: initialWeights(sizes, 5),
+    adam: { learningRate, clipNorm: 0 },
+    data,
+    batchSize: 64,
+    labelSmoothing: 0,
+    replicas: e.replicas,
+  });
+  return { engine, sizes };
+}
+
+/** log p(caption, end token included) of image row `row` under `weights`, word by word through the step decoder. */
+async function logProbOf(sizes: MergeLstmSizes, weights: Record<string, Float32Array>, row: number, ids: Int32Array): Promise<number> {
+  const decoder = new TfjsDecoder(mergeLstm, sizes, weights);
+  const feature = new Float32Array(data.featureSize);
+  (await data.features.rows([row])).copyRow(row, feature, 0);
+  try {
+    return tf.tidy(() => {
+      let state = decoder.initState(tf.tensor2d(feature, [1, data.featureSize]));
+      let previous = SPECIAL_IDS.start;
+      let total = 0;
+      [...ids, SPECIAL_IDS.end].forEach((id, t) => {
+        const out = decoder.step(tf.tensor1d([previous], 'int32'), state, t);
+        total += out.logProbs.arraySync()[0][id];
+        state = out.state;
+        previous = id;
+      });
+      return total;
+    });
+  } finally {
+    decoder.dispose();
+  }
+}
+
+describe('self-critical training', () => {
+  beforeAll(async () => {
+    setLogLevel({ quiet: true });
+    backend = await initBackend('cpu');
+    const tiny = writeTinyRun(tempDir(), { imagesPerClass: 5 });
+    data = await loadTrainingData(tiny.runDir, tiny.openFeatures);
+  });
+
+  it("the reward is the evaluator's CIDEr-D of the sample against its image's training references, the end token a word of both", async () => {
+    const { engine, sizes } = await engineFor(ENGINES[ENGINES.length - 1]);
+    const scst = startScst({ engine, data, spec: mergeLstm, sizes, samples: 2, baseline: 'mean' });
+    try {
+      const tokens = data.vocab.tokens;
+      const images = captionsByImage(data.train);
+      // Hypotheses: each image gets another image's first caption, cut short for every third image.
+      const hyps = images.captions.map((_, g) => {
+        const ids = data.train[images.captions[(g + 1) % images.captions.length][0]].ids;
+        return g % 3 === 0 ? ids.slice(0, 2) : ids;
+      });
+      const references = images.captions.map((group) => group.map((c) => [...Array.from(data.train[c].ids, (id) => tokens[id]), END_WORD]));
+      const evaluator = ciderD(
+        references,
+        hyps.map((ids) => [...Array.from(ids, (id) => tokens[id]), END_WORD]),
+      );
+      const rewards = images.rows.map((row, g) => scst.reward(row, hyps[g]));
+      rewards.forEach((r, g) => expect(r).toBeCloseTo(evaluator.perImage[g], 12));
+      expect(new Set(rewards.map((r) => r.toFixed(6))).size).toBeGreaterThan(2); // not all alike: the comparison can fail
+      expect(rewardWords([4, 5], tokens)).toEqual(['a', 'dog', END_WORD]);
+    } finally {
+      scst.dispose();
+      await engine.close();
+    }
+  });
+
+  it("baseline 'mean': a sample's advantage is its reward minus the mean of its image's other samples", () => {
+    const adv = meanBaselineAdvantages([1, 2, 3, 6, 0.5, 0.5], 3);
+    const expected = [1 - 2.5, 2 - 2, 3 - 1.5, 6 - 0.5, 0.5 - 3.25, 0.5 - 3.25];
+    adv.forEach((a, i) => expect(a).toBeCloseTo(expected[i], 12));
+  });
+
+  it.each(ENGINES)('$name: one step raises the log-probability of the best-rewarded sample and lowers the worst one', async (e) => {
+    const { engine, sizes } = await engineFor(e, 0.003);
+    const scst = startScst({ engine, data, spec: mergeLstm, sizes, samples: 8, baseline: 'mean' });
+    try {
+      const drawn = await scst.draw([0], 3);
+      const best = drawn.advantages.indexOf(Math.max(...drawn.advantages));
+      const worst = drawn.advantages.indexOf(Math.min(...drawn.advantages));
+      expect(drawn.advantages[best]).toBeGreaterThan(0.1);
+      expect(drawn.advantages[worst]).toBeLessThan(-0.1);
+      const before = engine.weights();
+      const snapshot = Object.fromEntries(Object.entries(before).map(([n, w]) => [n, Float32Array.from(w)]));
+      const logP = (w: Record<string, Float32Array>, i: number) => logProbOf(sizes, w, drawn.sampled[i].imageRow, drawn.sampled[i].ids);
+      const [bestBefore, worstBefore] = [await logP(snapshot, best), await logP(snapshot, worst)];
+      await scst.train(drawn, 3);
+      const after = engine.weights();
+      expect(await logP(after, best)).toBeGreaterThan(bestBefore);
+      expect(await logP(after, worst)).toBeLessThan(worstBefore);
+    } finally {
+      scst.dispose();
+      await engine.close();
+    }
+  });
+});
