@@ -12,7 +12,7 @@ const SCST = ['--objective', 'scst', '--batch-size', '4', '--lr', '0.003', '--re
 
 async function crossEntropyRun() {
   const tiny = await tinyRunWithCache();
-  const xe = await runCli(['train', '--run', tiny.runDir, '--epochs', '2', ...SMALL, '--lr', '0.01']);
+  const xe = await runCli(['train', '--run', tiny.runDir, '--epochs', '3', ...SMALL, '--lr', '0.01']);
   expect(xe.code, xe.stderr).toBe(0);
   return tiny;
 }
