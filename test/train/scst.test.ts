@@ -6,7 +6,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, type BackendInfo } from '../../src/backend/index.js';
 import { ciderD } from '../../src/evaluate/metrics/cider.js';
 import { setLogLevel } from '../../src/log.js';
+import type { BaseSizes, DecoderSpec } from '../../src/model/decoder.js';
 import { initialWeights, mergeLstm, type MergeLstmSizes } from '../../src/model/merge-lstm.js';
+import { DECODERS } from '../../src/model/registry.js';
 import { TfjsDecoder } from '../../src/model/tfjs-decoder.js';
 import { SPECIAL_IDS } from '../../src/run/formats.js';
 import { loadTrainingData, type TrainingData } from '../../src/train/data.js';
@@ -23,6 +25,8 @@ const ENGINES: { name: string; choice: Exclude<EngineChoice, 'auto'>; replicas: 
 ];
 
 let data: TrainingData;
+/** The same kind of run with 2x2 feature maps (attention, transformer). */
+let spatial: TrainingData;
 let backend: BackendInfo;
 const sizesOf = (d: TrainingData): MergeLstmSizes => ({
   vocabSize: d.vocab.tokens.length,
@@ -50,14 +54,20 @@ async function engineFor(e: (typeof ENGINES)[number], learningRate = 0.01) {
 }
 
 /** log p(caption, end token included) of image row `row` under `weights`, word by word through the step decoder. */
-async function logProbOf(sizes: MergeLstmSizes, weights: Record<string, Float32Array>, row: number, ids: Int32Array): Promise<number> {
-  const decoder = new TfjsDecoder(mergeLstm, sizes, weights);
+async function logProbOf(
+  model: { spec: DecoderSpec; sizes: BaseSizes; data: TrainingData },
+  weights: Record<string, Float32Array>,
+  caption: { imageRow: number; ids: Int32Array },
+): Promise<number> {
+  const { spec, sizes, data } = model;
+  const { imageRow: row, ids } = caption;
+  const decoder = new TfjsDecoder(spec, sizes, weights);
   const feature = new Float32Array(data.featureSize);
   (await data.features.rows([row])).copyRow(row, feature, 0);
   try {
     return tf.tidy(() => {
-      let state = decoder.initState(tf.tensor2d(feature, [1, data.featureSize]));
-      let previous = SPECIAL_IDS.start;
+      let state = decoder.initState(tf.tensor(feature, [1, ...data.encoder.featureShape]));
+      let previous: number = SPECIAL_IDS.start;
       let total = 0;
       [...ids, SPECIAL_IDS.end].forEach((id, t) => {
         const out = decoder.step(tf.tensor1d([previous], 'int32'), state, t);
@@ -78,6 +88,8 @@ describe('self-critical training', () => {
     backend = await initBackend('cpu');
     const tiny = writeTinyRun(tempDir(), { imagesPerClass: 5 });
     data = await loadTrainingData(tiny.runDir, tiny.openFeatures);
+    const maps = writeTinyRun(tempDir(), { imagesPerClass: 5, featureShape: [2, 2, 6] });
+    spatial = await loadTrainingData(maps.runDir, maps.openFeatures, { layout: 'spatial', dtype: 'float32' });
   });
 
   it("the reward is the evaluator's CIDEr-D of the sample against its image's training references, the end token a word of both", async () => {
@@ -112,9 +124,27 @@ describe('self-critical training', () => {
     adv.forEach((a, i) => expect(a).toBeCloseTo(expected[i], 12));
   });
 
-  it.each(ENGINES)('$name: one step raises the log-probability of the best-rewarded sample and lowers the worst one', async (e) => {
-    const { engine, sizes } = await engineFor(e, 0.003);
-    const scst = startScst({ engine, data, spec: mergeLstm, sizes, samples: 8, baseline: 'mean' });
+  const cases = ENGINES.flatMap((e) => (['merge', 'attention', 'transformer'] as const).map((decoder) => ({ ...e, decoder })));
+  it.each(cases)('$decoder, $name: one step raises the log-probability of the best-rewarded sample and lowers the worst one', async (e) => {
+    const spec: DecoderSpec = DECODERS[e.decoder];
+    const on = e.decoder === 'merge' ? data : spatial;
+    const sizes = spec.sizesFor(
+      { vocabSize: on.vocab.tokens.length, featureShape: on.encoder.featureShape, dropout: 0, maxLength: on.prepare.maxCaptionLength + 2 },
+      { embeddingSize: 8, hiddenSize: 16, attentionSize: 6, projectionSize: 6, width: 16, heads: 2, ffnSize: 16 },
+    );
+    const engine = await startTrainingEngine({
+      choice: e.choice,
+      backend,
+      spec,
+      sizes,
+      initialWeights: spec.initialWeights(sizes, 5),
+      adam: { learningRate: 0.003, clipNorm: 0 },
+      data: on,
+      batchSize: 64,
+      labelSmoothing: 0,
+      replicas: e.replicas,
+    });
+    const scst = startScst({ engine, data: on, spec, sizes, samples: 8, baseline: 'mean' });
     try {
       const drawn = await scst.draw([0], 3);
       const best = drawn.advantages.indexOf(Math.max(...drawn.advantages));
@@ -123,7 +153,7 @@ describe('self-critical training', () => {
       expect(drawn.advantages[worst]).toBeLessThan(-0.1);
       const before = engine.weights();
       const snapshot = Object.fromEntries(Object.entries(before).map(([n, w]) => [n, Float32Array.from(w)]));
-      const logP = (w: Record<string, Float32Array>, i: number) => logProbOf(sizes, w, drawn.sampled[i].imageRow, drawn.sampled[i].ids);
+      const logP = (w: Record<string, Float32Array>, i: number) => logProbOf({ spec, sizes, data: on }, w, drawn.sampled[i]);
       const [bestBefore, worstBefore] = [await logP(snapshot, best), await logP(snapshot, worst)];
       await scst.train(drawn, 3);
       const after = engine.weights();
