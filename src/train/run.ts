@@ -199,6 +199,9 @@ async function train(config: TrainConfig, deps: TrainDeps): Promise<TrainResult>
   if (init && initDir)
     config = {
       ...config,
+      // What the steps use (src/train/scst.ts), recorded as such.
+      labelSmoothing: 0,
+      dropout: 0,
       fineTunedFrom: {
         checkpoint: deps.keepCrossEntropyTraining ? `${KEPT_XE_TRAINING_DIR}/best` : path.resolve(initDir),
         epoch: init.meta.epoch,
