@@ -179,6 +179,10 @@ async function train(config: TrainConfig, deps: TrainDeps): Promise<TrainResult>
   // Self-critical training starts from a trained checkpoint (read now: its decoder decides the rest).
   let init: Awaited<ReturnType<typeof readCheckpoint>> | undefined;
   let initDir: string | undefined;
+  if (config.initFrom !== undefined && config.objective !== 'scst' && !config.resume)
+    throw new CapgenError('USAGE', '--init-from names the checkpoint that --objective scst fine-tunes', {
+      hint: 'add --objective scst (cross-entropy training starts from fresh weights, or --resume)',
+    });
   if (config.objective === 'scst' && !config.resume) {
     ({ init, initDir } = await readScstStart(config, deps));
     spec = decoderFor(init.meta.architecture) ?? spec;

@@ -83,6 +83,10 @@ describe('capgen train --objective scst (CLI)', () => {
     expect(zero.stderr).not.toMatch(/^\s+at /m);
 
     const trained = await crossEntropyRun();
+    const xe = await runCli(['train', '--run', fresh.runDir, ...SMALL, '--init-from', path.join(trained.runDir, 'train', 'best')]);
+    expect(xe.code).toBe(2);
+    expect(xe.stderr.trim().split('\n')).toHaveLength(1);
+    expect(xe.stderr).toMatch(/--init-from names the checkpoint that --objective scst fine-tunes/);
     // The fresh run with one more word in its vocabulary.
     const vocabFile = path.join(fresh.runDir, 'vocab.json');
     const vocab = JSON.parse(readFileSync(vocabFile, 'utf8'));
