@@ -312,7 +312,7 @@ async function trainOn(data: TrainingData, ctx: TrainContext): Promise<TrainResu
         data,
         spec,
         sizes,
-        samples: config.scstSamples ?? DEFAULT_TRAIN_CONFIG.scstSamples ?? 5,
+        samples: config.scstSamples ?? (DEFAULT_TRAIN_CONFIG.scstSamples as number),
         baseline: config.scstBaseline ?? 'mean',
       })
     : undefined;
@@ -452,7 +452,7 @@ async function readScstStart(
   config: TrainConfig,
   deps: TrainDeps,
 ): Promise<{ init: Awaited<ReturnType<typeof readCheckpoint>>; initDir: string }> {
-  const samples = config.scstSamples ?? 5;
+  const samples = config.scstSamples ?? (DEFAULT_TRAIN_CONFIG.scstSamples as number);
   if (!Number.isInteger(samples) || samples < 1)
     throw new CapgenError('USAGE', `--scst-samples must be a whole number of 1 or more, got ${samples}`, {
       hint: 'self-critical training samples K captions per image (default 5)',
