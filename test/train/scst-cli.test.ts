@@ -50,6 +50,17 @@ describe('capgen train --objective scst (CLI)', () => {
     expect(meta(path.join(tiny.runDir, 'train', 'best')).contentSha256).toBe(best.contentSha256);
   }, 300_000);
 
+  it('a self-critical training that fails before its first checkpoint puts the cross-entropy training back in train/', async () => {
+    const tiny = await crossEntropyRun();
+    const before = meta(path.join(tiny.runDir, 'train', 'best')).contentSha256;
+    // A learning rate that makes the weights overflow: the loss turns non-finite within the first epoch.
+    const r = await runCli(['train', '--run', tiny.runDir, ...SCST, '--lr', '1e30', '--epochs', '1']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/the cross-entropy training is back/);
+    expect(meta(path.join(tiny.runDir, 'train', 'best')).contentSha256).toBe(before);
+    expect(existsSync(path.join(tiny.runDir, 'train-xe'))).toBe(false);
+  }, 300_000);
+
   it('--resume after --max-steps continues bit-identically (one thread)', async () => {
     const tiny = await crossEntropyRun();
     const copy = path.join(tempDir(), 'run');
