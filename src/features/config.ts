@@ -30,5 +30,5 @@ export const DEFAULT_FEATURES_CONFIG: FeaturesConfig = {
   resize: 'squash', // what Keras load_img(target_size=...) does
   batchSize: 16, // big enough to amortise per-call overhead, small enough to stay ~1 GB on ResNet50
   dtype: 'float32', // exact; float16 halves the cache for large datasets
-  engine: 'auto', // ONNX Runtime where installed (4-5x faster on CPU here, same features), else tfjs
+  engine: 'auto', // ONNX Runtime where installed (several times faster on CPU, same features), else tfjs
 };

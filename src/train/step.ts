@@ -30,17 +30,17 @@ export { ENGINE_CHOICES, type EngineChoice };
  * The ONNX engine pads captions to a multiple of 8 time steps: one graph (and one ONNX Runtime memory
  * arena) per 8 lengths instead of per length. Padded steps come after every caption's end, so no loss
  * or gradient changes; they cost some recurrence work, less than what allocating fresh memory every
- * step without an arena cost (page faults), and 8 keeps the arenas of a Flickr8k run under ~1.4 GB
- * where 4 needed ~1.8 GB at the same speed (bench/README.md).
+ * step without an arena cost (page faults), and 8 kept the arenas of a Flickr8k run smaller
+ * than 4 did at the same speed (bench/README.md).
  */
 export const ONNX_TIME_STEP_MULTIPLE = 8;
 /**
- * A training graph's memory grows with captions x time steps (the attention decoder keeps ~45 MB per
+ * A training graph's memory grows with captions x time steps (the attention decoder keeps tens of MB per
  * step of 128 captions for its backward pass). A batch longer than this runs as shards of fewer
  * captions, each within batchSize x 16 caption-steps, and the shards' gradients add up to the whole
- * batch's (they are sums over captions). 16: the bucket of ~70% of Flickr8k's captions; the longer
- * batches (~10% of an epoch) had held the largest memory arenas (24 steps) and the largest one-off
- * peaks (32-40 steps, 1.4-1.8 GB each). Measured in bench/README.md (peak RSS of the attention run).
+ * batch's (they are sums over captions). 16: the bucket of most of Flickr8k's captions; the rarer
+ * longer batches had held the largest memory arenas and the largest one-off peaks. Measured in
+ * bench/README.md (peak RSS of the attention run).
  */
 export const FULL_BATCH_TIME_STEPS = 16;
 
