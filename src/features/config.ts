@@ -1,4 +1,5 @@
 // Configuration of image-feature extraction (the second half of `capgen prepare`).
+import type { EngineChoice } from '../engine/choices.js';
 import type { EncoderIdentity } from '../run/formats.js';
 
 export interface FeaturesConfig {
@@ -20,7 +21,7 @@ export interface FeaturesConfig {
   /** Worker threads that run the encoder in parallel (WASM is single-threaded per worker). */
   workers?: number;
   /** What runs the encoder: tfjs, onnx (ONNX Runtime, optional package) or auto (onnx when it can). */
-  engine?: 'auto' | 'tfjs' | 'onnx';
+  engine?: EngineChoice;
 }
 
 export const DEFAULT_FEATURES_CONFIG: FeaturesConfig = {

@@ -9,8 +9,8 @@ import { DEFAULT_RUN_DIR } from '../run/layout.js';
 import type { LoopConfig } from './loop.js';
 
 /** What runs the training step (`train --engine`); kept here, not in step.ts, so that `train --help` loads no tfjs. */
-export type EngineChoice = 'auto' | 'onnx' | 'tfjs';
-export const ENGINE_CHOICES: EngineChoice[] = ['auto', 'onnx', 'tfjs'];
+import type { EngineChoice } from '../engine/choices.js';
+export { ENGINE_CHOICES, type EngineChoice } from '../engine/choices.js';
 
 export interface TrainConfig extends LoopConfig, DecoderOptions {
   runDir: string;

@@ -9,13 +9,12 @@
 //   (src/engine/onnx/trainer.ts): native matrix kernels on any CPU, without native TensorFlow;
 // - tfjs: the decoder on TensorFlow.js, tfjs' autodiff, with data-parallel gradient replicas on
 //   WASM/cpu (src/train/replicas.ts); on tfjs-node(-gpu) one replica and tfjs ops only.
-import { loadOnnxRuntime, onnxUnavailableReason, ONNX_INSTALL_HINT, warnOnnxMissing } from '../features/onnx/runtime.js';
+import { engineToTry, type EngineChoice, type EngineDecision } from '../engine/choice.js';
 import type { BackendInfo } from '../backend/index.js';
 import { hostBackend } from '../engine/tfjs-ops.js';
 import { OnnxTrainer } from '../engine/onnx/trainer.js';
-import { CapgenError } from '../errors.js';
 import type { BaseSizes, DecoderSpec, Weights } from '../model/decoder.js';
-import { TfjsDecoder } from '../model/tfjs-decoder.js';
+import { TfjsDecoder } from '../engine/tfjs-decoder.js';
 import { Adam, type AdamOptions } from './adam.js';
 import { DeviceAdam } from './adam-device.js';
 import { batchTimeSteps, buildBatch } from './batches.js';
@@ -23,8 +22,7 @@ import type { TrainingData } from './data.js';
 import { batchRows, readAheadAfter } from './feature-store.js';
 import { startReplicas, type Replicas, type StepResult } from './replicas.js';
 
-import { ENGINE_CHOICES, type EngineChoice } from './config.js';
-export { ENGINE_CHOICES, type EngineChoice };
+export { ENGINE_CHOICES, type EngineChoice } from '../engine/choice.js';
 
 /**
  * The ONNX engine pads captions to a multiple of 8 time steps: one graph (and one ONNX Runtime memory
@@ -94,24 +92,11 @@ export function lengthShards(
 /**
  * auto: ONNX Runtime where tfjs runs on the host (WASM, cpu) and ONNX Runtime loads; tfjs on the
  * native backends (tfjs-node, tfjs-node-gpu), whose kernels are native already and which keep the
- * data on the device.
+ * data on the device. The rules are every part's (src/engine/choice.ts).
  */
-export function resolveEngine(choice: EngineChoice, backend: BackendInfo): { name: 'onnx' | 'tfjs'; why: string } {
-  if (choice === 'tfjs') return { name: 'tfjs', why: 'asked for' };
-  const ortLoads = loadOnnxRuntime() !== undefined;
-  if (choice === 'onnx') {
-    if (!ortLoads)
-      throw new CapgenError('BACKEND', `the onnx training engine is not available: ${onnxUnavailableReason()}`, {
-        hint: ONNX_INSTALL_HINT,
-      });
-    return { name: 'onnx', why: 'asked for' };
-  }
-  if (!hostBackend(backend.name)) return { name: 'tfjs', why: `native TensorFlow (${backend.name})` };
-  if (!ortLoads) {
-    warnOnnxMissing();
-    return { name: 'tfjs', why: `ONNX Runtime is missing (${onnxUnavailableReason()})` };
-  }
-  return { name: 'onnx', why: `fastest on ${backend.name === 'wasm' ? 'WASM' : 'cpu'} hosts` };
+export function resolveEngine(choice: EngineChoice, backend: BackendInfo): EngineDecision {
+  const decision = engineToTry(choice, { part: 'training', backend: backend.name });
+  return decision.unavailable ? { name: 'tfjs', why: `ONNX Runtime is missing (${decision.why})` } : decision;
 }
 
 export async function startTrainingEngine<S extends BaseSizes>(ctx: EngineContext<S>): Promise<TrainingEngine> {

@@ -3,10 +3,10 @@
 // AVX2/FMA matrix products, threaded). Weights stay in the optimizer's host arrays and go in as
 // inputs; the loss, the correct count and every weight's gradient come out. Batches are padded to
 // one batch size (BuildOptions.padTo), so there is one graph per caption length and kind.
-import { encodeOnnxModel, type OnnxModel } from '../../features/onnx/proto.js';
-import { createOnnxSession, type OnnxRuntime, type OrtSession, type OrtTensor } from '../../features/onnx/runtime.js';
+import { encodeOnnxModel, type OnnxModel } from './proto.js';
+import { createOnnxSession, type OnnxRuntime, type OrtSession, type OrtTensor } from './runtime.js';
 import { type BaseSizes, type DecoderSpec } from '../../model/decoder.js';
-import type { HostBatch } from '../../train/batches.js';
+import type { HostBatch } from '../../model/host-batch.js';
 import { DECODER_OPSET, GraphOps, type Sym } from './graph-ops.js';
 
 export interface StepGraphOptions {
