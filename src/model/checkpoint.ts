@@ -129,14 +129,14 @@ function canonicalJson(value: unknown): string {
 }
 
 /** The hash checkpoint.json records of itself (its content without `contentSha256`). */
-function contentHashOf(meta: Record<string, unknown>): string {
+function contentHashOf(meta: { contentSha256?: unknown }): string {
   const { contentSha256: _self, ...rest } = meta;
   return sha256Hex(Buffer.from(canonicalJson(rest), 'utf8'));
 }
 
 export async function saveCheckpoint(dir: string, content: CheckpointContent): Promise<void> {
   const spec = specOf(content.meta, path.join(dir, CHECKPOINT_FILES.meta));
-  const shapes = spec.weightShapes(spec.sizesFrom(content.meta as unknown as Record<string, unknown>));
+  const shapes = spec.weightShapes(spec.sizesFrom(content.meta));
   let offset = 0;
   const layout = shapes.map(([name, shape]) => {
     if (content.weights[name]?.length !== sizeOf(shape))
@@ -237,7 +237,7 @@ async function readMeta(metaFile: string): Promise<CheckpointMeta> {
       file: metaFile,
       hint: UNSEALED_HINT,
     });
-  if (contentHashOf(meta as unknown as Record<string, unknown>) !== meta.contentSha256)
+  if (contentHashOf(meta) !== meta.contentSha256)
     throw new CapgenError('BAD_INPUT', 'checkpoint.json was changed after it was written: its content does not match its contentSha256', {
       file: metaFile,
       hint: 'restore the folder from a copy, use the other checkpoint (train/best or train/last), or retrain',
@@ -350,7 +350,7 @@ async function readCheckpointOnce(dir: string, opts: ReadCheckpointOptions): Pro
   const spec = specOf(meta, metaFile);
   let shapes: [string, number[]][];
   try {
-    shapes = spec.weightShapes(spec.sizesFrom(meta as unknown as Record<string, unknown>));
+    shapes = spec.weightShapes(spec.sizesFrom(meta));
   } catch (e) {
     throw new CapgenError('BAD_INPUT', `checkpoint.json does not describe a ${meta.architecture} model: ${(e as Error).message}`, {
       file: metaFile,
@@ -406,7 +406,7 @@ function requiredHash(meta: CheckpointMeta, name: string, metaFile: string): str
  */
 export function checkpointDecoder(meta: CheckpointMeta, dir: string): { spec: DecoderSpec; sizes: BaseSizes } {
   const spec = specOf(meta, path.join(dir, CHECKPOINT_FILES.meta));
-  return { spec, sizes: spec.sizesFrom(meta as unknown as Record<string, unknown>) };
+  return { spec, sizes: spec.sizesFrom(meta) };
 }
 
 /** Keys that decide what a feature vector means (`source` is only informational). */
