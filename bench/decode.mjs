@@ -19,7 +19,7 @@ import { initBackend, describeBackend } from '../dist/backend/index.js';
 import { decodeFeatures } from '../dist/decode/index.js';
 import { readCheckpoint } from '../dist/model/checkpoint.js';
 import { initialWeights, mergeLstm, WEIGHT_NAMES, weightShapes } from '../dist/model/merge-lstm.js';
-import { MergeLstm } from '../dist/model/tfjs-decoder.js';
+import { MergeLstm } from '../dist/engine/tfjs-decoder.js';
 import { OnnxStepDecoder } from '../dist/engine/onnx/step-decoder.js';
 import { mulberry32 as seededRandom } from '../dist/util/random.js';
 import { loadTrainingData } from '../dist/train/data.js';

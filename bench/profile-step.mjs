@@ -9,7 +9,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { DECODERS } from '../dist/model/registry.js';
 import { buildStepGraph } from '../dist/engine/onnx/trainer.js';
-import { encodeOnnxModel } from '../dist/features/onnx/proto.js';
+import { encodeOnnxModel } from '../dist/engine/onnx/proto.js';
 
 const args = {};
 for (let i = 2; i < process.argv.length; i += 2)

@@ -1,6 +1,6 @@
 // Moving float32 tensor values between the backend and plain JS without fresh allocations. On WASM,
 // dataSync() copies into a new ArrayBuffer each time; for the [words, vocab] logits and gradients of
-// a training step that is ~8 MB of freshly mapped memory per call, and on these VMs the page faults
+// a training step that is megabytes of freshly mapped memory per call, and the page faults
 // cost more than the output layer's matmul. Here values are read and written in place in the WASM
 // heap; other backends get dataSync() and a fresh array.
 import * as tf from '@tensorflow/tfjs';

@@ -1,7 +1,7 @@
 // Multi-threaded WASM under Node. tfjs-backend-wasm ships a pthreads + SIMD build (XNNPACK spreads
 // every convolution and matmul over a thread pool) but switches it off under Node, because its
 // emscripten workers start from a browser `blob:` URL, which Node's worker_threads refuse
-// (ERR_WORKER_PATH; tfjs issue #3830). Three small shims make the stock build run:
+// (ERR_WORKER_PATH, a known tfjs limitation). Three small shims make the stock build run:
 //   1. the worker bootstrap tfjs inlines is written once to a real .cjs file, and `blob:` URLs of
 //      JavaScript blobs resolve to that file;
 //   2. inside each worker, the main script blob resolves to the package's own

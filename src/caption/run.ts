@@ -3,17 +3,13 @@
 import path from 'node:path';
 import type { BackendChoice } from '../backend/index.js';
 import { describeBackend, initBackend } from '../backend/index.js';
-import { attentionGridOf } from '../decode/attention.js';
 import { decodeFeatures, DEFAULT_DECODE_BATCH_SIZE } from '../decode/index.js';
+import { describeEncoder, loadTrainedCaptioner } from '../captioner/captioner.js';
 import { CapgenError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { openEncoder } from '../features/engine.js';
 import { embedImageFiles } from '../features/load-encoder.js';
-import { locateEncoder } from '../features/encoder-location.js';
 import { info } from '../log.js';
-import { CHECKPOINT_FILES, loadCheckpoint } from '../model/checkpoint.js';
 import type { EncoderIdentity } from '../run/formats.js';
-import { Vocabulary } from '../text/vocabulary.js';
 import { renderAttentionPng } from './attention-png.js';
 import { expandInputs, type InputProblem } from './inputs.js';
 import { openCaptionLog, type CaptionLog } from './output-log.js';
@@ -73,11 +69,6 @@ export interface CaptionRunResult {
   encoder: EncoderIdentity;
 }
 
-export function describeEncoder(e: EncoderIdentity): string {
-  const layer = e.layer && e.layer !== e.architecture ? `:${e.layer}` : '';
-  return `${e.architecture}${layer} (${e.preprocess} preprocessing, ${e.resize} to ${e.inputSize.join('x')}, ${e.pooling} pooling -> ${e.featureShape.join('x')})`;
-}
-
 /** The paths of a --list file: one a line, blank lines ignored. */
 async function readList(file: string): Promise<string[]> {
   return splitLines(await readTextFile(file))
@@ -96,41 +87,30 @@ export async function runCaption(config: CaptionConfig): Promise<CaptionRunResul
     const files = log ? owned.filter((f) => !log.done.has(f)) : owned;
     const counts = { captioned: 0, alreadyDone: owned.length - files.length, otherShards: all.length - owned.length };
     info(describeBackend(await initBackend(config.backend)));
-    const { meta, model, engine: decoderEngine } = await loadCheckpoint(config.checkpointDir);
+    const captioner = await loadTrainedCaptioner(config.checkpointDir);
     try {
-      const metaFile = path.join(config.checkpointDir, CHECKPOINT_FILES.meta);
-      const vocab = Vocabulary.fromFile(meta.vocab, metaFile);
-      const featureShape = model.spec.featureShape(model.sizes);
+      const { meta, model, vocab, metaFile, featureShape, words } = captioner;
       let grid: [number, number] | undefined;
       if (config.attentionMapsDir !== undefined) {
         // before any image is embedded: a model without maps is a usage error, found at once
-        const found = attentionGridOf({
-          architecture: meta.architecture,
-          featureShape,
-          encoderFeatureShape: meta.encoder.featureShape,
-          model,
-        });
-        if ('reason' in found)
-          throw new CapgenError('USAGE', `--attention-maps: ${found.reason}`, {
+        if ('reason' in captioner.attention)
+          throw new CapgenError('USAGE', `--attention-maps: ${captioner.attention.reason}`, {
             file: metaFile,
             hint: 'caption without --attention-maps, or use a checkpoint trained with --decoder attention or transformer',
           });
-        grid = found.grid;
+        grid = captioner.attention.grid;
       }
-      const { encoder, label } = await openEncoder(meta.encoder, {
-        weightsPath: await locateEncoder(meta.encoder, { explicit: config.encoderPath, checkpointDir: config.checkpointDir }),
-      });
+      const { encoder, label } = await captioner.openEncoder({ encoderPath: config.encoderPath });
       const skipped = [
         shard ? `${counts.otherShards} owned by other shards (this is shard ${formatShard(shard)})` : '',
         log ? `${counts.alreadyDone} already in ${log.file}` : '',
       ].filter(Boolean);
       info(
-        `caption: ${files.length} image${files.length === 1 ? '' : 's'}${skipped.length ? ` (skipped: ${skipped.join(', ')})` : ''}; checkpoint ${config.checkpointDir} (epoch ${meta.epoch}); encoder ${describeEncoder(meta.encoder)} on ${label}; decoder on ${decoderEngine}`,
+        `caption: ${files.length} image${files.length === 1 ? '' : 's'}${skipped.length ? ` (skipped: ${skipped.join(', ')})` : ''}; checkpoint ${config.checkpointDir} (epoch ${meta.epoch}); encoder ${describeEncoder(meta.encoder)} on ${label}; decoder on ${captioner.engine}`,
       );
       const captions: CaptionedImage[] = [];
       const failed: InputProblem[] = [...problems];
       const mapName = attentionMapNamer();
-      const words = (tokens: number[]) => vocab.decode(tokens).join(' ');
       try {
         // Batch by batch: memory holds one batch's images and features, and --out gets each batch at once.
         for (let start = 0; start < files.length; start += config.batchSize) {
@@ -141,10 +121,7 @@ export async function runCaption(config: CaptionConfig): Promise<CaptionRunResul
             model,
             readable.map((f) => embedded.features.get(f)!),
             {
-              maxLength: meta.maxCaptionLength,
-              beamSize: config.beamSize,
-              lengthPenalty: config.lengthPenalty,
-              blockNgrams: config.blockNgrams,
+              ...captioner.decodeOptions(config),
               batchSize: DEFAULT_DECODE_BATCH_SIZE,
               featureShape,
               ...(grid ? { attention: { grid } } : {}),
@@ -185,7 +162,7 @@ export async function runCaption(config: CaptionConfig): Promise<CaptionRunResul
         info(`caption: wrote ${counts.captioned} attention map${counts.captioned === 1 ? '' : 's'} to ${config.attentionMapsDir}`);
       return { captions, counts, failed, checkpoint: config.checkpointDir, encoder: meta.encoder, ...(log ? { outFile: log.file } : {}) };
     } finally {
-      model.dispose();
+      captioner.dispose();
     }
   } finally {
     await log?.close();

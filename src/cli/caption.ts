@@ -8,7 +8,7 @@ import { CapgenError } from '../errors.js';
 import { info, result } from '../log.js';
 import { defaultCheckpointDir, DEFAULT_RUN_DIR } from '../run/layout.js';
 import { parseShardSpec } from '../util/shard.js';
-import { backendOption, blockNgramsOption, floatArg, intArg } from './options.js';
+import { backendOption, decodingOptions, intArg } from './options.js';
 
 /**
  * A file name as one tab-separated field: backslash, tab, newline and carriage return written as
@@ -19,6 +19,7 @@ export function escapeField(name: string): string {
 }
 
 export function captionCommand(): Command {
+  const [beamSize, lengthPenalty, blockNgrams] = decodingOptions();
   const d = DEFAULT_CAPTION_CONFIG;
   return new Command('caption')
     .description('caption image files, folders or globs (dir/*.jpg) with a trained checkpoint')
@@ -31,14 +32,9 @@ export function captionCommand(): Command {
     .option('--shard <i/n>', 'caption only the images shard I of N owns (0 <= I < N; by each path as given), for job arrays')
     .option('--run <dir>', 'run folder whose best checkpoint captions', DEFAULT_RUN_DIR)
     .option('--checkpoint <dir>', 'checkpoint folder (default: <run>/train/best)')
-    .option('--beam-size <n>', 'beam width; 1 = greedy search', intArg(1, 100), d.beamSize)
-    .option(
-      '--length-penalty <alpha>',
-      'beam ranking: log-probability / length^alpha (0 = total log-probability)',
-      floatArg(0, 5),
-      d.lengthPenalty,
-    )
-    .addOption(blockNgramsOption())
+    .addOption(beamSize)
+    .addOption(lengthPenalty)
+    .addOption(blockNgrams)
     .option('--batch-size <n>', 'images per encoder call', intArg(1), d.batchSize)
     .option(
       '--encoder <path>',

@@ -4,9 +4,10 @@ import { DEFAULT_EVAL_CONFIG, type EvalConfig } from '../evaluate/config.js';
 import { SMOOTHING_METHODS } from '../evaluate/metrics/index.js';
 import { result } from '../log.js';
 import { withRunLock } from '../run/lock.js';
-import { backendOption, blockNgramsOption, floatArg, intArg } from './options.js';
+import { backendOption, decodingOptions, intArg } from './options.js';
 
 export function evalCommand(): Command {
+  const [beamSize, lengthPenalty, blockNgrams] = decodingOptions();
   const d = DEFAULT_EVAL_CONFIG;
   return new Command('eval')
     .description(
@@ -19,14 +20,9 @@ export function evalCommand(): Command {
         .choices(['test', 'dev'])
         .default(d.split),
     )
-    .option('--beam-size <n>', 'beam width; 1 = greedy search', intArg(1, 100), d.beamSize)
-    .option(
-      '--length-penalty <alpha>',
-      'beam ranking: log-probability / length^alpha (0 = total log-probability)',
-      floatArg(0, 5),
-      d.lengthPenalty,
-    )
-    .addOption(blockNgramsOption())
+    .addOption(beamSize)
+    .addOption(lengthPenalty)
+    .addOption(blockNgrams)
     .option('--batch-size <n>', 'images per model call (decoding)', intArg(1), d.batchSize)
     .addOption(
       new Option('--smoothing <method>', 'NLTK BLEU smoothing function (method0 = none, as corpus_bleu by default)')

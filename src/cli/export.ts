@@ -1,15 +1,17 @@
 // `capgen export`: flags -> ExportConfig -> runExport; the written files and their sizes on stdout.
 import { Command, Option } from 'commander';
-import { DEFAULT_DECODE_OPTIONS } from '../decode/types.js';
 import type { ExportConfig } from '../export/run.js';
 import { EXPORT_FORMATS } from '../export/types.js';
 import { result, warn } from '../log.js';
 import { defaultCheckpointDir, DEFAULT_RUN_DIR } from '../run/layout.js';
-import { blockNgramsOption, floatArg, intArg } from './options.js';
+import { decodingOptions } from './options.js';
 
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(2)} MB`;
 
 export function exportCommand(): Command {
+  const [beamSize, lengthPenalty, blockNgrams] = decodingOptions({
+    beamSizeHelp: 'default decoding recorded in the manifest (1 = greedy, as `capgen caption`)',
+  });
   return new Command('export')
     .description(
       'write a trained model as files that run without capgen: TensorFlow.js models, or a static web page that captions in the browser',
@@ -29,19 +31,9 @@ export function exportCommand(): Command {
     .option('--overwrite', 'replace --out even when it holds files that are not a capgen export (without it, export refuses)', false)
     .option('--run <dir>', 'run folder whose best checkpoint is exported', DEFAULT_RUN_DIR)
     .option('--checkpoint <dir>', 'checkpoint folder (default: <run>/train/best)')
-    .option(
-      '--beam-size <n>',
-      'default decoding recorded in the manifest (1 = greedy, as `capgen caption`)',
-      intArg(1, 100),
-      DEFAULT_DECODE_OPTIONS.beamSize,
-    )
-    .option(
-      '--length-penalty <alpha>',
-      'beam ranking recorded in the manifest: log-probability / length^alpha (0 = total log-probability, as `capgen caption`)',
-      floatArg(0, 5),
-      DEFAULT_DECODE_OPTIONS.lengthPenalty,
-    )
-    .addOption(blockNgramsOption())
+    .addOption(beamSize)
+    .addOption(lengthPenalty)
+    .addOption(blockNgrams)
     .action(async (opts) => {
       const config: ExportConfig = {
         checkpointDir: opts.checkpoint ?? defaultCheckpointDir(opts.run),

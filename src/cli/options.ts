@@ -68,6 +68,27 @@ export function resolveRunDir(_opts: { run: string; out?: string }, cmd: Command
   return resolveAlias<string>(cmd, '--run', '--out');
 }
 
+/** Widest beam the captioning commands accept: past it search costs grow with no better captions. */
+export const MAX_BEAM_SIZE = 100;
+/** Longest-caption preference past which beams rank almost by length alone. */
+export const MAX_LENGTH_PENALTY = 5;
+
+/**
+ * The decoding flags of the commands that caption (eval, caption, serve, export): `--beam-size`,
+ * `--length-penalty`, `--block-ngrams`, one definition and one range each. A command says what its
+ * beam size means (serve: the default of requests) and may lower the widest beam.
+ */
+export function decodingOptions(opts: { beamSizeHelp?: string; beamSizeDefault?: number | null; maxBeamSize?: number } = {}): Option[] {
+  const beamSize = new Option('--beam-size <n>', opts.beamSizeHelp ?? 'beam width; 1 = greedy search').argParser(
+    intArg(1, opts.maxBeamSize ?? MAX_BEAM_SIZE),
+  );
+  if (opts.beamSizeDefault !== null) beamSize.default(opts.beamSizeDefault ?? DEFAULT_DECODE_OPTIONS.beamSize);
+  const lengthPenalty = new Option('--length-penalty <alpha>', 'beam ranking: log-probability / length^alpha (0 = total log-probability)')
+    .argParser(floatArg(0, MAX_LENGTH_PENALTY))
+    .default(DEFAULT_DECODE_OPTIONS.lengthPenalty);
+  return [beamSize, lengthPenalty, blockNgramsOption()];
+}
+
 /** `--block-ngrams N` of the commands that caption (eval, caption, serve, export). */
 export function blockNgramsOption(): Option {
   return new Option('--block-ngrams <n>', 'no N words in a row twice in a caption (blocks "a red shirt and a red shirt"; 0 = off)')

@@ -1,5 +1,6 @@
 // `capgen prepare`: flags -> PrepareConfig -> prepare's run(); the summary goes to stderr, and to
 // stdout as JSON with --json.
+import { ENGINE_CHOICES } from '../engine/choices.js';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import type { BackendChoice } from '../backend/index.js';
@@ -135,7 +136,7 @@ export function prepareCommand(): Command {
     .option('--workers <n>', 'worker threads running the encoder', intArg(1, 64))
     .addOption(
       new Option('--engine <name>', 'what runs the image encoder: onnx (ONNX Runtime, if installed), tfjs, or auto (onnx when it can)')
-        .choices(['auto', 'tfjs', 'onnx'])
+        .choices(ENGINE_CHOICES)
         .default(f.engine),
     )
     .addOption(backendOption())

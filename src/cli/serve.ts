@@ -1,12 +1,17 @@
 // `capgen serve`: flags -> ServeConfig -> runServe (a web page and an HTTP API over one checkpoint).
 import { Command } from 'commander';
-import { DEFAULT_DECODE_OPTIONS } from '../decode/types.js';
 import { DEFAULT_RUN_DIR } from '../run/layout.js';
 import type { ServeConfig } from '../serve/run.js';
 import { DEFAULT_MAX_BEAM_SIZE } from '../serve/upload.js';
-import { backendOption, blockNgramsOption, floatArg, intArg } from './options.js';
+import { backendOption, decodingOptions, floatArg, intArg } from './options.js';
 
 export function serveCommand(): Command {
+  const [beamSize, lengthPenalty, blockNgrams] = decodingOptions({
+    beamSizeHelp:
+      'beam width of API requests without ?beam= and the decoding the page preselects (default: API greedy, page 3 beams); 1 = greedy',
+    beamSizeDefault: null,
+    maxBeamSize: DEFAULT_MAX_BEAM_SIZE,
+  });
   return new Command('serve')
     .description('serve a web page and an HTTP API that caption uploaded images with a trained checkpoint')
     .option('--run <dir>', 'run folder whose best checkpoint is served', DEFAULT_RUN_DIR)
@@ -19,18 +24,9 @@ export function serveCommand(): Command {
       "the encoder's model.json (or ResNet50 .h5) when it is no longer where prepare found it; checked against the checkpoint",
     )
     .option('--name <text>', "the model's name on the page and in API answers (default: the run folder's base name; paths are never shown)")
-    .option(
-      '--beam-size <n>',
-      'beam width of API requests without ?beam= and the decoding the page preselects (default: API greedy, page 3 beams); 1 = greedy',
-      intArg(1, DEFAULT_MAX_BEAM_SIZE),
-    )
-    .option(
-      '--length-penalty <alpha>',
-      'beam search length normalisation: log-probability / length^alpha (0 = total log-probability), as `capgen caption`',
-      floatArg(0),
-      DEFAULT_DECODE_OPTIONS.lengthPenalty,
-    )
-    .addOption(blockNgramsOption())
+    .addOption(beamSize)
+    .addOption(lengthPenalty)
+    .addOption(blockNgrams)
     .option('--client-side', 'serve the page of `capgen export --format web`: the browser runs the model, images never leave it')
     .addOption(backendOption())
     .action(async (opts) => {

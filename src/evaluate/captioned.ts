@@ -2,17 +2,16 @@
 // read from a predictions file; either way paired with the image's references.
 import path from 'node:path';
 import { describeBackend, initBackend } from '../backend/index.js';
-import { attentionGridOf } from '../decode/attention.js';
 import { decodeFeatures, describeDecoding, type DecodedCaption } from '../decode/index.js';
 import { CapgenError } from '../errors.js';
 import { openFeatureCache, type FeatureCache } from '../features/cache.js';
 import { checkFeatureCoverage } from '../features/coverage.js';
 import { formatSeconds, info, progressBar, warn } from '../log.js';
-import { assertNotTrainedOn, assertSameEncoder, CHECKPOINT_FILES, defaultCheckpointDir, loadCheckpoint } from '../model/checkpoint.js';
+import { assertNotTrainedOn, assertSameEncoder, CHECKPOINT_FILES, defaultCheckpointDir } from '../model/checkpoint.js';
+import { loadTrainedCaptioner } from '../captioner/captioner.js';
 import type { PreparedCaption, PrepareRecord } from '../run/formats.js';
 import { runPath } from '../run/layout.js';
 import { cleanCaption, type CleaningRules } from '../text/clean.js';
-import { Vocabulary } from '../text/vocabulary.js';
 import { throwIfStopRequested } from '../util/signals.js';
 import type { EvalConfig } from './config.js';
 import type { EvalRecord } from './record.js';
@@ -75,11 +74,11 @@ export async function fromModel(
   const backend = describeBackend(await initBackend(config.backend));
   info(backend);
   const checkpointDir = config.checkpointDir ?? defaultCheckpointDir(config.runDir);
-  const { meta, model, trainImages } = await loadCheckpoint(checkpointDir, { trainImages: true });
+  const captioner = await loadTrainedCaptioner(checkpointDir, { trainImages: true });
+  const { meta, model, vocab, trainImages, cleaning, featureShape } = captioner;
   let cache: FeatureCache | undefined;
   try {
-    const vocab = Vocabulary.fromFile(meta.vocab, path.join(checkpointDir, CHECKPOINT_FILES.meta));
-    const refs = referencesByImage(captions, meta.cleaning);
+    const refs = referencesByImage(captions, cleaning);
     let items = [...refs.values()].filter((i) => i.split === config.split);
     if (items.length === 0) {
       const counts = [...refs.values()].reduce<Record<string, number>>((acc, i) => ({ ...acc, [i.split]: (acc[i.split] ?? 0) + 1 }), {});
@@ -140,19 +139,9 @@ export async function fromModel(
         hint: 'rerun `capgen prepare`',
       });
 
-    const decoding = {
-      maxLength: meta.maxCaptionLength,
-      beamSize: config.beamSize,
-      lengthPenalty: config.lengthPenalty,
-      blockNgrams: config.blockNgrams,
-      batchSize: config.batchSize,
-    };
-    const featureShape = model.spec.featureShape(model.sizes);
+    const decoding = { ...captioner.decodeOptions(config), batchSize: config.batchSize };
     // Rows are read back only for the report's maps: without them decoding holds no attention at all.
-    const found = config.attentionMaps
-      ? attentionGridOf({ architecture: meta.architecture, featureShape, encoderFeatureShape: meta.encoder.featureShape, model })
-      : undefined;
-    const attentionGrid = found && 'grid' in found ? found.grid : undefined;
+    const attentionGrid = config.attentionMaps && 'grid' in captioner.attention ? captioner.attention.grid : undefined;
     const how = describeDecoding(config);
     info(
       `eval: ${config.split} split, ${items.length} images, checkpoint ${checkpointDir} (epoch ${meta.epoch}), ${how}, at most ${meta.maxCaptionLength} words, ${config.batchSize} images a batch${attentionGrid ? `, attention maps ${attentionGrid.join('x')}` : ''}`,
@@ -190,13 +179,13 @@ export async function fromModel(
         encoder: meta.encoder,
         decoding,
       },
-      cleaning: meta.cleaning,
+      cleaning,
       skipped,
       decodingSeconds,
       backend: backend.replace(/^backend: /, ''),
     };
   } finally {
     cache?.close();
-    model.dispose();
+    captioner.dispose();
   }
 }

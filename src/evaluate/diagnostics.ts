@@ -24,7 +24,7 @@ export interface OutputDiagnostics {
 
 // Thresholds of the warnings. A trained merge decoder on Flickr8k gives 20-40% distinct captions
 // (greedy) and a most common caption on a few % of the images; the synthetic demo, ~60%.
-const MIN_DISTINCT_SHARE = 0.1; // below: the decoder ignores the image (issue 15's example)
+const MIN_DISTINCT_SHARE = 0.1; // below: the decoder ignores the image (every image got the same few captions)
 const MAX_COMMON_SHARE = 0.3; // above: one caption stands in for a third of the images
 const MAX_AT_LIMIT_SHARE = 0.2; // above: the model rarely predicts the end token
 const MAX_REPEAT_SHARE = 0.2; // above: loops such as "in a red shirt in a red shirt"

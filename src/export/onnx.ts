@@ -10,7 +10,7 @@ import { CapgenError } from '../errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { buildDecoderGraphs } from '../engine/onnx/decode-graphs.js';
 import { layersGraph } from '../features/onnx/layers-graph.js';
-import { encodeOnnxModel, type OnnxModel } from '../features/onnx/proto.js';
+import { encodeOnnxModel, type OnnxModel } from '../engine/onnx/proto.js';
 import type { LayersModelJson } from '../features/onnx/layers-json.js';
 import { encoderLayersModel, layersModelFiles } from './encoder.js';
 import { buildManifest, decoderTensorNames, MANIFEST_FILE, type ExportManifest } from './manifest.js';

@@ -3,12 +3,10 @@
 // replaced whole: an interrupted export leaves the previous one (or nothing), never half of one; a
 // folder that holds what the export reads is never replaced, nor one that capgen did not make without
 // --overwrite (src/run/overwrite.ts).
-import path from 'node:path';
 import { initBackend } from '../backend/index.js';
 import { CapgenError } from '../errors.js';
 import { info } from '../log.js';
-import { CHECKPOINT_FILES, readCheckpoint } from '../model/checkpoint.js';
-import { decoderFor } from '../model/registry.js';
+import { decodeOptionsFor, readTrainedCheckpoint } from '../captioner/captioner.js';
 import { replaceDirAtomic } from '../io/atomic.js';
 import { guardOutputFolder, type ReadInput } from '../run/overwrite.js';
 import { isCapgenExport } from './manifest.js';
@@ -51,25 +49,8 @@ const FORMATS: Record<ExportFormat, (dir: string, src: ExportSource) => Promise<
 export async function loadExportSource(
   config: Pick<ExportConfig, 'checkpointDir' | 'beamSize' | 'lengthPenalty' | 'blockNgrams'>,
 ): Promise<ExportSource> {
-  const { meta, weights } = await readCheckpoint(config.checkpointDir);
-  const spec = decoderFor(meta.architecture);
-  if (!spec)
-    throw new CapgenError('BAD_INPUT', `unknown architecture '${meta.architecture}'`, {
-      file: path.join(config.checkpointDir, CHECKPOINT_FILES.meta),
-    });
-  return {
-    checkpointDir: config.checkpointDir,
-    meta,
-    spec,
-    sizes: spec.sizesFrom(meta as unknown as Record<string, unknown>),
-    weights,
-    decoding: {
-      maxLength: meta.maxCaptionLength,
-      beamSize: config.beamSize,
-      lengthPenalty: config.lengthPenalty,
-      blockNgrams: config.blockNgrams,
-    },
-  };
+  const { meta, spec, sizes, weights } = await readTrainedCheckpoint(config.checkpointDir);
+  return { checkpointDir: config.checkpointDir, meta, spec, sizes, weights, decoding: decodeOptionsFor(meta, config) };
 }
 
 export async function runExport(config: ExportConfig): Promise<ExportResult> {

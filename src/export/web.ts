@@ -17,7 +17,7 @@ const WASM_FILES = ['tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm.wasm'];
 
 export const MODEL_DIR = 'model';
 
-/** MobileNet encoder + merge decoder should stay under this (the budget for a page people will wait for). */
+/** MobileNet encoder + merge decoder should stay under this (a download people will wait for). */
 export const WEB_SIZE_BUDGET_BYTES = 25 * 2 ** 20;
 
 const require = createRequire(import.meta.url);

@@ -1,4 +1,5 @@
 // Configuration of image-feature extraction (the second half of `capgen prepare`).
+import type { EngineChoice } from '../engine/choices.js';
 import type { EncoderIdentity } from '../run/formats.js';
 
 export interface FeaturesConfig {
@@ -20,7 +21,7 @@ export interface FeaturesConfig {
   /** Worker threads that run the encoder in parallel (WASM is single-threaded per worker). */
   workers?: number;
   /** What runs the encoder: tfjs, onnx (ONNX Runtime, optional package) or auto (onnx when it can). */
-  engine?: 'auto' | 'tfjs' | 'onnx';
+  engine?: EngineChoice;
 }
 
 export const DEFAULT_FEATURES_CONFIG: FeaturesConfig = {
@@ -30,5 +31,5 @@ export const DEFAULT_FEATURES_CONFIG: FeaturesConfig = {
   resize: 'squash', // what Keras load_img(target_size=...) does
   batchSize: 16, // big enough to amortise per-call overhead, small enough to stay ~1 GB on ResNet50
   dtype: 'float32', // exact; float16 halves the cache for large datasets
-  engine: 'auto', // ONNX Runtime where installed (4-5x faster on CPU here, same features), else tfjs
+  engine: 'auto', // ONNX Runtime where installed (several times faster on CPU, same features), else tfjs
 };

@@ -1,7 +1,8 @@
 // Which engine computes the image features: TensorFlow.js (the reference, any backend) or ONNX
 // Runtime (onnxruntime-node, optional; several times faster on CPUs). Both give the same features.
-import { ONNX_INSTALL_HINT, loadOnnxRuntime, onnxUnavailableReason, onnxVersion, warnOnnxMissing } from './onnx/runtime.js';
-import { CapgenError, isCapgenError } from '../errors.js';
+import { engineToTry, onnxFailed, checkEngineChoice, ENGINE_CHOICES, type EngineChoice } from '../engine/choice.js';
+import { onnxVersion } from '../engine/onnx/runtime.js';
+import { isCapgenError } from '../errors.js';
 import type { FeaturesConfig } from './config.js';
 import type { BatchEncoder, Encoder } from './encoder.js';
 import type { EncoderIdentity } from '../run/formats.js';
@@ -9,8 +10,7 @@ import { KERAS_APPS, isKerasApp } from './encoders/keras-apps.js';
 import { createEncoder, loadEncoder } from './load-encoder.js';
 import { createOnnxEncoder, onnxGraphFor, onnxGraphForIdentity, type OnnxEncoder } from './onnx/onnx-encoder.js';
 
-export type EngineChoice = 'auto' | 'tfjs' | 'onnx';
-export const ENGINE_CHOICES: readonly EngineChoice[] = ['auto', 'tfjs', 'onnx'];
+export { ENGINE_CHOICES, type EngineChoice };
 
 export type ChosenEngine =
   | { engine: 'onnx'; encoder: OnnxEncoder; /** e.g. 'onnx (onnxruntime-node 1.30.0, 2 threads)' */ label: string }
@@ -32,16 +32,12 @@ function needsTfjsValidation(config: FeaturesConfig): boolean {
  * label says why). `onnx` that cannot run is a BACKEND error; `tfjs` never tries ONNX.
  */
 export async function chooseEngine(config: FeaturesConfig, requested: EngineChoice = 'auto'): Promise<ChosenEngine> {
-  if (!ENGINE_CHOICES.includes(requested))
-    throw new CapgenError('USAGE', `unknown engine '${requested}'`, { hint: `choose ${ENGINE_CHOICES.join(', ')}` });
+  checkEngineChoice(requested);
   if (requested === 'tfjs' || needsTfjsValidation(config)) return { engine: 'tfjs', encoder: await createEncoder(config), label: 'tfjs' };
-  let why: string;
-  if (!loadOnnxRuntime()) {
-    why = onnxUnavailableReason() ?? 'onnxruntime-node did not load';
-    if (requested === 'onnx') throw new CapgenError('BACKEND', `the onnx engine is not available: ${why}`, { hint: ONNX_INSTALL_HINT });
-    warnOnnxMissing();
-  } else {
+  let decision = engineToTry(requested, { part: 'features' });
+  if (decision.name === 'onnx') {
     const graph = await onnxGraphFor(config); // CapgenErrors (weights missing, ...) are the user's either way
+    let why: string;
     if ('model' in graph) {
       try {
         const encoder = await createOnnxEncoder(graph.model, graph.identity);
@@ -53,10 +49,9 @@ export async function chooseEngine(config: FeaturesConfig, requested: EngineChoi
     } else {
       why = graph.reason;
     }
-    if (requested === 'onnx')
-      throw new CapgenError('BACKEND', `the onnx engine cannot run this encoder: ${why}`, { hint: 'use --engine tfjs (or auto)' });
+    decision = onnxFailed(requested, { part: 'features', why, message: `the onnx engine cannot run this encoder: ${why}` });
   }
-  return { engine: 'tfjs', encoder: await createEncoder(config), label: `tfjs (onnx not used: ${why})` };
+  return { engine: 'tfjs', encoder: await createEncoder(config), label: `tfjs (onnx not used: ${decision.why})` };
 }
 
 /**
@@ -69,21 +64,20 @@ export async function openEncoder(
   identity: EncoderIdentity,
   opts: { weightsPath?: string; engine?: EngineChoice } = {},
 ): Promise<{ encoder: Encoder | BatchEncoder; label: string }> {
-  let why = 'tfjs asked for';
-  if (opts.engine !== 'tfjs') {
-    if (!loadOnnxRuntime()) {
-      why = onnxUnavailableReason() ?? 'onnxruntime-node did not load';
-      if (opts.engine !== 'onnx') warnOnnxMissing();
-    } else {
-      const graph = await onnxGraphForIdentity(identity, { weightsPath: opts.weightsPath });
-      if ('model' in graph) {
-        const encoder = await createOnnxEncoder(graph.model, identity);
-        return { encoder, label: onnxLabel(encoder) };
-      }
-      why = graph.reason;
+  const requested = opts.engine ?? 'auto';
+  let decision = engineToTry(requested, { part: 'features' });
+  if (decision.name === 'onnx') {
+    const graph = await onnxGraphForIdentity(identity, { weightsPath: opts.weightsPath });
+    if ('model' in graph) {
+      const encoder = await createOnnxEncoder(graph.model, identity);
+      return { encoder, label: onnxLabel(encoder) };
     }
-    if (opts.engine === 'onnx')
-      throw new CapgenError('BACKEND', `the onnx engine cannot run this encoder: ${why}`, { hint: 'use --engine tfjs (or auto)' });
+    decision = onnxFailed(requested, {
+      part: 'features',
+      why: graph.reason,
+      message: `the onnx engine cannot run this encoder: ${graph.reason}`,
+    });
   }
+  const why = requested === 'tfjs' ? 'tfjs asked for' : decision.why;
   return { encoder: await loadEncoder(identity, { weightsPath: opts.weightsPath }), label: `tfjs (onnx not used: ${why})` };
 }

@@ -9,9 +9,9 @@ import { packPixels } from './image-load.js';
 
 /**
  * Workers by default: 1 on every backend. Native backends (tensorflow) use every core themselves. For
- * WASM, bench/features.mjs measured a pool of 2 on this 2-core machine as slower than one thread
+ * WASM, bench/features.mjs measured a pool of 2 on a 2-core machine as slower than one thread
  * (each worker pays its own WASM start and model load, and the second core is already busy with
- * sharp's decoding and, here, other processes); see bench/README.md. `--workers N` overrides.
+ * sharp's decoding and other processes); see bench/README.md. `--workers N` overrides.
  */
 export function defaultWorkers(_backend: BackendChoice | string): number {
   return Math.max(1, Math.min(DEFAULT_WORKERS, os.cpus().length));

@@ -49,9 +49,9 @@ export const ATTENTION_DEFAULTS = {
   // The merge decoder's (the Keras tutorial's) word width: the deep output adds in this width too.
   embeddingSize: 256,
   // 256, as the merge decoder: the recurrence runs once per word over every caption of a batch, so its
-  // width sets the epoch time. At 512 (and a 512-wide context) an epoch took ~5x the merge decoder's
-  // on a 2-core CPU, against the 3x budget of issue 12 (bench/README.md); the paper's 1800 would be
-  // ~10x. Flickr8k dev scores at 256 are in bench/README.md.
+  // width sets the epoch time. At 512 (and a 512-wide context) an epoch cost well past the budget of a
+  // few merge-decoder epochs on a CPU, and the paper's 1800 far more (bench/README.md, with the
+  // Flickr8k dev scores at 256).
   hiddenSize: 256,
   // Scores are one number per region: a narrow hidden layer suffices (the paper ties it to D).
   attentionSize: 256,

@@ -12,12 +12,6 @@ import type { CleaningRules } from '../text/clean.js';
 import { sizeOf, type BaseSizes, type DecoderSpec, type Weights } from './decoder.js';
 import { decoderFor, knownArchitectures } from './registry.js';
 import type { StepDecoder } from './step-decoder.js';
-import { TfjsDecoder } from './tfjs-decoder.js';
-import { ONNX_INSTALL_HINT, warnOnnxMissing } from '../features/onnx/runtime.js';
-import { OnnxStepDecoder } from '../engine/onnx/step-decoder.js';
-import { syncSessionUnavailableReason } from '../engine/onnx/sync-session.js';
-import { hostBackend } from '../engine/tfjs-ops.js';
-import { debug } from '../log.js';
 import { sha256Hex, verifyFileHash } from './weights-hash.js';
 
 export const CHECKPOINT_FILES = {
@@ -135,14 +129,14 @@ function canonicalJson(value: unknown): string {
 }
 
 /** The hash checkpoint.json records of itself (its content without `contentSha256`). */
-function contentHashOf(meta: Record<string, unknown>): string {
+function contentHashOf(meta: { contentSha256?: unknown }): string {
   const { contentSha256: _self, ...rest } = meta;
   return sha256Hex(Buffer.from(canonicalJson(rest), 'utf8'));
 }
 
 export async function saveCheckpoint(dir: string, content: CheckpointContent): Promise<void> {
   const spec = specOf(content.meta, path.join(dir, CHECKPOINT_FILES.meta));
-  const shapes = spec.weightShapes(spec.sizesFrom(content.meta as unknown as Record<string, unknown>));
+  const shapes = spec.weightShapes(spec.sizesFrom(content.meta));
   let offset = 0;
   const layout = shapes.map(([name, shape]) => {
     if (content.weights[name]?.length !== sizeOf(shape))
@@ -243,7 +237,7 @@ async function readMeta(metaFile: string): Promise<CheckpointMeta> {
       file: metaFile,
       hint: UNSEALED_HINT,
     });
-  if (contentHashOf(meta as unknown as Record<string, unknown>) !== meta.contentSha256)
+  if (contentHashOf(meta) !== meta.contentSha256)
     throw new CapgenError('BAD_INPUT', 'checkpoint.json was changed after it was written: its content does not match its contentSha256', {
       file: metaFile,
       hint: 'restore the folder from a copy, use the other checkpoint (train/best or train/last), or retrain',
@@ -356,7 +350,7 @@ async function readCheckpointOnce(dir: string, opts: ReadCheckpointOptions): Pro
   const spec = specOf(meta, metaFile);
   let shapes: [string, number[]][];
   try {
-    shapes = spec.weightShapes(spec.sizesFrom(meta as unknown as Record<string, unknown>));
+    shapes = spec.weightShapes(spec.sizesFrom(meta));
   } catch (e) {
     throw new CapgenError('BAD_INPUT', `checkpoint.json does not describe a ${meta.architecture} model: ${(e as Error).message}`, {
       file: metaFile,
@@ -405,37 +399,14 @@ function requiredHash(meta: CheckpointMeta, name: string, metaFile: string): str
   return hash;
 }
 
-/** The model and everything needed to use it (vocabulary, cleaning, encoder) from a checkpoint folder. */
 /**
- * engine 'auto' (default): ONNX Runtime where tfjs runs on the host (WASM, cpu: native kernels, one
- * graph call per step) and synchronous ONNX sessions load; tfjs otherwise (native backends keep the
- * data on their device).
+ * The decoder a checkpoint's meta describes: its spec (BAD_INPUT naming checkpoint.json for an
+ * architecture this capgen does not know) and its sizes. What runs it is the engines' business
+ * (src/engine/decoder.ts).
  */
-export async function loadCheckpoint(
-  dir: string,
-  opts: { engine?: 'auto' | 'onnx' | 'tfjs' } & ReadCheckpointOptions = {},
-): Promise<{ meta: CheckpointMeta; model: CaptionModel; engine: 'onnx' | 'tfjs'; trainImages?: string[] }> {
-  const { meta, weights, trainImages } = await readCheckpoint(dir, { trainImages: opts.trainImages });
+export function checkpointDecoder(meta: CheckpointMeta, dir: string): { spec: DecoderSpec; sizes: BaseSizes } {
   const spec = specOf(meta, path.join(dir, CHECKPOINT_FILES.meta));
-  const sizes = spec.sizesFrom(meta as unknown as Record<string, unknown>);
-  const engine = opts.engine ?? 'auto';
-  if (engine === 'onnx' || (engine === 'auto' && hostBackend())) {
-    let model: OnnxStepDecoder | undefined;
-    let why: string | undefined;
-    try {
-      model = OnnxStepDecoder.create(spec, sizes, weights);
-    } catch (e) {
-      if (engine === 'onnx') throw e;
-      why = `its graphs could not be built: ${(e as Error).message}`; // auto: tfjs runs any decoder
-    }
-    if (model) return { meta, model, engine: 'onnx', trainImages };
-    why ??= syncSessionUnavailableReason() ?? 'unknown reason';
-    if (engine === 'onnx')
-      throw new CapgenError('BACKEND', `the onnx decoding engine is not available: ${why}`, { hint: ONNX_INSTALL_HINT });
-    warnOnnxMissing(); // says nothing when ONNX Runtime loads and only its sessions' binding is missing
-    debug(`decoding on tfjs: ONNX Runtime sessions are unavailable (${why})`);
-  }
-  return { meta, model: new TfjsDecoder(spec, sizes, weights), engine: 'tfjs', trainImages };
+  return { spec, sizes: spec.sizesFrom(meta) };
 }
 
 /** Keys that decide what a feature vector means (`source` is only informational). */

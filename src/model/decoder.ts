@@ -89,7 +89,7 @@ export interface DecoderSpec<S extends BaseSizes = BaseSizes> {
   /** The sizes of a new model from the data and the size flags (unset flags take the decoder's defaults). */
   sizesFor(data: DataSizes, options: DecoderOptions): S;
   /** The sizes of this architecture read back from a checkpoint's meta (throws on missing fields). */
-  sizesFrom(meta: Record<string, unknown>): S;
+  sizesFrom(meta: object): S;
   /** Weight names and shapes, in checkpoint order. */
   weightShapes(sizes: S): [string, number[]][];
   /** Seeded initial values (Keras' defaults where Keras has the layer). */
@@ -115,8 +115,8 @@ export function sizeOf(shape: readonly number[]): number {
 }
 
 /** Reads a numeric field of a checkpoint's meta (sizesFrom helpers). */
-export function metaNumber(meta: Record<string, unknown>, key: string): number {
-  const v = meta[key];
+export function metaNumber(meta: object, key: string): number {
+  const v: unknown = Reflect.get(meta, key);
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`checkpoint meta has no numeric '${key}'`);
   return v;
 }

@@ -1,6 +1,6 @@
 // Seeded weight initialisers in plain JS, matching Keras' defaults: glorot_uniform kernels,
-// orthogonal recurrent kernels (QR by Gram-Schmidt: ~0.1 s for 256 units instead of tfjs' minutes
-// on the cpu backend) and uniform(-0.05, 0.05) embeddings. Same seed, same weights, on any backend.
+// orthogonal recurrent kernels (QR by Gram-Schmidt in JS, where tfjs' QR is very slow on the
+// cpu backend) and uniform(-0.05, 0.05) embeddings. Same seed, same weights, on any backend.
 
 // The generator and the normal sampler are util/random.ts's.
 import { gaussian } from '../util/random.js';

@@ -1,6 +1,6 @@
 // The LSTM recurrence over a whole (teacher-forced) sequence as one differentiable op: matmuls on
 // the backend (XNNPACK on WASM), gate arithmetic in plain JS. On WASM this replaces ~30 small
-// backend ops per time step (split, slices, broadcasts, identity copies), which cost ~10x the math.
+// backend ops per time step (split, slices, broadcasts, identity copies), which cost far more than the math.
 // Keras gate order i, f, c, o; activations sigmoid (gates) and tanh (cell, output).
 // The host arrays (inputs, saved activations, gradients) are reused from call to call: fresh
 // multi-megabyte arrays every training step cost more in page faults than the gate math.
@@ -26,7 +26,7 @@ interface Saved {
 }
 
 // The two loops below are top-level functions that take everything as arguments: as closures over
-// the op's variables they ran ~1.5x slower (V8 keeps context variables out of registers).
+// the op's variables they ran slower (V8 keeps context variables out of registers; bench/README.md).
 
 /** Step t: gates from X [T*B, 4h] (+ rec [B, 4h], the recurrent part) into the saved activations. */
 function forwardGates(X: Float32Array, rec: Float32Array | undefined, s: Saved, at: { t: number; B: number; H: number }): void {

@@ -1,4 +1,4 @@
-// A small pre-norm Transformer caption decoder (issue 12): causal self-attention over the words,
+// A small pre-norm Transformer caption decoder: causal self-attention over the words,
 // cross-attention over the image regions, a ReLU feed-forward block, per layer; written over Ops
 // (src/model/ops.ts) so that ONNX Runtime and tfjs train the same definition.
 //
@@ -231,16 +231,16 @@ function siteNames(s: TransformerSizes): string[] {
   return names;
 }
 
-// Defaults of a small captioning Transformer (issue 12 suggested "3 layers, width 256-512, 8 heads").
+// Defaults of a small captioning Transformer (the usual starting point is 3 layers, width 256-512, 8 heads).
 // 1 layer with a feed-forward of 2 x width: on Flickr8k (MobileNet 7x7 regions) the best validation
 // loss fell as layers were removed (3 layers with 4 x width 2.910, 2 layers 2.905, 1 layer 2.899, all
 // at epoch 6), beam-3 BLEU-4 / CIDEr-D rose from 2 layers to 1 (0.176 / 0.435 -> 0.188 / 0.437), and
-// the epoch went from 2.9-3.3x the merge decoder's (issue 12's budget: 3x) to 1.8-2.0x (bench/README.md,
+// the epoch became much cheaper, within the budget of a few merge-decoder epochs (bench/README.md,
 // "The three decoders"). Flickr8k is small: deeper decoders want more data (--layers N).
 export const TRANSFORMER_DEFAULTS = {
   layers: 1,
-  // 512 would quadruple most matrix products (and the epoch time), past the issue's budget of 3x the
-  // merge decoder's epoch on CPUs; --width 512 where a GPU or more cores allow it.
+  // 512 would quadruple most matrix products (and the epoch time), past the budget of a few merge-decoder
+  // epochs on CPUs; --width 512 where a GPU or more cores allow it.
   width: 256,
   heads: 8, // dh = 32 at width 256: the usual head size
   ffnFactor: 2, // feed-forward width = 2 x width ("Attention is all you need": 4 x, for far more data)

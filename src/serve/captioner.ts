@@ -3,15 +3,10 @@
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend, type BackendChoice } from '../backend/index.js';
-import { attentionGridOf } from '../decode/attention.js';
 import { decodeBatch } from '../decode/index.js';
-import { openEncoder } from '../features/engine.js';
 import { embedImageBuffer } from '../features/load-encoder.js';
-import { encoderSourceName, locateEncoder } from '../features/encoder-location.js';
+import { describeEncoder, loadTrainedCaptioner } from '../captioner/captioner.js';
 import { info, warn } from '../log.js';
-import { CHECKPOINT_FILES, loadCheckpoint } from '../model/checkpoint.js';
-import type { EncoderIdentity } from '../run/formats.js';
-import { Vocabulary } from '../text/vocabulary.js';
 import type { Captioner, CaptionResult } from './types.js';
 
 export interface CaptionerOptions {
@@ -27,27 +22,16 @@ export interface CaptionerOptions {
   publicName: string;
 }
 
-/** The encoder as visitors see it: architecture, the model's folder name (never its path), layer and shapes. */
-export function describeEncoder(e: EncoderIdentity): string {
-  const layer = e.layer && e.layer !== e.architecture ? `:${e.layer}` : '';
-  const source = e.source ? ` ${encoderSourceName(e.source)}` : '';
-  return `${e.architecture}${source}${layer} (${e.preprocess}, ${e.resize} ${e.inputSize.join('x')}, ${e.pooling} -> ${e.featureShape.join('x')})`;
-}
-
 export async function loadCaptioner(opts: CaptionerOptions): Promise<Captioner> {
   const backend = describeBackend(await initBackend(opts.backend));
   info(backend);
-  const { meta, model } = await loadCheckpoint(opts.checkpointDir);
-  const vocab = Vocabulary.fromFile(meta.vocab, path.join(opts.checkpointDir, CHECKPOINT_FILES.meta));
-  const { encoder, label: encoderEngine } = await openEncoder(meta.encoder, {
-    weightsPath: await locateEncoder(meta.encoder, { explicit: opts.encoderPath, checkpointDir: opts.checkpointDir }),
-  });
+  const captioner = await loadTrainedCaptioner(opts.checkpointDir);
+  const { meta, model, vocab, featureShape, words } = captioner;
+  const { encoder, label: encoderEngine } = await captioner.openEncoder({ encoderPath: opts.encoderPath });
   const modelName = `${opts.publicName} (${meta.architecture}, epoch ${meta.epoch})`;
   const encoderName = describeEncoder(meta.encoder);
-  const featureShape = model.spec.featureShape(model.sizes);
   // Attending models answer with each word's map (one image's worth: a few KB); others without.
-  const found = attentionGridOf({ architecture: meta.architecture, featureShape, encoderFeatureShape: meta.encoder.featureShape, model });
-  const grid = 'grid' in found ? found.grid : undefined;
+  const grid = 'grid' in captioner.attention ? captioner.attention.grid : undefined;
   // Paths go to the server's own log only; visitors see modelName and encoderName.
   info(
     `model: ${modelName} from ${path.resolve(opts.checkpointDir)}; vocabulary ${vocab.size} ids; captions up to ${meta.maxCaptionLength} words; encoder ${encoderName}${meta.encoder.source ? ` from ${meta.encoder.source}` : ''} on ${encoderEngine}; ${grid ? `attention maps ${grid.join('x')}` : 'no attention maps'}`,
@@ -60,13 +44,9 @@ export async function loadCaptioner(opts: CaptionerOptions): Promise<Captioner> 
       try {
         // decodeBatch frees its own intermediate tensors; the serve leak test checks that.
         const [decoded] = decodeBatch(model, features, {
-          maxLength: meta.maxCaptionLength,
-          beamSize,
-          lengthPenalty: opts.lengthPenalty,
-          blockNgrams: opts.blockNgrams,
+          ...captioner.decodeOptions({ beamSize, lengthPenalty: opts.lengthPenalty, blockNgrams: opts.blockNgrams }),
           ...(grid ? { attention: { grid } } : {}),
         });
-        const words = (tokens: number[]) => vocab.decode(tokens).join(' ');
         const caption = words(decoded!.tokens);
         const attention =
           grid && decoded!.attention
@@ -91,7 +71,7 @@ export async function loadCaptioner(opts: CaptionerOptions): Promise<Captioner> 
     },
     describe: () => ({ model: modelName, encoder: encoderName, backend: backend.replace(/^backend: /, '') }),
     dispose() {
-      model.dispose();
+      captioner.dispose();
       Promise.resolve(encoder.dispose()).catch((e) => warn(`serve: the encoder did not close cleanly: ${(e as Error).message}`));
     },
   };

@@ -28,7 +28,7 @@ export interface AdamState {
 
 /**
  * The update of one parameter array, in place. Everything arrives as a local (no closure
- * variables in the loop): V8 then keeps the loop in registers, ~2x faster than a closure here.
+ * variables in the loop): V8 then keeps the loop in registers, faster than a closure.
  */
 function adamKernel(
   a: { g: Float32Array; m: Float32Array; v: Float32Array; w: Float32Array },

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { SPECIAL_IDS } from '../run/formats.js';
 import { mixSeed, mulberry32 } from '../util/random.js';
 import type { BatchTensors } from '../model/ops.js';
+import type { HostBatch, HostMask } from '../model/host-batch.js';
 import type { Example, FeatureRows } from './data.js';
 import { matrixReader, type FeatureRowReader } from './feature-store.js';
 import { dropoutMasks, type ShardDropout } from './dropout.js';
@@ -29,30 +30,7 @@ function shuffleInPlace<T>(a: T[], rand: () => number): void {
   }
 }
 
-export interface HostMask {
-  /** B for a 'caption' site, T*B for a 'token' site. */
-  rows: number;
-  values: Float32Array;
-}
-
-/** A batch as plain arrays (time-major: position t of caption b is row t*B+b). */
-export interface HostBatch {
-  /** Columns of the layout, padding captions included (see BuildOptions.padTo). */
-  batchSize: number;
-  timeSteps: number;
-  features: Float32Array; // [B, featureSize]
-  inputs: Int32Array; // [T*B]: start, w1..wn, then padding (0)
-  rows: Int32Array; // [N] flat indices t*B+b of the scored positions
-  rowCaption: Int32Array; // [N] the caption b of each
-  targets: Int32Array; // [N]
-  /**
-   * [B] the weight of each caption's terms in the loss (src/train/objective.ts): 1 = plain
-   * cross-entropy; padding columns 1 (they score nothing).
-   */
-  weights: Float32Array;
-  /** Training only (dropout > 0): inverted-dropout masks by site, [rows, width] (src/train/dropout.ts). */
-  masks: Record<string, HostMask>;
-}
+export type { HostBatch, HostMask };
 
 export interface BuildOptions {
   /** Empty time steps added at the end (tests use it to show that padding changes nothing). */

@@ -9,8 +9,8 @@ import { DEFAULT_RUN_DIR } from '../run/layout.js';
 import type { LoopConfig } from './loop.js';
 
 /** What runs the training step (`train --engine`); kept here, not in step.ts, so that `train --help` loads no tfjs. */
-export type EngineChoice = 'auto' | 'onnx' | 'tfjs';
-export const ENGINE_CHOICES: EngineChoice[] = ['auto', 'onnx', 'tfjs'];
+import type { EngineChoice } from '../engine/choices.js';
+export { ENGINE_CHOICES, type EngineChoice } from '../engine/choices.js';
 
 /** `train --objective`: teacher-forced cross-entropy, or self-critical training (src/train/scst.ts). */
 export type Objective = 'xe' | 'scst';
@@ -76,7 +76,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   decoder: 'merge', // the Keras notebook's model: what users of the tutorial compare with
   engine: 'auto', // ONNX Runtime on CPU hosts, tfjs on native TensorFlow (src/train/step.ts)
   epochs: 20, // the Keras tutorial trains 20; early stopping usually ends sooner
-  // 128: on Flickr8k it reaches the same best validation loss as 64 (2.873 vs 2.877) in ~25% less
+  // 128: on Flickr8k it reaches the same best validation loss as 64 in less
   // time per epoch (larger matrix products, half the optimizer updates); see bench/README.md.
   batchSize: 128,
   // One micro-batch per step: accumulating only pays where the batch wanted does not fit in memory.

@@ -20,7 +20,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { withFloatViews } from '../backend/host-io.js';
 import { ScratchPool } from '../util/scratch.js';
-import type { TfjsDecoder } from '../model/tfjs-decoder.js';
+import type { TfjsDecoder } from '../engine/tfjs-decoder.js';
 import { hostBackend } from '../engine/tfjs-ops.js';
 import type { DeviceBatch } from './batches.js';
 

@@ -7,7 +7,7 @@ import { readInto } from '../backend/host-io.js';
 import { initBackend, type BackendChoice } from '../backend/index.js';
 import type { BaseSizes, Weights } from '../model/decoder.js';
 import { decoderFor } from '../model/registry.js';
-import { TfjsDecoder } from '../model/tfjs-decoder.js';
+import { TfjsDecoder } from '../engine/tfjs-decoder.js';
 import { addDropoutMasks, disposeBatch, toTensors, type HostBatch } from './batches.js';
 import type { ShardDropout } from './dropout.js';
 import { evaluateBatch, lossAndGrads } from './objective.js';

@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { withFloatViews } from '../backend/host-io.js';
 import type { BackendChoice } from '../backend/index.js';
-import type { TfjsDecoder } from '../model/tfjs-decoder.js';
+import type { TfjsDecoder } from '../engine/tfjs-decoder.js';
 import { workerScript } from '../util/worker-script.js';
 import { Adam } from './adam.js';
 import type { DeviceAdam } from './adam-device.js';

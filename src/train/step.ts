@@ -9,13 +9,12 @@
 //   (src/engine/onnx/trainer.ts): native matrix kernels on any CPU, without native TensorFlow;
 // - tfjs: the decoder on TensorFlow.js, tfjs' autodiff, with data-parallel gradient replicas on
 //   WASM/cpu (src/train/replicas.ts); on tfjs-node(-gpu) one replica and tfjs ops only.
-import { loadOnnxRuntime, onnxUnavailableReason, ONNX_INSTALL_HINT, warnOnnxMissing } from '../features/onnx/runtime.js';
+import { engineToTry, type EngineChoice, type EngineDecision } from '../engine/choice.js';
 import type { BackendInfo } from '../backend/index.js';
 import { hostBackend } from '../engine/tfjs-ops.js';
 import { OnnxTrainer } from '../engine/onnx/trainer.js';
-import { CapgenError } from '../errors.js';
 import type { BaseSizes, DecoderSpec, Weights } from '../model/decoder.js';
-import { TfjsDecoder } from '../model/tfjs-decoder.js';
+import { TfjsDecoder } from '../engine/tfjs-decoder.js';
 import { Adam, type AdamOptions } from './adam.js';
 import { DeviceAdam } from './adam-device.js';
 import { batchTimeSteps, buildBatch } from './batches.js';
@@ -23,24 +22,23 @@ import type { TrainingData } from './data.js';
 import { batchRows, readAheadAfter } from './feature-store.js';
 import { startReplicas, type Replicas, type StepResult } from './replicas.js';
 
-import { ENGINE_CHOICES, type EngineChoice } from './config.js';
-export { ENGINE_CHOICES, type EngineChoice };
+export { ENGINE_CHOICES, type EngineChoice } from '../engine/choice.js';
 
 /**
  * The ONNX engine pads captions to a multiple of 8 time steps: one graph (and one ONNX Runtime memory
  * arena) per 8 lengths instead of per length. Padded steps come after every caption's end, so no loss
  * or gradient changes; they cost some recurrence work, less than what allocating fresh memory every
- * step without an arena cost (page faults), and 8 keeps the arenas of a Flickr8k run under ~1.4 GB
- * where 4 needed ~1.8 GB at the same speed (bench/README.md).
+ * step without an arena cost (page faults), and 8 kept the arenas of a Flickr8k run smaller
+ * than 4 did at the same speed (bench/README.md).
  */
 export const ONNX_TIME_STEP_MULTIPLE = 8;
 /**
- * A training graph's memory grows with captions x time steps (the attention decoder keeps ~45 MB per
+ * A training graph's memory grows with captions x time steps (the attention decoder keeps tens of MB per
  * step of 128 captions for its backward pass). A batch longer than this runs as shards of fewer
  * captions, each within batchSize x 16 caption-steps, and the shards' gradients add up to the whole
- * batch's (they are sums over captions). 16: the bucket of ~70% of Flickr8k's captions; the longer
- * batches (~10% of an epoch) had held the largest memory arenas (24 steps) and the largest one-off
- * peaks (32-40 steps, 1.4-1.8 GB each). Measured in bench/README.md (peak RSS of the attention run).
+ * batch's (they are sums over captions). 16: the bucket of most of Flickr8k's captions; the rarer
+ * longer batches had held the largest memory arenas and the largest one-off peaks. Measured in
+ * bench/README.md (peak RSS of the attention run).
  */
 export const FULL_BATCH_TIME_STEPS = 16;
 
@@ -94,24 +92,11 @@ export function lengthShards(
 /**
  * auto: ONNX Runtime where tfjs runs on the host (WASM, cpu) and ONNX Runtime loads; tfjs on the
  * native backends (tfjs-node, tfjs-node-gpu), whose kernels are native already and which keep the
- * data on the device.
+ * data on the device. The rules are every part's (src/engine/choice.ts).
  */
-export function resolveEngine(choice: EngineChoice, backend: BackendInfo): { name: 'onnx' | 'tfjs'; why: string } {
-  if (choice === 'tfjs') return { name: 'tfjs', why: 'asked for' };
-  const ortLoads = loadOnnxRuntime() !== undefined;
-  if (choice === 'onnx') {
-    if (!ortLoads)
-      throw new CapgenError('BACKEND', `the onnx training engine is not available: ${onnxUnavailableReason()}`, {
-        hint: ONNX_INSTALL_HINT,
-      });
-    return { name: 'onnx', why: 'asked for' };
-  }
-  if (!hostBackend(backend.name)) return { name: 'tfjs', why: `native TensorFlow (${backend.name})` };
-  if (!ortLoads) {
-    warnOnnxMissing();
-    return { name: 'tfjs', why: `ONNX Runtime is missing (${onnxUnavailableReason()})` };
-  }
-  return { name: 'onnx', why: `fastest on ${backend.name === 'wasm' ? 'WASM' : 'cpu'} hosts` };
+export function resolveEngine(choice: EngineChoice, backend: BackendInfo): EngineDecision {
+  const decision = engineToTry(choice, { part: 'training', backend: backend.name });
+  return decision.unavailable ? { name: 'tfjs', why: `ONNX Runtime is missing (${decision.why})` } : decision;
 }
 
 export async function startTrainingEngine<S extends BaseSizes>(ctx: EngineContext<S>): Promise<TrainingEngine> {

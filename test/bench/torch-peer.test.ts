@@ -11,7 +11,7 @@ import { initBackend } from '../../src/backend/index.js';
 import { greedySearch } from '../../src/decode/greedy.js';
 import { mulberry32 as seededRandom } from '../../src/util/random.js';
 import { WEIGHT_NAMES, weightShapes, type MergeLstmSizes, type Weights } from '../../src/model/merge-lstm.js';
-import { MergeLstm } from '../../src/model/tfjs-decoder.js';
+import { MergeLstm } from '../../src/engine/tfjs-decoder.js';
 import { buildBatch, disposeBatch, toTensors } from '../../src/train/batches.js';
 import type { Example } from '../../src/train/data.js';
 import { REPO_ROOT, tempDir } from '../helpers.js';

@@ -19,7 +19,7 @@ import {
 import { DEFAULT_CAPTION_CONFIG, mapFileNames, runCaption } from '../../src/caption/run.js';
 import { decodeFeatures } from '../../src/decode/index.js';
 import { embedImageFiles, loadEncoder } from '../../src/features/load-encoder.js';
-import { loadCheckpoint } from '../../src/model/checkpoint.js';
+import { loadCheckpoint } from '../../src/engine/decoder.js';
 import { Vocabulary } from '../../src/text/vocabulary.js';
 import { writeAttendingCheckpoints } from '../decode/attending-checkpoint.js';
 import { runCli, tempDir } from '../helpers.js';

@@ -12,7 +12,7 @@ import { runCaption, DEFAULT_CAPTION_CONFIG } from '../../src/caption/run.js';
 import { decodeFeatures } from '../../src/decode/index.js';
 import { embedPixels, loadEncoder } from '../../src/features/load-encoder.js';
 import type { Encoder } from '../../src/features/encoder.js';
-import { loadCheckpoint } from '../../src/model/checkpoint.js';
+import { loadCheckpoint } from '../../src/engine/decoder.js';
 import { runCli, tempDir } from '../helpers.js';
 import { CAPTION_WORDS, writeMergeCheckpoint } from './merge-checkpoint.js';
 

@@ -10,7 +10,7 @@ import { metaNumber, type BaseSizes, type DecoderSpec, type Weights } from '../.
 import { uniform } from '../../src/model/init.js';
 import { mulberry32 as seededRandom } from '../../src/util/random.js';
 import { dense } from '../../src/model/ops.js';
-import { TfjsDecoder } from '../../src/model/tfjs-decoder.js';
+import { TfjsDecoder } from '../../src/engine/tfjs-decoder.js';
 
 export const ATTENDING_ARCHITECTURE = 'test-attending';
 

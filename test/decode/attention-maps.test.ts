@@ -7,7 +7,7 @@ import { initBackend } from '../../src/backend/index.js';
 import { attentionRegions, beamSearch, decodeBatch, decodeFeatures, greedySearch, type Hypothesis } from '../../src/decode/index.js';
 import { mulberry32 as seededRandom } from '../../src/util/random.js';
 import { initialWeights } from '../../src/model/merge-lstm.js';
-import { MergeLstm } from '../../src/model/tfjs-decoder.js';
+import { MergeLstm } from '../../src/engine/tfjs-decoder.js';
 import type { StepDecoder } from '../../src/model/step-decoder.js';
 import { attendingModel, type AttendingSizes } from './attending-spec.js';
 

@@ -11,7 +11,7 @@ import { OnnxStepDecoder } from '../../src/engine/onnx/step-decoder.js';
 import type { BaseSizes, DecoderSpec } from '../../src/model/decoder.js';
 import { attentionLstm, type AttentionLstmSizes } from '../../src/model/attention-lstm.js';
 import { mergeLstm, type MergeLstmSizes } from '../../src/model/merge-lstm.js';
-import { TfjsDecoder } from '../../src/model/tfjs-decoder.js';
+import { TfjsDecoder } from '../../src/engine/tfjs-decoder.js';
 import { transformer, type TransformerSizes } from '../../src/model/transformer.js';
 import { SPECIAL_IDS } from '../../src/run/formats.js';
 import { mulberry32 as seededRandom } from '../../src/util/random.js';

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { beamSearch, decodeFeatures, greedySearch, type Hypothesis } from '../../src/decode/index.js';
 import { initialWeights, type MergeLstmSizes } from '../../src/model/merge-lstm.js';
-import { MergeLstm } from '../../src/model/tfjs-decoder.js';
+import { MergeLstm } from '../../src/engine/tfjs-decoder.js';
 import { mulberry32 } from '../../src/util/random.js';
 import { allCaptions, f32, TableModel } from './table-model.js';
 

@@ -4,11 +4,11 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BaseSizes, DecoderSpec, Weights } from '../../src/model/decoder.js';
 import { mulberry32 as seededRandom } from '../../src/util/random.js';
-import { TfjsDecoder } from '../../src/model/tfjs-decoder.js';
+import { TfjsDecoder } from '../../src/engine/tfjs-decoder.js';
 import { OnnxTrainer } from '../../src/engine/onnx/trainer.js';
 import { buildDecoderGraphs } from '../../src/engine/onnx/decode-graphs.js';
-import { encodeOnnxModel } from '../../src/features/onnx/proto.js';
-import { loadOnnxRuntime, type OrtTensor } from '../../src/features/onnx/runtime.js';
+import { encodeOnnxModel } from '../../src/engine/onnx/proto.js';
+import { loadOnnxRuntime, type OrtTensor } from '../../src/engine/onnx/runtime.js';
 import { buildBatch, toTensors, disposeBatch } from '../../src/train/batches.js';
 import type { Example } from '../../src/train/data.js';
 import type { ExpectStatic } from 'vitest';

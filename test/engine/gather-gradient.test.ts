@@ -5,9 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { SKIP_ORT } from '../features/onnx-helpers.js';
 import { GraphOps } from '../../src/engine/onnx/graph-ops.js';
-import { encodeOnnxModel } from '../../src/features/onnx/proto.js';
+import { encodeOnnxModel } from '../../src/engine/onnx/proto.js';
 import { SyncSession } from '../../src/engine/onnx/sync-session.js';
-import { loadOnnxRuntime } from '../../src/features/onnx/runtime.js';
+import { loadOnnxRuntime } from '../../src/engine/onnx/runtime.js';
 
 /** The gather gradient of `idValues` into a [vocab, width] table, on 4 threads: the graph's ops and 8 runs' worst error. */
 function gatherGradient(idValues: Int32Array, opts: { vocab: number; width: number; distinct: boolean }) {

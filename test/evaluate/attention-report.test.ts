@@ -12,7 +12,8 @@ import { DEFAULT_EVAL_CONFIG, type EvalConfig } from '../../src/evaluate/config.
 import { encodeMaps } from '../../src/evaluate/report-html.js';
 import { runEval } from '../../src/evaluate/run.js';
 import { openCacheWriter } from '../../src/features/cache.js';
-import { loadCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.js';
+import { saveCheckpoint } from '../../src/model/checkpoint.js';
+import { loadCheckpoint } from '../../src/engine/decoder.js';
 import { mulberry32 as seededRandom } from '../../src/util/random.js';
 import { initialWeights, type MergeLstmSizes } from '../../src/model/merge-lstm.js';
 import { registerDecoder } from '../../src/model/registry.js';

@@ -8,7 +8,7 @@ import { recordDecoderGraphs, type GraphModelFiles } from '../../src/export/deco
 import type { DataSizes, DecoderSpec } from '../../src/model/decoder.js';
 import { mulberry32 as seededRandom } from '../../src/util/random.js';
 import { DECODERS } from '../../src/model/registry.js';
-import { TfjsDecoder } from '../../src/model/tfjs-decoder.js';
+import { TfjsDecoder } from '../../src/engine/tfjs-decoder.js';
 
 /** A graph model from memory, through tfjs' own loader (what a page does with a URL). */
 export async function loadGraph(files: GraphModelFiles): Promise<tf.GraphModel> {

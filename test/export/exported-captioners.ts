@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { createCaptioner, prepareImage, type CaptionOutput, type ModelManifest } from '../../src/export/web/caption-model.js';
 import { SyncSession } from '../../src/engine/onnx/sync-session.js';
-import { loadOnnxRuntime, type OrtTensor } from '../../src/features/onnx/runtime.js';
+import { loadOnnxRuntime, type OrtTensor } from '../../src/engine/onnx/runtime.js';
 
 /** Full-size RGBA as a browser canvas gives it, then the module's own resize. */
 export async function pixelsOf(file: string, image: ModelManifest['image']): Promise<Uint8Array> {

@@ -1,6 +1,6 @@
 // Shared by the onnx-*.test.ts files: whether onnxruntime-node is missing (they skip without it, or fail on CI),
 // and the largest absolute difference of two feature arrays.
-import { loadOnnxRuntime, onnxUnavailableReason } from '../../src/features/onnx/runtime.js';
+import { loadOnnxRuntime, onnxUnavailableReason } from '../../src/engine/onnx/runtime.js';
 import { skipWithout } from '../helpers.js';
 
 /** True where onnxruntime-node is missing and the caller's tests skip (with CI set: a failing test instead). */

@@ -1,8 +1,8 @@
 // The ONNX protobuf writer: byte-level encoding checked by hand, and a small graph built with every
 // attribute kind it writes, run by ONNX Runtime against a plain-array computation, at two batch sizes.
 import { describe, expect, it } from 'vitest';
-import { createOnnxSession } from '../../src/features/onnx/runtime.js';
-import { encodeOnnxModel, type OnnxModel } from '../../src/features/onnx/proto.js';
+import { createOnnxSession } from '../../src/engine/onnx/runtime.js';
+import { encodeOnnxModel, type OnnxModel } from '../../src/engine/onnx/proto.js';
 import { SKIP_ORT, maxAbsDiff } from './onnx-helpers.js';
 
 describe('encodeOnnxModel bytes', () => {

@@ -5,7 +5,7 @@ import { initBackend } from '../../src/backend/index.js';
 import { orthogonal } from '../../src/model/init.js';
 import { mulberry32 } from '../../src/util/random.js';
 import { mergeLstm, WEIGHT_NAMES, initialWeights, weightShapes, type MergeLstmSizes, type Weights } from '../../src/model/merge-lstm.js';
-import { MergeLstm } from '../../src/model/tfjs-decoder.js';
+import { MergeLstm } from '../../src/engine/tfjs-decoder.js';
 import { buildBatch, toTensors, disposeBatch } from '../../src/train/batches.js';
 import type { Example } from '../../src/train/data.js';
 

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { decodeFeatures } from '../../src/decode/index.js';
 import { embedImageFiles, loadEncoder } from '../../src/features/load-encoder.js';
-import { loadCheckpoint } from '../../src/model/checkpoint.js';
+import { loadCheckpoint } from '../../src/engine/decoder.js';
 import { startServe, type ServeHandle } from '../../src/serve/run.js';
 import { Vocabulary } from '../../src/text/vocabulary.js';
 import { BIN, REPO_ROOT, runCli, tempDir } from '../helpers.js';

@@ -11,7 +11,7 @@ import { initialWeights, mergeLstm, type MergeLstmSizes } from '../../src/model/
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../src/train/config.js';
 import { loadTrainingData, type TrainingData } from '../../src/train/data.js';
 import { DeviceAdam } from '../../src/train/adam-device.js';
-import { TfjsDecoder } from '../../src/model/tfjs-decoder.js';
+import { TfjsDecoder } from '../../src/engine/tfjs-decoder.js';
 import { microBatches, startReplicas } from '../../src/train/replicas.js';
 import { runTrain } from '../../src/train/run.js';
 import { startTrainingEngine, type EngineChoice } from '../../src/train/step.js';

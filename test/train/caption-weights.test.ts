@@ -9,7 +9,7 @@ import { OnnxTrainer } from '../../src/engine/onnx/trainer.js';
 import { attentionLstm } from '../../src/model/attention-lstm.js';
 import type { BaseSizes, DecoderSpec, Weights } from '../../src/model/decoder.js';
 import { mergeLstm } from '../../src/model/merge-lstm.js';
-import { TfjsDecoder } from '../../src/model/tfjs-decoder.js';
+import { TfjsDecoder } from '../../src/engine/tfjs-decoder.js';
 import { buildBatch, disposeBatch, toTensors, type HostBatch } from '../../src/train/batches.js';
 import type { Example } from '../../src/train/data.js';
 import { crossEntropyFromLogits, lossAndGrads } from '../../src/train/objective.js';

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { SKIP_ORT } from '../features/onnx-helpers.js';
 import { initialWeights, mergeLstm, type MergeLstmSizes } from '../../src/model/merge-lstm.js';
-import { TfjsDecoder } from '../../src/model/tfjs-decoder.js';
+import { TfjsDecoder } from '../../src/engine/tfjs-decoder.js';
 import { buildBatch, disposeBatch, toTensors } from '../../src/train/batches.js';
 import { loadTrainingData, type TrainingData } from '../../src/train/data.js';
 import { lossAndGrads } from '../../src/train/objective.js';

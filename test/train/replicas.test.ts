@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/backend/index.js';
 import { initialWeights, mergeLstm, type MergeLstmSizes } from '../../src/model/merge-lstm.js';
-import { MergeLstm } from '../../src/model/tfjs-decoder.js';
+import { MergeLstm } from '../../src/engine/tfjs-decoder.js';
 import { Adam } from '../../src/train/adam.js';
 import { loadTrainingData, type TrainingData } from '../../src/train/data.js';
 import { dropoutMasks } from '../../src/train/dropout.js';

@@ -6,7 +6,7 @@
 // Batch size is dynamic; so is every state dimension that changes from step to step (a transformer's
 // key/value cache grows by one position per step), so one step graph serves every position.
 // Used by `capgen export --format onnx` and by ONNX Runtime decoding.
-import type { OnnxModel } from '../../features/onnx/proto.js';
+import type { OnnxModel } from './proto.js';
 import type { BaseSizes, DecoderSpec, Weights } from '../../model/decoder.js';
 import type { Shape } from '../../model/ops.js';
 import { DECODER_OPSET, GraphOps, type Sym } from './graph-ops.js';

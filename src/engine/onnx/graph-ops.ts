@@ -4,7 +4,7 @@
 // d(loss)/d(logits), becomes one forward+backward graph that ONNX Runtime runs per training step.
 // Each rule sits next to its op; test/engine/grad-rules.test.ts checks each one alone (tfjs autodiff
 // and finite differences), test/engine/onnx-grads.test.ts whole decoders.
-import type { OnnxAttribute, OnnxInitializer, OnnxNode, OnnxValueInfo } from '../../features/onnx/proto.js';
+import type { OnnxAttribute, OnnxInitializer, OnnxNode, OnnxValueInfo } from './proto.js';
 import type { Ops, Shape } from '../../model/ops.js';
 import { broadcastShapes, unrolledLstm } from '../../model/ops.js';
 

@@ -5,8 +5,8 @@
 // stays as ONNX Runtime's host arrays (no tfjs tensors in between). `step` (tfjs tensors in and out)
 // serves callers that want the whole [B, V] log-probabilities.
 import * as tf from '@tensorflow/tfjs';
-import { encodeOnnxModel } from '../../features/onnx/proto.js';
-import { loadOnnxRuntime, type OnnxRuntime, type OrtTensor } from '../../features/onnx/runtime.js';
+import { encodeOnnxModel } from './proto.js';
+import { loadOnnxRuntime, type OnnxRuntime, type OrtTensor } from './runtime.js';
 import type { AttentionRows } from '../../decode/attention.js';
 import { checkedAttention } from '../../decode/attention.js';
 import { candidateWidth, type RowTops } from '../../decode/candidates.js';

@@ -6,7 +6,7 @@
 // says why and callers decode on tfjs instead (logged).
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { loadOnnxRuntime, type OrtTensor } from '../../features/onnx/runtime.js';
+import { loadOnnxRuntime, type OrtTensor } from './runtime.js';
 import { threadsWanted } from '../../backend/index.js';
 
 interface NativeSession {

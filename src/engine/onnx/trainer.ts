@@ -3,10 +3,10 @@
 // AVX2/FMA matrix products, threaded). Weights stay in the optimizer's host arrays and go in as
 // inputs; the loss, the correct count and every weight's gradient come out. Batches are padded to
 // one batch size (BuildOptions.padTo), so there is one graph per caption length and kind.
-import { encodeOnnxModel, type OnnxModel } from '../../features/onnx/proto.js';
-import { createOnnxSession, type OnnxRuntime, type OrtSession, type OrtTensor } from '../../features/onnx/runtime.js';
+import { encodeOnnxModel, type OnnxModel } from './proto.js';
+import { createOnnxSession, type OnnxRuntime, type OrtSession, type OrtTensor } from './runtime.js';
 import { type BaseSizes, type DecoderSpec } from '../../model/decoder.js';
-import type { HostBatch } from '../../train/batches.js';
+import type { HostBatch } from '../../model/host-batch.js';
 import { DECODER_OPSET, GraphOps, type Sym } from './graph-ops.js';
 
 export interface StepGraphOptions {
@@ -108,18 +108,18 @@ function finish(g: GraphOps, graphName: string): OnnxModel {
 
 /**
  * A training graph gets an ONNX Runtime memory arena once it has run this many times. With an arena a
- * graph keeps the memory of its largest run (about 45 MB per time step of a batch of 128 for the
+ * graph keeps the memory of its largest run (tens of MB per time step of a batch of 128 for the
  * attention decoder); without one, every run maps fresh memory for its [words, vocab] arrays and the
- * page faults cost ~20% of that run. Common caption lengths run dozens of times an epoch and get one;
- * the rare long ones (a batch or two an epoch, yet the largest arenas: 1.7 GB at 40 steps) do not, and
- * validation graphs (once an epoch) never do. Measured: peak RSS of a Flickr8k attention run 6.3 GB
- * with an arena for every graph.
+ * page faults cost a good share of that run. Common caption lengths run dozens of times an epoch and get one;
+ * the rare long ones (a batch or two an epoch, yet the largest arenas) do not, and validation
+ * graphs (once an epoch) never do: an arena for every graph multiplied a run's peak memory
+ * (bench/README.md).
  */
 const ARENA_AFTER_RUNS = 8;
 /**
  * ...and makes up at least this share of the training runs so far: over many epochs even the rarest
- * length reaches 8 runs (measured: a Flickr8k attention run climbed to 4.3 GiB by epoch 8 as its 32-
- * and 40-step graphs got arenas), while a common length is well above 5% (8 steps: ~10%, 16: ~70%).
+ * length reaches 8 runs (a Flickr8k attention run's memory kept climbing as its longest graphs got
+ * arenas), while a common length is well above 5% (bench/README.md).
  */
 const ARENA_MIN_SHARE = 0.05;
 

@@ -17,7 +17,7 @@ export interface SeededCnnOptions {
   pooling?: 'avg' | 'none';
 }
 
-// 64x64: the synthetic scenes' shapes stay 10+ px wide, and a forward pass costs ~1 ms per image.
+// 64x64: the synthetic scenes' shapes stay 10+ px wide, and a forward pass stays cheap.
 const DEFAULT_INPUT_SIZE: [number, number] = [64, 64];
 // Two 3x3 stride-2 convolutions: edges, then corners and curves, at 1/4 resolution.
 const CONV_CHANNELS = [16, 32] as const;

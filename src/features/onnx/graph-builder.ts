@@ -1,7 +1,7 @@
 // Helpers shared by the ONNX encoder graphs: named nodes and initializers, Keras' padding rules,
 // Keras -> ONNX kernel layouts, and the pixel preprocessing of src/features/preprocess.ts as graph ops.
 import type { EncoderIdentity } from '../../run/formats.js';
-import type { OnnxAttribute, OnnxInitializer, OnnxModel, OnnxNode, OnnxValueInfo } from './proto.js';
+import type { OnnxAttribute, OnnxInitializer, OnnxModel, OnnxNode, OnnxValueInfo } from '../../engine/onnx/proto.js';
 
 /** ONNX opset the graphs use: Clip/Pad take their bounds as inputs, ReduceMean axes still an attribute. */
 export const OPSET = 13;

@@ -13,7 +13,7 @@ import {
   type GraphBuilder,
 } from './graph-builder.js';
 import { fail, pair, type LayerJson } from './layers-json.js';
-import type { OnnxAttribute } from './proto.js';
+import type { OnnxAttribute } from '../../engine/onnx/proto.js';
 
 /** A tensor of the Keras graph: its ONNX name, layout, and shape in Keras (NHWC) order without the batch. */
 export interface Value {

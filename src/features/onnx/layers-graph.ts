@@ -5,7 +5,7 @@ import type { EncoderIdentity } from '../../run/formats.js';
 import { GraphBuilder } from './graph-builder.js';
 import { convertLayer, layerContext, type Value } from './layers-convert.js';
 import { fail, parseTopology, readWeights, Unsupported, type LayerJson, type LayersModelJson } from './layers-json.js';
-import type { OnnxModel } from './proto.js';
+import type { OnnxModel } from '../../engine/onnx/proto.js';
 
 export type { LayersModelJson } from './layers-json.js';
 

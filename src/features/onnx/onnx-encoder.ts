@@ -3,7 +3,7 @@
 // graphs (same weights, same identity) and run by onnxruntime-node on the CPU's cores.
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { createOnnxSession, type OnnxRuntime, type OrtSession } from './runtime.js';
+import { createOnnxSession, type OnnxRuntime, type OrtSession } from '../../engine/onnx/runtime.js';
 import type { EncoderIdentity } from '../../run/formats.js';
 import type { FeaturesConfig } from '../config.js';
 import type { BatchEncoder } from '../encoder.js';
@@ -15,7 +15,7 @@ import { resolveResNet50 } from '../encoders/resnet50/load.js';
 import { kerasWeightsOf } from '../load-encoder.js';
 import { INPUT_NAME, OUTPUT_NAME } from './graph-builder.js';
 import { layersGraph, type LayersModelJson } from './layers-graph.js';
-import { encodeOnnxModel, type OnnxModel } from './proto.js';
+import { encodeOnnxModel, type OnnxModel } from '../../engine/onnx/proto.js';
 import { resnet50Graph } from './resnet50-graph.js';
 
 export interface OnnxEncoder extends BatchEncoder {

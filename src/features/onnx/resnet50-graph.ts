@@ -5,7 +5,7 @@ import { foldBatchNorm } from '../encoders/resnet50/resnet50.js';
 import type { ConvSpec, ResNet50Spec } from '../encoders/resnet50/spec.js';
 import type { ConvWeights, ResNet50Weights } from '../encoders/resnet50/weights.js';
 import { GraphBuilder, INPUT_NAME, NCHW_TO_NHWC, NHWC_TO_NCHW, convKernelToOnnx, kerasPadding, preprocessNodes } from './graph-builder.js';
-import type { OnnxModel } from './proto.js';
+import type { OnnxModel } from '../../engine/onnx/proto.js';
 
 export interface ResNet50GraphOptions {
   spec: ResNet50Spec;

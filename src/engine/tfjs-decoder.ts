@@ -2,11 +2,11 @@
 // training engine, and StepDecoder for the search code (src/decode). Runs on any tfjs backend.
 import * as tf from '@tensorflow/tfjs';
 import { readInto, tensorFromHost } from '../backend/host-io.js';
-import { hostBackend, TfjsOps } from '../engine/tfjs-ops.js';
-import type { BaseSizes, DecoderSpec, TeacherForced, Weights } from './decoder.js';
-import { mergeLstm, type MergeLstmSizes } from './merge-lstm.js';
-import type { BatchTensors } from './ops.js';
-import type { StepDecoder } from './step-decoder.js';
+import { hostBackend, TfjsOps } from './tfjs-ops.js';
+import type { BaseSizes, DecoderSpec, TeacherForced, Weights } from '../model/decoder.js';
+import { mergeLstm, type MergeLstmSizes } from '../model/merge-lstm.js';
+import type { BatchTensors } from '../model/ops.js';
+import type { StepDecoder } from '../model/step-decoder.js';
 
 export class TfjsDecoder<S extends BaseSizes = BaseSizes> implements StepDecoder {
   readonly spec: DecoderSpec<S>;
