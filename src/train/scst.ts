@@ -19,7 +19,7 @@ import { sampleSearch } from '../decode/sample.js';
 import { DEFAULT_DECODE_BATCH_SIZE, DEFAULT_DECODE_OPTIONS } from '../decode/types.js';
 import { ciderD, CiderDScorer } from '../evaluate/metrics/cider.js';
 import type { BaseSizes, DecoderSpec } from '../model/decoder.js';
-import { TfjsDecoder } from '../model/tfjs-decoder.js';
+import { TfjsDecoder } from '../engine/tfjs-decoder.js';
 import type { ScstBaseline } from './config.js';
 import type { Example, TrainingData } from './data.js';
 import { batchRows } from './feature-store.js';

@@ -9,7 +9,7 @@ import { setLogLevel } from '../../src/log.js';
 import type { BaseSizes, DecoderSpec } from '../../src/model/decoder.js';
 import { initialWeights, mergeLstm, type MergeLstmSizes } from '../../src/model/merge-lstm.js';
 import { DECODERS } from '../../src/model/registry.js';
-import { TfjsDecoder } from '../../src/model/tfjs-decoder.js';
+import { TfjsDecoder } from '../../src/engine/tfjs-decoder.js';
 import { SPECIAL_IDS } from '../../src/run/formats.js';
 import { loadTrainingData, type TrainingData } from '../../src/train/data.js';
 import { captionsByImage, END_WORD, meanBaselineAdvantages, rewardWords, startScst } from '../../src/train/scst.js';
