@@ -41,6 +41,12 @@ export function candidateWidth(count: number, vocabSize: number): number {
   return Math.min(count + NEVER_EMITTED.size + 1, vocabSize);
 }
 
+/** A next word and its log-probability. */
+export interface Candidate {
+  token: number;
+  logProb: number;
+}
+
 /**
  * The first `count` allowed (token, logProb) pairs of one row, best first. With `firstWord` the end
  * token is refused too: a caption has at least one word (an empty caption describes nothing, and
@@ -52,8 +58,8 @@ export function allowedTokens(
   row: number,
   count: number,
   opts: { firstWord?: boolean; blocked?: ReadonlySet<number> } = {},
-): { token: number; logProb: number }[] {
-  const out: { token: number; logProb: number }[] = [];
+): Candidate[] {
+  const out: Candidate[] = [];
   for (let j = row * tops.width; j < (row + 1) * tops.width && out.length < count; j++) {
     const token = tops.ids[j];
     if (NEVER_EMITTED.has(token) || tops.logProbs[j] === -Infinity || (opts.firstWord && token === SPECIAL_IDS.end)) continue;
