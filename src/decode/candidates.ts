@@ -47,23 +47,30 @@ export interface Candidate {
   logProb: number;
 }
 
+/** What a row may take next (src/decode/repeats.ts gives `blocked`). */
+export interface WordRules {
+  /** The caption's first word: the end token is refused (see allowedTokens). */
+  firstWord?: boolean;
+  blocked?: ReadonlySet<number>;
+}
+
+/** Whether `token` may be the next word under `rules` (never pad, start or unk). */
+export function wordAllowed(token: number, rules: WordRules): boolean {
+  if (NEVER_EMITTED.has(token) || (rules.firstWord && token === SPECIAL_IDS.end)) return false;
+  return !rules.blocked?.has(token);
+}
+
 /**
  * The first `count` allowed (token, logProb) pairs of one row, best first. With `firstWord` the end
  * token is refused too: a caption has at least one word (an empty caption describes nothing, and
  * beam search with total log-probability would otherwise prefer it on weak models). `blocked`: words
  * this row may not take (src/decode/repeats.ts); the rows were read with that many more candidates.
  */
-export function allowedTokens(
-  tops: RowTops,
-  row: number,
-  count: number,
-  opts: { firstWord?: boolean; blocked?: ReadonlySet<number> } = {},
-): Candidate[] {
+export function allowedTokens(tops: RowTops, row: number, count: number, opts: WordRules = {}): Candidate[] {
   const out: Candidate[] = [];
   for (let j = row * tops.width; j < (row + 1) * tops.width && out.length < count; j++) {
     const token = tops.ids[j];
-    if (NEVER_EMITTED.has(token) || tops.logProbs[j] === -Infinity || (opts.firstWord && token === SPECIAL_IDS.end)) continue;
-    if (opts.blocked?.has(token)) continue;
+    if (tops.logProbs[j] === -Infinity || !wordAllowed(token, opts)) continue;
     out.push({ token, logProb: tops.logProbs[j] });
   }
   return out;

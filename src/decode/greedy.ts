@@ -3,8 +3,8 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { StepDecoder } from '../model/step-decoder.js';
 import { SPECIAL_IDS } from '../run/formats.js';
-import { attentionRow } from './attention.js';
-import { allowedTokens, type Candidate } from './candidates.js';
+import { attentionRow, type AttentionRows } from './attention.js';
+import { allowedTokens, type Candidate, type WordRules } from './candidates.js';
 import { repeatedNgramTokens } from './repeats.js';
 import { startSearch } from './search-steps.js';
 import type { DecodeOptions, Hypothesis } from './types.js';
@@ -19,26 +19,25 @@ export type GreedyOptions = Pick<DecodeOptions, 'maxLength' | 'attention' | 'blo
  */
 export function greedySearch(model: StepDecoder, features: tf.Tensor, options: number | GreedyOptions): Hypothesis[] {
   const { maxLength, attention, blockNgrams = 0 } = typeof options === 'number' ? { maxLength: options } : options;
-  return stepwiseSearch(model, features, { maxLength, blockNgrams, attentionGrid: attention?.grid, choose: (allowed) => allowed[0] });
+  return stepwiseSearch(model, features, { maxLength, blockNgrams, attentionGrid: attention?.grid });
 }
 
 export interface StepwiseOptions {
   maxLength: number;
   blockNgrams: number;
-  /** Keep each word's attention row over this grid (attending decoders). */
+  /** Keep each word's attention row over this grid (attending decoders; greedy only). */
   attentionGrid?: [number, number];
   /**
-   * The next word of `image`'s caption, from its allowed candidates, best first. Absent `allCandidates`,
-   * only the best allowed one is read (greedy); with it, every allowed word of the vocabulary (sampling).
+   * Sampling: the next word of `image`'s caption, drawn from its row of the step's whole distribution
+   * (`probs`, V entries from `offset`) under `rules`. Absent: greedy, the best allowed word (only a
+   * row's few best candidates are read).
    */
-  choose(allowed: Candidate[], image: number): Candidate;
-  allCandidates?: boolean;
+  draw?(probs: Float32Array, offset: number, rules: WordRules, image: number): Candidate;
 }
 
 /**
  * One caption per image, one word per step for the whole batch: greedy search and sampling differ only
- * in how a word is chosen among the allowed candidates. Captions that have ended are dropped from the
- * batch (rows gathered out).
+ * in how a word is chosen. Captions that have ended are dropped from the batch (rows gathered out).
  */
 export function stepwiseSearch(model: StepDecoder, features: tf.Tensor, opts: StepwiseOptions): Hypothesis[] {
   const { maxLength, blockNgrams, attentionGrid } = opts;
@@ -54,19 +53,33 @@ export function stepwiseSearch(model: StepDecoder, features: tf.Tensor, opts: St
   try {
     for (let t = 0; t <= maxLength && active.length > 0; t++) {
       const blocked = active.map((image) => repeatedNgramTokens(words[image], blockNgrams));
-      const extra = Math.max(0, ...blocked.map((b) => b.size)); // candidates read past the blocked ones
-      const wanted = opts.allCandidates ? model.vocabSize : 1;
-      const { tops, attention } = search.step(tokens, t, {
-        count: opts.allCandidates ? model.vocabSize : 1 + extra,
-        endOnly: t === maxLength,
-        attentionGrid,
-      });
+      const endOnly = t === maxLength;
+      const firstWord = t === 0 && maxLength > 0;
+      let next: (r: number) => Candidate;
+      let attention: AttentionRows | undefined;
+      if (opts.draw) {
+        const draw = opts.draw;
+        const probs = search.distribution(tokens, t);
+        const V = model.vocabSize;
+        next = (r) =>
+          endOnly
+            ? { token: SPECIAL_IDS.end, logProb: Math.log(probs[r * V + SPECIAL_IDS.end]) }
+            : draw(probs, r * V, { firstWord, blocked: blocked[r] }, active[r]);
+      } else {
+        const extra = Math.max(0, ...blocked.map((b) => b.size)); // candidates read past the blocked ones
+        const out = search.step(tokens, t, { count: 1 + extra, endOnly, attentionGrid });
+        attention = out.attention;
+        next = (r) => {
+          const best = allowedTokens(out.tops, r, 1, { firstWord, blocked: blocked[r] })[0];
+          if (!best) throw new Error('greedy search: no word may follow (every candidate is blocked)');
+          return best;
+        };
+      }
       const keep: number[] = [];
       const nextTokens: number[] = [];
       for (let r = 0; r < active.length; r++) {
         const image = active[r];
-        const allowed = allowedTokens(tops, r, wanted, { firstWord: t === 0 && maxLength > 0, blocked: blocked[r] });
-        const { token, logProb } = opts.choose(allowed, image);
+        const { token, logProb } = next(r);
         logProbs[image] += logProb;
         if (token === SPECIAL_IDS.end) {
           results[image] = {

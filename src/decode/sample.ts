@@ -3,12 +3,14 @@
 // start and unk are never drawn, the end token not as a first word, blocked repeats not at all; the
 // distribution is the model's renormalised over the words allowed. One model call per step for the
 // whole batch; captions that have ended are dropped from the batch.
-// Each row reads its whole sorted distribution (a top-k of the vocabulary): simple and exact, at the
-// cost of a sort per row and step.
+// Each row reads its whole distribution as probabilities (the decoder's exp of its log-probabilities,
+// in the engine) and draws by inverse CDF over the vocabulary in id order: one pass to total the
+// allowed mass, part of one to find the word; no sort, no exp per word in JavaScript.
 import type * as tf from '@tensorflow/tfjs';
 import type { StepDecoder } from '../model/step-decoder.js';
+import { SPECIAL_IDS } from '../run/formats.js';
 import { mixSeed, mulberry32, type Rng } from '../util/random.js';
-import type { Candidate } from './candidates.js';
+import { wordAllowed, type Candidate, type WordRules } from './candidates.js';
 import { stepwiseSearch } from './greedy.js';
 import type { DecodeOptions, Hypothesis } from './types.js';
 
@@ -34,25 +36,55 @@ export function sampleSearch(model: StepDecoder, features: tf.Tensor, opts: Samp
   return stepwiseSearch(model, features, {
     maxLength: opts.maxLength,
     blockNgrams: opts.blockNgrams ?? 0,
-    allCandidates: true,
-    choose: (allowed, image) => draw(allowed, temperature, rngs[image]),
+    draw: (probs, offset, rules, image) => draw(probs, offset, model.vocabSize, rules, temperature, rngs[image]),
   });
 }
 
-/** One candidate drawn with probability proportional to exp(logProb / temperature) (candidates best first). */
-function draw(candidates: Candidate[], temperature: number, rng: Rng): Candidate {
-  if (!candidates.length) throw new Error('sampleSearch: no word may follow (every candidate is blocked)');
-  const top = candidates[0].logProb / temperature; // the largest: exp() of the rest stays <= 1
-  let total = 0;
-  const weights = candidates.map((c) => {
-    const w = Math.exp(c.logProb / temperature - top);
-    total += w;
-    return w;
-  });
-  let u = rng() * total;
-  for (let i = 0; i < candidates.length; i++) {
-    u -= weights[i];
-    if (u < 0) return candidates[i];
+/** The model's distribution holds NaN: its weights are not finite (a diverged training). */
+export class NonFiniteDistributionError extends Error {
+  constructor() {
+    super('sampleSearch: the next-word distribution is not finite');
   }
-  return candidates[candidates.length - 1]; // u landed on total itself (rounding)
+}
+
+/**
+ * One word of a row (probs[offset .. offset + V)), drawn with probability proportional to
+ * p^(1/temperature) among the allowed words; its logProb is log p, the model's. Overwrites the
+ * row's words that are not allowed with 0 (the row is the caller's scratch: each step's is new).
+ */
+function draw(probs: Float32Array, offset: number, V: number, rules: WordRules, temperature: number, rng: Rng): Candidate {
+  const row = probs.subarray(offset, offset + V);
+  for (const token of refusedWords(rules)) if (token < V) row[token] = 0;
+  const weights = temperature === 1 ? row : tempered(row, temperature);
+  let total = 0;
+  for (let v = 0; v < V; v++) total += weights[v];
+  if (Number.isNaN(total)) throw new NonFiniteDistributionError();
+  if (!(total > 0)) throw new Error('sampleSearch: no word may follow (every allowed word has probability 0)');
+  let u = rng() * total;
+  let last = -1;
+  for (let v = 0; v < V; v++) {
+    if (weights[v] === 0) continue;
+    last = v;
+    u -= weights[v];
+    if (u < 0) break;
+  }
+  // (u may stay >= 0 past the last allowed word only by rounding: that word is then the draw)
+  return { token: last, logProb: Math.log(row[last]) };
+}
+
+/** The words `rules` refuse: pad, start and unk always, the end token as a first word, blocked repeats. */
+function* refusedWords(rules: WordRules): Generator<number> {
+  for (let v = 0; v < SPECIAL_COUNT; v++) if (!wordAllowed(v, rules)) yield v;
+  if (rules.blocked) yield* rules.blocked;
+}
+
+/** The special ids (pad, start, end, unk) come first in every vocabulary (src/run/formats.ts). */
+const SPECIAL_COUNT = Math.max(...Object.values(SPECIAL_IDS)) + 1;
+
+/** p -> (p / p_max)^(1/temperature), in log space (p^(1/T) underflows for small T). */
+function tempered(row: Float32Array, temperature: number): Float64Array {
+  let max = 0;
+  for (const p of row) if (p > max) max = p;
+  const logMax = Math.log(max);
+  return Float64Array.from(row, (p) => (p > 0 ? Math.exp((Math.log(p) - logMax) / temperature) : 0));
 }

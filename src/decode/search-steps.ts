@@ -20,6 +20,8 @@ export interface SearchStepRequest {
 export interface SearchSteps {
   /** One step for the current rows: tokens [rows] (the previous words) at 0-based `position`. */
   step(tokens: Int32Array, position: number, request: SearchStepRequest): { tops: RowTops; attention?: AttentionRows };
+  /** One step as `step`, returning every row's whole next-word distribution: probabilities [rows * V]. */
+  distribution(tokens: Int32Array, position: number): Float32Array;
   /** The next step continues row rows[i] of this step's state in row i (dropped and repeated rows alike). */
   select(rows: Int32Array): void;
   /** Frees the state; the search is over. */
@@ -51,10 +53,25 @@ class TensorSearchSteps implements SearchSteps {
     this.state = model.initState(features);
   }
 
-  step(tokens: Int32Array, position: number, request: SearchStepRequest): { tops: RowTops; attention?: AttentionRows } {
+  /** One model step; the new state is owned here from then on, whatever the caller's reading throws. */
+  private advance(tokens: Int32Array, position: number): { logProbs: tf.Tensor2D; attention?: tf.Tensor2D } {
     const out = tf.tidy(() => this.model.step(tf.tensor1d(tokens, 'int32'), this.state, position));
     tf.dispose(this.state);
-    this.state = out.state; // owned here from now on, whatever throws below
+    this.state = out.state;
+    return out;
+  }
+
+  distribution(tokens: Int32Array, position: number): Float32Array {
+    const out = this.advance(tokens, position);
+    try {
+      return tf.tidy(() => tf.exp(out.logProbs).dataSync() as Float32Array);
+    } finally {
+      tf.dispose([out.logProbs, ...(out.attention ? [out.attention] : [])]);
+    }
+  }
+
+  step(tokens: Int32Array, position: number, request: SearchStepRequest): { tops: RowTops; attention?: AttentionRows } {
+    const out = this.advance(tokens, position);
     try {
       const tops = readTopTokens(out.logProbs, request.count, request.endOnly);
       const attention = request.attentionGrid && readAttention(out.attention, tokens.length, request.attentionGrid);

@@ -15,11 +15,15 @@
 // frequencies are the training split's, counted once.
 import * as tf from '@tensorflow/tfjs';
 import { greedySearch } from '../decode/greedy.js';
-import { sampleSearch } from '../decode/sample.js';
+import { NonFiniteDistributionError, sampleSearch } from '../decode/sample.js';
 import { DEFAULT_DECODE_BATCH_SIZE, DEFAULT_DECODE_OPTIONS } from '../decode/types.js';
 import { ciderD, CiderDScorer } from '../evaluate/metrics/cider.js';
-import type { BaseSizes, DecoderSpec } from '../model/decoder.js';
+import type { BaseSizes, DecoderSpec, Weights } from '../model/decoder.js';
 import { TfjsDecoder } from '../engine/tfjs-decoder.js';
+import { OnnxStepDecoder } from '../engine/onnx/step-decoder.js';
+import { syncSessionUnavailableReason } from '../engine/onnx/sync-session.js';
+import type { StepDecoder } from '../model/step-decoder.js';
+import { warn } from '../log.js';
 import type { ScstBaseline } from './config.js';
 import type { Example, TrainingData } from './data.js';
 import { batchRows } from './feature-store.js';
@@ -120,9 +124,10 @@ export function startScst(opts: ScstOptions): Scst {
       for (const row of byImage.rows) yield referencesOf(row);
     })(),
   );
-  // The sampling decoder: the in-training weights copied in before each step's draws (a host copy of
-  // the weights; tiny next to the step).
-  const decoder = new TfjsDecoder(opts.spec, opts.sizes, engine.weights());
+  // The sampling decoder, on the training engine's side: on onnx, ONNX Runtime sessions that read the
+  // weights as inputs (the optimizer's host arrays, not copied); on tfjs, a TfjsDecoder the weights are
+  // copied into before each step's draws.
+  const decoder = samplingDecoder(opts);
   const featureSize = data.featureSize;
 
   const reward = (row: number, ids: ArrayLike<number>) => scorer.score(rewardWords(ids, tokens), referencesOf(row));
@@ -172,7 +177,17 @@ export function startScst(opts: ScstOptions): Scst {
     reward,
     draw,
     train,
-    step: async (picks, seed) => train(await draw(picks, seed), seed),
+    step: async (picks, seed) => {
+      let drawn;
+      try {
+        drawn = await draw(picks, seed);
+      } catch (e) {
+        // Weights that make the distribution NaN: the loss is, too (the loop stops on it and says so).
+        if (e instanceof NonFiniteDistributionError) return { loss: NaN, correct: 0, count: 0, rewardSum: 0, samples: 0 };
+        throw e;
+      }
+      return train(drawn, seed);
+    },
     async devScore() {
       if (!data.dev.length) return undefined;
       const dev = captionsByImage(data.dev);
@@ -197,4 +212,16 @@ export function startScst(opts: ScstOptions): Scst {
     },
     dispose: () => decoder.dispose(),
   };
+}
+
+/** The decoder that samples and decodes greedily during SCST: see startScst. */
+function samplingDecoder(opts: ScstOptions): StepDecoder & { setWeights(w: Weights): void; dispose(): void } {
+  if (opts.engine.name === 'onnx') {
+    const onnx = OnnxStepDecoder.createWithWeightInputs(opts.spec, opts.sizes);
+    if (onnx) return onnx;
+    // The training step runs on ONNX Runtime but its synchronous sessions (what decoding steps need) do
+    // not open here: say so, then sample on tfjs (slower, the same captions).
+    warn(`train: sampling on tfjs: ${syncSessionUnavailableReason() ?? 'ONNX Runtime decoding sessions did not open'}`);
+  }
+  return new TfjsDecoder(opts.spec, opts.sizes, opts.engine.weights());
 }

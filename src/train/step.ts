@@ -71,22 +71,46 @@ export interface EngineContext<S extends BaseSizes> {
   fullBatchTimeSteps?: number;
 }
 
+/** One micro-batch of the onnx engine: its picks, the time steps it runs at, the captions it is padded to. */
+export interface LengthShard {
+  picks: number[];
+  timeSteps: number;
+  padTo: number;
+}
+
 /**
- * The onnx engine's shards of one step's picks: at most batchSize captions each (the micro-batches of
- * --accumulate), ceil(batchSize / k) when long, k = ceil(timeSteps / maxTimeSteps). (The tfjs
- * engine's shards are per replica: src/train/replicas.ts shardPicks.)
+ * The onnx engine's micro-batches of one step's picks, consecutive and in order: at most batchSize
+ * captions each (the micro-batches of --accumulate), ceil(batchSize / k) when long, k =
+ * ceil(timeSteps / maxTimeSteps); each at its own longest caption's time steps (`timeStepsOf` a
+ * pick), padded to the size its length allows, so there is one graph per length. Picks in length
+ * order (the epoch plan's buckets, self-critical samples sorted by length) then pad little. (The
+ * tfjs engine's shards are per replica: src/train/replicas.ts shardPicks.)
  */
 export function lengthShards(
   picks: number[],
+  timeStepsOf: (pick: number) => number,
   batchSize: number,
-  timeSteps: number,
   maxTimeSteps: number,
-): { picks: number[][]; shardSize: number } {
-  const k = Math.max(1, Math.ceil(timeSteps / maxTimeSteps));
-  const shardSize = Math.ceil(batchSize / k);
-  const shards: number[][] = [];
-  for (let i = 0; i < picks.length; i += shardSize) shards.push(picks.slice(i, i + shardSize));
-  return { picks: shards, shardSize: k === 1 ? batchSize : shardSize };
+): LengthShard[] {
+  const sizeFor = (timeSteps: number) => {
+    const k = Math.max(1, Math.ceil(timeSteps / maxTimeSteps));
+    return k === 1 ? batchSize : Math.ceil(batchSize / k);
+  };
+  const shards: LengthShard[] = [];
+  for (let i = 0; i < picks.length;) {
+    // The longest run of picks from i that its own longest caption allows.
+    let count = 0;
+    let timeSteps = 0;
+    while (i + count < picks.length) {
+      const longer = Math.max(timeSteps, timeStepsOf(picks[i + count]));
+      if (count + 1 > sizeFor(longer)) break;
+      timeSteps = longer;
+      count++;
+    }
+    shards.push({ picks: picks.slice(i, i + count), timeSteps, padTo: sizeFor(timeSteps) });
+    i += count;
+  }
+  return shards;
 }
 
 /**
@@ -151,28 +175,32 @@ export async function startTrainingEngine<S extends BaseSizes>(ctx: EngineContex
     weights: () => Object.fromEntries(names.map((n, k) => [n, optimizer.hostWeights[k]])),
     async step(picks, seed, opts = {}): Promise<StepResult> {
       const { weights, examples = data.train } = opts;
-      const timeSteps = batchTimeSteps(examples, picks, { timeStepMultiple: ONNX_TIME_STEP_MULTIPLE });
-      const shards = lengthShards(picks, ctx.batchSize, timeSteps, ctx.fullBatchTimeSteps ?? FULL_BATCH_TIME_STEPS);
+      const shards = lengthShards(
+        picks,
+        (p) => batchTimeSteps(examples, [p], { timeStepMultiple: ONNX_TIME_STEP_MULTIPLE }),
+        ctx.batchSize,
+        ctx.fullBatchTimeSteps ?? FULL_BATCH_TIME_STEPS,
+      );
       let scoredWords = 0;
       for (const p of picks) scoredWords += examples[p].ids.length + 1;
       const sum = { loss: 0, correct: 0, count: 0 };
       const rows = await data.features.rows(batchRows(examples, picks));
       let offset = 0;
-      for (const shard of shards.picks) {
-        // Padded to the shard size, at the batch's length: one graph per length, whatever the batch's
-        // size; each caption's dropout mask is the one it gets in the whole batch.
-        const batch = buildBatch(examples, shard, rows, data.featureSize, {
-          padTo: shards.shardSize,
+      for (const shard of shards) {
+        // Padded to its length's shard size: one graph per length, whatever the batch's size; each
+        // caption's dropout mask is the one it gets in the whole batch.
+        const batch = buildBatch(examples, shard.picks, rows, data.featureSize, {
+          padTo: shard.padTo,
           timeStepMultiple: ONNX_TIME_STEP_MULTIPLE,
-          minTimeSteps: timeSteps,
+          minTimeSteps: shard.timeSteps,
           dropout: { rate: sizes.dropout, seed, sites, firstCaption: offset },
-          ...(weights ? { weights: Array.from({ length: shard.length }, (_, i) => weights[offset + i]) } : {}),
+          ...(weights ? { weights: Array.from({ length: shard.picks.length }, (_, i) => weights[offset + i]) } : {}),
         });
         const r = await trainer.run(optimizer.hostWeights, batch, grads, { scoredWords, accumulate: offset > 0 });
         sum.loss += r.loss * r.count;
         sum.correct += r.correct;
         sum.count += r.count;
-        offset += shard.length;
+        offset += shard.picks.length;
       }
       optimizer.applyHost(grads);
       return { loss: sum.loss / sum.count, correct: sum.correct, count: sum.count };

@@ -135,6 +135,45 @@ describe.skipIf(SKIP_ORT)('search on ONNX Runtime (top-k in the step graph) equa
     }
   });
 
+  it('a decoder with weights as inputs follows setWeights: equal to a decoder baked with those weights (greedy, beam 3, sampling)', () => {
+    for (const c of cases) {
+      const live = OnnxStepDecoder.createWithWeightInputs(c.spec, c.sizes) as OnnxStepDecoder;
+      const rand = seededRandom(8);
+      const features = tf.tensor(
+        Float32Array.from({ length: 10 * c.sizes.featureSize }, () => rand() * 2 - 1),
+        [10, ...c.spec.featureShape(c.sizes)],
+      );
+      try {
+        expect(() => live.startSearch(features), c.name).toThrow(/setWeights/);
+        const outputs: string[] = [];
+        for (const seed of [31, 32]) {
+          const weights = weightsWithEnds(c.spec, c.sizes, seed);
+          live.setWeights(weights);
+          const baked = OnnxStepDecoder.create(c.spec, c.sizes, weights) as OnnxStepDecoder;
+          for (const opts of [
+            { beamSize: 1, maxLength: 7, lengthPenalty: 0 },
+            { beamSize: 3, maxLength: 7, lengthPenalty: 0 },
+          ]) {
+            const got = decodeBatch(live, features, opts);
+            const want = decodeBatch(baked, features, opts);
+            expect(
+              got.map((h) => h.tokens),
+              `${c.name} beam ${opts.beamSize}`,
+            ).toEqual(want.map((h) => h.tokens));
+            got.forEach((h, i) => expect(Math.abs(h.logProb - want[i].logProb)).toBeLessThan(1e-4));
+            outputs.push(JSON.stringify(got.map((h) => [h.tokens, h.logProb.toFixed(3)])));
+          }
+          const sampled = sampleSearch(live, features, { maxLength: 7, seed: 4 });
+          expect(sampled.map((h) => h.tokens)).toEqual(sampleSearch(baked, features, { maxLength: 7, seed: 4 }).map((h) => h.tokens));
+        }
+        // the second setWeights changed what it decodes (the comparisons above are not of one output twice)
+        expect(outputs.slice(0, 2), c.name).not.toEqual(outputs.slice(2));
+      } finally {
+        features.dispose();
+      }
+    }
+  });
+
   it('startSearch picks the decoder-owned search for ONNX Runtime and the tfjs one otherwise', () => {
     const weights = randomWeights(mergeLstm as DecoderSpec, merge, 3);
     const onnx = OnnxStepDecoder.create(mergeLstm as DecoderSpec, merge, weights) as OnnxStepDecoder;

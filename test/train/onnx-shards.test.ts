@@ -14,17 +14,26 @@ import { mulberry32 as seededRandom } from '../../src/util/random.js';
 import { maxAbsDiff, randomWeights } from '../engine/compare.js';
 
 describe('lengthShards', () => {
-  it('splits a batch into ceil(timeSteps / max) shards of equal padded size, in order', () => {
+  const at = (timeSteps: number) => () => timeSteps;
+  it('splits a batch of one length into ceil(timeSteps / max) shards of equal padded size, in order', () => {
     const picks = [9, 8, 7, 6, 5, 4, 3];
-    expect(lengthShards(picks, 8, 16, 16)).toEqual({ picks: [picks], shardSize: 8 });
-    expect(lengthShards(picks, 8, 24, 16)).toEqual({
-      picks: [
-        [9, 8, 7, 6],
-        [5, 4, 3],
-      ],
-      shardSize: 4,
-    });
-    expect(lengthShards(picks, 8, 40, 16)).toEqual({ picks: [[9, 8, 7], [6, 5, 4], [3]], shardSize: 3 });
+    expect(lengthShards(picks, at(16), 8, 16)).toEqual([{ picks, timeSteps: 16, padTo: 8 }]);
+    expect(lengthShards(picks, at(24), 8, 16)).toEqual([
+      { picks: [9, 8, 7, 6], timeSteps: 24, padTo: 4 },
+      { picks: [5, 4, 3], timeSteps: 24, padTo: 4 },
+    ]);
+    expect(lengthShards(picks, at(40), 8, 16).map((s) => s.picks)).toEqual([[9, 8, 7], [6, 5, 4], [3]]);
+  });
+
+  it('gives each micro-batch its own length: short ones whole, long ones in smaller shards', () => {
+    // picks are their own time steps: length-sorted, as self-critical samples are
+    const picks = [8, 8, 8, 8, 8, 16, 16, 24, 24, 24, 40];
+    expect(lengthShards(picks, (p) => p, 4, 16)).toEqual([
+      { picks: [8, 8, 8, 8], timeSteps: 8, padTo: 4 },
+      { picks: [8, 16, 16], timeSteps: 16, padTo: 4 }, // a 24 would allow 2 captions, not 4
+      { picks: [24, 24], timeSteps: 24, padTo: 2 },
+      { picks: [24, 40], timeSteps: 40, padTo: 2 }, // 40 steps: ceil(4 / 3) = 2 captions
+    ]);
   });
 });
 
@@ -79,7 +88,9 @@ describe.skipIf(SKIP_ORT)('ONNX engine shards', () => {
     }
     const [whole, sharded] = results;
     expect(whole.runs).toBe(2); // one graph run per step
-    expect(sharded.runs).toBe(8); // 9 time steps, padded to 16: 16 / 4 -> 4 shards (2, 2, 2, 1 captions) per step
+    // captions of 3..10 time steps, padded to 8 or 16; max 4: 8 steps allow 4 captions, 16 allow 2 ->
+    // per step [0, 1, 2] at 8 steps, [3, 4] and [5, 6] at 16 (each shard at its own length)
+    expect(sharded.runs).toBe(6);
     whole.steps.forEach((w, i) => {
       const s = sharded.steps[i];
       expect(s.count).toBe(w.count);

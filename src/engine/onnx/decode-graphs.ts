@@ -1,5 +1,6 @@
 // A trained decoder as two ONNX graphs for captioning, recorded from its DecoderSpec with GraphOps
-// (no gradients), the weights baked in as initializers:
+// (no gradients), the weights baked in as initializers (or, for a decoder whose weights change while
+// it decodes, as inputs `w:<name>`: self-critical training samples from the weights being trained):
 //   init: features [B, ...featureShape] -> state_0..state_{k-1}
 //   step: tokens [B] int32, positions [B] int32, state_0.. -> logProbs [B, V], next_state_0..,
 //         attention [B, regions] for decoders that attend
@@ -22,15 +23,28 @@ export interface DecoderGraphs {
   passthrough: boolean[];
 }
 
-/** The weights as initializers, each made when the graph first reads it (so none is unused). */
-function constants<S extends BaseSizes>(g: GraphOps, spec: DecoderSpec<S>, sizes: S, weights: Weights): Record<string, Sym> {
+/**
+ * Where a decoding graph's weights come from: baked in (a Weights record), or 'inputs': one graph input
+ * `w:<name>` per weight the graph reads, fed at every run (WEIGHT_INPUT_PREFIX).
+ */
+export type GraphWeights = Weights | 'inputs';
+
+/** Graph input name prefix of weights fed at run time (the training graphs' convention too). */
+export const WEIGHT_INPUT_PREFIX = 'w:';
+
+/** The weights, each made (initializer or input) when the graph first reads it (so none is unused). */
+function constants<S extends BaseSizes>(g: GraphOps, spec: DecoderSpec<S>, sizes: S, weights: GraphWeights): Record<string, Sym> {
   const shapes = new Map(spec.weightShapes(sizes));
   const made = new Map<string, Sym>();
   return new Proxy({} as Record<string, Sym>, {
     get(_, name) {
       if (typeof name !== 'string' || !shapes.has(name)) return undefined;
       let s = made.get(name);
-      if (!s) made.set(name, (s = g.constant(weights[name], shapes.get(name) as number[])));
+      if (!s) {
+        const shape = shapes.get(name) as number[];
+        s = weights === 'inputs' ? g.input(`${WEIGHT_INPUT_PREFIX}${name}`, shape) : g.constant(weights[name], shape);
+        made.set(name, s);
+      }
       return s;
     },
   });
@@ -45,9 +59,11 @@ function model(g: GraphOps, graphName: string): OnnxModel {
  * `capgen export`). 'search': what greedy and beam search read, so that the [B, V] log-probabilities
  * never leave ONNX Runtime: the top `k` log-probabilities of each row with their int32 ids (`k` an
  * int64 [1] input), the end token's log-probability per row (`endLogProbs` [B]), and only the states
- * the step changes (an image's regions pass through unchanged and stay with the caller).
+ * the step changes (an image's regions pass through unchanged and stay with the caller). 'sample':
+ * the whole next-word distribution as probabilities (`probs` [B, V], what sampling draws from: a pass
+ * over V without exp() in JavaScript) and the changed states, no attention.
  */
-export type StepVariant = { kind: 'export' } | { kind: 'search'; endToken: number };
+export type StepVariant = { kind: 'export' } | { kind: 'search'; endToken: number } | { kind: 'sample' };
 
 interface RecordedStep {
   graph: OnnxModel;
@@ -61,7 +77,7 @@ interface RecordedStep {
 function recordStep<S extends BaseSizes>(
   spec: DecoderSpec<S>,
   sizes: S,
-  weights: Weights,
+  weights: GraphWeights,
   stateShapes: Shape[],
   variant: StepVariant,
 ): RecordedStep {
@@ -75,6 +91,9 @@ function recordStep<S extends BaseSizes>(
   if (variant.kind === 'export') {
     g.output('logProbs', out.logProbs);
     out.state.forEach((s, i) => g.output(`next_state_${i}`, s));
+  } else if (variant.kind === 'sample') {
+    g.output('probs', g.raw('Exp', [out.logProbs], out.logProbs.shape));
+    out.state.forEach((s, i) => passthrough[i] || g.output(`next_state_${i}`, s));
   } else {
     const top = g.topK(out.logProbs, g.input('k', [1], { type: 'int64' }));
     g.output('topLogProbs', top.values);
@@ -83,8 +102,8 @@ function recordStep<S extends BaseSizes>(
     g.output('endLogProbs', end);
     out.state.forEach((s, i) => passthrough[i] || g.output(`next_state_${i}`, s));
   }
-  if (out.attention) g.output('attention', out.attention);
-  const graphName = `${spec.architecture}_${variant.kind === 'export' ? 'step' : 'search_step'}`;
+  if (out.attention && variant.kind !== 'sample') g.output('attention', out.attention);
+  const graphName = `${spec.architecture}_${variant.kind === 'export' ? 'step' : `${variant.kind}_step`}`;
   return { graph: model(g, graphName), outShapes: out.state.map((s) => s.shape), attention: out.attention !== undefined, passthrough };
 }
 
@@ -92,7 +111,7 @@ function recordStep<S extends BaseSizes>(
 export function buildDecoderGraphs<S extends BaseSizes>(
   spec: DecoderSpec<S>,
   sizes: S,
-  weights: Weights,
+  weights: GraphWeights,
   variant: StepVariant = { kind: 'export' },
 ): DecoderGraphs {
   const g = new GraphOps();
