@@ -47,6 +47,25 @@ export interface Candidate {
   logProb: number;
 }
 
+/** Never chosen as a next word by search or sampling (pad, start, unk), in id order. */
+const REFUSED: readonly number[] = [...NEVER_EMITTED].sort((a, b) => a - b);
+const REFUSED_FIRST: readonly number[] = [...REFUSED, SPECIAL_IDS.end].sort((a, b) => a - b);
+
+/**
+ * The words search and sampling never choose: pad, start and unk; as a caption's first word the end
+ * token too. Self-critical training's loss renormalises over the rest (src/train/objective.ts), the
+ * distribution its captions were drawn from.
+ */
+export function refusedWords(firstWord: boolean): readonly number[] {
+  return firstWord ? REFUSED_FIRST : REFUSED;
+}
+
+/**
+ * What a loss graph adds to a refused word's logit to leave it out of the softmax: a finite stand-in
+ * for -Infinity (exp() of it is 0, and 0 x it stays 0 in one-hot products, where -Infinity gives NaN).
+ */
+export const REFUSED_LOGIT = -1e9;
+
 /** What a row may take next (src/decode/repeats.ts gives `blocked`). */
 export interface WordRules {
   /** The caption's first word: the end token is refused (see allowedTokens). */

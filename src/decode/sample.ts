@@ -8,9 +8,8 @@
 // allowed mass, part of one to find the word; no sort, no exp per word in JavaScript.
 import type * as tf from '@tensorflow/tfjs';
 import type { StepDecoder } from '../model/step-decoder.js';
-import { SPECIAL_IDS } from '../run/formats.js';
 import { mixSeed, mulberry32, type Rng } from '../util/random.js';
-import { wordAllowed, type Candidate, type WordRules } from './candidates.js';
+import { refusedWords, type Candidate, type WordRules } from './candidates.js';
 import { stepwiseSearch } from './greedy.js';
 import type { DecodeOptions, Hypothesis } from './types.js';
 
@@ -54,7 +53,8 @@ export class NonFiniteDistributionError extends Error {
  */
 function draw(probs: Float32Array, offset: number, V: number, rules: WordRules, temperature: number, rng: Rng): Candidate {
   const row = probs.subarray(offset, offset + V);
-  for (const token of refusedWords(rules)) if (token < V) row[token] = 0;
+  for (const token of refusedWords(rules.firstWord ?? false)) if (token < V) row[token] = 0;
+  if (rules.blocked) for (const token of rules.blocked) row[token] = 0;
   const weights = temperature === 1 ? row : tempered(row, temperature);
   let total = 0;
   for (let v = 0; v < V; v++) total += weights[v];
@@ -71,15 +71,6 @@ function draw(probs: Float32Array, offset: number, V: number, rules: WordRules, 
   // (u may stay >= 0 past the last allowed word only by rounding: that word is then the draw)
   return { token: last, logProb: Math.log(row[last]) };
 }
-
-/** The words `rules` refuse: pad, start and unk always, the end token as a first word, blocked repeats. */
-function* refusedWords(rules: WordRules): Generator<number> {
-  for (let v = 0; v < SPECIAL_COUNT; v++) if (!wordAllowed(v, rules)) yield v;
-  if (rules.blocked) yield* rules.blocked;
-}
-
-/** The special ids (pad, start, end, unk) come first in every vocabulary (src/run/formats.ts). */
-const SPECIAL_COUNT = Math.max(...Object.values(SPECIAL_IDS)) + 1;
 
 /** p -> (p / p_max)^(1/temperature), in log space (p^(1/T) underflows for small T). */
 function tempered(row: Float32Array, temperature: number): Float64Array {

@@ -22,6 +22,12 @@ export interface HostBatch {
    * cross-entropy; padding columns 1 (they score nothing).
    */
   weights: Float32Array;
+  /**
+   * The targets were drawn by sampling (src/decode/sample.ts; self-critical training): the loss is
+   * then of the distribution they were drawn from, the model's renormalised over the words sampling
+   * allows (src/decode/candidates.ts refusedWords; a caption's first word is row t = 0, rows[i] < B).
+   */
+  sampled?: boolean;
   /** Training only (dropout > 0): inverted-dropout masks by site, [rows, width] (src/train/dropout.ts). */
   masks: Record<string, HostMask>;
 }

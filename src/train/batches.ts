@@ -51,6 +51,8 @@ export interface BuildOptions {
   dropout?: ShardDropout;
   /** One loss weight per pick (default 1 each: plain cross-entropy). */
   weights?: ArrayLike<number>;
+  /** The captions were sampled from the model (HostBatch.sampled). */
+  sampled?: boolean;
 }
 
 /**
@@ -94,7 +96,18 @@ export function buildBatch(
     if (opts.weights.length !== picks.length) throw new Error(`buildBatch: ${opts.weights.length} weights for ${picks.length} captions`);
     weights.set(opts.weights);
   }
-  const batch: HostBatch = { batchSize, timeSteps, features: feats, inputs, rows, rowCaption, targets, weights, masks: {} };
+  const batch: HostBatch = {
+    batchSize,
+    timeSteps,
+    features: feats,
+    inputs,
+    rows,
+    rowCaption,
+    targets,
+    weights,
+    masks: {},
+    ...(opts.sampled ? { sampled: true } : {}),
+  };
   if (opts.dropout) addDropoutMasks(batch, opts.dropout);
   return batch;
 }
@@ -132,6 +145,8 @@ export interface DeviceBatch extends BatchTensors<tf.Tensor> {
   rowWeights?: Float32Array;
   /** Scored positions (tokens incl. end). */
   count: number;
+  /** Sampled targets (HostBatch.sampled): [N] 1 where the row is its caption's first word. */
+  firstWordRows?: Uint8Array;
 }
 
 /** featureShape: one image's feature shape ([D] pooled, [regions, channels] spatial). */
@@ -149,6 +164,7 @@ export function toTensors(b: HostBatch, featureShape?: number[]): DeviceBatch {
     timeSteps: b.timeSteps,
     targetIds: b.targets,
     ...(b.weights.every((w) => w === 1) ? {} : { rowWeights: Float32Array.from(b.rowCaption, (c) => b.weights[c]) }),
+    ...(b.sampled ? { firstWordRows: Uint8Array.from(b.rows, (r) => (r < b.batchSize ? 1 : 0)) } : {}),
     count: b.targets.length,
   };
 }

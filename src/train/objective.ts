@@ -12,6 +12,12 @@
 // every caption is plain teacher-forced cross-entropy; weight 2 gives a caption the gradient of two
 // copies of it (the sum over words, loss x N, equals the batch with the caption twice); weight 0
 // drops it; a negative weight pushes its words' probabilities down (self-critical training).
+// Captions sampled from the model (self-critical training; HostBatch.sampled) are scored under the
+// distribution they were drawn from: p renormalised over the words sampling allows (no pad, start or
+// unk; no end token as a first word: src/decode/candidates.ts refusedWords), so those words get no
+// probability, loss or gradient. (Under the full softmax, a refused word that takes mass is never
+// sampled, so never pushed down by a sample's reward: on Flickr8k <unk> had taken 0.99 of the first
+// word's probability within three epochs.) Label smoothing does not apply to sampled captions.
 // Two implementations, tested equal (test/train/objective.test.ts):
 // - host backends (WASM, cpu): softmax, loss, accuracy and the gradient together in plain JS from
 //   one read of the logits, in place in backend memory (src/backend/host-io.ts): there the
@@ -23,6 +29,7 @@ import { ScratchPool } from '../util/scratch.js';
 import type { TfjsDecoder } from '../engine/tfjs-decoder.js';
 import { hostBackend } from '../engine/tfjs-ops.js';
 import type { DeviceBatch } from './batches.js';
+import { REFUSED_LOGIT, refusedWords } from '../decode/candidates.js';
 
 export interface CrossEntropy {
   /** Weighted mean loss over the N positions (the plain mean when every weight is 1). */
@@ -38,6 +45,17 @@ export interface CrossEntropyOptions {
   labelSmoothing?: number;
   /** [N] each position's weight, its caption's (absent = 1 everywhere). */
   rowWeights?: Float32Array;
+  /** Sampled targets (see the top of this file): [N] 1 where the row is a caption's first word. */
+  firstWordRows?: Uint8Array;
+}
+
+/** [V] 1 at the words a sampled row's distribution leaves out (as a first word or not). */
+function refusedMasks(vocabSize: number): [Uint8Array, Uint8Array] {
+  return [false, true].map((first) => {
+    const m = new Uint8Array(vocabSize);
+    for (const w of refusedWords(first)) if (w < vocabSize) m[w] = 1;
+    return m;
+  }) as [Uint8Array, Uint8Array];
 }
 
 /** logits [N, V] row-major, targets [N] -> the (weighted) mean loss and correct count, and optionally its gradient. */
@@ -47,8 +65,10 @@ export function crossEntropyFromLogits(
   vocabSize: number,
   opts: CrossEntropyOptions = {},
 ): CrossEntropy {
-  const { grad, rowWeights } = opts;
+  const { grad, rowWeights, firstWordRows } = opts;
   const labelSmoothing = opts.labelSmoothing ?? 0;
+  if (firstWordRows && labelSmoothing > 0) throw new Error('crossEntropyFromLogits: sampled captions take no label smoothing');
+  const masks = firstWordRows && refusedMasks(vocabSize);
   const n = targets.length;
   let lossSum = 0;
   let correct = 0;
@@ -56,11 +76,12 @@ export function crossEntropyFromLogits(
   for (let r = 0; r < n; r++) {
     const base = r * vocabSize;
     const w = rowWeights ? rowWeights[r] : 1;
+    const refused = masks && firstWordRows ? masks[firstWordRows[r]] : undefined;
     let max = -Infinity;
     let arg = 0;
     for (let j = 0; j < vocabSize; j++) {
       const v = logits[base + j];
-      if (v > max) {
+      if (v > max && !refused?.[j]) {
         max = v;
         arg = j;
       }
@@ -69,7 +90,7 @@ export function crossEntropyFromLogits(
     const e = grad ? grad.subarray(base, base + vocabSize) : (scratch ??= new Float32Array(vocabSize));
     let sum = 0;
     for (let j = 0; j < vocabSize; j++) {
-      const x = Math.exp(logits[base + j] - max);
+      const x = refused?.[j] ? 0 : Math.exp(logits[base + j] - max);
       e[j] = x;
       sum += x;
     }
@@ -99,7 +120,10 @@ export function evaluateBatch(model: TfjsDecoder, batch: DeviceBatch): BatchResu
   const logits = model.logits(batch, { training: false });
   let r: CrossEntropy = { loss: NaN, correct: 0 };
   withFloatViews([logits], [], ([values]) => {
-    r = crossEntropyFromLogits(values, batch.targetIds, model.vocabSize, { rowWeights: batch.rowWeights });
+    r = crossEntropyFromLogits(values, batch.targetIds, model.vocabSize, {
+      rowWeights: batch.rowWeights,
+      firstWordRows: batch.firstWordRows,
+    });
   });
   logits.dispose();
   return r;
@@ -126,8 +150,9 @@ export function lossAndGrads(model: TfjsDecoder, batch: DeviceBatch, opts: Objec
     withFloatViews([logits], [], ([values]) => {
       result = crossEntropyFromLogits(values, batch.targetIds, model.vocabSize, {
         grad,
-        labelSmoothing: opts.labelSmoothing,
+        labelSmoothing: batch.firstWordRows ? 0 : opts.labelSmoothing,
         rowWeights: batch.rowWeights,
+        firstWordRows: batch.firstWordRows,
       });
     });
     return {
@@ -157,15 +182,17 @@ function lossAndGradsOps(model: TfjsDecoder, batch: DeviceBatch, opts: Objective
   const targets = tf.tensor1d(batch.targetIds, 'int32');
   const weights = batch.rowWeights && tf.tensor2d(batch.rowWeights, [batch.rowWeights.length, 1]);
   const weigh = (x: tf.Tensor) => (weights ? tf.mul(x, weights) : x);
+  const refuse = batch.firstWordRows && refusedBias(batch.firstWordRows, model.vocabSize);
   let report: tf.Tensor | undefined;
   const { value, grads } = tf.variableGrads(() => {
     const out = model.forward(batch, { training: true });
-    const logp = tf.logSoftmax(out.logits);
+    const logits = refuse ? tf.add(out.logits, refuse) : out.logits;
+    const logp = tf.logSoftmax(logits);
     const oneHot = tf.oneHot(targets, model.vocabSize);
     const plain = tf.neg(tf.mean(tf.sum(weigh(tf.mul(logp, oneHot)), 1)));
-    const correct = tf.sum(tf.cast(tf.equal(tf.argMax(out.logits, 1), targets), 'float32'));
+    const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), targets), 'float32'));
     report = tf.keep(tf.stack([plain, correct]));
-    const eps = opts.labelSmoothing;
+    const eps = refuse ? 0 : opts.labelSmoothing;
     const trained =
       eps > 0 ? tf.neg(tf.mean(tf.sum(weigh(tf.mul(logp, tf.add(tf.mul(oneHot, 1 - eps), eps / model.vocabSize))), 1))) : plain;
     return (out.penalty ? tf.add(trained, tf.sum(out.penalty)) : trained) as tf.Scalar;
@@ -173,7 +200,25 @@ function lossAndGradsOps(model: TfjsDecoder, batch: DeviceBatch, opts: Objective
   value.dispose();
   targets.dispose();
   weights?.dispose();
+  refuse?.dispose();
   const [loss, correct] = (report as tf.Tensor).dataSync();
   (report as tf.Tensor).dispose();
   return { loss, correct, grads: model.variables.map((v) => grads[v.name]) };
+}
+
+/**
+ * [N, V] for the tfjs ops: REFUSED_LOGIT at each row's refused words, 0 elsewhere.
+ */
+function refusedBias(firstWordRows: Uint8Array, vocabSize: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [always, first] = refusedMasks(vocabSize).map((m) =>
+      tf.tensor2d(
+        Float32Array.from(m, (x) => x * REFUSED_LOGIT),
+        [1, vocabSize],
+      ),
+    );
+    const firstRows = tf.tensor2d(Float32Array.from(firstWordRows), [firstWordRows.length, 1]);
+    // first-word rows: the first-word mask; the others: the plain one
+    return tf.add(tf.mul(firstRows, first), tf.mul(tf.sub(1, firstRows), always)) as tf.Tensor2D;
+  });
 }

@@ -34,6 +34,8 @@ export interface StepOptions {
    * sampled, on the rows of data.features.
    */
   examples?: Example[];
+  /** The captions were sampled from the model (self-critical training): see HostBatch.sampled. */
+  sampled?: boolean;
 }
 
 export interface Replicas {
@@ -141,7 +143,7 @@ export async function startReplicas(ctx: {
   return {
     count: ctx.count,
     async step(picks, seed, opts = {}) {
-      const { weights, examples = data.train } = opts;
+      const { weights, examples = data.train, sampled } = opts;
       // Micro-batches of microBatchSize captions (gradient accumulation), each shared out between the
       // replicas; a wave runs one shard per replica at once. Each shard's gradient is of its own mean
       // loss: weighted by its share of the step's words, the shards sum to the whole batch's gradient.
@@ -153,6 +155,7 @@ export async function startReplicas(ctx: {
       const build = (s: { offset: number; picks: number[] }) =>
         buildBatch(examples, s.picks, rows, data.featureSize, {
           ...(weights ? { weights: Array.from({ length: s.picks.length }, (_, i) => weights[s.offset + i]) } : {}),
+          sampled,
         });
       let count = 0;
       for (const p of picks) count += examples[p].ids.length + 1;

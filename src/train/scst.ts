@@ -9,7 +9,9 @@
 //   loss = -(1/N) sum over samples s of (r_s - b_s) log p(s),  N = the samples' words (end tokens included),
 // the normalisation of ruotianluo/ImageCaptioning.pytorch's RewardCriterion (a mean over words).
 // Label smoothing is off (the term must be -log p) and so is dropout (the samples are drawn from the
-// model without dropout: the gradient is that of the distribution sampled from).
+// model without dropout: the gradient is that of the distribution sampled from); p is the model's
+// distribution renormalised over the words sampling allows, the one the samples were drawn from
+// (sampled: true; src/train/objective.ts says why).
 // The reward's convention: the end token counts as a word ('<end>' appended to every sample and every
 // reference), so a caption that stops mid-phrase loses the n-grams that end a reference; document
 // frequencies are the training split's, counted once.
@@ -164,11 +166,10 @@ export function startScst(opts: ScstOptions): Scst {
   };
   const train = async (drawn: ScstDraw, seed: number): Promise<ScstStepResult> => {
     const { sampled, rewards, advantages } = drawn;
-    const r = await engine.step(
-      sampled.map((_, i) => i),
-      seed,
-      { weights: advantages, examples: sampled },
-    );
+    // In length order (a stable sort): the onnx engine's micro-batches then each run at about their
+    // captions' own length instead of the longest sample's.
+    const picks = sampled.map((_, i) => i).sort((a, b) => sampled[a].ids.length - sampled[b].ids.length);
+    const r = await engine.step(picks, seed, { weights: picks.map((p) => advantages[p]), examples: sampled, sampled: true });
     return { ...r, rewardSum: rewards.reduce((a, b) => a + b, 0), samples: rewards.length };
   };
 

@@ -174,7 +174,7 @@ export async function startTrainingEngine<S extends BaseSizes>(ctx: EngineContex
     optimizer,
     weights: () => Object.fromEntries(names.map((n, k) => [n, optimizer.hostWeights[k]])),
     async step(picks, seed, opts = {}): Promise<StepResult> {
-      const { weights, examples = data.train } = opts;
+      const { weights, examples = data.train, sampled } = opts;
       const shards = lengthShards(
         picks,
         (p) => batchTimeSteps(examples, [p], { timeStepMultiple: ONNX_TIME_STEP_MULTIPLE }),
@@ -195,6 +195,7 @@ export async function startTrainingEngine<S extends BaseSizes>(ctx: EngineContex
           minTimeSteps: shard.timeSteps,
           dropout: { rate: sizes.dropout, seed, sites, firstCaption: offset },
           ...(weights ? { weights: Array.from({ length: shard.picks.length }, (_, i) => weights[offset + i]) } : {}),
+          sampled,
         });
         const r = await trainer.run(optimizer.hostWeights, batch, grads, { scoredWords, accumulate: offset > 0 });
         sum.loss += r.loss * r.count;

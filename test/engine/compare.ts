@@ -36,14 +36,21 @@ export function tfjsLossAndGrads<S extends BaseSizes>(
   const dev = toTensors(batch, spec.featureShape(sizes));
   try {
     let ce = 0;
+    // Sampled captions: each row's softmax leaves out pad, start, unk, and the end token at t = 0
+    // (rows < B), written here from the ids, not from src/decode/candidates.ts.
+    const N = batch.targets.length;
+    const V = sizes.vocabSize;
+    const refused = new Float32Array(N * V);
+    if (batch.sampled)
+      for (let i = 0; i < N; i++) for (const w of batch.rows[i] < batch.batchSize ? [0, 1, 2, 3] : [0, 1, 3]) refused[i * V + w] = -1e9;
     const { value, grads } = tf.variableGrads(() => {
       const out = model.forward(dev, { training: true });
-      const logp = tf.logSoftmax(out.logits);
+      const logp = tf.logSoftmax(batch.sampled ? tf.add(out.logits, tf.tensor2d(refused, [N, V])) : out.logits);
       const oneHot = tf.oneHot(tf.tensor1d(batch.targets, 'int32'), sizes.vocabSize);
       const rowWeights = tf.gather(tf.tensor1d(batch.weights), dev.rowCaption); // [N]
       const loss = tf.neg(tf.mean(tf.mul(rowWeights, tf.sum(tf.mul(logp, oneHot), 1))));
       ce = loss.dataSync()[0];
-      const eps = opts.labelSmoothing;
+      const eps = batch.sampled ? 0 : opts.labelSmoothing; // sampled captions: the distribution drawn from
       const q = tf.add(tf.mul(oneHot, 1 - eps), eps / sizes.vocabSize);
       const trained = tf.neg(tf.mean(tf.mul(rowWeights, tf.sum(tf.mul(logp, q), 1))));
       return (out.penalty ? tf.add(trained, tf.sum(out.penalty)) : trained) as tf.Scalar;

@@ -173,3 +173,59 @@ describe('the loss with a weight per caption', () => {
     );
   }
 });
+
+describe('the loss of sampled captions (self-critical training): the distribution they were drawn from', () => {
+  beforeAll(async () => {
+    await initBackend('cpu');
+  });
+
+  it('the host loss leaves pad, start and unk (and the end token at a first word) out of the softmax: a plain-array reference, zero gradient there, finite differences', () => {
+    const rand = mulberry32(9);
+    const [N, V] = [5, 8];
+    const logits = Float32Array.from({ length: N * V }, () => rand() * 6 - 3);
+    logits[3] = 4; // unk, the most likely word of row 0: it must not count
+    const targets = Int32Array.from([4, 2, 5, 6, 2]);
+    const firstWordRows = Uint8Array.from([1, 0, 1, 0, 0]);
+    const rowWeights = Float32Array.from([0.5, -1, 2, 1, -0.25]);
+    const grad = new Float32Array(N * V);
+    const loss = (l: Float32Array, g?: Float32Array) => crossEntropyFromLogits(l, targets, V, { grad: g, rowWeights, firstWordRows }).loss;
+    const got = crossEntropyFromLogits(logits, targets, V, { grad, rowWeights, firstWordRows });
+    // reference: -w (z_t - log sum over the allowed words of exp z), mean over the rows
+    let want = 0;
+    for (let r = 0; r < N; r++) {
+      const refused = firstWordRows[r] ? [0, 1, 2, 3] : [0, 1, 3];
+      let sum = 0;
+      for (let j = 0; j < V; j++) if (!refused.includes(j)) sum += Math.exp(logits[r * V + j]);
+      want += -rowWeights[r] * (logits[r * V + targets[r]] - Math.log(sum));
+    }
+    expect(got.loss).toBeCloseTo(want / N, 5);
+    expect(got.loss).not.toBeCloseTo(crossEntropyFromLogits(logits, targets, V, { rowWeights }).loss, 2); // the full softmax differs
+    for (let r = 0; r < N; r++) for (const j of firstWordRows[r] ? [0, 1, 2, 3] : [0, 1, 3]) expect(grad[r * V + j]).toBe(0);
+    for (const k of [4, 9, 21, 30, 38]) {
+      const h = 1e-2;
+      const up = Float32Array.from(logits);
+      const down = Float32Array.from(logits);
+      up[k] += h;
+      down[k] -= h;
+      expect(Math.abs((loss(up) - loss(down)) / (2 * h) - grad[k]), `logit ${k}`).toBeLessThan(1e-4);
+    }
+    expect(() => crossEntropyFromLogits(logits, targets, V, { firstWordRows, labelSmoothing: 0.1 })).toThrow(/label smoothing/);
+  });
+
+  for (const d of DECODERS) {
+    it.each(ENGINES)(`${d.name}, %s: loss and gradients equal the reference's on the renormalised distribution (1e-5)`, async (engine) => {
+      const weights = randomWeights(d.spec, d.sizes, 6);
+      weights['output.bias'][3] += 3; // much of the mass on unk, which the sampled loss leaves out
+      const build = (sampled: boolean) =>
+        buildBatch(examples, [0, 1, 2], features(d), d.sizes.featureSize, { padTo: PAD_TO, weights: [1.5, -0.5, 0.75], sampled });
+      const batch = build(true);
+      const ref = tfjsLossAndGrads(d.spec, d.sizes, weights, batch, { labelSmoothing: LABEL_SMOOTHING });
+      const r = await lossAndGradsOn(engine, d, weights, batch);
+      expect(Math.abs(r.loss - ref.loss)).toBeLessThan(1e-5);
+      r.grads.forEach((g, k) => expect(relativeError(g, ref.grads[k]), ref.names[k]).toBeLessThan(1e-5));
+      // ...and the full softmax's loss is another (the comparison can fail)
+      const full = await lossAndGradsOn(engine, d, weights, build(false));
+      expect(Math.abs(full.loss - r.loss)).toBeGreaterThan(1e-2);
+    });
+  }
+});

@@ -8,6 +8,7 @@ import { createOnnxSession, type OnnxRuntime, type OrtSession, type OrtTensor } 
 import { type BaseSizes, type DecoderSpec } from '../../model/decoder.js';
 import type { HostBatch } from '../../model/host-batch.js';
 import { DECODER_OPSET, GraphOps, type Sym } from './graph-ops.js';
+import { REFUSED_LOGIT, refusedWords } from '../../decode/candidates.js';
 
 export interface StepGraphOptions {
   batchSize: number;
@@ -16,6 +17,11 @@ export interface StepGraphOptions {
   training: boolean;
   /** Label smoothing of the training targets (0 = none); the reported loss is never smoothed. */
   labelSmoothing: number;
+  /**
+   * The targets were sampled (HostBatch.sampled): each row's softmax leaves out the words sampling
+   * refuses (src/decode/candidates.ts refusedWords), the end token too at a caption's first word.
+   */
+  sampled?: boolean;
   /**
    * With the captions' loss weights as an input (`weights` [B]). Without, every weight is 1 and the
    * graph leaves the multiplications out (a pass over [words, vocab] that would change nothing).
@@ -55,7 +61,8 @@ export function buildStepGraph<S extends BaseSizes>(spec: DecoderSpec<S>, sizes:
     { sizes, training: dropout },
   );
   const V = sizes.vocabSize;
-  const logits = out.logits; // [N, V]
+  // [N, V]; for sampled captions, refused words at REFUSED_LOGIT (softmax 0, so no loss or gradient)
+  const logits = opts.sampled ? withRefusedWords(g, out.logits, rows, B, V) : out.logits;
 
   // One softmax pass serves the loss, its gradient and nothing else over [N, V] but the argmax.
   const probs = g.raw('Softmax', [logits], [-1, V], { attributes: { axis: 1 } });
@@ -89,7 +96,8 @@ export function buildStepGraph<S extends BaseSizes>(spec: DecoderSpec<S>, sizes:
     [-1, 1],
   );
   const dLogits = g.raw('ScatterElements', [smoothed, targetCol, minusOnes], [-1, V], { attributes: { axis: 1, reduction: 'add' } });
-  const seeds = [{ of: logits, grad: weigh(dLogits, [-1, V]) }];
+  // (the refused words' bias is a constant: the gradient of the masked logits is that of the logits)
+  const seeds = [{ of: out.logits, grad: weigh(dLogits, [-1, V]) }];
   if (out.penalty) {
     const count = g.raw('Cast', [g.raw('Shape', [targets], [1], { type: 'int64' })], [1], { attributes: { to: 1 } });
     seeds.push({ of: out.penalty, grad: g.raw('Expand', [count, g.int64s([...out.penalty.shape])], out.penalty.shape) });
@@ -100,6 +108,22 @@ export function buildStepGraph<S extends BaseSizes>(spec: DecoderSpec<S>, sizes:
   );
   shapes.forEach(([name], i) => g.output(`grad:${name}`, grads[i]));
   return finish(g, 'capgen_train');
+}
+
+/** logits [N, V] + REFUSED_LOGIT at each row's refused words: the first-word set where rows[i] < B (t = 0). */
+function withRefusedWords(g: GraphOps, logits: Sym, rows: Sym, B: number, V: number): Sym {
+  const bias = (first: boolean) => {
+    const row = new Float32Array(V);
+    for (const w of refusedWords(first)) if (w < V) row[w] = REFUSED_LOGIT;
+    return g.constant(row, [1, V]);
+  };
+  // rows hold t*B + b: t = 0 is rows < B (compared as floats: exact below 2^24 positions)
+  const rowsFloat = g.raw('Cast', [rows], [-1], { attributes: { to: 1 } });
+  const first = g.raw('Cast', [g.raw('Less', [rowsFloat, g.constant(Float32Array.of(B), [])], [-1])], [-1], { attributes: { to: 1 } });
+  const firstCol = g.raw('Unsqueeze', [first, g.int64s([1])], [-1, 1]);
+  const extra = g.raw('Sub', [bias(true), bias(false)], [1, V]); // the end token's column as a first word
+  const perRow = g.raw('Add', [bias(false), g.raw('Mul', [firstCol, extra], [-1, V])], [-1, V]);
+  return g.raw('Add', [logits, perRow], [-1, V]);
 }
 
 function finish(g: GraphOps, graphName: string): OnnxModel {
@@ -175,15 +199,23 @@ export class OnnxTrainer<S extends BaseSizes = BaseSizes> {
     return [...this.arenas];
   }
 
-  private session(training: boolean, timeSteps: number, batchSize: number, weighted: boolean): Promise<OrtSession> {
-    const key = `${training ? 'train' : 'eval'}:${batchSize}x${timeSteps}${weighted ? ':weighted' : ''}`;
+  private session(training: boolean, timeSteps: number, batchSize: number, weighted: boolean, sampled: boolean): Promise<OrtSession> {
+    const key = `${training ? 'train' : 'eval'}:${batchSize}x${timeSteps}${weighted ? ':weighted' : ''}${sampled ? ':sampled' : ''}`;
     const runs = (this.runs.get(key) ?? 0) + 1;
     this.runs.set(key, runs);
     if (training) this.trainingRuns++;
     let s = this.sessions.get(key);
     if (!s) {
       const model = encodeOnnxModel(
-        buildStepGraph(this.spec, this.sizes, { batchSize, timeSteps, training, labelSmoothing: this.opts.labelSmoothing, weighted }),
+        buildStepGraph(this.spec, this.sizes, {
+          batchSize,
+          timeSteps,
+          training,
+          // sampled captions: the distribution they were drawn from, unsmoothed (src/train/objective.ts)
+          labelSmoothing: sampled ? 0 : this.opts.labelSmoothing,
+          weighted,
+          sampled,
+        }),
       );
       if (training) this.models.set(key, model);
       s = this.open(model, false);
@@ -214,7 +246,7 @@ export class OnnxTrainer<S extends BaseSizes = BaseSizes> {
   async run(weights: readonly Float32Array[], batch: HostBatch, grads?: Float32Array[], shard: ShardOptions = {}): Promise<StepResult> {
     const training = grads !== undefined;
     const weighted = batch.weights.some((w) => w !== 1);
-    const session = await this.session(training, batch.timeSteps, batch.batchSize, weighted);
+    const session = await this.session(training, batch.timeSteps, batch.batchSize, weighted, batch.sampled === true);
     const ort = this.ort as OnnxRuntime;
     const feeds: Record<string, OrtTensor> = {};
     this.names.forEach((name, k) => (feeds[`w:${name}`] = new ort.Tensor('float32', weights[k] as Float32Array, this.shapes[k])));
