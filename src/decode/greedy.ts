@@ -28,11 +28,16 @@ export interface StepwiseOptions {
   /** Keep each word's attention row over this grid (attending decoders; greedy only). */
   attentionGrid?: [number, number];
   /**
-   * Sampling: the next word of `image`'s caption, drawn from its row of the step's whole distribution
+   * Sampling: the next word of caption `caption`, drawn from its row of the step's whole distribution
    * (`probs`, V entries from `offset`) under `rules`. Absent: greedy, the best allowed word (only a
    * row's few best candidates are read).
    */
-  draw?(probs: Float32Array, offset: number, rules: WordRules, image: number): Candidate;
+  draw?(probs: Float32Array, offset: number, rules: WordRules, caption: number): Candidate;
+  /**
+   * Captions per image (default 1): caption i is of image floor(i / repeats). The decoder's initial
+   * state is computed once per image, then its rows repeated (K samples of an image share it).
+   */
+  repeats?: number;
 }
 
 /**
@@ -41,7 +46,9 @@ export interface StepwiseOptions {
  */
 export function stepwiseSearch(model: StepDecoder, features: tf.Tensor, opts: StepwiseOptions): Hypothesis[] {
   const { maxLength, blockNgrams, attentionGrid } = opts;
-  const count = features.shape[0];
+  const repeats = opts.repeats ?? 1;
+  if (!Number.isInteger(repeats) || repeats < 1) throw new RangeError(`repeats must be a whole number >= 1, got ${repeats}`);
+  const count = features.shape[0] * repeats;
   const words: number[][] = Array.from({ length: count }, () => []);
   const maps: number[][][] | undefined = attentionGrid ? Array.from({ length: count }, () => []) : undefined;
   const logProbs = new Float64Array(count);
@@ -51,6 +58,7 @@ export function stepwiseSearch(model: StepDecoder, features: tf.Tensor, opts: St
   let tokens = new Int32Array(count).fill(SPECIAL_IDS.start);
   const search = startSearch(model, features);
   try {
+    if (repeats > 1) search.select(Int32Array.from({ length: count }, (_, i) => Math.floor(i / repeats)));
     for (let t = 0; t <= maxLength && active.length > 0; t++) {
       const blocked = active.map((image) => repeatedNgramTokens(words[image], blockNgrams));
       const endOnly = t === maxLength;

@@ -14,28 +14,33 @@ import { stepwiseSearch } from './greedy.js';
 import type { DecodeOptions, Hypothesis } from './types.js';
 
 export interface SampleOptions extends Pick<DecodeOptions, 'maxLength' | 'blockNgrams'> {
-  /** Image i draws from its own stream mixSeed(seed, i): its captions do not depend on the batch around it. */
+  /** Caption i draws from its own stream mixSeed(seed, i): its words do not depend on the batch around it. */
   seed: number;
   /**
    * Divides the log-probabilities before drawing (1 = the model's distribution; < 1 sharper, > 1
    * flatter). Unset = 1: self-critical training samples the model as it is.
    */
   temperature?: number;
+  /** Captions per image (default 1), hypotheses image by image: the image's state is computed once. */
+  samplesPerImage?: number;
 }
 
 /**
- * One sampled caption per image. features [B, ...featureShape] -> hypotheses (score = logProb, the
- * model's log-probability of the words drawn, end token included). For K samples of an image, repeat
- * its row K times. The caller keeps ownership of `features`.
+ * Sampled captions, `samplesPerImage` (K) per image. features [B, ...featureShape] -> B x K hypotheses,
+ * image by image (score = logProb, the model's log-probability of the words drawn, end token
+ * included). Caption i draws from its own stream mixSeed(seed, i): the same captions as K copies of
+ * each row with K = 1. The caller keeps ownership of `features`.
  */
 export function sampleSearch(model: StepDecoder, features: tf.Tensor, opts: SampleOptions): Hypothesis[] {
   const temperature = opts.temperature ?? 1;
   if (!(temperature > 0)) throw new RangeError(`temperature must be > 0, got ${temperature}`);
-  const rngs: Rng[] = Array.from({ length: features.shape[0] }, (_, i) => mulberry32(mixSeed(opts.seed, i)));
+  const repeats = opts.samplesPerImage ?? 1;
+  const rngs: Rng[] = Array.from({ length: features.shape[0] * repeats }, (_, i) => mulberry32(mixSeed(opts.seed, i)));
   return stepwiseSearch(model, features, {
     maxLength: opts.maxLength,
     blockNgrams: opts.blockNgrams ?? 0,
-    draw: (probs, offset, rules, image) => draw(probs, offset, model.vocabSize, rules, temperature, rngs[image]),
+    repeats,
+    draw: (probs, offset, rules, caption) => draw(probs, offset, model.vocabSize, rules, temperature, rngs[caption]),
   });
 }
 

@@ -137,23 +137,16 @@ export function startScst(opts: ScstOptions): Scst {
   const draw = async (picks: number[], seed: number): Promise<ScstDraw> => {
     const rows = picks.map((p) => examples[p].imageRow);
     const reader = await data.features.rows(batchRows(examples, picks));
-    const repeated = new Float32Array(picks.length * k * featureSize);
-    for (let b = 0; b < picks.length; b++) for (let s = 0; s < k; s++) reader.copyRow(rows[b], repeated, (b * k + s) * featureSize);
+    const flat = new Float32Array(picks.length * featureSize);
+    for (let b = 0; b < picks.length; b++) reader.copyRow(rows[b], flat, b * featureSize);
     decoder.setWeights(engine.weights());
-    const features = tf.tensor(repeated, [picks.length * k, ...featureShape], 'float32');
+    const features = tf.tensor(flat, [picks.length, ...featureShape], 'float32');
     let drawn;
     let greedyRewards: number[] | undefined;
     try {
-      drawn = sampleSearch(decoder, features, { seed, maxLength });
-      if (opts.baseline === 'greedy') {
-        // The greedy caption of each image: every K-th row holds its features.
-        const firsts = tf.tidy(() => tf.gather(features, tf.range(0, picks.length * k, k, 'int32')));
-        try {
-          greedyRewards = greedySearch(decoder, firsts, { maxLength }).map((h, b) => reward(rows[b], h.tokens));
-        } finally {
-          firsts.dispose();
-        }
-      }
+      // K per image, image by image; each image's initial state is computed once
+      drawn = sampleSearch(decoder, features, { seed, maxLength, samplesPerImage: k });
+      if (opts.baseline === 'greedy') greedyRewards = greedySearch(decoder, features, { maxLength }).map((h, b) => reward(rows[b], h.tokens));
     } finally {
       features.dispose();
     }

@@ -135,6 +135,38 @@ describe.skipIf(SKIP_ORT)('search on ONNX Runtime (top-k in the step graph) equa
     }
   });
 
+  it('K samples per image (the state computed once, rows repeated) draw what K copies of each image row draw (tfjs and ONNX Runtime)', () => {
+    for (const c of cases) {
+      const weights = weightsWithEnds(c.spec, c.sizes, 23);
+      const rand = seededRandom(7);
+      const rows = Float32Array.from({ length: 4 * c.sizes.featureSize }, () => rand() * 2 - 1);
+      const copies = new Float32Array(4 * 3 * c.sizes.featureSize);
+      for (let i = 0; i < 12; i++)
+        copies.set(
+          rows.subarray(Math.floor(i / 3) * c.sizes.featureSize, (Math.floor(i / 3) + 1) * c.sizes.featureSize),
+          i * c.sizes.featureSize,
+        );
+      const features = tf.tensor(rows, [4, ...c.spec.featureShape(c.sizes)]);
+      const repeated = tf.tensor(copies, [12, ...c.spec.featureShape(c.sizes)]);
+      const ref = new TfjsDecoder(c.spec, c.sizes, weights, { fused: false });
+      try {
+        for (const model of [ref, OnnxStepDecoder.create(c.spec, c.sizes, weights) as OnnxStepDecoder]) {
+          const got = sampleSearch(model, features, { maxLength: 6, seed: 12, samplesPerImage: 3 });
+          const want = sampleSearch(model, repeated, { maxLength: 6, seed: 12 });
+          expect(
+            got.map((h) => h.tokens),
+            c.name,
+          ).toEqual(want.map((h) => h.tokens));
+          got.forEach((h, i) => expect(Math.abs(h.logProb - want[i].logProb)).toBeLessThan(1e-5));
+          expect(new Set(got.slice(0, 3).map((h) => h.tokens.join(' '))).size, c.name).toBeGreaterThan(1); // an image's samples differ
+        }
+      } finally {
+        tf.dispose([features, repeated]);
+        ref.dispose();
+      }
+    }
+  });
+
   it('a decoder with weights as inputs follows setWeights: equal to a decoder baked with those weights (greedy, beam 3, sampling)', () => {
     for (const c of cases) {
       const live = OnnxStepDecoder.createWithWeightInputs(c.spec, c.sizes) as OnnxStepDecoder;
