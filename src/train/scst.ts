@@ -146,7 +146,8 @@ export function startScst(opts: ScstOptions): Scst {
     try {
       // K per image, image by image; each image's initial state is computed once
       drawn = sampleSearch(decoder, features, { seed, maxLength, samplesPerImage: k });
-      if (opts.baseline === 'greedy') greedyRewards = greedySearch(decoder, features, { maxLength }).map((h, b) => reward(rows[b], h.tokens));
+      if (opts.baseline === 'greedy')
+        greedyRewards = greedySearch(decoder, features, { maxLength }).map((h, b) => reward(rows[b], h.tokens));
     } finally {
       features.dispose();
     }
