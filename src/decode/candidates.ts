@@ -73,10 +73,9 @@ export interface WordRules {
   blocked?: ReadonlySet<number>;
 }
 
-/** Whether `token` may be the next word under `rules` (never pad, start or unk). */
+/** Whether `token` may be the next word under `rules` (refusedWords, then the blocked repeats). */
 export function wordAllowed(token: number, rules: WordRules): boolean {
-  if (NEVER_EMITTED.has(token) || (rules.firstWord && token === SPECIAL_IDS.end)) return false;
-  return !rules.blocked?.has(token);
+  return !refusedWords(rules.firstWord ?? false).includes(token) && !rules.blocked?.has(token);
 }
 
 /**
