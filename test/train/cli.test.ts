@@ -4,24 +4,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openCacheWriter } from '../../src/features/cache.js';
 import { BIN, REPO_ROOT, runCli, tempDir } from '../helpers.js';
-import { encoderIdentity, writeTinyRun } from './fixtures.js';
-
-async function tinyRunWithCache() {
-  const tiny = writeTinyRun(tempDir(), { imagesPerClass: 10 });
-  const writer = await openCacheWriter(path.join(tiny.runDir, 'features', 'test'), {
-    identity: encoderIdentity(),
-    dtype: 'float32',
-    dim: 16,
-  });
-  const names = [...tiny.features.keys()];
-  const rows = new Float32Array(names.length * 16);
-  names.forEach((n, i) => rows.set(tiny.features.get(n)!, i * 16));
-  await writer.append(names, rows);
-  await writer.close();
-  return tiny;
-}
+import { tinyRunWithCache } from './scst-fixture.js';
 
 const SMALL = ['--embedding-size', '8', '--hidden-size', '16', '--batch-size', '4', '--lr', '0.01'];
 

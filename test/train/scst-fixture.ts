@@ -1,4 +1,4 @@
-// A tiny prepared run with a real feature cache (what the CLI reads), for the self-critical training tests.
+// A tiny prepared run with a real feature cache (what the CLI reads), for the CLI training tests.
 import path from 'node:path';
 import { openCacheWriter } from '../../src/features/cache.js';
 import { tempDir } from '../helpers.js';
