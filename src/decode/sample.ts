@@ -23,19 +23,27 @@ export interface SampleOptions extends Pick<DecodeOptions, 'maxLength' | 'blockN
   temperature?: number;
   /** Captions per image (default 1), hypotheses image by image: the image's state is computed once. */
   samplesPerImage?: number;
+  /**
+   * The index of this call's first caption in its seed streams (default 0): a batch drawn in parts,
+   * part p starting at the number of captions before it, draws the captions of one whole call.
+   */
+  firstCaption?: number;
 }
 
 /**
  * Sampled captions, `samplesPerImage` (K) per image. features [B, ...featureShape] -> B x K hypotheses,
  * image by image (score = logProb, the model's log-probability of the words drawn, end token
- * included). Caption i draws from its own stream mixSeed(seed, i): the same captions as K copies of
- * each row with K = 1. The caller keeps ownership of `features`.
+ * included). Caption i draws from its own stream mixSeed(seed, firstCaption + i): the same captions as
+ * K copies of each row with K = 1, and as one call over the whole batch. The caller keeps ownership of
+ * `features`.
  */
 export function sampleSearch(model: StepDecoder, features: tf.Tensor, opts: SampleOptions): Hypothesis[] {
   const temperature = opts.temperature ?? 1;
   if (!(temperature > 0)) throw new RangeError(`temperature must be > 0, got ${temperature}`);
   const repeats = opts.samplesPerImage ?? 1;
-  const rngs: Rng[] = Array.from({ length: features.shape[0] * repeats }, (_, i) => mulberry32(mixSeed(opts.seed, i)));
+  const first = opts.firstCaption ?? 0;
+  if (!Number.isInteger(first) || first < 0) throw new RangeError(`firstCaption must be a whole number >= 0, got ${first}`);
+  const rngs: Rng[] = Array.from({ length: features.shape[0] * repeats }, (_, i) => mulberry32(mixSeed(opts.seed, first + i)));
   return stepwiseSearch(model, features, {
     maxLength: opts.maxLength,
     blockNgrams: opts.blockNgrams ?? 0,

@@ -82,9 +82,9 @@ describe('sampling', () => {
 
   it('is repeatable from the seed, each image drawing from its own stream whatever the batch; another seed draws otherwise', () => {
     const m = new TableModel(randomTable(9, 4));
-    const run = (n: number, seed: number) => {
+    const run = (n: number, seed: number, firstCaption?: number, samplesPerImage?: number) => {
       const features = images(n);
-      const r = sampleSearch(m, features, { maxLength: 6, seed });
+      const r = sampleSearch(m, features, { maxLength: 6, seed, firstCaption, samplesPerImage });
       features.dispose();
       return r.map((h) => h.tokens.join(' '));
     };
@@ -93,6 +93,11 @@ describe('sampling', () => {
     expect(tf.memory().numTensors).toBe(before); // no tensor leaks
     expect(run(40, 1)).toEqual(all);
     expect(run(10, 1)).toEqual(all.slice(0, 10));
+    // A batch drawn in parts, each numbered on from the captions before it: the captions of one call.
+    expect([...run(15, 1, 0), ...run(25, 1, 15)]).toEqual(all);
+    expect([...run(3, 1, 0, 5), ...run(5, 1, 15, 5)]).toEqual(all);
+    expect(run(25, 1, 14)).not.toEqual(all.slice(15));
+    expect(() => run(2, 1, -1)).toThrow(/firstCaption/);
     expect(run(40, 2)).not.toEqual(all);
     expect(new Set(all).size).toBeGreaterThan(10); // it does sample
     m.dispose();

@@ -12,7 +12,17 @@ import { DECODERS } from '../../src/model/registry.js';
 import { TfjsDecoder } from '../../src/engine/tfjs-decoder.js';
 import { SPECIAL_IDS } from '../../src/run/formats.js';
 import { loadTrainingData, type TrainingData } from '../../src/train/data.js';
-import { captionsByImage, END_WORD, meanBaselineAdvantages, rewardWords, startScst } from '../../src/train/scst.js';
+import {
+  captionsByImage,
+  drawPartImages,
+  END_WORD,
+  meanBaselineAdvantages,
+  rewardWords,
+  SCST_DRAW_ROWS,
+  startScst,
+} from '../../src/train/scst.js';
+import { sampleSearch } from '../../src/decode/sample.js';
+import { OnnxStepDecoder } from '../../src/engine/onnx/step-decoder.js';
 import { startTrainingEngine, type EngineChoice } from '../../src/train/step.js';
 import { SKIP_ORT } from '../features/onnx-helpers.js';
 import { tempDir } from '../helpers.js';
@@ -117,6 +127,37 @@ describe('self-critical training', () => {
       await engine.close();
     }
   });
+
+  it.each(ENGINES.filter((e) => e.replicas === 1))(
+    '$name: a step drawn in parts of SCST_DRAW_ROWS captions draws what one call over its images draws',
+    async (e) => {
+      const { engine, sizes } = await engineFor(e);
+      const k = 40; // 4 images a part: 10 images are drawn in parts of 4, 4 and 2
+      expect(drawPartImages(k)).toBe(Math.floor(SCST_DRAW_ROWS / k));
+      const scst = startScst({ engine, data, spec: mergeLstm, sizes, samples: k, baseline: 'mean' });
+      const picks = [3, 0, 7, 1, 9, 2, 8, 4, 6, 5];
+      expect(picks.length).toBeGreaterThan(2 * drawPartImages(k));
+      const decoder = e.choice === 'onnx' ? OnnxStepDecoder.create(mergeLstm, sizes, engine.weights()) : undefined;
+      const reference = decoder ?? new TfjsDecoder(mergeLstm, sizes, engine.weights());
+      const rows = picks.map((p) => scst.examples[p].imageRow);
+      const flat = new Float32Array(rows.length * data.featureSize);
+      const reader = await data.features.rows(rows);
+      rows.forEach((row, b) => reader.copyRow(row, flat, b * data.featureSize));
+      const features = tf.tensor(flat, [rows.length, ...data.encoder.featureShape]);
+      try {
+        const drawn = await scst.draw(picks, 11);
+        const whole = sampleSearch(reference, features, { seed: 11, maxLength: data.prepare.maxCaptionLength, samplesPerImage: k });
+        expect(drawn.sampled.map((c) => Array.from(c.ids))).toEqual(whole.map((h) => h.tokens));
+        expect(drawn.sampled.map((c) => c.imageRow)).toEqual(rows.flatMap((row) => Array<number>(k).fill(row)));
+        expect(new Set(whole.map((h) => h.tokens.join(' '))).size).toBeGreaterThan(k); // they differ: a wrong numbering would show
+      } finally {
+        features.dispose();
+        reference.dispose();
+        scst.dispose();
+        await engine.close();
+      }
+    },
+  );
 
   it("baseline 'mean': a sample's advantage is its reward minus the mean of its image's other samples", () => {
     const adv = meanBaselineAdvantages([1, 2, 3, 6, 0.5, 0.5], 3);
