@@ -60,7 +60,7 @@ export function trainCommand(): Command {
     .option('--epochs <n>', 'maximum epochs (the Keras tutorial trains 20; early stopping usually ends sooner)', intArg(1), D.epochs)
     .option(
       '--batch-size <n>',
-      'captions per training step (per micro-batch with --accumulate; 128: the validation loss of 64 in ~25% less time); scst: images per step, each with --scst-samples captions, trained in micro-batches of this many captions',
+      'captions per training step (per micro-batch with --accumulate; 128: the validation loss of 64 in ~25% less time); scst: images per step, each with --scst-samples captions, trained in micro-batches of at most 64 captions (memory)',
       intArg(1),
       D.batchSize,
     )

@@ -26,7 +26,7 @@ import { defaultFeatureMemoryBytes, resolveFeatureStore } from './feature-store.
 import { openCachedFeatures } from './features.js';
 import { writeHistory } from './history.js';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from './config.js';
-import { startScst } from './scst.js';
+import { scstMicroBatch, startScst } from './scst.js';
 import { openTensorBoard } from './keras-logs.js';
 import { freshState, stepCaptions, trainLoop, type TrainState } from './loop.js';
 import { assertTrainFits, availableMemory, type MemoryAvailable } from './memory.js';
@@ -229,7 +229,7 @@ async function train(config: TrainConfig, deps: TrainDeps): Promise<TrainResult>
     {
       spec,
       sizes,
-      batchSize: config.batchSize,
+      batchSize: config.objective === 'scst' ? scstMicroBatch(config.batchSize) : config.batchSize,
       maxCaptionLength: prepared.prepare.maxCaptionLength,
       engine: engineName,
       replicas: config.replicas as number,
@@ -301,7 +301,8 @@ async function trainOn(data: TrainingData, ctx: TrainContext): Promise<TrainResu
     initialWeights: resumed ? resumed.weights : init ? init.weights : spec.initialWeights(sizes, config.seed),
     adam: { learningRate: config.learningRate, clipNorm: config.clipNorm },
     data,
-    batchSize: config.batchSize,
+    // Self-critical steps train their samples in smaller micro-batches (src/train/scst.ts says why).
+    batchSize: scstRun ? scstMicroBatch(config.batchSize) : config.batchSize,
     // Self-critical terms must be -log p: no smoothing.
     labelSmoothing: scstRun ? 0 : config.labelSmoothing,
     replicas: config.replicas as number,
@@ -337,7 +338,7 @@ async function trainOn(data: TrainingData, ctx: TrainContext): Promise<TrainResu
   if (scst)
     info(
       `train: self-critical training (CIDEr-D reward, end token counted as a word) from ${config.fineTunedFrom?.checkpoint ?? 'the resumed checkpoint'}: ` +
-        `${config.scstSamples} samples per image, baseline ${config.scstBaseline}, ${config.batchSize} images per step; best/ chosen by dev CIDEr-D of greedy decoding`,
+        `${config.scstSamples} samples per image, baseline ${config.scstBaseline}, ${config.batchSize} images per step (trained in micro-batches of ${scstMicroBatch(config.batchSize)} samples); best/ chosen by dev CIDEr-D of greedy decoding`,
     );
   if (!data.dev.length) info(`train: no dev captions: the best checkpoint is chosen by ${scst ? 'mean reward' : 'training loss'}`);
   // Where self-critical training starts from, to compare its epochs with.

@@ -41,6 +41,21 @@ import type { TrainingEngine } from './step.js';
  */
 export const SCST_DRAW_ROWS = 160;
 
+/**
+ * The most sampled captions one training graph run takes (fewer when --batch-size is smaller): a step's
+ * K x images samples train as micro-batches of this many, their gradients summed (the step's result
+ * is that of one batch). ONNX Runtime keeps a memory arena per caption length it trains often, and the
+ * samples spread over two lengths (8 and 16 steps) where cross-entropy's captions fill one; 64
+ * instead of 128 lowered the peak RSS of 2560 images of a Flickr8k attention run from 3.30 to 2.50 GB
+ * (bench/README.md, self-critical training).
+ */
+export const SCST_MICRO_BATCH_CAPTIONS = 64;
+
+/** Captions per training micro-batch of a self-critical run with --batch-size `batchSize`. */
+export function scstMicroBatch(batchSize: number): number {
+  return Math.min(batchSize, SCST_MICRO_BATCH_CAPTIONS);
+}
+
 /** Images per part of a step's draws (SCST_DRAW_ROWS). */
 export function drawPartImages(samplesPerImage: number): number {
   return Math.max(1, Math.floor(SCST_DRAW_ROWS / samplesPerImage));

@@ -19,6 +19,8 @@ import {
   meanBaselineAdvantages,
   rewardWords,
   SCST_DRAW_ROWS,
+  SCST_MICRO_BATCH_CAPTIONS,
+  scstMicroBatch,
   startScst,
 } from '../../src/train/scst.js';
 import { sampleSearch } from '../../src/decode/sample.js';
@@ -158,6 +160,13 @@ describe('self-critical training', () => {
       }
     },
   );
+
+  it('samples train in micro-batches of at most SCST_MICRO_BATCH_CAPTIONS, fewer when --batch-size is smaller', () => {
+    expect(SCST_MICRO_BATCH_CAPTIONS).toBe(64);
+    expect(scstMicroBatch(128)).toBe(64);
+    expect(scstMicroBatch(64)).toBe(64);
+    expect(scstMicroBatch(20)).toBe(20);
+  });
 
   it("baseline 'mean': a sample's advantage is its reward minus the mean of its image's other samples", () => {
     const adv = meanBaselineAdvantages([1, 2, 3, 6, 0.5, 0.5], 3);
