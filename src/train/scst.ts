@@ -46,8 +46,8 @@ export const SCST_DRAW_ROWS = 160;
  * K x images samples train as micro-batches of this many, their gradients summed (the step's result
  * is that of one batch). ONNX Runtime keeps a memory arena per caption length it trains often, and the
  * samples spread over two lengths (8 and 16 steps) where cross-entropy's captions fill one; 64
- * instead of 128 lowered the peak RSS of 2560 images of a Flickr8k attention run from 3.30 to 2.50 GB
- * (bench/README.md, self-critical training).
+ * instead of 128 lowered the peak RSS of 12 steps of a Flickr8k attention run from 2.52 to 2.29 GB
+ * for ~4% of the time (bench/README.md, self-critical training).
  */
 export const SCST_MICRO_BATCH_CAPTIONS = 64;
 
