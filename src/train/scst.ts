@@ -28,7 +28,7 @@ import type { StepDecoder } from '../model/step-decoder.js';
 import { warn } from '../log.js';
 import type { ScstBaseline } from './config.js';
 import type { Example, TrainingData } from './data.js';
-import { batchRows } from './feature-store.js';
+import { batchRows, type FeatureRowReader } from './feature-store.js';
 import type { StepResult } from './replicas.js';
 import type { TrainingEngine } from './step.js';
 
@@ -161,6 +161,12 @@ export function startScst(opts: ScstOptions): Scst {
   const decoder = samplingDecoder(opts);
   const featureSize = data.featureSize;
 
+  /** These rows' features as one float32 tensor [rows, ...featureShape] (the caller disposes it). */
+  const featureTensor = (reader: FeatureRowReader, rows: readonly number[]): tf.Tensor => {
+    const flat = new Float32Array(rows.length * featureSize);
+    rows.forEach((row, b) => reader.copyRow(row, flat, b * featureSize));
+    return tf.tensor(flat, [rows.length, ...featureShape], 'float32');
+  };
   const reward = (row: number, ids: ArrayLike<number>) => scorer.score(rewardWords(ids, tokens), referencesOf(row));
 
   const draw = async (picks: number[], seed: number): Promise<ScstDraw> => {
@@ -174,9 +180,7 @@ export function startScst(opts: ScstOptions): Scst {
     const partImages = drawPartImages(k);
     for (let first = 0; first < picks.length; first += partImages) {
       const part = rows.slice(first, first + partImages);
-      const flat = new Float32Array(part.length * featureSize);
-      part.forEach((row, b) => reader.copyRow(row, flat, b * featureSize));
-      const features = tf.tensor(flat, [part.length, ...featureShape], 'float32');
+      const features = featureTensor(reader, part);
       try {
         // K per image, image by image; each image's initial state is computed once
         drawn.push(...sampleSearch(decoder, features, { seed, maxLength, samplesPerImage: k, firstCaption: first * k }));
@@ -225,10 +229,7 @@ export function startScst(opts: ScstOptions): Scst {
       // In parts of SCST_DRAW_ROWS images: the greedy graph's arena no larger than the sampling one's.
       for (let first = 0; first < dev.rows.length; first += SCST_DRAW_ROWS) {
         const rows = dev.rows.slice(first, first + SCST_DRAW_ROWS);
-        const reader = await data.features.rows(rows);
-        const flat = new Float32Array(rows.length * featureSize);
-        rows.forEach((row, b) => reader.copyRow(row, flat, b * featureSize));
-        const features = tf.tensor(flat, [rows.length, ...featureShape], 'float32');
+        const features = featureTensor(await data.features.rows(rows), rows);
         try {
           for (const h of greedySearch(decoder, features, { maxLength, blockNgrams: DEFAULT_DECODE_OPTIONS.blockNgrams }))
             hypotheses.push(h.tokens.map((id) => tokens[id]));
